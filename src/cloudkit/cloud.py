@@ -1,0 +1,154 @@
+"""``connect()`` and the :class:`Cloud` it returns."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+from cloudkit import config
+from cloudkit.errors import CloudkitError, ProviderError
+from cloudkit.plugins import make_service, resolve_provider
+from cloudkit.services import FAMILIES, unserved
+from cloudkit.services.base import Service
+from cloudkit.services.compute import ComputeService
+from cloudkit.services.database import DatabaseService
+from cloudkit.services.dns import DNSService
+from cloudkit.services.notification import NotificationService
+from cloudkit.services.platform import PlatformService
+from cloudkit.services.storage import StorageService
+
+S = TypeVar("S", bound=Service)
+
+
+class Cloud:
+    """A connection to one provider (with optional per-family routes).
+
+    Family services are built on first use through the ``cloudkit_make_service`` hook and cached.
+    Use it as a context manager, or call :meth:`close`, to release what the services hold.
+    """
+
+    def __init__(self, resolved: config.Resolved) -> None:
+        self._resolved = resolved
+        self._services: dict[str, Service] = {}
+        self._lock = threading.Lock()
+        resolve_provider(resolved.main.provider)
+        for route in resolved.families.values():
+            resolve_provider(route.provider)
+
+    @property
+    def provider(self) -> str:
+        """The main provider's name."""
+        return self._resolved.main.provider
+
+    @property
+    def profile(self) -> str | None:
+        """The profile in use, if any."""
+        return self._resolved.profile
+
+    def provider_of(self, family: str) -> str:
+        """The provider serving ``family`` (routes may send a family elsewhere)."""
+        return self._resolved.route(family).provider
+
+    def __repr__(self) -> str:
+        routes = {f: r.provider for f, r in self._resolved.families.items()}
+        more = f" routes={routes!r}" if routes else ""
+        return f"<Cloud provider={self.provider!r} profile={self.profile!r}{more}>"
+
+    def service(self, family: str) -> Service:
+        """The service of ``family`` (``storage``, ``dns``, ...), built on first use."""
+        if family not in FAMILIES:
+            from cloudkit.errors import InvalidInput
+
+            raise InvalidInput("family", f"must be one of {', '.join(FAMILIES)}")
+        with self._lock:
+            svc = self._services.get(family)
+            if svc is None:
+                route = self._resolved.route(family)
+                try:
+                    svc = make_service(route.provider, family, route.settings)
+                except CloudkitError:
+                    raise
+                except Exception as exc:  # a plugin failing to build its service
+                    raise ProviderError(f"{route.provider} failed to start its {family} service: {exc}",
+                                        provider=route.provider) from exc
+                if svc is None:
+                    svc = unserved(FAMILIES[family], route.provider, f"{route.provider} does not serve the {family} family")
+                self._services[family] = svc
+            return svc
+
+    def _get(self, family: str, kind: type[S]) -> S:
+        return cast(S, self.service(family))
+
+    @property
+    def compute(self) -> ComputeService:
+        """Instances, images, key pairs, security groups, volumes."""
+        return self._get("compute", ComputeService)
+
+    @property
+    def storage(self) -> StorageService:
+        """Buckets and objects."""
+        return self._get("storage", StorageService)
+
+    @property
+    def dns(self) -> DNSService:
+        """Zones and record sets."""
+        return self._get("dns", DNSService)
+
+    @property
+    def notification(self) -> NotificationService:
+        """Topics, subscriptions, queues."""
+        return self._get("notification", NotificationService)
+
+    @property
+    def database(self) -> DatabaseService:
+        """Managed database servers."""
+        return self._get("database", DatabaseService)
+
+    @property
+    def platform(self) -> PlatformService:
+        """Applications, versions, environments."""
+        return self._get("platform", PlatformService)
+
+    def capabilities(self) -> dict[str, frozenset[str]]:
+        """For each family, the operations this connection supports."""
+        return {family: self.service(family).capabilities() for family in FAMILIES}
+
+    def close(self) -> None:
+        """Close every service built so far."""
+        with self._lock:
+            services, self._services = list(self._services.values()), {}
+        for svc in services:
+            svc.close()
+
+    def __enter__(self) -> Cloud:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def connect(
+    provider: str | None = None,
+    *,
+    profile: str | None = None,
+    region: str | None = None,
+    config_file: str | Path | None = None,
+    **settings: Any,
+) -> Cloud:
+    """Connect to a provider.
+
+    ``connect()`` uses the profile from ``cloudkit.toml`` (or ``CLOUDKIT_PROFILE``), else the local
+    provider. ``connect("aws", region="us-west-2")`` names the provider directly; keyword
+    arguments become provider settings. An unknown provider raises ``InvalidInput`` listing the
+    installed ones.
+    """
+    resolved = config.resolve(
+        provider,
+        profile=profile,
+        region=region,
+        settings=settings,
+        config_path=None if config_file is None else Path(config_file),
+    )
+    return Cloud(resolved)

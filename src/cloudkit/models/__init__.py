@@ -1,0 +1,82 @@
+"""The frozen value classes every service returns (and accepts)."""
+
+from cloudkit.models.compute import (
+    INSTANCE_STATES,
+    Image,
+    Instance,
+    InstanceType,
+    KeyPair,
+    Location,
+    SecurityGroup,
+    SecurityRule,
+    Volume,
+    VolumeSnapshot,
+)
+from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
+from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
+from cloudkit.models.notification import (
+    PROTOCOLS,
+    Delivery,
+    PublishResult,
+    Queue,
+    QueueMessage,
+    Subscription,
+    Topic,
+)
+from cloudkit.models.platform import (
+    Application,
+    AppVersion,
+    ConfigurationTemplate,
+    Environment,
+    EnvironmentSettings,
+    Event,
+    Stack,
+)
+from cloudkit.models.storage import (
+    Bucket,
+    CommonPrefix,
+    DeleteResult,
+    LifecycleReport,
+    LifecycleRule,
+    ObjectInfo,
+)
+
+__all__ = [
+    "INSTANCE_STATES",
+    "PROTOCOLS",
+    "AppVersion",
+    "Application",
+    "Bucket",
+    "ChangeInfo",
+    "CommonPrefix",
+    "ConfigurationTemplate",
+    "DatabaseInstance",
+    "DatabaseSnapshot",
+    "DeleteResult",
+    "Delivery",
+    "Endpoint",
+    "Environment",
+    "EnvironmentSettings",
+    "Event",
+    "Image",
+    "Instance",
+    "InstanceType",
+    "KeyPair",
+    "LifecycleReport",
+    "LifecycleRule",
+    "Location",
+    "ObjectInfo",
+    "PublishResult",
+    "Queue",
+    "QueueMessage",
+    "RecordChange",
+    "RecordSet",
+    "SecurityGroup",
+    "SecurityRule",
+    "Stack",
+    "Subscription",
+    "Topic",
+    "Volume",
+    "VolumeSnapshot",
+    "Zone",
+]

@@ -1,0 +1,59 @@
+"""Models of the database family (the RDS model). Passwords are never part of a model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+from cloudkit.models._base import extra_field
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a database server listens."""
+
+    host: str
+    port: int
+
+
+@attrs.frozen
+class DatabaseInstance:
+    """A managed database server.
+
+    ``status`` is neutral: ``creating``, ``available``, ``modifying``, ``rebooting``, ``stopping``,
+    ``stopped``, ``starting``, ``deleting``, ``backing-up``, ``failed`` (providers may report others).
+    """
+
+    id: str
+    engine: str
+    status: str
+    instance_class: str | None = None
+    engine_version: str | None = None
+    storage_gb: int | None = None
+    endpoint: Endpoint | None = None
+    master_username: str | None = None
+    database_name: str | None = None
+    multi_az: bool = False
+    iops: int | None = None
+    backup_retention_days: int = 0
+    maintenance_window: str | None = None
+    replica_of: str | None = None
+    created_at: datetime | None = None
+    latest_restorable_time: datetime | None = None
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class DatabaseSnapshot:
+    """A snapshot of a database instance (manual or automated)."""
+
+    id: str
+    instance_id: str
+    engine: str
+    status: str
+    kind: str = "manual"
+    storage_gb: int | None = None
+    created_at: datetime | None = None
+    extra: Mapping[str, object] = extra_field()

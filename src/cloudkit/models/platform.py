@@ -1,0 +1,100 @@
+"""Models of the platform family (the Elastic Beanstalk model)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+from cloudkit.models._base import extra_field, frozen_map
+
+
+@attrs.frozen
+class Application:
+    """A named collection of versions, environments and configuration templates."""
+
+    name: str
+    description: str | None = None
+    created_at: datetime | None = None
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class AppVersion:
+    """A labelled, deployable bundle of an application's code."""
+
+    application: str
+    label: str
+    description: str | None = None
+    source: str | None = None
+    created_at: datetime | None = None
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class Stack:
+    """A platform an environment runs on (an Elastic Beanstalk solution stack)."""
+
+    name: str
+    language: str | None = None
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class EnvironmentSettings:
+    """Neutral environment settings.
+
+    ``env_vars`` become the process environment; ``instance_count`` is how many copies run;
+    ``options`` holds provider-specific settings as ``"namespace:option" -> value``.
+    """
+
+    env_vars: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
+    instance_count: int | None = None
+    instance_type: str | None = None
+    options: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
+
+
+@attrs.frozen
+class Environment:
+    """A running deployment of one version of an application.
+
+    ``status`` is ``launching``, ``updating``, ``ready``, ``terminating`` or ``terminated``;
+    ``health`` is ``green``, ``yellow``, ``red`` or ``grey``.
+    """
+
+    id: str
+    name: str
+    application: str
+    status: str
+    health: str = "grey"
+    version: str | None = None
+    stack: str | None = None
+    url: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class ConfigurationTemplate:
+    """Saved environment settings to create environments from."""
+
+    application: str
+    name: str
+    stack: str | None = None
+    settings: EnvironmentSettings = attrs.field(factory=EnvironmentSettings)
+    description: str | None = None
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class Event:
+    """Something that happened to an application or environment."""
+
+    timestamp: datetime
+    message: str
+    severity: str = "INFO"
+    application: str | None = None
+    environment: str | None = None
+    version: str | None = None

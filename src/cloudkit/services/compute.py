@@ -1,0 +1,361 @@
+"""The compute family: instances, images, sizes, key pairs, security groups, volumes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import ClassVar, Union
+
+from cloudkit import validation as v
+from cloudkit.errors import InvalidInput
+from cloudkit.models.compute import (
+    INSTANCE_STATES,
+    Image,
+    Instance,
+    InstanceType,
+    KeyPair,
+    Location,
+    SecurityGroup,
+    SecurityRule,
+    Volume,
+    VolumeSnapshot,
+)
+from cloudkit.services.base import Service
+
+InstanceRef = Union[Instance, str]
+ImageRef = Union[Image, str]
+GroupRef = Union[SecurityGroup, str]
+VolumeRef = Union[Volume, str]
+VSnapshotRef = Union[VolumeSnapshot, str]
+
+
+def _id(ref: object, field: str) -> str:
+    return v.require_str(field, getattr(ref, "id", ref))
+
+
+class ComputeService(Service):
+    """Virtual machines and what they need. Long operations wait by default (``wait``, ``timeout``)."""
+
+    family: ClassVar[str] = "compute"
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "list_images",
+        "get_image",
+        "create_image",
+        "list_instance_types",
+        "list_locations",
+        "create_instance",
+        "get_instance",
+        "list_instances",
+        "start_instance",
+        "stop_instance",
+        "reboot_instance",
+        "terminate_instance",
+        "wait_for_instance",
+        "get_console_output",
+        "create_key_pair",
+        "import_key_pair",
+        "list_key_pairs",
+        "delete_key_pair",
+        "create_security_group",
+        "list_security_groups",
+        "delete_security_group",
+        "authorize_ingress",
+        "revoke_ingress",
+        "create_volume",
+        "list_volumes",
+        "delete_volume",
+        "attach_volume",
+        "detach_volume",
+        "create_volume_snapshot",
+        "list_volume_snapshots",
+        "delete_volume_snapshot",
+    )
+
+    # ---------------------------------------------------------------- catalogue
+    def list_images(self, *, name: str | None = None, owner: str | None = None) -> Iterator[Image]:
+        """Images, optionally filtered by name (``*`` wildcards allowed) and owner."""
+        return self._list_images(name, owner)
+
+    def get_image(self, image: ImageRef) -> Image:
+        """An image by id, or ``NotFound``."""
+        return self._get_image(_id(image, "image"))
+
+    def create_image(self, instance: InstanceRef, name: str, *, wait: bool = True, timeout: float = 1800) -> Image:
+        """Capture an instance's disk as a new image."""
+        return self._create_image(_id(instance, "instance"), v.resource_name("name", name), wait, v.timeout(timeout))
+
+    def list_instance_types(self) -> Iterator[InstanceType]:
+        """The sizes instances can have here."""
+        return self._list_instance_types()
+
+    def list_locations(self) -> Iterator[Location]:
+        """Regions or zones instances can be placed in."""
+        return self._list_locations()
+
+    # ---------------------------------------------------------------- instances
+    def create_instance(
+        self,
+        name: str,
+        *,
+        image: ImageRef,
+        instance_type: str,
+        key_pair: str | KeyPair | None = None,
+        security_groups: Sequence[GroupRef] = (),
+        user_data: str | bytes | None = None,
+        role: str | None = None,
+        subnet: str | None = None,
+        zone: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        client_token: str | None = None,
+        wait: bool = True,
+        timeout: float = 600,
+    ) -> Instance:
+        """Launch an instance; ``user_data`` (cloud-init text) runs at first boot.
+
+        ``client_token`` makes the call idempotent: a retry with the same token returns the same
+        instance instead of starting a second one (one is generated when not given).
+        """
+        if isinstance(security_groups, str):
+            raise InvalidInput("security_groups", "must be a sequence of groups, not a single string")
+        kp = None if key_pair is None else v.require_str("key_pair", getattr(key_pair, "name", key_pair))
+        groups = tuple(_id(g, "security_groups") for g in security_groups)
+        if client_token is not None and (not isinstance(client_token, str) or not 1 <= len(client_token) <= 64):
+            raise InvalidInput("client_token", "must be a string of 1 to 64 characters")
+        return self._create_instance(
+            v.instance_name(name),
+            image=_id(image, "image"),
+            instance_type=v.require_str("instance_type", instance_type),
+            key_pair=kp,
+            security_groups=groups,
+            user_data=v.user_data(user_data),
+            role=None if role is None else v.require_str("role", role),
+            subnet=None if subnet is None else v.require_str("subnet", subnet),
+            zone=None if zone is None else v.require_str("zone", zone),
+            tags=v.tags(tags),
+            client_token=client_token,
+            wait=wait,
+            timeout=v.timeout(timeout),
+        )
+
+    def get_instance(self, instance: InstanceRef) -> Instance:
+        """An instance by id, or ``NotFound``."""
+        return self._get_instance(_id(instance, "instance"))
+
+    def list_instances(self, *, state: str | None = None, tags: Mapping[str, str] | None = None) -> Iterator[Instance]:
+        """Instances (terminated ones included until the provider forgets them), lazily."""
+        st = None if state is None else v.one_of("state", state, INSTANCE_STATES)
+        return self._list_instances(st, v.tags(tags))
+
+    def start_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
+        """Start a stopped instance."""
+        return self._start_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+
+    def stop_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
+        """Stop an instance; its disk is kept."""
+        return self._stop_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+
+    def reboot_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
+        """Reboot an instance."""
+        return self._reboot_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+
+    def terminate_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
+        """Terminate an instance; its disk is gone."""
+        return self._terminate_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+
+    def wait_for_instance(self, instance: InstanceRef, state: str, *, timeout: float = 600) -> Instance:
+        """Block until the instance reaches ``state`` or raise ``Timeout``."""
+        return self._wait_for_instance(_id(instance, "instance"), v.one_of("state", state, INSTANCE_STATES), v.timeout(timeout))
+
+    def get_console_output(self, instance: InstanceRef) -> str:
+        """What the instance printed on its console (boot log, user-data output)."""
+        return self._get_console_output(_id(instance, "instance"))
+
+    # ---------------------------------------------------------------- key pairs
+    def create_key_pair(self, name: str) -> KeyPair:
+        """Create an SSH key pair; the private key is in the result, once."""
+        return self._create_key_pair(v.resource_name("name", name))
+
+    def import_key_pair(self, name: str, public_key: str) -> KeyPair:
+        """Register an existing OpenSSH public key."""
+        pk = v.require_str("public_key", public_key).strip()
+        if not pk.startswith(("ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-")):
+            raise InvalidInput("public_key", "must be an OpenSSH public key ('ssh-ed25519 AAAA...')")
+        return self._import_key_pair(v.resource_name("name", name), pk)
+
+    def list_key_pairs(self) -> Iterator[KeyPair]:
+        """Registered key pairs (public parts only)."""
+        return self._list_key_pairs()
+
+    def delete_key_pair(self, name: str | KeyPair) -> None:
+        """Delete a key pair."""
+        self._delete_key_pair(v.require_str("name", getattr(name, "name", name)))
+
+    # ---------------------------------------------------------------- security groups
+    def create_security_group(self, name: str, description: str = "", *, rules: Sequence[SecurityRule] = ()) -> SecurityGroup:
+        """Create a security group, optionally with ingress rules."""
+        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(rules)]
+        if not isinstance(description, str) or len(description) > 255:
+            raise InvalidInput("description", "must be a string of at most 255 characters")
+        return self._create_security_group(v.resource_name("name", name), description, checked)
+
+    def list_security_groups(self) -> Iterator[SecurityGroup]:
+        """Security groups with their rules."""
+        return self._list_security_groups()
+
+    def delete_security_group(self, group: GroupRef) -> None:
+        """Delete a security group."""
+        self._delete_security_group(_id(group, "group"))
+
+    def authorize_ingress(self, group: GroupRef, rules: Sequence[SecurityRule]) -> SecurityGroup:
+        """Add ingress rules."""
+        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(rules)]
+        if not checked:
+            raise InvalidInput("rules", "must hold at least one rule")
+        return self._authorize_ingress(_id(group, "group"), checked)
+
+    def revoke_ingress(self, group: GroupRef, rules: Sequence[SecurityRule]) -> SecurityGroup:
+        """Remove ingress rules."""
+        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(rules)]
+        if not checked:
+            raise InvalidInput("rules", "must hold at least one rule")
+        return self._revoke_ingress(_id(group, "group"), checked)
+
+    # ---------------------------------------------------------------- volumes
+    def create_volume(
+        self, size_gb: int, *, name: str | None = None, zone: str | None = None, snapshot: VSnapshotRef | None = None,
+        wait: bool = True, timeout: float = 600,
+    ) -> Volume:
+        """Create a volume (from a snapshot when given)."""
+        return self._create_volume(
+            v.int_range("size_gb", size_gb, 1, 65536),
+            None if name is None else v.resource_name("name", name),
+            zone,
+            None if snapshot is None else _id(snapshot, "snapshot"),
+            wait,
+            v.timeout(timeout),
+        )
+
+    def list_volumes(self) -> Iterator[Volume]:
+        """Volumes, lazily."""
+        return self._list_volumes()
+
+    def delete_volume(self, volume: VolumeRef) -> None:
+        """Delete a detached volume."""
+        self._delete_volume(_id(volume, "volume"))
+
+    def attach_volume(self, volume: VolumeRef, instance: InstanceRef, device: str, *, wait: bool = True, timeout: float = 300) -> Volume:
+        """Attach a volume to an instance as ``device`` (``/dev/sdf``)."""
+        dev = v.require_str("device", device)
+        if not dev.startswith("/dev/"):
+            raise InvalidInput("device", "must be a device path such as /dev/sdf")
+        return self._attach_volume(_id(volume, "volume"), _id(instance, "instance"), dev, wait, v.timeout(timeout))
+
+    def detach_volume(self, volume: VolumeRef, *, wait: bool = True, timeout: float = 300) -> Volume:
+        """Detach a volume."""
+        return self._detach_volume(_id(volume, "volume"), wait, v.timeout(timeout))
+
+    def create_volume_snapshot(self, volume: VolumeRef, *, description: str = "", wait: bool = True, timeout: float = 1800) -> VolumeSnapshot:
+        """Snapshot a volume."""
+        return self._create_volume_snapshot(_id(volume, "volume"), description, wait, v.timeout(timeout))
+
+    def list_volume_snapshots(self) -> Iterator[VolumeSnapshot]:
+        """Volume snapshots owned by this account, lazily."""
+        return self._list_volume_snapshots()
+
+    def delete_volume_snapshot(self, snapshot: VSnapshotRef) -> None:
+        """Delete a volume snapshot."""
+        self._delete_volume_snapshot(_id(snapshot, "snapshot"))
+
+    # ---------------------------------------------------------------- driver methods
+    def _list_images(self, name: str | None, owner: str | None) -> Iterator[Image]:
+        self._not_supported("list_images")
+
+    def _get_image(self, image_id: str) -> Image:
+        self._not_supported("get_image")
+
+    def _create_image(self, instance_id: str, name: str, wait: bool, timeout: float) -> Image:
+        self._not_supported("create_image")
+
+    def _list_instance_types(self) -> Iterator[InstanceType]:
+        self._not_supported("list_instance_types")
+
+    def _list_locations(self) -> Iterator[Location]:
+        self._not_supported("list_locations")
+
+    def _create_instance(self, name: str, **kw: object) -> Instance:
+        """Keyword arguments as :meth:`create_instance` passes them, already validated."""
+        self._not_supported("create_instance")
+
+    def _get_instance(self, instance_id: str) -> Instance:
+        self._not_supported("get_instance")
+
+    def _list_instances(self, state: str | None, tags: dict[str, str]) -> Iterator[Instance]:
+        self._not_supported("list_instances")
+
+    def _start_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
+        self._not_supported("start_instance")
+
+    def _stop_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
+        self._not_supported("stop_instance")
+
+    def _reboot_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
+        self._not_supported("reboot_instance")
+
+    def _terminate_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
+        self._not_supported("terminate_instance")
+
+    def _wait_for_instance(self, instance_id: str, state: str, timeout: float) -> Instance:
+        self._not_supported("wait_for_instance")
+
+    def _get_console_output(self, instance_id: str) -> str:
+        self._not_supported("get_console_output")
+
+    def _create_key_pair(self, name: str) -> KeyPair:
+        self._not_supported("create_key_pair")
+
+    def _import_key_pair(self, name: str, public_key: str) -> KeyPair:
+        self._not_supported("import_key_pair")
+
+    def _list_key_pairs(self) -> Iterator[KeyPair]:
+        self._not_supported("list_key_pairs")
+
+    def _delete_key_pair(self, name: str) -> None:
+        self._not_supported("delete_key_pair")
+
+    def _create_security_group(self, name: str, description: str, rules: list[SecurityRule]) -> SecurityGroup:
+        self._not_supported("create_security_group")
+
+    def _list_security_groups(self) -> Iterator[SecurityGroup]:
+        self._not_supported("list_security_groups")
+
+    def _delete_security_group(self, group_id: str) -> None:
+        self._not_supported("delete_security_group")
+
+    def _authorize_ingress(self, group_id: str, rules: list[SecurityRule]) -> SecurityGroup:
+        self._not_supported("authorize_ingress")
+
+    def _revoke_ingress(self, group_id: str, rules: list[SecurityRule]) -> SecurityGroup:
+        self._not_supported("revoke_ingress")
+
+    def _create_volume(self, size_gb: int, name: str | None, zone: str | None, snapshot_id: str | None, wait: bool, timeout: float) -> Volume:
+        self._not_supported("create_volume")
+
+    def _list_volumes(self) -> Iterator[Volume]:
+        self._not_supported("list_volumes")
+
+    def _delete_volume(self, volume_id: str) -> None:
+        self._not_supported("delete_volume")
+
+    def _attach_volume(self, volume_id: str, instance_id: str, device: str, wait: bool, timeout: float) -> Volume:
+        self._not_supported("attach_volume")
+
+    def _detach_volume(self, volume_id: str, wait: bool, timeout: float) -> Volume:
+        self._not_supported("detach_volume")
+
+    def _create_volume_snapshot(self, volume_id: str, description: str, wait: bool, timeout: float) -> VolumeSnapshot:
+        self._not_supported("create_volume_snapshot")
+
+    def _list_volume_snapshots(self) -> Iterator[VolumeSnapshot]:
+        self._not_supported("list_volume_snapshots")
+
+    def _delete_volume_snapshot(self, snapshot_id: str) -> None:
+        self._not_supported("delete_volume_snapshot")

@@ -1,0 +1,255 @@
+"""The database family: managed database servers, snapshots, restores and replicas (the RDS model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import ClassVar, Union
+
+from cloudkit import validation as v
+from cloudkit.errors import InvalidInput
+from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+from cloudkit.services.base import Service
+
+InstanceRef = Union[DatabaseInstance, str]
+SnapshotRef = Union[DatabaseSnapshot, str]
+
+
+def _db(ref: object, field: str = "instance") -> str:
+    return v.db_identifier(getattr(ref, "id", ref), field)
+
+
+class DatabaseService(Service):
+    """Managed database instances. Long operations wait by default (``wait=True``, ``timeout``)."""
+
+    family: ClassVar[str] = "database"
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "list_engines",
+        "create_instance",
+        "get_instance",
+        "list_instances",
+        "modify_instance",
+        "reboot_instance",
+        "stop_instance",
+        "start_instance",
+        "delete_instance",
+        "create_snapshot",
+        "get_snapshot",
+        "list_snapshots",
+        "delete_snapshot",
+        "restore_snapshot",
+        "restore_to_point_in_time",
+        "create_read_replica",
+        "promote_read_replica",
+    )
+
+    def list_engines(self) -> list[str]:
+        """Engines this provider can run here (``postgres``, ``mysql``, ``sqlite``...)."""
+        return self._list_engines()
+
+    def create_instance(
+        self,
+        identifier: str,
+        *,
+        engine: str,
+        master_username: str,
+        master_password: str,
+        instance_class: str = "db.t3.micro",
+        storage_gb: int = 20,
+        engine_version: str | None = None,
+        database_name: str | None = None,
+        iops: int | None = None,
+        multi_az: bool = False,
+        backup_retention_days: int = 1,
+        maintenance_window: str | None = None,
+        wait: bool = True,
+        timeout: float = 1800,
+    ) -> DatabaseInstance:
+        """Create a database server; with ``wait`` return once it is ``available``."""
+        ident = v.db_identifier(identifier)
+        eng = v.require_str("engine", engine).lower()
+        v.require_str("instance_class", instance_class)
+        if database_name is not None:
+            v.db_username(database_name, "database_name")
+        if iops is not None:
+            v.int_range("iops", iops, 1000, 256000)
+        return self._create_instance(
+            ident,
+            engine=eng,
+            master_username=v.db_username(master_username),
+            master_password=v.db_password(master_password),
+            instance_class=instance_class,
+            storage_gb=v.storage_gb(storage_gb),
+            engine_version=engine_version,
+            database_name=database_name,
+            iops=iops,
+            multi_az=bool(multi_az),
+            backup_retention_days=v.retention_days(backup_retention_days),
+            maintenance_window=v.maintenance_window(maintenance_window),
+            wait=wait,
+            timeout=v.timeout(timeout),
+        )
+
+    def get_instance(self, instance: InstanceRef) -> DatabaseInstance:
+        """An instance by identifier, or ``NotFound``."""
+        return self._get_instance(_db(instance))
+
+    def list_instances(self) -> Iterator[DatabaseInstance]:
+        """All instances, lazily."""
+        return self._list_instances()
+
+    def modify_instance(
+        self,
+        instance: InstanceRef,
+        *,
+        instance_class: str | None = None,
+        storage_gb: int | None = None,
+        backup_retention_days: int | None = None,
+        maintenance_window: str | None = None,
+        master_password: str | None = None,
+        apply_immediately: bool = True,
+        wait: bool = True,
+        timeout: float = 1800,
+    ) -> DatabaseInstance:
+        """Change an instance's settings; only the arguments given change."""
+        changes: dict[str, object] = {}
+        if instance_class is not None:
+            changes["instance_class"] = v.require_str("instance_class", instance_class)
+        if storage_gb is not None:
+            changes["storage_gb"] = v.storage_gb(storage_gb)
+        if backup_retention_days is not None:
+            changes["backup_retention_days"] = v.retention_days(backup_retention_days)
+        if maintenance_window is not None:
+            changes["maintenance_window"] = v.maintenance_window(maintenance_window)
+        if master_password is not None:
+            changes["master_password"] = v.db_password(master_password)
+        if not changes:
+            raise InvalidInput("modify_instance", "give at least one setting to change")
+        return self._modify_instance(_db(instance), changes, apply_immediately, wait, v.timeout(timeout))
+
+    def reboot_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
+        """Restart the server."""
+        return self._reboot_instance(_db(instance), wait, v.timeout(timeout))
+
+    def stop_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
+        """Stop the server; its data stays."""
+        return self._stop_instance(_db(instance), wait, v.timeout(timeout))
+
+    def start_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
+        """Start a stopped server."""
+        return self._start_instance(_db(instance), wait, v.timeout(timeout))
+
+    def delete_instance(
+        self, instance: InstanceRef, *, final_snapshot: str | None = None, wait: bool = True, timeout: float = 1800
+    ) -> None:
+        """Delete an instance, first taking ``final_snapshot`` when named."""
+        snap = None if final_snapshot is None else v.db_identifier(final_snapshot, "final_snapshot")
+        self._delete_instance(_db(instance), snap, wait, v.timeout(timeout))
+
+    # ---------------------------------------------------------------- snapshots
+    def create_snapshot(self, instance: InstanceRef, snapshot_id: str, *, wait: bool = True, timeout: float = 1800) -> DatabaseSnapshot:
+        """Take a manual snapshot."""
+        return self._create_snapshot(_db(instance), v.db_identifier(snapshot_id, "snapshot_id"), wait, v.timeout(timeout))
+
+    def get_snapshot(self, snapshot: SnapshotRef) -> DatabaseSnapshot:
+        """A snapshot by id, or ``NotFound``."""
+        return self._get_snapshot(_db(snapshot, "snapshot"))
+
+    def list_snapshots(self, instance: InstanceRef | None = None, *, kind: str | None = None) -> Iterator[DatabaseSnapshot]:
+        """Snapshots (of one instance; ``kind`` ``manual`` or ``automated``), lazily."""
+        k = None if kind is None else v.one_of("kind", kind, ("manual", "automated"))
+        return self._list_snapshots(None if instance is None else _db(instance), k)
+
+    def delete_snapshot(self, snapshot: SnapshotRef) -> None:
+        """Delete a snapshot."""
+        self._delete_snapshot(_db(snapshot, "snapshot"))
+
+    def restore_snapshot(
+        self,
+        snapshot: SnapshotRef,
+        identifier: str,
+        *,
+        instance_class: str | None = None,
+        wait: bool = True,
+        timeout: float = 1800,
+    ) -> DatabaseInstance:
+        """Create a new instance holding the snapshot's data."""
+        return self._restore_snapshot(
+            _db(snapshot, "snapshot"), v.db_identifier(identifier), instance_class, wait, v.timeout(timeout)
+        )
+
+    def restore_to_point_in_time(
+        self,
+        source: InstanceRef,
+        identifier: str,
+        *,
+        time: datetime | None = None,
+        wait: bool = True,
+        timeout: float = 1800,
+    ) -> DatabaseInstance:
+        """Create a new instance holding ``source``'s data as of ``time`` (``None``: latest restorable)."""
+        when = None if time is None else v.aware_datetime("time", time)
+        return self._restore_to_point_in_time(_db(source, "source"), v.db_identifier(identifier), when, wait, v.timeout(timeout))
+
+    def create_read_replica(
+        self, source: InstanceRef, identifier: str, *, instance_class: str | None = None, wait: bool = True, timeout: float = 1800
+    ) -> DatabaseInstance:
+        """Create a read replica that streams ``source``'s writes."""
+        return self._create_read_replica(_db(source, "source"), v.db_identifier(identifier), instance_class, wait, v.timeout(timeout))
+
+    def promote_read_replica(self, replica: InstanceRef, *, wait: bool = True, timeout: float = 1800) -> DatabaseInstance:
+        """Turn a replica into a standalone, writable instance."""
+        return self._promote_read_replica(_db(replica, "replica"), wait, v.timeout(timeout))
+
+    # ---------------------------------------------------------------- driver methods
+    def _list_engines(self) -> list[str]:
+        self._not_supported("list_engines")
+
+    def _create_instance(self, identifier: str, **kw: object) -> DatabaseInstance:
+        """Keyword arguments as :meth:`create_instance` passes them, already validated."""
+        self._not_supported("create_instance")
+
+    def _get_instance(self, identifier: str) -> DatabaseInstance:
+        self._not_supported("get_instance")
+
+    def _list_instances(self) -> Iterator[DatabaseInstance]:
+        self._not_supported("list_instances")
+
+    def _modify_instance(self, identifier: str, changes: dict[str, object], apply_immediately: bool, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("modify_instance")
+
+    def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("reboot_instance")
+
+    def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("stop_instance")
+
+    def _start_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("start_instance")
+
+    def _delete_instance(self, identifier: str, final_snapshot: str | None, wait: bool, timeout: float) -> None:
+        self._not_supported("delete_instance")
+
+    def _create_snapshot(self, identifier: str, snapshot_id: str, wait: bool, timeout: float) -> DatabaseSnapshot:
+        self._not_supported("create_snapshot")
+
+    def _get_snapshot(self, snapshot_id: str) -> DatabaseSnapshot:
+        self._not_supported("get_snapshot")
+
+    def _list_snapshots(self, identifier: str | None, kind: str | None) -> Iterator[DatabaseSnapshot]:
+        self._not_supported("list_snapshots")
+
+    def _delete_snapshot(self, snapshot_id: str) -> None:
+        self._not_supported("delete_snapshot")
+
+    def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("restore_snapshot")
+
+    def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("restore_to_point_in_time")
+
+    def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("create_read_replica")
+
+    def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        self._not_supported("promote_read_replica")

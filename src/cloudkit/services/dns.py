@@ -1,0 +1,251 @@
+"""The DNS family: hosted zones and record sets, changed in atomic batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Union
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.zone
+
+from cloudkit import validation as v
+from cloudkit.errors import InvalidInput
+from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
+from cloudkit.services.base import Service
+
+ZoneRef = Union[Zone, str]
+
+#: Record sets a provider manages itself and that zone-file import leaves alone.
+_MANAGED = (("@", "SOA"), ("@", "NS"))
+
+
+class DNSService(Service):
+    """Hosted zones and their record sets.
+
+    Changes go in batches that apply atomically (all or nothing); :meth:`upsert_records` and
+    :meth:`delete_records` are shorthands of :meth:`change_records`. Zone files are exported and
+    imported through dnspython, the same way for every provider.
+    """
+
+    family: ClassVar[str] = "dns"
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "create_zone",
+        "get_zone",
+        "list_zones",
+        "delete_zone",
+        "list_records",
+        "get_record",
+        "change_records",
+        "upsert_records",
+        "delete_records",
+        "plan_sync",
+        "export_zone",
+        "import_zone",
+    )
+    DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "get_record": ("list_records",),
+        "upsert_records": ("change_records",),
+        "delete_records": ("change_records",),
+        "plan_sync": ("list_records",),
+        "export_zone": ("get_zone", "list_records"),
+        "import_zone": ("get_zone", "list_records", "change_records"),
+    }
+
+    # ---------------------------------------------------------------- zones
+    def create_zone(self, name: str, *, comment: str | None = None) -> Zone:
+        """Create a hosted zone with its SOA and NS records. Raises ``AlreadyExists``."""
+        if comment is not None and (not isinstance(comment, str) or len(comment) > 256):
+            raise InvalidInput("comment", "must be a string of at most 256 characters")
+        return self._create_zone(v.zone_name(name, "name"), comment)
+
+    def get_zone(self, zone: ZoneRef) -> Zone:
+        """A zone by id or by name, or ``NotFound``."""
+        if isinstance(zone, Zone):
+            return self._get_zone(zone.id)
+        return self._get_zone(v.require_str("zone", zone))
+
+    def list_zones(self) -> Iterator[Zone]:
+        """All zones, lazily."""
+        return self._list_zones()
+
+    def delete_zone(self, zone: ZoneRef, *, force: bool = False) -> None:
+        """Delete a zone. A zone with records of its own raises ``Conflict`` unless ``force``."""
+        z = self._zone(zone)
+        if force:
+            doomed = [r for r in self._list_records(z.id, None, None) if (r.name, r.type) not in _MANAGED]
+            if doomed:
+                self._change_records(z, [RecordChange("DELETE", r) for r in doomed])
+        self._delete_zone(z.id)
+
+    # ---------------------------------------------------------------- records
+    def list_records(self, zone: ZoneRef, *, name: str | None = None, type: str | None = None) -> Iterator[RecordSet]:
+        """Record sets in the zone (optionally of one name and/or type), lazily."""
+        z = self._zone(zone)
+        rname = None if name is None else v.record_name(name, z.name)
+        rtype = None if type is None else v.one_of("type", type.lower() if isinstance(type, str) else type,
+                                                   [t.lower() for t in v.RECORD_TYPES]).upper()
+        return self._list_records(z.id, rname, rtype)
+
+    def get_record(self, zone: ZoneRef, name: str, type: str) -> RecordSet:
+        """One record set, or ``NotFound``."""
+        from cloudkit.errors import NotFound
+
+        z = self._zone(zone)
+        for record in self.list_records(z, name=name, type=type):
+            return record
+        raise NotFound(f"no {type.upper()} record set named {name!r} in zone {z.name}", provider=self.provider)
+
+    def change_records(self, zone: ZoneRef, changes: Sequence[RecordChange], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+        """Apply upserts and deletes as one atomic batch (split only where the provider's quotas demand)."""
+        if isinstance(changes, (str, bytes)) or not isinstance(changes, Iterable):
+            raise InvalidInput("changes", "must be a sequence of RecordChange")
+        changes = list(changes)
+        for i, ch in enumerate(changes):
+            if not isinstance(ch, RecordChange) or ch.action not in ("UPSERT", "DELETE"):
+                raise InvalidInput(f"changes[{i}]", "must be a RecordChange with action UPSERT or DELETE")
+        v.timeout(timeout)
+        # Syntax first, with the zone's name when known, before any network call.
+        probe = zone.name if isinstance(zone, Zone) else "zone.invalid"
+        if not isinstance(zone, Zone):
+            for i, ch in enumerate(changes):
+                if not (isinstance(ch.record.name, str) and ch.record.name.endswith(".")):
+                    v.record_set(ch.record, probe, f"changes[{i}].record")
+        z = self._zone(zone)
+        checked = [RecordChange(ch.action, v.record_set(ch.record, z.name, f"changes[{i}].record")) for i, ch in enumerate(changes)]
+        seen: set[tuple[str, str]] = set()
+        for i, ch in enumerate(checked):
+            key = (ch.record.name, ch.record.type)
+            if key in seen:
+                raise InvalidInput(f"changes[{i}]", f"{ch.record.type} {ch.record.name} appears twice in one batch")
+            seen.add(key)
+            if key == ("@", "SOA") and ch.action == "DELETE":
+                raise InvalidInput(f"changes[{i}]", "the zone's SOA record cannot be deleted")
+        if not checked:
+            raise InvalidInput("changes", "must hold at least one change")
+        return self._change_records(z, checked, wait=wait, timeout=timeout)
+
+    def upsert_records(self, zone: ZoneRef, records: Sequence[RecordSet], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+        """Create or replace record sets, in one atomic batch."""
+        return self.change_records(zone, [RecordChange("UPSERT", r) for r in _records(records)], wait=wait, timeout=timeout)
+
+    def delete_records(self, zone: ZoneRef, records: Sequence[RecordSet], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+        """Delete record sets (values must match what is stored), in one atomic batch."""
+        return self.change_records(zone, [RecordChange("DELETE", r) for r in _records(records)], wait=wait, timeout=timeout)
+
+    def plan_sync(self, zone: ZoneRef, desired: Sequence[RecordSet], *, delete_missing: bool = False,
+                  max_delete_fraction: float = 0.3) -> list[RecordChange]:
+        """The changes that make the zone hold ``desired`` (a plan to review, then :meth:`change_records`).
+
+        With ``delete_missing`` record sets not in ``desired`` are deleted too (never SOA or apex NS);
+        a plan deleting more than ``max_delete_fraction`` of the zone's record sets raises ``Conflict``.
+        """
+        from cloudkit.errors import Conflict
+
+        z = self._zone(zone)
+        v.number_range("max_delete_fraction", max_delete_fraction, 0, 1)
+        want = {}
+        for i, r in enumerate(_records(desired)):
+            rec = v.record_set(r, z.name, f"desired[{i}]")
+            want[(rec.name, rec.type)] = rec
+        have = {(r.name, r.type): r for r in self._list_records(z.id, None, None)}
+        plan: list[RecordChange] = []
+        for key, rec in want.items():
+            cur = have.get(key)
+            if cur is None or cur.ttl != rec.ttl or sorted(cur.values) != sorted(rec.values):
+                plan.append(RecordChange("UPSERT", rec))
+        if delete_missing:
+            doomed = [r for k, r in have.items() if k not in want and k not in _MANAGED]
+            own = [k for k in have if k not in _MANAGED]
+            if own and len(doomed) / len(own) > max_delete_fraction:
+                raise Conflict(
+                    f"plan deletes {len(doomed)} of {len(own)} record sets in {z.name}, over the "
+                    f"max_delete_fraction of {max_delete_fraction}",
+                    provider=self.provider,
+                )
+            plan.extend(RecordChange("DELETE", r) for r in doomed)
+        return plan
+
+    # ---------------------------------------------------------------- zone files
+    def export_zone(self, zone: ZoneRef) -> str:
+        """The zone as RFC 1035 zone-file text (``$ORIGIN`` and ``$TTL`` lines, names relative)."""
+        z = self._zone(zone)
+        origin = dns.name.from_text(z.name)
+        zobj = dns.zone.Zone(origin, relativize=True)
+        ttls = []
+        for rec in self._list_records(z.id, None, None):
+            name = dns.name.empty if rec.name == "@" else dns.name.from_text(rec.name, None)
+            rds = zobj.find_rdataset(name, dns.rdatatype.from_text(rec.type), create=True)
+            for value in rec.values:
+                rds.add(dns.rdata.from_text(dns.rdataclass.IN, rds.rdtype, value, origin=origin, relativize=True), rec.ttl)
+            ttls.append(rec.ttl)
+        default = max(set(ttls), key=ttls.count) if ttls else 300
+        body = zobj.to_text(sorted=True, relativize=True, nl="\n")
+        return f"$ORIGIN {origin.to_text()}\n$TTL {default}\n{body}"
+
+    def import_zone(self, zone: ZoneRef, text: str, *, replace: bool = False) -> ChangeInfo:
+        """Upsert every record set of zone-file ``text`` in one batch (SOA and apex NS are kept).
+
+        With ``replace`` record sets absent from the file are deleted as well.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("text", "must be zone-file text")
+        z = self._zone(zone)
+        origin = dns.name.from_text(z.name)
+        try:
+            parsed = dns.zone.from_text(text, origin=origin, relativize=True, check_origin=False)
+        except dns.exception.DNSException as exc:
+            raise InvalidInput("text", f"is not a valid zone file ({exc})") from None
+        desired = []
+        for name, node in parsed.nodes.items():
+            rel = name.to_text()
+            for rds in node.rdatasets:
+                rtype = dns.rdatatype.to_text(rds.rdtype)
+                if (rel, rtype) in _MANAGED:
+                    continue
+                values = [rd.to_text(origin=origin, relativize=False) for rd in rds]
+                desired.append(RecordSet(name=rel, type=rtype, ttl=rds.ttl, values=values))
+        plan = self.plan_sync(z, desired, delete_missing=replace, max_delete_fraction=1.0)
+        if not plan:
+            return ChangeInfo(id="", status="INSYNC", change_count=0)
+        return self._change_records(z, plan)
+
+    # ---------------------------------------------------------------- helpers
+    def _zone(self, zone: ZoneRef) -> Zone:
+        if isinstance(zone, Zone):
+            return zone
+        return self._get_zone(v.require_str("zone", zone))
+
+    # ---------------------------------------------------------------- driver methods
+    def _create_zone(self, name: str, comment: str | None) -> Zone:
+        self._not_supported("create_zone")
+
+    def _get_zone(self, zone_id_or_name: str) -> Zone:
+        """Return a zone given its id *or* its name (with or without the trailing dot)."""
+        self._not_supported("get_zone")
+
+    def _list_zones(self) -> Iterator[Zone]:
+        self._not_supported("list_zones")
+
+    def _delete_zone(self, zone_id: str) -> None:
+        self._not_supported("delete_zone")
+
+    def _list_records(self, zone_id: str, name: str | None, type: str | None) -> Iterator[RecordSet]:
+        """Record sets normalised as :func:`cloudkit.validation.record_set` returns them."""
+        self._not_supported("list_records")
+
+    def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+        """Apply validated, normalised changes atomically. DELETE of a missing record set raises ``NotFound``."""
+        self._not_supported("change_records")
+
+
+def _records(records: Any) -> list[RecordSet]:
+    if isinstance(records, RecordSet):
+        return [records]
+    if isinstance(records, (str, bytes)) or not isinstance(records, Iterable):
+        raise InvalidInput("records", "must be a sequence of RecordSet")
+    return list(records)

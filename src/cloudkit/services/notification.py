@@ -1,0 +1,191 @@
+"""The notification family: topics, subscriptions, publish, and the queues subscriptions feed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import ClassVar, Union
+
+from cloudkit import validation as v
+from cloudkit.models.notification import Delivery, PublishResult, Queue, QueueMessage, Subscription, Topic
+from cloudkit.services.base import Service
+
+TopicRef = Union[Topic, str]
+SubscriptionRef = Union[Subscription, str]
+QueueRef = Union[Queue, str]
+
+
+def _id(ref: object, field: str) -> str:
+    return v.require_str(field, getattr(ref, "id", ref))
+
+
+class NotificationService(Service):
+    """Publish/subscribe topics (the SNS model) and the queues ``queue`` subscriptions deliver into.
+
+    ``http``, ``https`` and ``email`` subscriptions start ``pending``: the endpoint receives a
+    confirmation token and the subscription becomes ``confirmed`` through
+    :meth:`confirm_subscription`. Publishing delivers to every confirmed subscription.
+    """
+
+    family: ClassVar[str] = "notification"
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "create_topic",
+        "get_topic",
+        "list_topics",
+        "delete_topic",
+        "subscribe",
+        "confirm_subscription",
+        "get_subscription",
+        "list_subscriptions",
+        "unsubscribe",
+        "publish",
+        "create_queue",
+        "get_queue",
+        "list_queues",
+        "delete_queue",
+        "receive_messages",
+        "ack_message",
+        "list_deliveries",
+    )
+
+    # ---------------------------------------------------------------- topics
+    def create_topic(self, name: str, *, display_name: str | None = None) -> Topic:
+        """Create a topic (idempotent for the same name, as in SNS)."""
+        if display_name is not None:
+            v.subject(display_name, "display_name")
+        return self._create_topic(v.topic_name(name), display_name)
+
+    def get_topic(self, topic: TopicRef) -> Topic:
+        """A topic by id (or name), or ``NotFound``."""
+        return self._get_topic(_id(topic, "topic"))
+
+    def list_topics(self) -> Iterator[Topic]:
+        """All topics, lazily."""
+        return self._list_topics()
+
+    def delete_topic(self, topic: TopicRef) -> None:
+        """Delete a topic and its subscriptions."""
+        self._delete_topic(_id(topic, "topic"))
+
+    # ---------------------------------------------------------------- subscriptions
+    def subscribe(self, topic: TopicRef, protocol: str, endpoint: str) -> Subscription:
+        """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``)."""
+        proto, ep = v.endpoint(protocol, endpoint)
+        return self._subscribe(_id(topic, "topic"), proto, ep)
+
+    def confirm_subscription(self, topic: TopicRef, token: str) -> Subscription:
+        """Confirm a pending subscription with the token its endpoint received."""
+        return self._confirm_subscription(_id(topic, "topic"), v.require_str("token", token))
+
+    def get_subscription(self, subscription: SubscriptionRef) -> Subscription:
+        """A subscription by id, or ``NotFound``."""
+        return self._get_subscription(_id(subscription, "subscription"))
+
+    def list_subscriptions(self, topic: TopicRef | None = None) -> Iterator[Subscription]:
+        """Subscriptions of one topic, or of all topics, lazily."""
+        return self._list_subscriptions(None if topic is None else _id(topic, "topic"))
+
+    def unsubscribe(self, subscription: SubscriptionRef) -> None:
+        """Remove a subscription."""
+        self._unsubscribe(_id(subscription, "subscription"))
+
+    def publish(
+        self,
+        topic: TopicRef,
+        message: str,
+        *,
+        subject: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> PublishResult:
+        """Publish ``message`` (at most 256 KiB) to every confirmed subscription of ``topic``."""
+        return self._publish(
+            _id(topic, "topic"), v.message(message), v.subject(subject), v.string_map("attributes", attributes, max_items=10)
+        )
+
+    # ---------------------------------------------------------------- queues
+    def create_queue(self, name: str) -> Queue:
+        """Create a queue (idempotent for the same name)."""
+        return self._create_queue(v.queue_name(name))
+
+    def get_queue(self, queue: QueueRef) -> Queue:
+        """A queue by id (or name), or ``NotFound``."""
+        return self._get_queue(_id(queue, "queue"))
+
+    def list_queues(self) -> Iterator[Queue]:
+        """All queues, lazily."""
+        return self._list_queues()
+
+    def delete_queue(self, queue: QueueRef) -> None:
+        """Delete a queue and its messages."""
+        self._delete_queue(_id(queue, "queue"))
+
+    def receive_messages(
+        self, queue: QueueRef, *, max_messages: int = 10, wait_seconds: float = 0, visibility_timeout: int = 30
+    ) -> list[QueueMessage]:
+        """Receive up to ``max_messages``; they stay hidden for ``visibility_timeout`` until acknowledged."""
+        return self._receive_messages(
+            _id(queue, "queue"),
+            v.int_range("max_messages", max_messages, 1, 10),
+            v.number_range("wait_seconds", wait_seconds, 0, 20),
+            v.int_range("visibility_timeout", visibility_timeout, 0, 43200),
+        )
+
+    def ack_message(self, queue: QueueRef, receipt: str) -> None:
+        """Acknowledge (delete) a received message by its receipt."""
+        self._ack_message(_id(queue, "queue"), v.require_str("receipt", receipt))
+
+    def list_deliveries(self, *, topic: TopicRef | None = None, status: str | None = None) -> Iterator[Delivery]:
+        """Delivery records: outbox entries (``sent``), retries (``retrying``), dead letters (``dead``)."""
+        st = None if status is None else v.one_of("status", status, ("pending", "retrying", "sent", "dead"))
+        return self._list_deliveries(None if topic is None else _id(topic, "topic"), st)
+
+    # ---------------------------------------------------------------- driver methods
+    def _create_topic(self, name: str, display_name: str | None) -> Topic:
+        self._not_supported("create_topic")
+
+    def _get_topic(self, topic_id: str) -> Topic:
+        self._not_supported("get_topic")
+
+    def _list_topics(self) -> Iterator[Topic]:
+        self._not_supported("list_topics")
+
+    def _delete_topic(self, topic_id: str) -> None:
+        self._not_supported("delete_topic")
+
+    def _subscribe(self, topic_id: str, protocol: str, endpoint: str) -> Subscription:
+        self._not_supported("subscribe")
+
+    def _confirm_subscription(self, topic_id: str, token: str) -> Subscription:
+        self._not_supported("confirm_subscription")
+
+    def _get_subscription(self, subscription_id: str) -> Subscription:
+        self._not_supported("get_subscription")
+
+    def _list_subscriptions(self, topic_id: str | None) -> Iterator[Subscription]:
+        self._not_supported("list_subscriptions")
+
+    def _unsubscribe(self, subscription_id: str) -> None:
+        self._not_supported("unsubscribe")
+
+    def _publish(self, topic_id: str, message: str, subject: str | None, attributes: dict[str, str]) -> PublishResult:
+        self._not_supported("publish")
+
+    def _create_queue(self, name: str) -> Queue:
+        self._not_supported("create_queue")
+
+    def _get_queue(self, queue_id: str) -> Queue:
+        self._not_supported("get_queue")
+
+    def _list_queues(self) -> Iterator[Queue]:
+        self._not_supported("list_queues")
+
+    def _delete_queue(self, queue_id: str) -> None:
+        self._not_supported("delete_queue")
+
+    def _receive_messages(self, queue_id: str, max_messages: int, wait_seconds: float, visibility_timeout: int) -> list[QueueMessage]:
+        self._not_supported("receive_messages")
+
+    def _ack_message(self, queue_id: str, receipt: str) -> None:
+        self._not_supported("ack_message")
+
+    def _list_deliveries(self, topic_id: str | None, status: str | None) -> Iterator[Delivery]:
+        self._not_supported("list_deliveries")

@@ -1,0 +1,304 @@
+"""The platform family: applications, versions, environments, deploys (the Elastic Beanstalk model)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import ClassVar, Union
+
+from cloudkit import validation as v
+from cloudkit.errors import InvalidInput
+from cloudkit.models.platform import (
+    Application,
+    AppVersion,
+    ConfigurationTemplate,
+    Environment,
+    EnvironmentSettings,
+    Event,
+    Stack,
+)
+from cloudkit.services.base import Service
+
+AppRef = Union[Application, str]
+EnvRef = Union[Environment, str]
+VersionRef = Union[AppVersion, str]
+
+
+def _app(ref: object) -> str:
+    return v.application_name(getattr(ref, "name", ref))
+
+
+def _env(ref: object) -> str:
+    return v.require_str("environment", getattr(ref, "id", ref))
+
+
+def _version(ref: object) -> str:
+    return v.version_label(getattr(ref, "label", ref))
+
+
+def _settings(value: object, field: str = "settings") -> EnvironmentSettings | None:
+    if value is None:
+        return None
+    if not isinstance(value, EnvironmentSettings):
+        raise InvalidInput(field, "must be an EnvironmentSettings")
+    for name in value.env_vars:
+        v.env_var_name(name, f"{field}.env_vars")
+    if value.instance_count is not None:
+        v.int_range(f"{field}.instance_count", value.instance_count, 1, 100)
+    for key in value.options:
+        if key.count(":") < 1:
+            raise InvalidInput(f"{field}.options", f"{key!r} must be 'namespace:option'")
+    return value
+
+
+class PlatformService(Service):
+    """Run applications without managing servers: upload versions, launch environments, deploy.
+
+    Deploys and environment launches wait by default and raise ``Timeout`` when ``timeout`` passes;
+    :meth:`events` reports what happened (and streams with ``follow=True``).
+    """
+
+    family: ClassVar[str] = "platform"
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "create_application",
+        "get_application",
+        "list_applications",
+        "delete_application",
+        "create_version",
+        "list_versions",
+        "delete_version",
+        "list_stacks",
+        "create_environment",
+        "get_environment",
+        "list_environments",
+        "deploy",
+        "update_settings",
+        "get_settings",
+        "create_template",
+        "list_templates",
+        "delete_template",
+        "events",
+        "swap_urls",
+        "terminate_environment",
+    )
+
+    # ---------------------------------------------------------------- applications
+    def create_application(self, name: str, *, description: str | None = None) -> Application:
+        """Create an application. Raises ``AlreadyExists``."""
+        return self._create_application(v.application_name(name, "name"), description)
+
+    def get_application(self, application: AppRef) -> Application:
+        """An application by name, or ``NotFound``."""
+        return self._get_application(_app(application))
+
+    def list_applications(self) -> Iterator[Application]:
+        """All applications."""
+        return self._list_applications()
+
+    def delete_application(self, application: AppRef, *, terminate_environments: bool = False) -> None:
+        """Delete an application with its versions; running environments raise ``Conflict`` unless terminated."""
+        self._delete_application(_app(application), terminate_environments)
+
+    # ---------------------------------------------------------------- versions
+    def create_version(
+        self, application: AppRef, label: str, *, source: str | os.PathLike[str] | bytes, description: str | None = None
+    ) -> AppVersion:
+        """Upload a version: ``source`` is a zip file, a folder (zipped for you) or zip bytes."""
+        if isinstance(source, (str, os.PathLike)):
+            p = Path(source)
+            if not p.exists():
+                raise InvalidInput("source", f"{str(p)!r} does not exist")
+            src: Path | bytes = p
+        elif isinstance(source, bytes):
+            if not source.startswith(b"PK"):
+                raise InvalidInput("source", "bytes must be a zip archive")
+            src = source
+        else:
+            raise InvalidInput("source", "must be a path to a zip or folder, or zip bytes")
+        return self._create_version(_app(application), v.version_label(label, "label"), src, description)
+
+    def list_versions(self, application: AppRef) -> Iterator[AppVersion]:
+        """Versions of an application, newest first."""
+        return self._list_versions(_app(application))
+
+    def delete_version(self, application: AppRef, version: VersionRef) -> None:
+        """Delete a version that no environment runs."""
+        self._delete_version(_app(application), _version(version))
+
+    def list_stacks(self) -> Iterator[Stack]:
+        """Platforms environments can run on."""
+        return self._list_stacks()
+
+    # ---------------------------------------------------------------- environments
+    def create_environment(
+        self,
+        application: AppRef,
+        name: str,
+        *,
+        version: VersionRef,
+        stack: str | None = None,
+        template: str | None = None,
+        settings: EnvironmentSettings | None = None,
+        wait: bool = True,
+        timeout: float = 900,
+    ) -> Environment:
+        """Launch an environment running ``version`` on ``stack`` (or on a saved ``template``)."""
+        if stack is None and template is None:
+            raise InvalidInput("stack", "give a stack or a template")
+        return self._create_environment(
+            _app(application),
+            v.environment_name(name, "name"),
+            version=_version(version),
+            stack=None if stack is None else v.require_str("stack", stack),
+            template=None if template is None else v.require_str("template", template),
+            settings=_settings(settings),
+            wait=wait,
+            timeout=v.timeout(timeout),
+        )
+
+    def get_environment(self, environment: EnvRef) -> Environment:
+        """An environment by id or name, or ``NotFound``."""
+        return self._get_environment(_env(environment))
+
+    def list_environments(self, application: AppRef | None = None, *, include_terminated: bool = False) -> Iterator[Environment]:
+        """Environments (of one application)."""
+        return self._list_environments(None if application is None else _app(application), include_terminated)
+
+    def deploy(self, environment: EnvRef, version: VersionRef, *, wait: bool = True, timeout: float = 900) -> Environment:
+        """Roll ``version`` out to the environment; a failed health check rolls back and raises."""
+        return self._deploy(_env(environment), _version(version), wait, v.timeout(timeout))
+
+    def update_settings(self, environment: EnvRef, settings: EnvironmentSettings, *, wait: bool = True, timeout: float = 900) -> Environment:
+        """Apply new settings (environment variables, instance count, options)."""
+        s = _settings(settings)
+        assert s is not None
+        return self._update_settings(_env(environment), s, wait, v.timeout(timeout))
+
+    def get_settings(self, environment: EnvRef) -> EnvironmentSettings:
+        """The environment's current settings."""
+        return self._get_settings(_env(environment))
+
+    def swap_urls(self, environment_a: EnvRef, environment_b: EnvRef) -> None:
+        """Exchange the URLs of two environments (blue/green switch)."""
+        self._swap_urls(_env(environment_a), _env(environment_b))
+
+    def terminate_environment(self, environment: EnvRef, *, wait: bool = True, timeout: float = 900) -> Environment:
+        """Stop and remove an environment."""
+        return self._terminate_environment(_env(environment), wait, v.timeout(timeout))
+
+    # ---------------------------------------------------------------- templates
+    def create_template(
+        self,
+        application: AppRef,
+        name: str,
+        *,
+        environment: EnvRef | None = None,
+        stack: str | None = None,
+        settings: EnvironmentSettings | None = None,
+        description: str | None = None,
+    ) -> ConfigurationTemplate:
+        """Save settings as a template: from a running ``environment``, or a ``stack`` plus ``settings``."""
+        if environment is None and stack is None:
+            raise InvalidInput("environment", "give an environment to copy or a stack")
+        return self._create_template(
+            _app(application),
+            v.resource_name("name", name, max_len=100),
+            None if environment is None else _env(environment),
+            stack,
+            _settings(settings),
+            description,
+        )
+
+    def list_templates(self, application: AppRef) -> Iterator[ConfigurationTemplate]:
+        """Saved configuration templates of an application."""
+        return self._list_templates(_app(application))
+
+    def delete_template(self, application: AppRef, name: str) -> None:
+        """Delete a configuration template."""
+        self._delete_template(_app(application), v.require_str("name", name))
+
+    # ---------------------------------------------------------------- events
+    def events(
+        self,
+        *,
+        application: AppRef | None = None,
+        environment: EnvRef | None = None,
+        since: datetime | timedelta | None = None,
+        follow: bool = False,
+        timeout: float = 900,
+    ) -> Iterator[Event]:
+        """Events, oldest first. With ``follow`` keep yielding new ones until ``timeout`` passes."""
+        return self._events(
+            None if application is None else _app(application),
+            None if environment is None else _env(environment),
+            v.since(since),
+            bool(follow),
+            v.timeout(timeout),
+        )
+
+    # ---------------------------------------------------------------- driver methods
+    def _create_application(self, name: str, description: str | None) -> Application:
+        self._not_supported("create_application")
+
+    def _get_application(self, name: str) -> Application:
+        self._not_supported("get_application")
+
+    def _list_applications(self) -> Iterator[Application]:
+        self._not_supported("list_applications")
+
+    def _delete_application(self, name: str, terminate_environments: bool) -> None:
+        self._not_supported("delete_application")
+
+    def _create_version(self, application: str, label: str, source: Path | bytes, description: str | None) -> AppVersion:
+        self._not_supported("create_version")
+
+    def _list_versions(self, application: str) -> Iterator[AppVersion]:
+        self._not_supported("list_versions")
+
+    def _delete_version(self, application: str, label: str) -> None:
+        self._not_supported("delete_version")
+
+    def _list_stacks(self) -> Iterator[Stack]:
+        self._not_supported("list_stacks")
+
+    def _create_environment(self, application: str, name: str, **kw: object) -> Environment:
+        """Keyword arguments as :meth:`create_environment` passes them, already validated."""
+        self._not_supported("create_environment")
+
+    def _get_environment(self, env_id_or_name: str) -> Environment:
+        self._not_supported("get_environment")
+
+    def _list_environments(self, application: str | None, include_terminated: bool) -> Iterator[Environment]:
+        self._not_supported("list_environments")
+
+    def _deploy(self, env: str, label: str, wait: bool, timeout: float) -> Environment:
+        self._not_supported("deploy")
+
+    def _update_settings(self, env: str, settings: EnvironmentSettings, wait: bool, timeout: float) -> Environment:
+        self._not_supported("update_settings")
+
+    def _get_settings(self, env: str) -> EnvironmentSettings:
+        self._not_supported("get_settings")
+
+    def _swap_urls(self, env_a: str, env_b: str) -> None:
+        self._not_supported("swap_urls")
+
+    def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
+        self._not_supported("terminate_environment")
+
+    def _create_template(
+        self, application: str, name: str, environment: str | None, stack: str | None,
+        settings: EnvironmentSettings | None, description: str | None,
+    ) -> ConfigurationTemplate:
+        self._not_supported("create_template")
+
+    def _list_templates(self, application: str) -> Iterator[ConfigurationTemplate]:
+        self._not_supported("list_templates")
+
+    def _delete_template(self, application: str, name: str) -> None:
+        self._not_supported("delete_template")
+
+    def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool, timeout: float) -> Iterator[Event]:
+        self._not_supported("events")

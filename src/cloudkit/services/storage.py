@@ -1,0 +1,318 @@
+"""The storage family: buckets and objects."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, ClassVar, Union
+
+from cloudkit import validation as v
+from cloudkit.errors import InvalidInput
+from cloudkit.models.storage import (
+    Bucket,
+    CommonPrefix,
+    DeleteResult,
+    LifecycleReport,
+    LifecycleRule,
+    ObjectInfo,
+)
+from cloudkit.services.base import Service
+from cloudkit.streams import Data, ObjectReader, Progress, ProgressReader, as_reader
+
+BucketRef = Union[Bucket, str]
+Listing = Union[ObjectInfo, CommonPrefix]
+
+
+def bucket_of(ref: Any) -> str:
+    """The bucket name of a :class:`Bucket` or a name, validated."""
+    return v.bucket_name(ref.name if isinstance(ref, Bucket) else ref)
+
+
+class StorageService(Service):
+    """Buckets of objects (S3, Azure Blobs, GCS, a local folder...).
+
+    Objects stream both ways: uploads read the data in chunks and downloads return an
+    :class:`~cloudkit.streams.ObjectReader`, so memory stays flat for any object size.
+    """
+
+    family: ClassVar[str] = "storage"
+    OPERATIONS: ClassVar[tuple[str, ...]] = (
+        "create_bucket",
+        "get_bucket",
+        "list_buckets",
+        "delete_bucket",
+        "put_object",
+        "get_object",
+        "head_object",
+        "upload_file",
+        "download_file",
+        "copy_object",
+        "delete_object",
+        "delete_objects",
+        "list_objects",
+        "presign_url",
+        "set_lifecycle",
+        "get_lifecycle",
+        "apply_lifecycle",
+    )
+    DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+
+    # ---------------------------------------------------------------- buckets
+    def create_bucket(self, name: str, *, region: str | None = None) -> Bucket:
+        """Create a bucket. Raises ``AlreadyExists`` when the name is taken."""
+        return self._create_bucket(v.bucket_name(name, "name"), region)
+
+    def get_bucket(self, bucket: BucketRef) -> Bucket:
+        """Return a bucket, or raise ``NotFound``."""
+        return self._get_bucket(bucket_of(bucket))
+
+    def list_buckets(self) -> Iterator[Bucket]:
+        """All buckets, lazily, in name order."""
+        return self._list_buckets()
+
+    def delete_bucket(self, bucket: BucketRef, *, force: bool = False) -> None:
+        """Delete a bucket. A bucket holding objects raises ``Conflict`` unless ``force`` deletes them first."""
+        name = bucket_of(bucket)
+        if force:
+            while True:
+                keys = [o.key for o in self._list_objects(name, "", None, None) if isinstance(o, ObjectInfo)][:1000]
+                if not keys:
+                    break
+                self._delete_objects(name, keys)
+        self._delete_bucket(name)
+
+    # ---------------------------------------------------------------- objects
+    def put_object(
+        self,
+        bucket: BucketRef,
+        key: str,
+        data: Data,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Store ``data`` (bytes, a binary file object or an iterable of bytes) under ``key``.
+
+        The write is atomic: readers see the old object or the new one, never a part.
+        """
+        name, key = bucket_of(bucket), v.object_key(key)
+        ctype = v.content_type(content_type)
+        meta = v.user_metadata(metadata)
+        reader, size = as_reader(data)
+        if progress is not None:
+            reader = ProgressReader(reader, size, progress)  # type: ignore[assignment]
+        return self._put_object(name, key, reader, size, ctype, meta)
+
+    def get_object(self, bucket: BucketRef, key: str, *, range: tuple[int, int | None] | None = None) -> ObjectReader:
+        """Open an object for reading; ``range=(start, end)`` reads bytes start..end inclusive."""
+        return self._get_object(bucket_of(bucket), v.object_key(key), v.byte_range(range))
+
+    def head_object(self, bucket: BucketRef, key: str) -> ObjectInfo:
+        """An object's size, ETag, content type and metadata, without its bytes."""
+        return self._head_object(bucket_of(bucket), v.object_key(key))
+
+    def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        bucket: BucketRef,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Upload a local file (multipart and concurrent where the provider supports it)."""
+        name, key = bucket_of(bucket), v.object_key(key)
+        ctype = v.content_type(content_type)
+        meta = v.user_metadata(metadata)
+        p = Path(path)
+        if not p.is_file():
+            raise InvalidInput("path", f"{str(p)!r} is not a readable file")
+        return self._upload_file(p, name, key, ctype, meta, progress)
+
+    def download_file(
+        self,
+        bucket: BucketRef,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Download an object to ``path``; the file appears whole or not at all."""
+        name, key = bucket_of(bucket), v.object_key(key)
+        p = Path(path)
+        if p.is_dir():
+            raise InvalidInput("path", f"{str(p)!r} is a directory")
+        if not p.parent.is_dir():
+            raise InvalidInput("path", f"folder {str(p.parent)!r} does not exist")
+        return self._download_file(name, key, p, progress)
+
+    def copy_object(
+        self,
+        src_bucket: BucketRef,
+        src_key: str,
+        dst_bucket: BucketRef,
+        dst_key: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Copy an object; ``metadata`` replaces the source's metadata when given."""
+        return self._copy_object(
+            bucket_of(src_bucket),
+            v.object_key(src_key, "src_key"),
+            bucket_of(dst_bucket),
+            v.object_key(dst_key, "dst_key"),
+            None if metadata is None else v.user_metadata(metadata),
+        )
+
+    def delete_object(self, bucket: BucketRef, key: str) -> None:
+        """Delete an object. Deleting a key that does not exist is not an error (as in S3)."""
+        self._delete_object(bucket_of(bucket), v.object_key(key))
+
+    def delete_objects(self, bucket: BucketRef, keys: Iterable[str]) -> DeleteResult:
+        """Delete many keys, batched as the provider allows; returns what was deleted and what failed."""
+        name = bucket_of(bucket)
+        if isinstance(keys, str):
+            raise InvalidInput("keys", "must be an iterable of keys, not a single string")
+        checked = [v.object_key(k, "keys") for k in keys]
+        deleted: list[str] = []
+        errors: dict[str, str] = {}
+        for i in range(0, len(checked), 1000):
+            result = self._delete_objects(name, checked[i : i + 1000])
+            deleted.extend(result.deleted)
+            errors.update(result.errors)
+        return DeleteResult(deleted=deleted, errors=errors)
+
+    def list_objects(
+        self,
+        bucket: BucketRef,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        start_after: str | None = None,
+    ) -> Iterator[Listing]:
+        """Objects in key order, lazily. With ``delimiter``, keys past it roll up into ``CommonPrefix``."""
+        name = bucket_of(bucket)
+        prefix = v.key_prefix(prefix)
+        if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+            raise InvalidInput("delimiter", "must be a single character such as '/'")
+        if start_after is not None:
+            v.key_prefix(start_after, "start_after")
+        return self._list_objects(name, prefix, delimiter, start_after)
+
+    def presign_url(self, bucket: BucketRef, key: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+        """A URL that lets anyone holding it GET or PUT this object until it expires."""
+        return self._presign_url(bucket_of(bucket), v.object_key(key), v.presign_method(method), v.expires_in(expires_in))
+
+    def set_lifecycle(self, bucket: BucketRef, rules: Sequence[LifecycleRule]) -> None:
+        """Replace the bucket's lifecycle rules (an empty list removes them)."""
+        self._set_lifecycle(bucket_of(bucket), v.lifecycle_rules(rules))
+
+    def get_lifecycle(self, bucket: BucketRef) -> list[LifecycleRule]:
+        """The bucket's lifecycle rules."""
+        return self._get_lifecycle(bucket_of(bucket))
+
+    def apply_lifecycle(self, bucket: BucketRef | None = None, *, now: datetime | None = None) -> LifecycleReport:
+        """Run one lifecycle sweep now (for providers that do not apply rules by themselves)."""
+        name = None if bucket is None else bucket_of(bucket)
+        when = None if now is None else v.aware_datetime("now", now)
+        return self._apply_lifecycle(name, when)
+
+    # ---------------------------------------------------------------- driver methods
+    def _create_bucket(self, name: str, region: str | None) -> Bucket:
+        self._not_supported("create_bucket")
+
+    def _get_bucket(self, name: str) -> Bucket:
+        self._not_supported("get_bucket")
+
+    def _list_buckets(self) -> Iterator[Bucket]:
+        self._not_supported("list_buckets")
+
+    def _delete_bucket(self, name: str) -> None:
+        self._not_supported("delete_bucket")
+
+    def _put_object(
+        self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
+    ) -> ObjectInfo:
+        self._not_supported("put_object")
+
+    def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
+        self._not_supported("get_object")
+
+    def _head_object(self, bucket: str, key: str) -> ObjectInfo:
+        self._not_supported("head_object")
+
+    def _upload_file(
+        self, path: Path, bucket: str, key: str, content_type: str | None, metadata: dict[str, str], progress: Progress | None
+    ) -> ObjectInfo:
+        """Default: stream the file through ``_put_object``. Providers with multipart override it."""
+        if not self._implements("put_object"):
+            self._not_supported("upload_file")
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            reader: IO[bytes] = fh
+            if progress is not None:
+                reader = ProgressReader(fh, size, progress)  # type: ignore[assignment]
+            return self._put_object(bucket, key, reader, size, content_type, metadata)
+
+    def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
+        """Default: stream ``_get_object`` into a temp file beside ``path``, then rename it into place."""
+        if not self._implements("get_object"):
+            self._not_supported("download_file")
+        with self._get_object(bucket, key, None) as src:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            try:
+                done = 0
+                with os.fdopen(fd, "wb") as out:
+                    for chunk in src.iter_chunks():
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, src.info.size)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return src.info
+
+    def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
+        self._not_supported("copy_object")
+
+    def _delete_object(self, bucket: str, key: str) -> None:
+        self._not_supported("delete_object")
+
+    def _delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
+        """Default: one ``_delete_object`` per key. Providers with a batch call override it."""
+        if not self._implements("delete_object"):
+            self._not_supported("delete_objects")
+        for key in keys:
+            self._delete_object(bucket, key)
+        return DeleteResult(deleted=keys)
+
+    def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
+        self._not_supported("list_objects")
+
+    def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
+        self._not_supported("presign_url")
+
+    def _set_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
+        self._not_supported("set_lifecycle")
+
+    def _get_lifecycle(self, bucket: str) -> list[LifecycleRule]:
+        self._not_supported("get_lifecycle")
+
+    def _apply_lifecycle(self, bucket: str | None, now: datetime | None) -> LifecycleReport:
+        self._not_supported("apply_lifecycle", "the provider applies lifecycle rules by itself")
+
+
+StorageService.DERIVED = {
+    "upload_file": ("put_object",),
+    "download_file": ("get_object",),
+    "delete_objects": ("delete_object",),
+}

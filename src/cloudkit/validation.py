@@ -1,0 +1,641 @@
+"""Input validation: the one module every provider relies on.
+
+Each function either returns the value normalised or raises :class:`InvalidInput` naming the
+field and the rule. Nothing here touches a network or a disk. DNS syntax is checked with
+dnspython rather than by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from cloudkit.errors import InvalidInput
+from cloudkit.models.dns import RecordSet
+
+# --------------------------------------------------------------------------- generic
+
+
+def require_str(field: str, value: Any) -> str:
+    """``value`` must be a non-empty string."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidInput(field, "must not be empty")
+    return value
+
+
+def int_range(field: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` must be an int in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, f"must be an integer, not {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InvalidInput(field, f"must be {bound} (got {value})")
+    return value
+
+
+def number_range(field: str, value: Any, low: float, high: float | None = None) -> float:
+    """``value`` must be a real number in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(field, f"must be a number, not {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InvalidInput(field, f"must be {bound} (got {value})")
+    return float(value)
+
+
+def one_of(field: str, value: Any, choices: Iterable[str]) -> str:
+    """``value`` must be one of ``choices`` (compared case-insensitively, returned lower-case)."""
+    options = tuple(choices)
+    if not isinstance(value, str) or value.lower() not in options:
+        raise InvalidInput(field, f"must be one of {', '.join(options)} (got {value!r})")
+    return value.lower()
+
+
+def string_map(field: str, value: Mapping[str, Any] | None, *, max_items: int = 100) -> dict[str, str]:
+    """A mapping of non-empty string keys to string values."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(field, "must be a mapping of strings to strings")
+    if len(value) > max_items:
+        raise InvalidInput(field, f"must have at most {max_items} entries")
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k:
+            raise InvalidInput(field, "keys must be non-empty strings")
+        if not isinstance(v, str):
+            raise InvalidInput(f"{field}[{k!r}]", "must be a string")
+        out[k] = v
+    return out
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def resource_name(field: str, value: Any, *, max_len: int = 255) -> str:
+    """A generic resource name: letters, digits, ``_``, ``.``, ``-``; starts with a letter or digit."""
+    value = require_str(field, value)
+    if len(value) > max_len:
+        raise InvalidInput(field, f"must be at most {max_len} characters")
+    if not _NAME.match(value):
+        raise InvalidInput(field, "may contain only letters, digits, '_', '.' and '-', starting with a letter or digit")
+    return value
+
+
+def aware_datetime(field: str, value: Any) -> datetime:
+    """A datetime; naive values are taken as UTC."""
+    if not isinstance(value, datetime):
+        raise InvalidInput(field, "must be a datetime")
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- storage
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def bucket_name(value: Any, field: str = "bucket") -> str:
+    """S3 bucket naming rules, the strictest common denominator of object stores."""
+    value = require_str(field, value)
+    if not 3 <= len(value) <= 63:
+        raise InvalidInput(field, f"must be 3 to 63 characters long (got {len(value)})")
+    if not _BUCKET.match(value):
+        raise InvalidInput(
+            field,
+            "may contain only lower-case letters, digits, '.' and '-', and must start and end with a letter or digit",
+        )
+    if ".." in value or ".-" in value or "-." in value:
+        raise InvalidInput(field, "must not contain '..', '.-' or '-.'")
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        pass
+    else:
+        raise InvalidInput(field, "must not be formatted as an IP address")
+    if value.startswith("xn--") or value.endswith("-s3alias"):
+        raise InvalidInput(field, "must not start with 'xn--' or end with '-s3alias'")
+    return value
+
+
+def object_key(value: Any, field: str = "key") -> str:
+    """Object keys: 1 to 1024 bytes of UTF-8, no NUL, no ``.`` or ``..`` path segment."""
+    value = require_str(field, value)
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "must be valid UTF-8 text") from None
+    if size > 1024:
+        raise InvalidInput(field, f"must be at most 1024 bytes of UTF-8 (got {size})")
+    if "\x00" in value:
+        raise InvalidInput(field, "must not contain a NUL character")
+    if any(seg in (".", "..") for seg in value.split("/")):
+        raise InvalidInput(field, "must not contain '.' or '..' path segments")
+    return value
+
+
+def key_prefix(value: Any, field: str = "prefix") -> str:
+    """A listing prefix: may be empty; otherwise the rules of keys except segment rules at the end."""
+    if value is None or value == "":
+        return ""
+    value = require_str(field, value)
+    if "\x00" in value:
+        raise InvalidInput(field, "must not contain a NUL character")
+    if len(value.encode("utf-8")) > 1024:
+        raise InvalidInput(field, "must be at most 1024 bytes of UTF-8")
+    return value
+
+
+def content_type(value: Any, field: str = "content_type") -> str | None:
+    """A MIME type ``type/subtype`` (parameters allowed)."""
+    if value is None:
+        return None
+    value = require_str(field, value)
+    if not re.match(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$", value) or any(c in value for c in "\r\n"):
+        raise InvalidInput(field, "must be a MIME type such as 'text/plain'")
+    return value
+
+
+def user_metadata(value: Mapping[str, Any] | None, field: str = "metadata") -> dict[str, str]:
+    """User metadata: ASCII names of letters, digits and ``-``/``_``; values without line breaks; 2 KiB total."""
+    data = string_map(field, value)
+    total = 0
+    for k, v in data.items():
+        if not re.match(r"^[A-Za-z0-9_-]+$", k):
+            raise InvalidInput(f"{field}[{k!r}]", "names may contain only ASCII letters, digits, '-' and '_'")
+        if any(c in v for c in "\r\n\x00"):
+            raise InvalidInput(f"{field}[{k!r}]", "values must not contain line breaks or NUL")
+        total += len(k.encode()) + len(v.encode())
+    if total > 2048:
+        raise InvalidInput(field, f"must be at most 2048 bytes in all (got {total})")
+    return {k.lower(): v for k, v in data.items()}
+
+
+def byte_range(value: Any, field: str = "range") -> tuple[int, int | None] | None:
+    """``(start, end)`` with ``end`` inclusive or ``None`` for "to the end"."""
+    if value is None:
+        return None
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise InvalidInput(field, "must be a (start, end) tuple; end is inclusive or None")
+    start, end = value
+    int_range(f"{field}[0]", start, 0)
+    if end is not None:
+        int_range(f"{field}[1]", end, start)
+    return (start, end)
+
+
+def presign_method(value: Any) -> str:
+    """``GET`` or ``PUT``."""
+    if not isinstance(value, str) or value.upper() not in ("GET", "PUT"):
+        raise InvalidInput("method", f"must be GET or PUT (got {value!r})")
+    return value.upper()
+
+
+def expires_in(value: Any) -> int:
+    """Seconds a presigned URL lives: 1 to 604800 (7 days)."""
+    return int_range("expires_in", value, 1, 604800)
+
+
+ARCHIVE_CLASSES = ("ARCHIVE", "DEEP_ARCHIVE")
+
+
+def lifecycle_rules(rules: Any) -> list[Any]:
+    """A sequence of :class:`LifecycleRule` with sane day counts and unique ids."""
+    from cloudkit.models.storage import LifecycleRule
+
+    if isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
+        raise InvalidInput("rules", "must be a sequence of LifecycleRule")
+    out = []
+    seen: set[str] = set()
+    for i, rule in enumerate(rules):
+        f = f"rules[{i}]"
+        if not isinstance(rule, LifecycleRule):
+            raise InvalidInput(f, "must be a LifecycleRule")
+        key_prefix(rule.prefix, f"{f}.prefix")
+        if rule.archive_after_days is None and rule.expire_after_days is None:
+            raise InvalidInput(f, "must set archive_after_days or expire_after_days")
+        if rule.archive_after_days is not None:
+            int_range(f"{f}.archive_after_days", rule.archive_after_days, 0, 36500)
+        if rule.expire_after_days is not None:
+            int_range(f"{f}.expire_after_days", rule.expire_after_days, 1, 36500)
+        if (
+            rule.archive_after_days is not None
+            and rule.expire_after_days is not None
+            and rule.expire_after_days <= rule.archive_after_days
+        ):
+            raise InvalidInput(f"{f}.expire_after_days", "must be later than archive_after_days")
+        if rule.archive_class not in ARCHIVE_CLASSES:
+            raise InvalidInput(f"{f}.archive_class", f"must be one of {', '.join(ARCHIVE_CLASSES)}")
+        rid = rule.id or f"rule-{i + 1}"
+        if rid in seen:
+            raise InvalidInput(f"{f}.id", f"duplicate rule id {rid!r}")
+        seen.add(rid)
+        out.append(rule if rule.id else LifecycleRule(
+            prefix=rule.prefix,
+            archive_after_days=rule.archive_after_days,
+            expire_after_days=rule.expire_after_days,
+            archive_class=rule.archive_class,
+            id=rid,
+            enabled=rule.enabled,
+        ))
+    if len(out) > 1000:
+        raise InvalidInput("rules", "at most 1000 rules")
+    return out
+
+
+# --------------------------------------------------------------------------- dns
+
+RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "NS", "CAA", "PTR", "SOA")
+TTL_MAX = 2147483647
+
+
+def zone_name(value: Any, field: str = "zone") -> str:
+    """An absolute domain of at least two labels; returned lower-case without the trailing dot."""
+    value = require_str(field, value).strip()
+    try:
+        name = dns.name.from_text(value)
+    except dns.exception.DNSException as exc:
+        raise InvalidInput(field, f"is not a valid domain name ({exc})") from None
+    labels = [label.decode("ascii", "replace") for label in name.labels if label]
+    if len(labels) < 2:
+        raise InvalidInput(field, "must have at least two labels, such as 'example.com'")
+    for label in labels:
+        if not re.match(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$", label):
+            raise InvalidInput(field, f"label {label!r} may contain only letters, digits and inner '-'")
+    return ".".join(labels).lower()
+
+
+def ttl(value: Any, field: str = "ttl") -> int:
+    """A TTL in seconds: 0 to 2^31-1 (RFC 2181)."""
+    return int_range(field, value, 0, TTL_MAX)
+
+
+def record_name(value: Any, zone: str, field: str = "name") -> str:
+    """A record name relative to ``zone`` (``@`` for the apex); absolute names must be inside it."""
+    value = require_str(field, value).strip()
+    origin = dns.name.from_text(zone)
+    try:
+        if value == "@":
+            name = origin
+        else:
+            name = dns.name.from_text(value, origin=origin)
+    except dns.exception.DNSException as exc:
+        raise InvalidInput(field, f"is not a valid domain name ({exc})") from None
+    if not name.is_subdomain(origin):
+        raise InvalidInput(field, f"{value!r} is not inside the zone {zone}")
+    rel = name.relativize(origin)
+    for i, label in enumerate(rel.labels):
+        text = label.decode("ascii", "replace")
+        if text == "*" and i == 0:
+            continue
+        if not re.match(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$", text):
+            raise InvalidInput(field, f"label {text!r} may contain only letters, digits, '_' and inner '-'")
+    text = rel.to_text()
+    return "@" if text == "@" else text.lower()
+
+
+def _quote_txt(value: str) -> str:
+    if value.startswith('"'):
+        return value
+    data = value.encode("utf-8")
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
+    parts = []
+    for chunk in chunks:
+        text = chunk.decode("utf-8", "backslashreplace")
+        parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(parts)
+
+
+def record_value(rtype: str, value: Any, zone: str, field: str = "values") -> str:
+    """One value of a record of ``rtype``, checked by dnspython and returned canonical.
+
+    Domain names inside values are made absolute (relative ones are taken relative to ``zone``).
+    TXT values that are not already quoted are quoted (and split into 255-byte strings).
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "each value must be a non-empty string")
+    if "\n" in value or "\r" in value:
+        raise InvalidInput(field, "values must not contain line breaks")
+    text = value.strip()
+    if rtype in ("TXT",):
+        text = _quote_txt(text)
+    origin = dns.name.from_text(zone)
+    try:
+        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(rtype), text, origin=origin, relativize=False)
+    except (dns.exception.DNSException, ValueError) as exc:
+        rules = {
+            "A": "must be an IPv4 address",
+            "AAAA": "must be an IPv6 address",
+            "MX": "must be 'priority host'",
+            "SRV": "must be 'priority weight port target'",
+            "CAA": "must be 'flags tag \"value\"'",
+            "TXT": "must be text or quoted strings",
+        }
+        rule = rules.get(rtype, f"must be a valid {rtype} value")
+        raise InvalidInput(field, f"{rule} (got {value!r}: {exc})") from None
+    return str(rdata.to_text())
+
+
+def record_set(record: Any, zone: str, field: str = "records") -> RecordSet:
+    """Validate and normalise one :class:`RecordSet` against ``zone``."""
+    if not isinstance(record, RecordSet):
+        raise InvalidInput(field, "must be a RecordSet")
+    rtype = record.type.upper() if isinstance(record.type, str) else record.type
+    if rtype not in RECORD_TYPES:
+        raise InvalidInput(f"{field}.type", f"must be one of {', '.join(RECORD_TYPES)} (got {record.type!r})")
+    name = record_name(record.name, zone, f"{field}.name")
+    ttl(record.ttl, f"{field}.ttl")
+    if not record.values:
+        raise InvalidInput(f"{field}.values", "must hold at least one value")
+    values = tuple(record_value(rtype, v, zone, f"{field}.values") for v in record.values)
+    if len(set(values)) != len(values):
+        raise InvalidInput(f"{field}.values", "must not repeat a value")
+    if rtype == "CNAME":
+        if name == "@":
+            raise InvalidInput(f"{field}.name", "a CNAME cannot be at the zone apex")
+        if len(values) != 1:
+            raise InvalidInput(f"{field}.values", "a CNAME has exactly one value")
+    if rtype == "SOA" and name != "@":
+        raise InvalidInput(f"{field}.name", "an SOA record can only be at the zone apex")
+    return RecordSet(name=name, type=rtype, ttl=record.ttl, values=values, extra=record.extra)
+
+
+# --------------------------------------------------------------------------- notification
+
+_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+def topic_name(value: Any, field: str = "name") -> str:
+    """SNS topic naming: 1 to 256 letters, digits, ``-`` and ``_`` (a ``.fifo`` suffix is allowed)."""
+    value = require_str(field, value)
+    base = value[:-5] if value.endswith(".fifo") else value
+    if not _TOPIC.match(base):
+        raise InvalidInput(field, "must be 1 to 256 letters, digits, '-' or '_' (optionally ending in '.fifo')")
+    return value
+
+
+def queue_name(value: Any, field: str = "name") -> str:
+    """SQS queue naming: 1 to 80 letters, digits, ``-`` and ``_`` (a ``.fifo`` suffix is allowed)."""
+    value = require_str(field, value)
+    base = value[:-5] if value.endswith(".fifo") else value
+    if not re.match(r"^[A-Za-z0-9_-]{1,80}$", base):
+        raise InvalidInput(field, "must be 1 to 80 letters, digits, '-' or '_' (optionally ending in '.fifo')")
+    return value
+
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+
+
+def email(value: Any, field: str = "endpoint") -> str:
+    """An e-mail address ``local@domain.tld``."""
+    value = require_str(field, value).strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise InvalidInput(field, f"must be an e-mail address such as ops@example.com (got {value!r})")
+    return value
+
+
+def phone(value: Any, field: str = "endpoint") -> str:
+    """A phone number in E.164 form (``+`` and 8 to 15 digits); spaces and dashes are removed."""
+    value = re.sub(r"[\s().-]", "", require_str(field, value))
+    if not _PHONE.match(value):
+        raise InvalidInput(field, "must be a phone number in E.164 form, such as +14155550100")
+    return value
+
+
+def url(value: Any, field: str = "endpoint", schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """An absolute URL with one of ``schemes`` and a host."""
+    value = require_str(field, value).strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise InvalidInput(field, f"is not a valid URL ({exc})") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise InvalidInput(field, f"must be an absolute {'/'.join(schemes)} URL with a host (got {value!r})")
+    return value
+
+
+def endpoint(protocol: Any, value: Any) -> tuple[str, str]:
+    """A subscription ``(protocol, endpoint)`` pair, each checked for its protocol."""
+    from cloudkit.models.notification import PROTOCOLS
+
+    proto = one_of("protocol", protocol, PROTOCOLS)
+    if proto == "email":
+        return proto, email(value)
+    if proto == "sms":
+        return proto, phone(value)
+    if proto in ("http", "https"):
+        return proto, url(value, schemes=(proto,))
+    value = require_str("endpoint", value)
+    if value.startswith(("arn:", "http://", "https://")):
+        return proto, value
+    return proto, queue_name(value, "endpoint")
+
+
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+def message(value: Any, field: str = "message") -> str:
+    """A notification body: text of at most 256 KiB in UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    size = len(value.encode("utf-8"))
+    if size > MAX_MESSAGE_BYTES:
+        raise InvalidInput(field, f"must be at most 262144 bytes of UTF-8 (got {size})")
+    if not value:
+        raise InvalidInput(field, "must not be empty")
+    return value
+
+
+def subject(value: Any, field: str = "subject") -> str | None:
+    """An e-mail style subject: at most 100 printable characters, one line."""
+    if value is None:
+        return None
+    value = require_str(field, value)
+    if len(value) > 100 or any(ord(c) < 32 for c in value):
+        raise InvalidInput(field, "must be one line of at most 100 printable characters")
+    return value
+
+
+# --------------------------------------------------------------------------- database
+
+_DB_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$")
+
+
+def db_identifier(value: Any, field: str = "identifier") -> str:
+    """RDS identifiers: 1 to 63 letters, digits or hyphens; starts with a letter; no ``--``; no trailing ``-``."""
+    value = require_str(field, value)
+    if len(value) > 63 or not _DB_ID.match(value) or value.endswith("-"):
+        raise InvalidInput(
+            field,
+            "must be 1 to 63 letters, digits or hyphens, start with a letter, and not end with or contain two hyphens in a row",
+        )
+    return value.lower()
+
+
+def db_username(value: Any, field: str = "master_username") -> str:
+    """A master user name: 1 to 16 letters, digits or ``_``, starting with a letter."""
+    value = require_str(field, value)
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,15}$", value):
+        raise InvalidInput(field, "must be 1 to 16 letters, digits or '_', starting with a letter")
+    if value.lower() in ("postgres", "rdsadmin", "admin_reserved", "root", "mysql"):
+        raise InvalidInput(field, f"{value!r} is reserved by the engine")
+    return value
+
+
+def db_password(value: Any, field: str = "master_password") -> str:
+    """8 to 128 printable ASCII characters, without ``/``, ``"``, ``@``, ``'`` or spaces.
+
+    The message never repeats the password.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be a string")
+    if not 8 <= len(value) <= 128:
+        raise InvalidInput(field, "must be 8 to 128 characters long")
+    if any(c in "/\"@' " or not 32 < ord(c) < 127 for c in value):
+        raise InvalidInput(field, "may contain only printable ASCII characters other than '/', '\"', '@', \"'\" and space")
+    return value
+
+
+def storage_gb(value: Any, field: str = "storage_gb") -> int:
+    """Allocated storage: 1 to 65536 GiB."""
+    return int_range(field, value, 1, 65536)
+
+
+def maintenance_window(value: Any, field: str = "maintenance_window") -> str | None:
+    """``ddd:hh:mm-ddd:hh:mm`` in UTC, as RDS writes it."""
+    if value is None:
+        return None
+    value = require_str(field, value).lower()
+    m = re.match(r"^(mon|tue|wed|thu|fri|sat|sun):(\d\d):(\d\d)-(mon|tue|wed|thu|fri|sat|sun):(\d\d):(\d\d)$", value)
+    if not m or int(m[2]) > 23 or int(m[5]) > 23 or int(m[3]) > 59 or int(m[6]) > 59:
+        raise InvalidInput(field, "must be 'ddd:hh:mm-ddd:hh:mm' in UTC, such as 'sun:05:00-sun:06:00'")
+    return value
+
+
+def retention_days(value: Any, field: str = "backup_retention_days") -> int:
+    """Backup retention: 0 (off) to 35 days."""
+    return int_range(field, value, 0, 35)
+
+
+# --------------------------------------------------------------------------- compute
+
+def cidr(value: Any, field: str = "cidr") -> str:
+    """An IPv4 or IPv6 network in CIDR form."""
+    value = require_str(field, value)
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise InvalidInput(field, f"must be a CIDR such as 10.0.0.0/8 (got {value!r})") from None
+
+
+def port(value: Any, field: str = "port") -> int:
+    """A TCP/UDP port: 0 to 65535."""
+    return int_range(field, value, 0, 65535)
+
+
+def security_rule(rule: Any, field: str = "rules") -> Any:
+    """A :class:`SecurityRule` with a known protocol, ordered ports and a valid CIDR."""
+    from cloudkit.models.compute import SecurityRule
+
+    if not isinstance(rule, SecurityRule):
+        raise InvalidInput(field, "must be a SecurityRule")
+    proto = one_of(f"{field}.protocol", rule.protocol, ("tcp", "udp", "icmp", "-1"))
+    lo, hi = rule.from_port, rule.to_port
+    if proto in ("tcp", "udp"):
+        if lo is None:
+            raise InvalidInput(f"{field}.from_port", "is required for tcp and udp")
+        port(lo, f"{field}.from_port")
+        hi = lo if hi is None else port(hi, f"{field}.to_port")
+        if hi < lo:
+            raise InvalidInput(f"{field}.to_port", "must not be below from_port")
+    return SecurityRule(protocol=proto, from_port=lo, to_port=hi, cidr=cidr(rule.cidr, f"{field}.cidr"))
+
+
+def instance_name(value: Any, field: str = "name") -> str:
+    """An instance name usable as a host name: 1 to 63 letters, digits and inner hyphens."""
+    value = require_str(field, value)
+    if not re.match(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value):
+        raise InvalidInput(field, "must be 1 to 63 letters, digits or inner '-' (it becomes the host name)")
+    return value
+
+
+def tags(value: Mapping[str, Any] | None, field: str = "tags") -> dict[str, str]:
+    """At most 50 tags; keys up to 128 and values up to 256 characters."""
+    data = string_map(field, value, max_items=50)
+    for k, v in data.items():
+        if len(k) > 128 or len(v) > 256:
+            raise InvalidInput(f"{field}[{k!r}]", "keys are at most 128 and values at most 256 characters")
+    return data
+
+
+def user_data(value: Any, field: str = "user_data") -> str | None:
+    """cloud-init user data: text of at most 16 KiB."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(field, "must be UTF-8 text") from None
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text")
+    if len(value.encode()) > 16384:
+        raise InvalidInput(field, "must be at most 16384 bytes (EC2's limit)")
+    return value
+
+
+def timeout(value: Any, field: str = "timeout") -> float:
+    """Seconds to wait: more than 0 and at most one day."""
+    return number_range(field, value, 0.001, 86400)
+
+
+# --------------------------------------------------------------------------- platform
+
+def application_name(value: Any, field: str = "application") -> str:
+    """1 to 100 characters, no ``/``."""
+    value = require_str(field, value)
+    if len(value) > 100 or "/" in value or any(ord(c) < 32 for c in value):
+        raise InvalidInput(field, "must be 1 to 100 printable characters without '/'")
+    return value
+
+
+def version_label(value: Any, field: str = "version") -> str:
+    """1 to 100 characters, no ``/``."""
+    return application_name(value, field)
+
+
+def environment_name(value: Any, field: str = "environment") -> str:
+    """4 to 40 letters, digits and hyphens, not starting or ending with a hyphen (Elastic Beanstalk)."""
+    value = require_str(field, value)
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$", value):
+        raise InvalidInput(field, "must be 4 to 40 letters, digits or hyphens, not starting or ending with a hyphen")
+    return value
+
+
+def env_var_name(value: Any, field: str = "env_vars") -> str:
+    """An environment variable name: letters, digits and ``_``, not starting with a digit."""
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+        raise InvalidInput(field, f"{value!r} is not a valid environment variable name")
+    return value
+
+
+def since(value: Any, field: str = "since") -> datetime | None:
+    """A start time for event listings (a datetime or a timedelta ago)."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return datetime.now(timezone.utc) - value
+    return aware_datetime(field, value)
