@@ -1,0 +1,30 @@
+# Two entry points for a newcomer: `make demo` (the tour on the local provider) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEPS := requirements/dev.txt requirements/constraints.txt pyproject.toml $(wildcard providers/*/pyproject.toml)
+
+.PHONY: setup demo test lint bench
+
+setup: $(STAMP)
+
+$(STAMP): $(DEPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements/constraints.txt -r requirements/dev.txt
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/cloudkit demo
+
+# pytest exits 5 when it collects nothing; that is not a failure of the code under test.
+test: setup
+	$(PY) -m pytest; rc=$$?; if [ $$rc = 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+lint: setup
+	$(VENV)/bin/ruff check src providers contrib tests bench
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) bench/run_all.py

@@ -1,0 +1,1 @@
+"""cloudkit's AWS provider on boto3."""

@@ -1,0 +1,1 @@
+"""cloudkit's libcloud fallback provider."""

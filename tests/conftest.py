@@ -1,0 +1,16 @@
+"""Shared test configuration: every test gets its own local root and no stray cloudkit.toml."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cloudkit(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("cloudkit-root")
+    monkeypatch.setenv("CLOUDKIT_LOCAL_ROOT", str(root))
+    monkeypatch.delenv("CLOUDKIT_PROFILE", raising=False)
+    monkeypatch.delenv("CLOUDKIT_PROVIDER", raising=False)
+    empty = root / "empty-cloudkit.toml"
+    empty.write_text("")
+    monkeypatch.setenv("CLOUDKIT_CONFIG", str(empty))
