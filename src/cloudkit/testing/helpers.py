@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+import random
 
 import pytest
 
 from cloudkit.cloud import Cloud
 
+_rng = random.Random()
+
+
+def seed_names(seed: str | None) -> None:
+    """Make :func:`unique_name` deterministic for ``seed`` (``None``: truly random).
+
+    The pytest plugin seeds it with each test's id, so recorded HTTP cassettes replay with the same
+    resource names. Set ``CLOUDKIT_RANDOM_NAMES=1`` against a real cloud, where names are global.
+    """
+    if seed is None or os.environ.get("CLOUDKIT_RANDOM_NAMES"):
+        _rng.seed()
+    else:
+        _rng.seed(seed)
+
 
 def unique_name(prefix: str = "ck", length: int = 8) -> str:
     """A lower-case name unlikely to collide: ``prefix-xxxxxxxx``."""
-    return f"{prefix}-{uuid.uuid4().hex[:length]}"
+    return f"{prefix}-{_rng.getrandbits(4 * length):0{length}x}"
 
 
 def requires(cloud: Cloud, family: str, *operations: str) -> None:

@@ -37,3 +37,13 @@ def cloudkit_cloud(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[c
         yield cloud
     finally:
         cloud.close()
+
+
+@pytest.fixture(autouse=True)
+def _cloudkit_deterministic_names(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Seed :func:`cloudkit.testing.unique_name` with the test's id (stable names for cassettes)."""
+    from cloudkit.testing.helpers import seed_names
+
+    seed_names(request.node.nodeid)
+    yield
+    seed_names(None)
