@@ -25,6 +25,7 @@ def cloudkit_providers() -> Sequence[Any]:
     names are open-ended (``libcloud:<anything libcloud knows>``) are answered by
     :func:`cloudkit_resolve_provider` instead.
     """
+    return ()
 
 
 @hookspec(firstresult=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +26,7 @@ from cloudkit.models.dns import RecordSet
 # --------------------------------------------------------------------------- generic
 
 
-def require_str(field: str, value: Any) -> str:
+def require_str(field: str, value: object) -> str:
     """``value`` must be a non-empty string."""
     if not isinstance(value, str):
         raise InvalidInput(field, f"must be a string, not {type(value).__name__}")
@@ -35,7 +35,7 @@ def require_str(field: str, value: Any) -> str:
     return value
 
 
-def int_range(field: str, value: Any, low: int, high: int | None = None) -> int:
+def int_range(field: str, value: object, low: int, high: int | None = None) -> int:
     """``value`` must be an int in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, f"must be an integer, not {type(value).__name__}")
@@ -45,7 +45,7 @@ def int_range(field: str, value: Any, low: int, high: int | None = None) -> int:
     return value
 
 
-def number_range(field: str, value: Any, low: float, high: float | None = None) -> float:
+def number_range(field: str, value: object, low: float, high: float | None = None) -> float:
     """``value`` must be a real number in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInput(field, f"must be a number, not {type(value).__name__}")
@@ -55,7 +55,7 @@ def number_range(field: str, value: Any, low: float, high: float | None = None) 
     return float(value)
 
 
-def one_of(field: str, value: Any, choices: Iterable[str]) -> str:
+def one_of(field: str, value: object, choices: Iterable[str]) -> str:
     """``value`` must be one of ``choices`` (compared case-insensitively, returned lower-case)."""
     options = tuple(choices)
     if not isinstance(value, str) or value.lower() not in options:
@@ -84,7 +84,7 @@ def string_map(field: str, value: Mapping[str, Any] | None, *, max_items: int = 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def resource_name(field: str, value: Any, *, max_len: int = 255) -> str:
+def resource_name(field: str, value: object, *, max_len: int = 255) -> str:
     """A generic resource name: letters, digits, ``_``, ``.``, ``-``; starts with a letter or digit."""
     value = require_str(field, value)
     if len(value) > max_len:
@@ -94,11 +94,11 @@ def resource_name(field: str, value: Any, *, max_len: int = 255) -> str:
     return value
 
 
-def aware_datetime(field: str, value: Any) -> datetime:
+def aware_datetime(field: str, value: object) -> datetime:
     """A datetime; naive values are taken as UTC."""
     if not isinstance(value, datetime):
         raise InvalidInput(field, "must be a datetime")
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------- storage
@@ -106,7 +106,7 @@ def aware_datetime(field: str, value: Any) -> datetime:
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-def bucket_name(value: Any, field: str = "bucket") -> str:
+def bucket_name(value: object, field: str = "bucket") -> str:
     """S3 bucket naming rules, the strictest common denominator of object stores."""
     value = require_str(field, value)
     if not 3 <= len(value) <= 63:
@@ -129,7 +129,7 @@ def bucket_name(value: Any, field: str = "bucket") -> str:
     return value
 
 
-def object_key(value: Any, field: str = "key") -> str:
+def object_key(value: object, field: str = "key") -> str:
     """Object keys: 1 to 1024 bytes of UTF-8, no NUL, no ``.`` or ``..`` path segment."""
     value = require_str(field, value)
     try:
@@ -145,7 +145,7 @@ def object_key(value: Any, field: str = "key") -> str:
     return value
 
 
-def key_prefix(value: Any, field: str = "prefix") -> str:
+def key_prefix(value: object, field: str = "prefix") -> str:
     """A listing prefix: may be empty; otherwise the rules of keys except segment rules at the end."""
     if value is None or value == "":
         return ""
@@ -157,7 +157,7 @@ def key_prefix(value: Any, field: str = "prefix") -> str:
     return value
 
 
-def content_type(value: Any, field: str = "content_type") -> str | None:
+def content_type(value: object, field: str = "content_type") -> str | None:
     """A MIME type ``type/subtype`` (parameters allowed)."""
     if value is None:
         return None
@@ -182,7 +182,7 @@ def user_metadata(value: Mapping[str, Any] | None, field: str = "metadata") -> d
     return {k.lower(): v for k, v in data.items()}
 
 
-def byte_range(value: Any, field: str = "range") -> tuple[int, int | None] | None:
+def byte_range(value: object, field: str = "range") -> tuple[int, int | None] | None:
     """``(start, end)`` with ``end`` inclusive or ``None`` for "to the end"."""
     if value is None:
         return None
@@ -195,14 +195,14 @@ def byte_range(value: Any, field: str = "range") -> tuple[int, int | None] | Non
     return (start, end)
 
 
-def presign_method(value: Any) -> str:
+def presign_method(value: object) -> str:
     """``GET`` or ``PUT``."""
     if not isinstance(value, str) or value.upper() not in ("GET", "PUT"):
         raise InvalidInput("method", f"must be GET or PUT (got {value!r})")
     return value.upper()
 
 
-def expires_in(value: Any) -> int:
+def expires_in(value: object) -> int:
     """Seconds a presigned URL lives: 1 to 604800 (7 days)."""
     return int_range("expires_in", value, 1, 604800)
 
@@ -260,7 +260,7 @@ RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "NS", "CAA", "PTR", "S
 TTL_MAX = 2147483647
 
 
-def zone_name(value: Any, field: str = "zone") -> str:
+def zone_name(value: object, field: str = "zone") -> str:
     """An absolute domain of at least two labels; returned lower-case without the trailing dot."""
     value = require_str(field, value).strip()
     try:
@@ -276,20 +276,17 @@ def zone_name(value: Any, field: str = "zone") -> str:
     return ".".join(labels).lower()
 
 
-def ttl(value: Any, field: str = "ttl") -> int:
+def ttl(value: object, field: str = "ttl") -> int:
     """A TTL in seconds: 0 to 2^31-1 (RFC 2181)."""
     return int_range(field, value, 0, TTL_MAX)
 
 
-def record_name(value: Any, zone: str, field: str = "name") -> str:
+def record_name(value: object, zone: str, field: str = "name") -> str:
     """A record name relative to ``zone`` (``@`` for the apex); absolute names must be inside it."""
     value = require_str(field, value).strip()
     origin = dns.name.from_text(zone)
     try:
-        if value == "@":
-            name = origin
-        else:
-            name = dns.name.from_text(value, origin=origin)
+        name = origin if value == "@" else dns.name.from_text(value, origin=origin)
     except dns.exception.DNSException as exc:
         raise InvalidInput(field, f"is not a valid domain name ({exc})") from None
     if not name.is_subdomain(origin):
@@ -376,7 +373,7 @@ def record_set(record: Any, zone: str, field: str = "records") -> RecordSet:
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
-def topic_name(value: Any, field: str = "name") -> str:
+def topic_name(value: object, field: str = "name") -> str:
     """SNS topic naming: 1 to 256 letters, digits, ``-`` and ``_`` (a ``.fifo`` suffix is allowed)."""
     value = require_str(field, value)
     base = value[:-5] if value.endswith(".fifo") else value
@@ -385,7 +382,7 @@ def topic_name(value: Any, field: str = "name") -> str:
     return value
 
 
-def queue_name(value: Any, field: str = "name") -> str:
+def queue_name(value: object, field: str = "name") -> str:
     """SQS queue naming: 1 to 80 letters, digits, ``-`` and ``_`` (a ``.fifo`` suffix is allowed)."""
     value = require_str(field, value)
     base = value[:-5] if value.endswith(".fifo") else value
@@ -398,7 +395,7 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 _PHONE = re.compile(r"^\+[1-9][0-9]{7,14}$")
 
 
-def email(value: Any, field: str = "endpoint") -> str:
+def email(value: object, field: str = "endpoint") -> str:
     """An e-mail address ``local@domain.tld``."""
     value = require_str(field, value).strip()
     if len(value) > 254 or not _EMAIL.match(value):
@@ -406,7 +403,7 @@ def email(value: Any, field: str = "endpoint") -> str:
     return value
 
 
-def phone(value: Any, field: str = "endpoint") -> str:
+def phone(value: object, field: str = "endpoint") -> str:
     """A phone number in E.164 form (``+`` and 8 to 15 digits); spaces and dashes are removed."""
     value = re.sub(r"[\s().-]", "", require_str(field, value))
     if not _PHONE.match(value):
@@ -414,7 +411,7 @@ def phone(value: Any, field: str = "endpoint") -> str:
     return value
 
 
-def url(value: Any, field: str = "endpoint", schemes: tuple[str, ...] = ("http", "https")) -> str:
+def url(value: object, field: str = "endpoint", schemes: tuple[str, ...] = ("http", "https")) -> str:
     """An absolute URL with one of ``schemes`` and a host."""
     value = require_str(field, value).strip()
     try:
@@ -447,7 +444,7 @@ def endpoint(protocol: Any, value: Any) -> tuple[str, str]:
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
-def message(value: Any, field: str = "message") -> str:
+def message(value: object, field: str = "message") -> str:
     """A notification body: text of at most 256 KiB in UTF-8."""
     if not isinstance(value, str):
         raise InvalidInput(field, "must be a string")
@@ -459,7 +456,7 @@ def message(value: Any, field: str = "message") -> str:
     return value
 
 
-def subject(value: Any, field: str = "subject") -> str | None:
+def subject(value: object, field: str = "subject") -> str | None:
     """An e-mail style subject: at most 100 printable characters, one line."""
     if value is None:
         return None
@@ -474,7 +471,7 @@ def subject(value: Any, field: str = "subject") -> str | None:
 _DB_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$")
 
 
-def db_identifier(value: Any, field: str = "identifier") -> str:
+def db_identifier(value: object, field: str = "identifier") -> str:
     """RDS identifiers: 1 to 63 letters, digits or hyphens; starts with a letter; no ``--``; no trailing ``-``."""
     value = require_str(field, value)
     if len(value) > 63 or not _DB_ID.match(value) or value.endswith("-"):
@@ -485,7 +482,7 @@ def db_identifier(value: Any, field: str = "identifier") -> str:
     return value.lower()
 
 
-def db_username(value: Any, field: str = "master_username") -> str:
+def db_username(value: object, field: str = "master_username") -> str:
     """A master user name: 1 to 16 letters, digits or ``_``, starting with a letter."""
     value = require_str(field, value)
     if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,15}$", value):
@@ -495,7 +492,7 @@ def db_username(value: Any, field: str = "master_username") -> str:
     return value
 
 
-def db_password(value: Any, field: str = "master_password") -> str:
+def db_password(value: object, field: str = "master_password") -> str:
     """8 to 128 printable ASCII characters, without ``/``, ``"``, ``@``, ``'`` or spaces.
 
     The message never repeats the password.
@@ -509,12 +506,12 @@ def db_password(value: Any, field: str = "master_password") -> str:
     return value
 
 
-def storage_gb(value: Any, field: str = "storage_gb") -> int:
+def storage_gb(value: object, field: str = "storage_gb") -> int:
     """Allocated storage: 1 to 65536 GiB."""
     return int_range(field, value, 1, 65536)
 
 
-def maintenance_window(value: Any, field: str = "maintenance_window") -> str | None:
+def maintenance_window(value: object, field: str = "maintenance_window") -> str | None:
     """``ddd:hh:mm-ddd:hh:mm`` in UTC, as RDS writes it."""
     if value is None:
         return None
@@ -525,14 +522,14 @@ def maintenance_window(value: Any, field: str = "maintenance_window") -> str | N
     return value
 
 
-def retention_days(value: Any, field: str = "backup_retention_days") -> int:
+def retention_days(value: object, field: str = "backup_retention_days") -> int:
     """Backup retention: 0 (off) to 35 days."""
     return int_range(field, value, 0, 35)
 
 
 # --------------------------------------------------------------------------- compute
 
-def cidr(value: Any, field: str = "cidr") -> str:
+def cidr(value: object, field: str = "cidr") -> str:
     """An IPv4 or IPv6 network in CIDR form."""
     value = require_str(field, value)
     try:
@@ -541,7 +538,7 @@ def cidr(value: Any, field: str = "cidr") -> str:
         raise InvalidInput(field, f"must be a CIDR such as 10.0.0.0/8 (got {value!r})") from None
 
 
-def port(value: Any, field: str = "port") -> int:
+def port(value: object, field: str = "port") -> int:
     """A TCP/UDP port: 0 to 65535."""
     return int_range(field, value, 0, 65535)
 
@@ -564,7 +561,7 @@ def security_rule(rule: Any, field: str = "rules") -> Any:
     return SecurityRule(protocol=proto, from_port=lo, to_port=hi, cidr=cidr(rule.cidr, f"{field}.cidr"))
 
 
-def instance_name(value: Any, field: str = "name") -> str:
+def instance_name(value: object, field: str = "name") -> str:
     """An instance name usable as a host name: 1 to 63 letters, digits and inner hyphens."""
     value = require_str(field, value)
     if not re.match(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value):
@@ -581,7 +578,7 @@ def tags(value: Mapping[str, Any] | None, field: str = "tags") -> dict[str, str]
     return data
 
 
-def user_data(value: Any, field: str = "user_data") -> str | None:
+def user_data(value: object, field: str = "user_data") -> str | None:
     """cloud-init user data: text of at most 16 KiB."""
     if value is None:
         return None
@@ -597,14 +594,14 @@ def user_data(value: Any, field: str = "user_data") -> str | None:
     return value
 
 
-def timeout(value: Any, field: str = "timeout") -> float:
+def timeout(value: object, field: str = "timeout") -> float:
     """Seconds to wait: more than 0 and at most one day."""
     return number_range(field, value, 0.001, 86400)
 
 
 # --------------------------------------------------------------------------- platform
 
-def application_name(value: Any, field: str = "application") -> str:
+def application_name(value: object, field: str = "application") -> str:
     """1 to 100 characters, no ``/``."""
     value = require_str(field, value)
     if len(value) > 100 or "/" in value or any(ord(c) < 32 for c in value):
@@ -612,12 +609,12 @@ def application_name(value: Any, field: str = "application") -> str:
     return value
 
 
-def version_label(value: Any, field: str = "version") -> str:
+def version_label(value: object, field: str = "version") -> str:
     """1 to 100 characters, no ``/``."""
     return application_name(value, field)
 
 
-def environment_name(value: Any, field: str = "environment") -> str:
+def environment_name(value: object, field: str = "environment") -> str:
     """4 to 40 letters, digits and hyphens, not starting or ending with a hyphen (Elastic Beanstalk)."""
     value = require_str(field, value)
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$", value):
@@ -625,17 +622,17 @@ def environment_name(value: Any, field: str = "environment") -> str:
     return value
 
 
-def env_var_name(value: Any, field: str = "env_vars") -> str:
+def env_var_name(value: object, field: str = "env_vars") -> str:
     """An environment variable name: letters, digits and ``_``, not starting with a digit."""
     if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
         raise InvalidInput(field, f"{value!r} is not a valid environment variable name")
     return value
 
 
-def since(value: Any, field: str = "since") -> datetime | None:
+def since(value: object, field: str = "since") -> datetime | None:
     """A start time for event listings (a datetime or a timedelta ago)."""
     if value is None:
         return None
     if isinstance(value, timedelta):
-        return datetime.now(timezone.utc) - value
+        return datetime.now(UTC) - value
     return aware_datetime(field, value)

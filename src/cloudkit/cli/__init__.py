@@ -1,0 +1,113 @@
+"""The ``cloudkit`` command line: providers, storage, dns, notification, database, compute, platform, demo."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+from typing import Any
+
+import click
+
+from cloudkit.cli._common import CliState, CloudkitGroup, render
+
+#: command name -> (module, attribute); a module that is not installed is simply not offered.
+_LAZY = {
+    "storage": ("cloudkit.cli.storage", "group"),
+    "dns": ("cloudkit.cli.dns", "group"),
+    "notification": ("cloudkit.cli.notification", "group"),
+    "database": ("cloudkit.cli.database", "group"),
+    "compute": ("cloudkit.cli.compute", "group"),
+    "platform": ("cloudkit.cli.platform", "group"),
+    "demo": ("cloudkit.cli.demo", "command"),
+}
+
+
+class _Main(CloudkitGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        lazy = [n for n, (mod, _) in _LAZY.items() if importlib.util.find_spec(mod) is not None]
+        return sorted({*super().list_commands(ctx), *lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None or cmd_name not in _LAZY:
+            return cmd
+        module, attr = _LAZY[cmd_name]
+        if importlib.util.find_spec(module) is None:
+            return None
+        found: click.Command = getattr(importlib.import_module(module), attr)
+        return found
+
+
+def _setting(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} must be KEY=VALUE", param_hint="--set")
+        out[key] = value
+    return out
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--profile", "-p", envvar="CLOUDKIT_PROFILE", help="Profile from cloudkit.toml.")
+@click.option("--provider", envvar="CLOUDKIT_PROVIDER", help="Provider name (default: local).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A provider setting (repeatable).")
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.version_option(package_name="cloudkit")
+@click.pass_context
+def main(ctx: click.Context, profile: str | None, provider: str | None, settings: tuple[str, ...], output: str) -> None:
+    """Manage cloud resources on any provider through one API."""
+    st = CliState(profile=profile, provider=provider, output=output, settings=_setting(settings))
+    ctx.obj = st
+    ctx.call_on_close(st.close)
+
+
+def _dist_version(name: str | None) -> str:
+    if not name:
+        return ""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+@main.command("providers")
+@click.pass_obj
+def providers_cmd(st: CliState) -> None:
+    """Installed provider plugins, their versions, families and capability counts."""
+    import cloudkit
+    from cloudkit.services import FAMILIES
+
+    rows: list[dict[str, Any]] = []
+    for name, info in sorted(cloudkit.providers().items()):
+        counts = []
+        for family in FAMILIES:
+            if family not in info.families:
+                continue
+            try:
+                with cloudkit.connect(name) as cloud:
+                    counts.append(f"{family} {len(cloud.service(family).capabilities())}")
+            except cloudkit.CloudkitError as exc:
+                counts.append(f"{family} ({type(exc).__name__})")
+        rows.append({
+            "provider": name,
+            "distribution": info.distribution or "",
+            "version": _dist_version(info.distribution),
+            "families": sorted(info.families),
+            "capabilities": counts,
+            "description": info.description,
+        })
+    if st.output == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        render(rows, ["provider", "distribution", "version", "capabilities", "description"], title="cloudkit providers")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    main(prog_name="cloudkit")
+
+
+__all__ = ["main", "run"]
