@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.exceptions import ServiceException
@@ -51,7 +51,7 @@ class InvalidParameterCombinationError(ServiceException):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _rand(n: int) -> str:
@@ -247,7 +247,7 @@ def create_application(self: EBResponse) -> ActionResult:
     app = _backend(self).create_application(application_name=name)
     app.description = self._get_param("Description")  # type: ignore[attr-defined]
     app.date_created = app.date_updated = _now()  # type: ignore[attr-defined]
-    _event(_backend(self), f"createApplication completed successfully.", app=name)
+    _event(_backend(self), "createApplication completed successfully.", app=name)
     return ActionResult({"Application": _app_description(app)})
 
 
@@ -467,9 +467,9 @@ def describe_environments(self: EBResponse) -> ActionResult:
 
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def update_environment(self: EBResponse) -> ActionResult:
