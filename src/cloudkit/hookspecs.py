@@ -50,3 +50,16 @@ def cloudkit_make_service(provider: str, family: str, settings: Mapping[str, Any
     fallback plugins mark their implementation ``trylast``. When nobody answers, the family is
     served by a stand-in whose every operation raises ``NotSupported``.
     """
+
+
+@hookspec(firstresult=True)
+def cloudkit_call(service: Any, operation: str, call: Any) -> Any:
+    """Run one public operation of a service.
+
+    Called for every public method call on a family service (``storage.put_object``...), after
+    nothing else: ``call()`` validates the input and runs the driver. cloudkit's own
+    implementation (``trylast``) returns ``call()``. Cross-cutting concerns (logging, audit,
+    metrics, tracing) are hook wrappers (``@cloudkit.hookimpl(wrapper=True)``) that ``yield`` to get
+    the result or see the exception; ``service.provider`` and ``service.family`` say where the call
+    went. Arguments are not passed, so wrappers cannot leak secrets by accident.
+    """

@@ -38,8 +38,12 @@ def plugin_manager() -> pluggy.PluginManager:
     global _pm, _loaded
     with _lock:
         if _pm is None:
+            from cloudkit.calls import LogCalls, RunCall
+
             _pm = pluggy.PluginManager("cloudkit")
             _pm.add_hookspecs(hookspecs)
+            _pm.register(RunCall(), name="cloudkit.run-call")
+            _pm.register(LogCalls(), name="cloudkit.log-calls")
         if not _loaded:
             _loaded = True
             _pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

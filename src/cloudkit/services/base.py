@@ -29,6 +29,17 @@ class Service:
     OPERATIONS: ClassVar[tuple[str, ...]] = ()
     DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A family interface routes its public operations through the ``cloudkit_call`` hook.
+        if "OPERATIONS" in cls.__dict__:
+            from cloudkit.calls import instrument
+
+            for op in cls.OPERATIONS:
+                method = cls.__dict__.get(op)
+                if method is not None and not getattr(method, "__cloudkit_instrumented__", False):
+                    setattr(cls, op, instrument(op, method))
+
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:
         self.provider = provider
         self.settings = settings if isinstance(settings, Settings) else Settings(settings or {})

@@ -34,8 +34,10 @@ class Database:
         self.path = path
         self._local = threading.local()
         self._schema = schema
-        with self.transaction() as conn:
-            conn.executescript(schema)
+        # executescript() commits on its own, so it runs outside an explicit transaction;
+        # schemas use CREATE ... IF NOT EXISTS and are safe to run on every open.
+        with mapped("create metadata schema"):
+            self._conn().executescript(schema)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
