@@ -1,0 +1,161 @@
+"""The local endpoint that serves presigned storage URLs (a WSGI app on waitress, 127.0.0.1 only).
+
+A :class:`PresignServer` is started on demand by ``LocalStorage.presign_url`` in a background
+thread and stopped by ``LocalStorage.close()``. It answers ``GET /<bucket>/<key>`` and
+``PUT /<bucket>/<key>`` whose ``method``, ``expires`` and ``signature`` query parameters carry a
+valid, unexpired HMAC-SHA256 signature; everything else gets 403, 404 or 405.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from cloudkit.errors import CloudkitError, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from cloudkit_local.storage import LocalStorage
+
+StartResponse = Callable[..., Any]
+_log = logging.getLogger(__name__)
+
+
+def _reply(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    body = (text + "\n").encode("utf-8")
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class _BodyReader(io.RawIOBase):
+    """At most ``length`` bytes of the request body (``None``: until the server says it ended)."""
+
+    def __init__(self, stream: Any, length: int | None) -> None:
+        self._stream = stream
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        want = len(b) if self._left is None else min(len(b), self._left)
+        if want <= 0:
+            return 0
+        data = self._stream.read(want)
+        if not data:
+            return 0
+        b[: len(data)] = data
+        if self._left is not None:
+            self._left -= len(data)
+        return len(data)
+
+
+class PresignApp:
+    """The WSGI application: checks the signature, then streams the object in or out."""
+
+    def __init__(self, storage: LocalStorage) -> None:
+        self.storage = storage
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "")
+        # PATH_INFO is percent-decoded by the server as latin-1; turn it back into UTF-8 text.
+        try:
+            path = path.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return _reply(start_response, "400 Bad Request", "malformed path")
+        bucket, _, key = path.lstrip("/").partition("/")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        signed = (query.get("method") or [""])[0]
+        expires = (query.get("expires") or [""])[0]
+        signature = (query.get("signature") or [""])[0]
+        if method not in ("GET", "HEAD", "PUT"):
+            return _reply(start_response, "405 Method Not Allowed", "only GET and PUT are served")
+        if (method in ("GET", "HEAD") and signed != "GET") or (method == "PUT" and signed != "PUT"):
+            return _reply(start_response, "403 Forbidden", "the URL was not signed for this method")
+        if not bucket or not key:
+            return _reply(start_response, "404 Not Found", "no such object")
+        try:
+            refused = self.storage.verify(signed, bucket, key, expires, signature)
+        except CloudkitError:
+            return _reply(start_response, "500 Internal Server Error", "cannot check the signature")
+        if refused is not None:
+            return _reply(start_response, "403 Forbidden", refused)
+        try:
+            if method == "PUT":
+                return self._put(environ, start_response, bucket, key)
+            return self._get(start_response, bucket, key, head=method == "HEAD")
+        except NotFound as exc:
+            return _reply(start_response, "404 Not Found", str(exc))
+        except InvalidInput as exc:
+            return _reply(start_response, "400 Bad Request", str(exc))
+        except CloudkitError as exc:
+            _log.warning("presigned %s of %s/%s failed: %s", method, bucket, key, exc)
+            return _reply(start_response, "500 Internal Server Error", "the request failed")
+
+    def _get(self, start_response: StartResponse, bucket: str, key: str, *, head: bool) -> Iterable[bytes]:
+        reader = self.storage.get_object(bucket, key)
+        info = reader.info
+        headers = [
+            ("Content-Type", info.content_type or "application/octet-stream"),
+            ("Content-Length", str(info.size)),
+            ("ETag", f'"{info.etag}"'),
+        ]
+        if info.last_modified is not None:
+            headers.append(("Last-Modified", format_datetime(info.last_modified, usegmt=True)))
+        start_response("200 OK", headers)
+        if head:
+            reader.close()
+            return []
+
+        def body() -> Iterator[bytes]:
+            with reader:
+                yield from reader.iter_chunks(256 * 1024)
+
+        return body()
+
+    def _put(self, environ: dict[str, Any], start_response: StartResponse, bucket: str, key: str) -> Iterable[bytes]:
+        length_text = environ.get("CONTENT_LENGTH") or ""
+        length = int(length_text) if length_text.isdigit() else None
+        ctype = environ.get("CONTENT_TYPE") or None
+        try:
+            from cloudkit import validation
+
+            ctype = validation.content_type(ctype)
+        except InvalidInput:
+            ctype = None
+        body = io.BufferedReader(_BodyReader(environ["wsgi.input"], length), 1024 * 1024)
+        info = self.storage.put_object(bucket, key, body, content_type=ctype)
+        start_response("200 OK", [("ETag", f'"{info.etag}"'), ("Content-Length", "0")])
+        return []
+
+
+class PresignServer:
+    """waitress serving :class:`PresignApp` on 127.0.0.1 and a free port, in a daemon thread."""
+
+    def __init__(self, storage: LocalStorage) -> None:
+        from waitress.server import create_server
+
+        self._server: Any = create_server(
+            PresignApp(storage), host="127.0.0.1", port=0, threads=4, ident="cloudkit-local", clear_untrusted_proxy_headers=True
+        )
+        self.port: int = int(self._server.effective_port)
+        self._thread = threading.Thread(target=self._server.run, name=f"cloudkit-presign-{self.port}", daemon=True)
+
+    def start(self) -> None:
+        """Start serving in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        from waitress import wasyncore
+
+        server = self._server
+        server.task_dispatcher.shutdown()
+        server.close()
+        wasyncore.close_all(server._map)
+        self._thread.join(timeout=5)

@@ -1,0 +1,777 @@
+"""The local provider's storage family: buckets and objects under the root folder.
+
+Layout under ``<root>/storage``::
+
+    meta.sqlite3            buckets, objects, lifecycle rules, pending writes (SQLite, WAL)
+    presign.key             the HMAC key of presigned URLs (mode 0600)
+    tmp/<blob>              uploads in progress
+    buckets/<bucket id>/<ab>/<blob>   object bytes, one immutable file per stored version
+
+Object files are named by generated ids, never by their keys, so no key can reach a path
+outside its bucket's folder. A write streams into ``tmp/``, is fsynced, renamed into the bucket's
+folder and only then committed to the metadata database: readers see the old object or the new
+one, never a part. Every write in progress is recorded in the ``pending`` table and holds an
+exclusive ``flock`` on its file; files left behind by a crash (or by a replaced or deleted object)
+are removed by :meth:`LocalStorage.recover`, run when the service starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import hmac
+import io
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlencode
+
+from cloudkit.errors import Conflict, InvalidInput, NotFound
+from cloudkit.models.storage import (
+    Bucket,
+    CommonPrefix,
+    DeleteResult,
+    LifecycleReport,
+    LifecycleRule,
+    ObjectInfo,
+)
+from cloudkit.services.storage import Listing, StorageService
+from cloudkit.streams import ObjectReader, Progress
+from cloudkit_local._root import Database, root_from
+from cloudkit_local.errors import PROVIDER, mapped, translate
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    name        TEXT PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    region      TEXT,
+    created_at  REAL NOT NULL,
+    lifecycle   TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket        TEXT NOT NULL REFERENCES buckets(name),
+    key           TEXT NOT NULL,
+    blob          TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    etag          TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    metadata      TEXT NOT NULL,
+    last_modified REAL NOT NULL,
+    storage_class TEXT NOT NULL DEFAULT 'STANDARD',
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    blob        TEXT PRIMARY KEY,
+    bucket_id   TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('write', 'garbage')),
+    created_at  REAL NOT NULL
+);
+"""
+
+#: Bytes moved per read/write while streaming.
+CHUNK = 8 * 1024 * 1024
+#: Rows fetched per keyset page when listing.
+PAGE = 1000
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+STANDARD = "STANDARD"
+_ARCHIVE_RANK = {STANDARD: 0, "ARCHIVE": 1, "DEEP_ARCHIVE": 2}
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Slice(io.RawIOBase):
+    """A read-only stream over ``length`` bytes of an open file from ``start`` (uses ``pread``)."""
+
+    def __init__(self, fh: IO[bytes], start: int, length: int) -> None:
+        self._fh = fh
+        self._pos = start
+        self._left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self._left)
+        if n <= 0:
+            return 0
+        data = os.pread(self._fh.fileno(), n, self._pos)
+        b[: len(data)] = data
+        self._pos += len(data)
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._fh.close()
+        super().close()
+
+
+class _Hasher:
+    """MD5 of a stream, computed on a helper thread so hashing overlaps the disk writes."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5()
+        self._pool: ThreadPoolExecutor | None = None
+        self._job: Future[None] | None = None
+
+    def feed(self, data: bytes | memoryview) -> None:
+        self.wait()
+        if len(data) < 256 * 1024:
+            self.md5.update(data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="cloudkit-md5")
+        self._job = self._pool.submit(self.md5.update, data)
+
+    def wait(self) -> None:
+        if self._job is not None:
+            job, self._job = self._job, None
+            job.result()
+
+    def hexdigest(self) -> str:
+        self.wait()
+        return self.md5.hexdigest()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
+def _copy_stream(reader: IO[bytes], fd: int) -> tuple[int, str]:
+    """Copy ``reader`` into file descriptor ``fd``; return (bytes, hex MD5). Memory: two chunks."""
+    hasher = _Hasher()
+    bufs = (bytearray(CHUNK), bytearray(CHUNK))
+    readinto = getattr(reader, "readinto", None)
+    size = 0
+    turn = 0
+    try:
+        while True:
+            view: memoryview | bytes
+            if readinto is not None:
+                buf = bufs[turn]
+                hasher.wait()  # the buffer we are about to reuse may still be hashing
+                n = readinto(buf)
+                if not n:
+                    break
+                view = memoryview(buf)[:n]
+                turn ^= 1
+            else:
+                data = reader.read(CHUNK)
+                if not data:
+                    break
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise InvalidInput("data", f"read() must return bytes, not {type(data).__name__}")
+                view = bytes(data)
+            hasher.feed(view)
+            done = 0
+            while done < len(view):
+                done += os.write(fd, view[done:])
+            size += len(view)
+        return size, hasher.hexdigest()
+    finally:
+        hasher.close()
+
+
+class LocalStorage(StorageService):
+    """Buckets and objects stored under the local provider's root folder."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(PROVIDER, settings)
+        self.root = root_from(self.settings)
+        self.base = self.root / "storage"
+        with mapped("open storage folder"):
+            for sub in ("tmp", "buckets"):
+                (self.base / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = Database(self.base / "meta.sqlite3", SCHEMA)
+        self._server: Any = None
+        self._server_lock = threading.Lock()
+        self._key: bytes | None = None
+        self.recover()
+
+    # ------------------------------------------------------------ service
+    @property
+    def native(self) -> Path:
+        """The root folder this provider keeps its state in."""
+        return self.root
+
+    def close(self) -> None:
+        """Stop the presigned-URL endpoint (if started) and close this thread's database connection."""
+        with self._server_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        self.db.close()
+
+    # ------------------------------------------------------------ paths and rows
+    def _blob_path(self, bucket_id: str, blob: str) -> Path:
+        return self.base / "buckets" / bucket_id / blob[:2] / blob
+
+    def _tmp_path(self, blob: str) -> Path:
+        return self.base / "tmp" / blob
+
+    def _bucket_row(self, conn: Any, name: str) -> Any:
+        row = conn.execute("SELECT * FROM buckets WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no bucket named {name!r}", provider=PROVIDER, code="NoSuchBucket")
+        return row
+
+    def _bucket_id(self, name: str) -> str:
+        rows = self.db.query("SELECT id FROM buckets WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"no bucket named {name!r}", provider=PROVIDER, code="NoSuchBucket")
+        return str(rows[0]["id"])
+
+    @staticmethod
+    def _bucket(row: Any) -> Bucket:
+        return Bucket(name=row["name"], region=row["region"], created_at=_utc(row["created_at"]), extra={"id": row["id"]})
+
+    @staticmethod
+    def _info(bucket: str, row: Any) -> ObjectInfo:
+        return ObjectInfo(
+            bucket=bucket,
+            key=row["key"],
+            size=row["size"],
+            etag=row["etag"],
+            content_type=row["content_type"],
+            last_modified=_utc(row["last_modified"]),
+            metadata=json.loads(row["metadata"]),
+            storage_class=row["storage_class"],
+        )
+
+    def _object_row(self, bucket: str, key: str) -> tuple[str, Any]:
+        rows = self.db.query(
+            "SELECT b.id AS bucket_id, o.* FROM buckets b LEFT JOIN objects o ON o.bucket = b.name AND o.key = ? "
+            "WHERE b.name = ?",
+            (key, bucket),
+        )
+        if not rows:
+            raise NotFound(f"no bucket named {bucket!r}", provider=PROVIDER, code="NoSuchBucket")
+        row = rows[0]
+        if row["key"] is None:
+            raise NotFound(f"no object {key!r} in bucket {bucket!r}", provider=PROVIDER, code="NoSuchKey")
+        return str(row["bucket_id"]), row
+
+    # ------------------------------------------------------------ recovery
+    def recover(self) -> int:
+        """Remove files of writes that died and of replaced or deleted objects; return how many.
+
+        A write still in progress (in this or another process) holds an ``flock`` on its file and
+        is left alone.
+        """
+        removed = 0
+        with mapped("recover storage"):
+            rows = self.db.query("SELECT blob, bucket_id, kind FROM pending")
+            for row in rows:
+                blob, bucket_id = row["blob"], row["bucket_id"]
+                paths = [self._tmp_path(blob), self._blob_path(bucket_id, blob)]
+                if not self._unlocked(paths):
+                    continue
+                with self.db.transaction() as conn:
+                    still = conn.execute("SELECT kind FROM pending WHERE blob = ?", (blob,)).fetchone()
+                    if still is None:
+                        continue
+                    for p in paths:
+                        p.unlink(missing_ok=True)
+                    conn.execute("DELETE FROM pending WHERE blob = ?", (blob,))
+                removed += 1
+        return removed
+
+    @staticmethod
+    def _unlocked(paths: list[Path]) -> bool:
+        """True when no live writer holds a lock on any of ``paths``."""
+        for p in paths:
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            finally:
+                os.close(fd)
+        return True
+
+    def _discard(self, garbage: list[tuple[str, str]]) -> None:
+        """Unlink committed-garbage files and forget them (``recover`` finishes the job after a crash)."""
+        if not garbage:
+            return
+        for bucket_id, blob in garbage:
+            self._blob_path(bucket_id, blob).unlink(missing_ok=True)
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM pending WHERE blob = ? AND kind = 'garbage'", [(b,) for _, b in garbage])
+
+    # ------------------------------------------------------------ buckets
+    def _create_bucket(self, name: str, region: str | None) -> Bucket:
+        with mapped("create bucket"):
+            with self.db.transaction() as conn:
+                if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
+                    from cloudkit.errors import AlreadyExists
+
+                    raise AlreadyExists(f"bucket {name!r} already exists", provider=PROVIDER, code="BucketAlreadyExists")
+                bid = uuid.uuid4().hex
+                (self.base / "buckets" / bid).mkdir(mode=0o700)
+                conn.execute(
+                    "INSERT INTO buckets (name, id, region, created_at) VALUES (?, ?, ?, ?)",
+                    (name, bid, region, time.time()),
+                )
+            row = self.db.query("SELECT * FROM buckets WHERE name = ?", (name,))[0]
+        return self._bucket(row)
+
+    def _get_bucket(self, name: str) -> Bucket:
+        with mapped("get bucket"):
+            rows = self.db.query("SELECT * FROM buckets WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"no bucket named {name!r}", provider=PROVIDER, code="NoSuchBucket")
+        return self._bucket(rows[0])
+
+    def _list_buckets(self) -> Iterator[Bucket]:
+        after = ""
+        while True:
+            with mapped("list buckets"):
+                rows = self.db.query("SELECT * FROM buckets WHERE name > ? ORDER BY name LIMIT ?", (after, PAGE))
+            for row in rows:
+                yield self._bucket(row)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1]["name"]
+
+    def _delete_bucket(self, name: str) -> None:
+        with mapped("delete bucket"):
+            with self.db.transaction() as conn:
+                row = self._bucket_row(conn, name)
+                if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                    raise Conflict(f"bucket {name!r} is not empty", provider=PROVIDER, code="BucketNotEmpty")
+                busy = conn.execute("SELECT 1 FROM pending WHERE bucket_id = ? LIMIT 1", (row["id"],)).fetchone()
+                conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            if not busy:
+                shutil.rmtree(self.base / "buckets" / row["id"], ignore_errors=True)
+
+    # ------------------------------------------------------------ writes
+    def _store(
+        self,
+        bucket: str,
+        key: str,
+        fill: Any,
+        content_type: str | None,
+        metadata: dict[str, str],
+        *,
+        link_from: tuple[Path, str] | None = None,
+    ) -> ObjectInfo:
+        """The one write path: ``fill(fd, tmp_path)`` writes the bytes and returns (size, etag).
+
+        Bytes go to ``tmp/``, are fsynced, renamed into the bucket folder, and then the metadata
+        is committed; the replaced object's file is removed after the commit. With ``link_from``
+        (an immutable committed object file and its ETag) the temp file is a hard link to it when the file
+        system allows, and ``fill`` is not called.
+        """
+        with mapped("put object"):
+            bucket_id = self._bucket_id(bucket)
+            blob = uuid.uuid4().hex
+            tmp = self._tmp_path(blob)
+            final = self._blob_path(bucket_id, blob)
+            linked = False
+            if link_from is not None:
+                try:
+                    os.link(link_from[0], tmp)
+                    linked = True
+                except OSError:
+                    linked = False
+            fd = os.open(tmp, os.O_RDONLY) if linked else os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            committed = False
+            try:
+                # The lock tells recover() in any process that this write is alive.
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                with self.db.transaction() as conn:
+                    conn.execute(
+                        "INSERT INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'write', ?)",
+                        (blob, bucket_id, time.time()),
+                    )
+                if linked and link_from is not None:
+                    size, etag = os.fstat(fd).st_size, link_from[1]
+                else:
+                    size, etag = fill(fd, tmp)
+                os.fsync(fd)
+                final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                now = time.time()
+                with self.db.transaction() as conn:
+                    row = conn.execute("SELECT id FROM buckets WHERE name = ?", (bucket,)).fetchone()
+                    if row is None:
+                        raise NotFound(f"no bucket named {bucket!r}", provider=PROVIDER, code="NoSuchBucket")
+                    if row["id"] != bucket_id:
+                        raise Conflict(f"bucket {bucket!r} was deleted and re-created during the write", provider=PROVIDER)
+                    old = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+                    os.rename(tmp, final)
+                    _fsync_dir(final.parent)
+                    conn.execute(
+                        "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, content_type, metadata, "
+                        "last_modified, storage_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (bucket, key, blob, size, etag, content_type or DEFAULT_CONTENT_TYPE,
+                         json.dumps(metadata, sort_keys=True), now, STANDARD),
+                    )
+                    conn.execute("DELETE FROM pending WHERE blob = ?", (blob,))
+                    if old is not None:
+                        conn.execute(
+                            "INSERT OR IGNORE INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'garbage', ?)",
+                            (old["blob"], bucket_id, now),
+                        )
+                committed = True
+            finally:
+                if not committed:
+                    tmp.unlink(missing_ok=True)
+                    final.unlink(missing_ok=True)
+                    with contextlib.suppress(Exception), self.db.transaction() as conn:
+                        conn.execute("DELETE FROM pending WHERE blob = ?", (blob,))
+                os.close(fd)
+            if old is not None:
+                self._discard([(bucket_id, old["blob"])])
+        return ObjectInfo(
+            bucket=bucket,
+            key=key,
+            size=size,
+            etag=etag,
+            content_type=content_type or DEFAULT_CONTENT_TYPE,
+            last_modified=_utc(now),
+            metadata=metadata,
+            storage_class=STANDARD,
+        )
+
+    def _put_object(
+        self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
+    ) -> ObjectInfo:
+        return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd), content_type, metadata)
+
+    def _upload_file(
+        self, path: Path, bucket: str, key: str, content_type: str | None, metadata: dict[str, str], progress: Progress | None
+    ) -> ObjectInfo:
+        from cloudkit.streams import ProgressReader
+
+        with mapped("open file to upload"):
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        with fh:
+            total = os.fstat(fh.fileno()).st_size
+            reader: Any = fh if progress is None else ProgressReader(fh, total, progress)
+            return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd), content_type, metadata)
+
+    def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
+        with mapped("copy object"):
+            src_bucket_id, row = self._object_row(src_bucket, src_key)
+            src_path = self._blob_path(src_bucket_id, row["blob"])
+            src = open(src_path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        with src:
+            size = row["size"]
+
+            def fill(fd: int, _tmp: Path) -> tuple[int, str]:
+                done = 0
+                while done < size:
+                    n = os.copy_file_range(src.fileno(), fd, min(CHUNK, size - done), done, done)
+                    if n == 0:
+                        break
+                    done += n
+                return done, str(row["etag"])
+
+            meta = json.loads(row["metadata"]) if metadata is None else metadata
+            # Object files never change once committed, so a hard link is a safe, instant copy.
+            return self._store(dst_bucket, dst_key, fill, row["content_type"], meta, link_from=(src_path, str(row["etag"])))
+
+    # ------------------------------------------------------------ reads
+    def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
+        with mapped("get object"):
+            bucket_id, row = self._object_row(bucket, key)
+            fh = open(self._blob_path(bucket_id, row["blob"]), "rb", buffering=0)  # noqa: SIM115 - owned by the reader
+        info = self._info(bucket, row)
+        size = info.size
+        if range is None:
+            source: IO[bytes] = io.BufferedReader(_Slice(fh, 0, size), CHUNK)  # type: ignore[arg-type]
+        else:
+            start, end = range
+            if start >= size and not (size == 0 and start == 0):
+                fh.close()
+                raise InvalidInput("range", f"starts past the end of the object ({size} bytes)")
+            last = size - 1 if end is None else min(end, size - 1)
+            source = io.BufferedReader(_Slice(fh, start, last - start + 1), CHUNK)  # type: ignore[arg-type]
+        return ObjectReader(info, source, on_error=lambda exc: translate(exc, "read object"))
+
+    def _head_object(self, bucket: str, key: str) -> ObjectInfo:
+        with mapped("head object"):
+            _, row = self._object_row(bucket, key)
+        return self._info(bucket, row)
+
+    def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
+        with mapped("download object"):
+            bucket_id, row = self._object_row(bucket, key)
+            info = self._info(bucket, row)
+            with open(self._blob_path(bucket_id, row["blob"]), "rb", buffering=0) as src:
+                tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    try:
+                        done = 0
+                        while done < info.size:
+                            want = min(CHUNK, info.size - done)
+                            try:
+                                n = os.copy_file_range(src.fileno(), fd, want)
+                            except OSError as exc:
+                                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                                    raise
+                                n = os.sendfile(fd, src.fileno(), None, want)
+                            if n == 0:
+                                break
+                            done += n
+                            if progress is not None:
+                                progress(done, info.size)
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                    os.replace(tmp, path)
+                except BaseException:
+                    tmp.unlink(missing_ok=True)
+                    raise
+        return info
+
+    # ------------------------------------------------------------ deletes
+    def _delete_object(self, bucket: str, key: str) -> None:
+        self._delete_objects(bucket, [key])
+
+    def _delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
+        garbage: list[tuple[str, str]] = []
+        with mapped("delete objects"):
+            with self.db.transaction() as conn:
+                bucket_id = self._bucket_row(conn, bucket)["id"]
+                now = time.time()
+                for key in keys:
+                    row = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+                    if row is None:
+                        continue
+                    conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+                    conn.execute(
+                        "INSERT OR IGNORE INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'garbage', ?)",
+                        (row["blob"], bucket_id, now),
+                    )
+                    garbage.append((bucket_id, row["blob"]))
+            self._discard(garbage)
+        return DeleteResult(deleted=keys)
+
+    # ------------------------------------------------------------ listing
+    def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
+        with mapped("list objects"):
+            self._bucket_id(bucket)
+        return self._iter_objects(bucket, prefix, delimiter, start_after)
+
+    def _iter_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
+        # Keyset paging: each page is one short query starting where the last one ended, so the
+        # first key comes at once and memory stays flat for any number of keys.
+        lower, inclusive = prefix, True
+        if start_after is not None and start_after >= prefix:
+            lower, inclusive = start_after, False
+        while True:
+            op = ">=" if inclusive else ">"
+            with mapped("list objects"):
+                rows = self.db.query(
+                    f"SELECT key, size, etag, content_type, metadata, last_modified, storage_class FROM objects "
+                    f"WHERE bucket = ? AND key {op} ? ORDER BY key LIMIT ?",
+                    (bucket, lower, PAGE),
+                )
+            if not rows:
+                return
+            skip_to: str | None = None
+            for row in rows:
+                key = row["key"]
+                if not key.startswith(prefix):
+                    return
+                if delimiter is not None:
+                    cut = key.find(delimiter, len(prefix))
+                    if cut >= 0:
+                        common = key[: cut + 1]
+                        yield CommonPrefix(bucket=bucket, prefix=common)
+                        if ord(delimiter) < 0x10FFFF:
+                            # Jump past every key under this common prefix.
+                            skip_to = common[:-1] + chr(ord(delimiter) + 1)
+                            break
+                        continue
+                yield self._info(bucket, row)
+            if skip_to is not None:
+                lower, inclusive = skip_to, True
+                continue
+            if len(rows) < PAGE:
+                return
+            lower, inclusive = rows[-1]["key"], False
+
+    # ------------------------------------------------------------ presigned URLs
+    def _presign_key(self) -> bytes:
+        if self._key is None:
+            path = self.base / "presign.key"
+            with mapped("read presign key"):
+                if not path.exists():
+                    tmp = self.base / "tmp" / f"presign.{uuid.uuid4().hex}"
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    try:
+                        os.write(fd, secrets.token_bytes(32))
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                    try:
+                        os.link(tmp, path)  # atomic create-if-absent: the first process wins
+                    except FileExistsError:
+                        pass
+                    finally:
+                        tmp.unlink(missing_ok=True)
+                key = path.read_bytes()
+            if len(key) != 32:
+                raise Conflict(f"presign key file {path} is damaged (expected 32 bytes)", provider=PROVIDER)
+            self._key = key
+        return self._key
+
+    def signature(self, method: str, bucket: str, key: str, expires: int) -> str:
+        """The HMAC-SHA256 signature of a presigned request (hex)."""
+        message = "\n".join((method, bucket, key, str(expires))).encode("utf-8")
+        return hmac.new(self._presign_key(), message, hashlib.sha256).hexdigest()
+
+    def verify(self, method: str, bucket: str, key: str, expires: str, signature: str) -> str | None:
+        """``None`` when the signature is valid and unexpired, else the reason it is refused."""
+        try:
+            when = int(expires)
+        except ValueError:
+            return "malformed expiry"
+        want = self.signature(method, bucket, key, when)
+        if not hmac.compare_digest(want, signature):
+            return "signature does not match"
+        if when < time.time():
+            return "request has expired"
+        return None
+
+    def _endpoint(self) -> Any:
+        with self._server_lock:
+            if self._server is None:
+                from cloudkit_local._presign import PresignServer
+
+                self._server = PresignServer(self)
+                self._server.start()
+            return self._server
+
+    def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
+        with mapped("presign url"):
+            self._bucket_id(bucket)
+        expires = int(time.time()) + expires_in
+        sig = self.signature(method, bucket, key, expires)
+        server = self._endpoint()
+        query = urlencode({"method": method, "expires": expires, "signature": sig})
+        return f"http://127.0.0.1:{server.port}/{bucket}/{quote(key, safe='/-_.~')}?{query}"
+
+    # ------------------------------------------------------------ lifecycle
+    def _set_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
+        data = [
+            {
+                "id": r.id,
+                "prefix": r.prefix,
+                "archive_after_days": r.archive_after_days,
+                "expire_after_days": r.expire_after_days,
+                "archive_class": r.archive_class,
+                "enabled": r.enabled,
+            }
+            for r in rules
+        ]
+        with mapped("set lifecycle"), self.db.transaction() as conn:
+            self._bucket_row(conn, bucket)
+            conn.execute("UPDATE buckets SET lifecycle = ? WHERE name = ?", (json.dumps(data), bucket))
+
+    def _get_lifecycle(self, bucket: str) -> list[LifecycleRule]:
+        with mapped("get lifecycle"):
+            rows = self.db.query("SELECT lifecycle FROM buckets WHERE name = ?", (bucket,))
+        if not rows:
+            raise NotFound(f"no bucket named {bucket!r}", provider=PROVIDER, code="NoSuchBucket")
+        return [LifecycleRule(**r) for r in json.loads(rows[0]["lifecycle"])]
+
+    def _apply_lifecycle(self, bucket: str | None, now: datetime | None) -> LifecycleReport:
+        """One sweep: archive (record the class) and expire (delete) objects per each bucket's rules.
+
+        Keys in the report are plain keys when one bucket is swept, ``bucket/key`` when all are.
+        """
+        when = (now or datetime.now(UTC)).timestamp()
+        with mapped("apply lifecycle"):
+            if bucket is None:
+                buckets = [r["name"] for r in self.db.query("SELECT name FROM buckets ORDER BY name")]
+            else:
+                self._bucket_id(bucket)
+                buckets = [bucket]
+        archived: list[str] = []
+        expired: list[str] = []
+        for name in buckets:
+            label = "" if bucket is not None else f"{name}/"
+            rules = [r for r in self._get_lifecycle(name) if r.enabled]
+            doomed: list[str] = []
+            for rule in rules:
+                if rule.expire_after_days is not None:
+                    cutoff = when - timedelta(days=rule.expire_after_days).total_seconds()
+                    doomed.extend(self._matching(name, rule.prefix, cutoff, None))
+            doomed = sorted(set(doomed))
+            for i in range(0, len(doomed), PAGE):
+                self._delete_objects(name, doomed[i : i + PAGE])
+            expired.extend(label + k for k in doomed)
+            gone = set(doomed)
+            for rule in rules:
+                if rule.archive_after_days is None:
+                    continue
+                cutoff = when - timedelta(days=rule.archive_after_days).total_seconds()
+                rank = _ARCHIVE_RANK[rule.archive_class]
+                keys = [k for k in self._matching(name, rule.prefix, cutoff, rank) if k not in gone]
+                with mapped("apply lifecycle"), self.db.transaction() as conn:
+                    for key in keys:
+                        conn.execute(
+                            "UPDATE objects SET storage_class = ? WHERE bucket = ? AND key = ?",
+                            (rule.archive_class, name, key),
+                        )
+                archived.extend(label + k for k in keys)
+        self.recover()
+        return LifecycleReport(archived=sorted(set(archived)), expired=expired)
+
+    def _matching(self, bucket: str, prefix: str, cutoff: float, below_rank: int | None) -> list[str]:
+        """Keys under ``prefix`` last modified at or before ``cutoff`` (and in a lower class than ``below_rank``)."""
+        out: list[str] = []
+        after, op = prefix, ">="
+        while True:
+            with mapped("apply lifecycle"):
+                rows = self.db.query(
+                    f"SELECT key, last_modified, storage_class FROM objects WHERE bucket = ? AND key {op} ? "
+                    f"ORDER BY key LIMIT ?",
+                    (bucket, after, PAGE),
+                )
+            for row in rows:
+                if not row["key"].startswith(prefix):
+                    return out
+                if row["last_modified"] > cutoff:
+                    continue
+                if below_rank is not None and _ARCHIVE_RANK.get(row["storage_class"], 0) >= below_rank:
+                    continue
+                out.append(row["key"])
+            if len(rows) < PAGE:
+                return out
+            after, op = rows[-1]["key"], ">"
+
+
+def make_service(settings: Mapping[str, Any]) -> LocalStorage:
+    """Build the local storage service (called by the local plugin)."""
+    return LocalStorage(settings)
