@@ -1,0 +1,163 @@
+"""Settings -> libcloud driver: which libcloud provider serves which family, and the driver's arguments.
+
+The families a libcloud provider serves are read from libcloud's own driver maps
+(``libcloud.storage.providers.DRIVERS``, ``libcloud.dns.providers.DRIVERS``,
+``libcloud.compute.providers.DRIVERS``), never from a list kept here.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+from collections.abc import Mapping
+from typing import Any
+
+from cloudkit.errors import InvalidInput
+
+PREFIX = "libcloud:"
+FAMILIES = ("compute", "storage", "dns")
+
+#: Settings that become driver arguments of the same name.
+_DIRECT = ("host", "port", "secure", "region", "api_version")
+#: Settings this package reads itself (everything else that is not ``ex_*`` is ignored).
+_OWN = ("key", "secret", "timeout", "retry_timeout", "retry_delay", "retry_backoff", "nameservers")
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRY_TIMEOUT = 30.0
+DEFAULT_RETRY_DELAY = 0.5
+DEFAULT_RETRY_BACKOFF = 2.0
+
+
+def driver_name(provider: str) -> str:
+    """The libcloud provider constant behind a cloudkit provider name (``libcloud:s3`` -> ``s3``)."""
+    return provider[len(PREFIX):] if provider.startswith(PREFIX) else provider
+
+
+@functools.cache
+def _maps() -> dict[str, dict[str, Any]]:
+    from libcloud.compute.providers import DRIVERS as COMPUTE
+    from libcloud.dns.providers import DRIVERS as DNS
+    from libcloud.storage.providers import DRIVERS as STORAGE
+
+    def names(drivers: Mapping[Any, Any]) -> dict[str, Any]:
+        return {str(getattr(k, "value", k)): k for k in drivers}
+
+    return {"compute": names(COMPUTE), "storage": names(STORAGE), "dns": names(DNS)}
+
+
+def families_of(name: str) -> frozenset[str]:
+    """The cloudkit families libcloud serves for its provider ``name`` (empty when unknown)."""
+    name = driver_name(name)
+    return frozenset(f for f, known in _maps().items() if name in known)
+
+
+def all_providers() -> dict[str, frozenset[str]]:
+    """Every libcloud provider name with the families libcloud serves for it."""
+    out: dict[str, set[str]] = {}
+    for family, known in _maps().items():
+        for name in known:
+            out.setdefault(name, set()).add(family)
+    return {name: frozenset(fams) for name, fams in sorted(out.items())}
+
+
+def _bool(field: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        return value.lower() in ("true", "yes", "1", "on")
+    raise InvalidInput(field, "must be a boolean")
+
+
+def _number(field: str, value: Any, low: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
+        raise InvalidInput(field, f"must be a number >= {low}")
+    return float(value)
+
+
+def driver_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """libcloud driver constructor arguments from cloudkit settings (validated, no network)."""
+    kwargs: dict[str, Any] = {}
+    if settings.get("key") is not None:
+        kwargs["key"] = str(settings["key"])
+    if settings.get("secret") is not None:
+        kwargs["secret"] = str(settings["secret"])
+    for name in _DIRECT:
+        value = settings.get(name)
+        if value is None:
+            continue
+        if name == "port":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise InvalidInput("port", "must be a TCP port number (1-65535)")
+        elif name == "secure":
+            value = _bool("secure", value)
+        elif not isinstance(value, str) or not value:
+            raise InvalidInput(name, "must be a non-empty string")
+        kwargs[name] = value
+    kwargs["timeout"] = _number("timeout", settings.get("timeout", DEFAULT_TIMEOUT), 0.1)
+    for name, value in settings.items():
+        if name.startswith("ex_"):
+            kwargs[name] = value
+    return kwargs
+
+
+def _bounded_retry(window: float) -> type:
+    """libcloud's ``Retry`` with its own window (libcloud otherwise reuses the socket timeout)."""
+    import requests
+    from libcloud.common.exceptions import RateLimitReachedError
+    from libcloud.utils.retry import Retry, TransientSSLError
+
+    transient = (
+        RateLimitReachedError,
+        TransientSSLError,
+        http.client.NotConnected,
+        http.client.ImproperConnectionState,
+        ConnectionResetError,
+        requests.exceptions.ConnectionError,
+    )
+
+    class BoundedRetry(Retry):  # type: ignore[misc]
+        def __init__(self, retry_delay: float | None = None, timeout: float | None = None,
+                     backoff: float | None = None) -> None:
+            super().__init__(retry_exceptions=transient, retry_delay=retry_delay, timeout=window, backoff=backoff)
+
+    return BoundedRetry
+
+
+def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any:
+    """A libcloud driver of ``family`` for ``provider`` with retries switched on.
+
+    Transient failures (HTTP 429 with its ``Retry-After``, dropped connections) are retried by
+    libcloud's own ``Retry`` for at most ``retry_timeout`` seconds (default 30), starting at
+    ``retry_delay`` seconds and multiplying by ``retry_backoff``.
+    """
+    name = driver_name(provider)
+    known = _maps()[family]
+    if name not in known:
+        raise InvalidInput("provider", f"libcloud has no {family} driver called {name!r}")
+    if family == "storage":
+        from libcloud.storage.providers import get_driver
+    elif family == "dns":
+        from libcloud.dns.providers import get_driver  # type: ignore[assignment]
+    else:
+        from libcloud.compute.providers import get_driver  # type: ignore[assignment]
+    cls = get_driver(known[name])
+    kwargs = driver_kwargs(settings)
+    window = _number("retry_timeout", settings.get("retry_timeout", DEFAULT_RETRY_TIMEOUT), 0)
+    delay = _number("retry_delay", settings.get("retry_delay", DEFAULT_RETRY_DELAY), 0)
+    backoff = _number("retry_backoff", settings.get("retry_backoff", DEFAULT_RETRY_BACKOFF), 1)
+    kwargs["retry_delay"] = delay
+    kwargs["backoff"] = backoff
+    key = kwargs.pop("key", None)
+    args: list[Any] = [] if key is None else [key]
+    driver = cls(*args, **kwargs)
+    conn = driver.connection
+    conn.retryCls = _bounded_retry(window)
+    request = conn.request
+
+    @functools.wraps(request)
+    def request_with_retries(*a: Any, **kw: Any) -> Any:
+        kw.setdefault("retry_failed", True)
+        return request(*a, **kw)
+
+    conn.request = request_with_retries
+    return driver

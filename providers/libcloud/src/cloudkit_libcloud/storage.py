@@ -1,0 +1,267 @@
+"""Storage on any libcloud storage driver (Azure Blobs, S3, Google Cloud Storage, ...).
+
+Buckets are libcloud containers and objects libcloud objects. Uploads go through
+``upload_object_via_stream`` and downloads through ``download_object_as_stream``, so memory stays
+flat for any object size; listings walk ``iterate_container_objects`` lazily. Operations the
+driver class does not implement (libcloud's base class raises ``NotImplementedError``) are left
+out of ``capabilities()``; lifecycle rules have no libcloud API and are never supported.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import IO, Any
+
+from cloudkit.errors import CloudkitError, NotFound
+from cloudkit.models.storage import Bucket, CommonPrefix, ObjectInfo
+from cloudkit.services.storage import Listing, StorageService
+from cloudkit.streams import CHUNK, ObjectReader, iter_chunks
+
+from cloudkit_libcloud._driver import build_driver
+from cloudkit_libcloud.errors import mapped, translate
+
+#: cloudkit operation -> the libcloud StorageDriver methods it needs.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "create_bucket": ("create_container",),
+    "get_bucket": ("get_container",),
+    "list_buckets": ("iterate_containers",),
+    "delete_bucket": ("delete_container",),
+    "put_object": ("upload_object_via_stream",),
+    "get_object": ("get_object", "download_object_as_stream"),
+    "head_object": ("get_object",),
+    "copy_object": ("get_object", "download_object_as_stream", "upload_object_via_stream"),
+    "delete_object": ("delete_object",),
+    "list_objects": ("iterate_container_objects",),
+    "presign_url": ("get_object_cdn_url",),
+}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _plain(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (extra or {}).items() if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+class LibcloudStorage(StorageService):
+    """The storage family on a libcloud storage driver."""
+
+    def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(provider, settings)
+        with mapped(provider, "storage.connect"):
+            self._driver = build_driver("storage", provider, self.settings)
+        from libcloud.storage.base import StorageDriver
+
+        cls = type(self._driver)
+        for op, methods in _NEEDS.items():
+            lacking = [m for m in methods if getattr(cls, m, None) is getattr(StorageDriver, m, None)]
+            if lacking:
+                self.unsupported[op] = f"libcloud's {cls.__name__} does not implement {', '.join(lacking)}"
+        self._ranges = cls.download_object_range_as_stream is not StorageDriver.download_object_range_as_stream
+        try:
+            params = inspect.signature(cls.get_object_cdn_url).parameters
+        except (TypeError, ValueError):
+            params = {}  # type: ignore[assignment]
+        self._presign_methods = ("GET", "PUT") if "ex_method" in params else ("GET",)
+        self._presign_expiry = "ex_expiry" in params
+
+    @property
+    def native(self) -> Any:
+        """The libcloud ``StorageDriver``."""
+        return self._driver
+
+    def close(self) -> None:
+        """Close the driver's HTTP session."""
+        conn = getattr(self._driver, "connection", None)
+        inner = getattr(conn, "connection", None)
+        session = getattr(inner, "session", None)
+        if session is not None:
+            session.close()
+
+    # ---------------------------------------------------------------- helpers
+    def _container(self, name: str) -> Any:
+        """A libcloud ``Container`` handle without a round trip (the next call proves it exists)."""
+        from libcloud.storage.base import Container
+
+        return Container(name=name, extra={}, driver=self._driver)
+
+    def _object(self, bucket: str, key: str) -> Any:
+        from libcloud.storage.base import Object
+
+        return Object(name=key, size=0, hash=None, extra={}, meta_data={}, container=self._container(bucket), driver=self._driver)
+
+    def _info(self, bucket: str, obj: Any) -> ObjectInfo:
+        extra = obj.extra or {}
+        etag = obj.hash or extra.get("etag")
+        if isinstance(etag, str):
+            etag = etag.strip('"')
+        return ObjectInfo(
+            bucket=bucket,
+            key=obj.name,
+            size=int(obj.size or 0),
+            etag=etag or None,
+            content_type=extra.get("content_type"),
+            last_modified=_parse_time(extra.get("last_modified")),
+            metadata={str(k).lower(): v for k, v in (obj.meta_data or {}).items() if isinstance(v, str)},
+            storage_class=extra.get("storage_class") or extra.get("blob_tier"),
+            extra=_plain(extra),
+        )
+
+    def _bucket(self, container: Any) -> Bucket:
+        extra = container.extra or {}
+        return Bucket(
+            name=container.name,
+            region=extra.get("region") or getattr(self._driver, "region_name", None),
+            created_at=_parse_time(extra.get("creation_date") or extra.get("last_modified")),
+            extra=_plain(extra),
+        )
+
+    # ---------------------------------------------------------------- buckets
+    def _create_bucket(self, name: str, region: str | None) -> Bucket:
+        with mapped(self.provider, "storage.create_bucket"):
+            if region is not None and region != getattr(self._driver, "region_name", region):
+                from cloudkit.errors import InvalidInput
+
+                raise InvalidInput("region", f"this connection serves region {self._driver.region_name!r}; connect with region={region!r}")
+            return self._bucket(self._driver.create_container(name))
+
+    def _get_bucket(self, name: str) -> Bucket:
+        with mapped(self.provider, "storage.get_bucket"):
+            return self._bucket(self._driver.get_container(name))
+
+    def _list_buckets(self) -> Iterator[Bucket]:
+        with mapped(self.provider, "storage.list_buckets"):
+            containers = sorted(self._driver.iterate_containers(), key=lambda c: c.name)
+        for c in containers:
+            yield self._bucket(c)
+
+    def _delete_bucket(self, name: str) -> None:
+        with mapped(self.provider, "storage.delete_bucket"):
+            if not self._driver.delete_container(self._container(name)):
+                raise NotFound(f"storage.delete_bucket: bucket {name!r} was not deleted", provider=self.provider)
+
+    # ---------------------------------------------------------------- objects
+    def _put_object(
+        self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
+    ) -> ObjectInfo:
+        extra: dict[str, Any] = {"meta_data": dict(metadata)}
+        if content_type:
+            extra["content_type"] = content_type
+        with mapped(self.provider, "storage.put_object"):
+            obj = self._driver.upload_object_via_stream(iter_chunks(reader, CHUNK), self._container(bucket), key, extra=extra)
+        info = self._info(bucket, obj)
+        return ObjectInfo(
+            bucket=bucket, key=key, size=info.size if size is None else size, etag=info.etag,
+            content_type=content_type or info.content_type, last_modified=info.last_modified,
+            metadata=metadata, storage_class=info.storage_class, extra=info.extra,
+        )
+
+    def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
+        with mapped(self.provider, "storage.get_object"):
+            obj = self._driver.get_object(bucket, key)
+            info = self._info(bucket, obj)
+            if range is None:
+                stream = self._driver.download_object_as_stream(obj, chunk_size=CHUNK)
+            else:
+                start, end = range
+                if start >= info.size:
+                    from cloudkit.errors import InvalidInput
+
+                    raise InvalidInput("range", f"starts at {start}, past the end of the {info.size}-byte object")
+                if not self._ranges:
+                    self._not_supported("get_object", f"libcloud's {type(self._driver).__name__} cannot read byte ranges")
+                stop = info.size if end is None else min(end + 1, info.size)
+                stream = self._driver.download_object_range_as_stream(obj, start, stop, chunk_size=CHUNK)
+        provider = self.provider
+
+        def on_error(exc: Exception) -> CloudkitError:
+            return translate(exc, provider, "storage.get_object")
+
+        return ObjectReader(info, stream, on_error=on_error)
+
+    def _head_object(self, bucket: str, key: str) -> ObjectInfo:
+        with mapped(self.provider, "storage.head_object"):
+            return self._info(bucket, self._driver.get_object(bucket, key))
+
+    def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
+        """libcloud has no server-side copy: the bytes stream through this process, in chunks."""
+        with self._get_object(src_bucket, src_key, None) as src:
+            meta = dict(src.info.metadata) if metadata is None else metadata
+            with mapped(self.provider, "storage.get_bucket"):
+                self._driver.get_container(dst_bucket)  # fail before reading when the target is missing
+            return self._put_object(dst_bucket, dst_key, src, src.info.size, src.info.content_type, meta)  # type: ignore[arg-type]
+
+    def _delete_object(self, bucket: str, key: str) -> None:
+        from libcloud.storage.types import ObjectDoesNotExistError
+
+        with mapped(self.provider, "storage.delete_object"):
+            try:
+                self._driver.delete_object(self._object(bucket, key))
+            except ObjectDoesNotExistError:
+                # Deleting a missing key is not an error (as in S3), a missing bucket is.
+                self._driver.get_container(bucket)
+
+    def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
+        with mapped(self.provider, "storage.list_objects"):
+            listing = self._driver.iterate_container_objects(self._container(bucket), prefix=prefix or None)
+        last_prefix: str | None = None
+        while True:
+            with mapped(self.provider, "storage.list_objects"):
+                try:
+                    obj = next(listing)
+                except StopIteration:
+                    return
+            key = obj.name
+            if prefix and not key.startswith(prefix):
+                continue
+            if start_after is not None and key <= start_after:
+                continue
+            if delimiter:
+                cut = key.find(delimiter, len(prefix))
+                if cut >= 0:
+                    common = key[: cut + 1]
+                    if common != last_prefix:
+                        last_prefix = common
+                        yield CommonPrefix(bucket=bucket, prefix=common)
+                    continue
+            yield self._info(bucket, obj)
+
+    def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
+        if method not in self._presign_methods:
+            self._not_supported("presign_url", f"libcloud's {type(self._driver).__name__} presigns only {', '.join(self._presign_methods)}")
+        kwargs: dict[str, Any] = {}
+        if self._presign_expiry:
+            kwargs["ex_expiry"] = expires_in / 3600.0
+        elif expires_in != 24 * 3600:
+            self._not_supported("presign_url", f"libcloud's {type(self._driver).__name__} cannot choose the expiry")
+        if method != "GET":
+            kwargs["ex_method"] = method
+        with mapped(self.provider, "storage.presign_url"):
+            if method == "GET":
+                obj = self._driver.get_object(bucket, key)
+            else:
+                self._driver.get_container(bucket)
+                obj = self._object(bucket, key)
+            return str(self._driver.get_object_cdn_url(obj, **kwargs))
+
+
+def make_service(provider: str, settings: Mapping[str, Any]) -> LibcloudStorage:
+    """The storage service of ``provider`` (``libcloud:<name>`` or a bare libcloud name)."""
+    return LibcloudStorage(provider, settings)
+
