@@ -1,0 +1,205 @@
+"""Bubblewrap sandboxes: the local provider's instances.
+
+A sandbox has its own PID, mount, IPC, UTS (host name) and user namespaces, and its own network
+namespace unless it is asked to share the host's (a security group opened ports). Its root is a
+private, writable folder (``/etc``, ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/srv``,
+``/mnt``) with the host's ``/usr`` bound read-only over it, plus a fresh ``/proc``, ``/dev`` and
+``/run``. Limits come from the instance type through rlimits (``prlimit``).
+
+Process model: each sandbox is started as ``prlimit ... sh -c 'bwrap --die-with-parent ...'`` in a
+session of its own. The small ``sh`` is the sandbox's supervisor: it is not tied to the Python
+process that started it (an instance outlives a short-lived CLI call), it writes the sandbox's exit
+status to the console, and killing it tears the whole sandbox down (bubblewrap's
+``--die-with-parent`` kills every process of the sandbox's PID namespace). The supervisor is
+identified by its PID *and* its start time, so a recycled PID is never mistaken for the instance.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cloudkit.errors import NotSupported
+
+BWRAP_PACKAGE = "bubblewrap"
+PRIVATE_DIRS = ("etc", "home", "root", "tmp", "var", "opt", "srv", "mnt")
+MOUNT_POINTS = ("usr", "proc", "dev", "run")
+#: Files copied from the host's /etc into a new root (nothing secret: no shadow, no keys).
+ETC_FILES = (
+    "passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "profile", "bash.bashrc",
+    "localtime", "timezone", "debian_version", "os-release", "mime.types", "shells", "host.conf",
+)
+#: Host folders of /etc bound read-only (needed by programs under /usr).
+ETC_RO_DIRS = ("alternatives", "ssl", "ld.so.conf.d", "python3", "python3.11")
+
+
+def bwrap_path() -> str:
+    """The bubblewrap binary, or ``NotSupported`` naming the Debian package to install."""
+    found = shutil.which("bwrap") or ("/usr/bin/bwrap" if os.access("/usr/bin/bwrap", os.X_OK) else None)
+    if not found:
+        raise NotSupported(
+            "local",
+            "compute.create_instance",
+            f"instances are bubblewrap sandboxes and 'bwrap' was not found; install the Debian package "
+            f"'{BWRAP_PACKAGE}' (apt-get install {BWRAP_PACKAGE}). cloudkit never runs an instance unsandboxed",
+        )
+    return found
+
+
+def prepare_root(rootfs: Path, hostname: str) -> None:
+    """Create a private root layout at ``rootfs`` (idempotent: a stopped instance keeps its files)."""
+    for name in PRIVATE_DIRS + MOUNT_POINTS:
+        (rootfs / name).mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+    (rootfs / "root").chmod(0o700)
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        mine = rootfs / name
+        if host.is_symlink() and not mine.is_symlink():
+            mine.symlink_to(os.readlink(host))
+        elif host.is_dir() and not host.is_symlink():
+            mine.mkdir(exist_ok=True)
+    etc = rootfs / "etc"
+    for name in ETC_FILES:
+        src = Path("/etc") / name
+        dst = etc / name
+        if src.is_file() and not dst.exists():
+            shutil.copy2(src, dst)
+    for name in ETC_RO_DIRS:
+        if (Path("/etc") / name).is_dir():
+            (etc / name).mkdir(exist_ok=True)
+    (etc / "hostname").write_text(hostname + "\n")
+    (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost\n")
+    (etc / "resolv.conf").touch()
+    (rootfs / "var" / "lib" / "cloud" / "instance").mkdir(parents=True, exist_ok=True)
+
+
+def bwrap_argv(
+    rootfs: Path,
+    command: Sequence[str],
+    *,
+    hostname: str,
+    share_net: bool,
+    binds: Mapping[str, Path] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The bubblewrap command line for a sandbox over ``rootfs`` running ``command``."""
+    argv = [
+        bwrap_path(),
+        "--unshare-all",
+        "--die-with-parent",
+        "--hostname", hostname,
+        "--bind", str(rootfs), "/",
+        "--ro-bind", "/usr", "/usr",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/run",
+        "--chdir", "/root",
+        "--clearenv",
+    ]
+    if share_net:
+        argv.insert(2, "--share-net")
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_dir() and not host.is_symlink():
+            argv += ["--ro-bind", str(host), f"/{name}"]
+    for name in ETC_RO_DIRS:
+        if (Path("/etc") / name).is_dir():
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for target, source in (binds or {}).items():
+        argv += ["--bind", str(source), target]
+    base_env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        "HOSTNAME": hostname,
+        "LANG": "C.UTF-8",
+        "TERM": "dumb",
+    }
+    base_env.update(env or {})
+    for key, value in base_env.items():
+        argv += ["--setenv", key, value]
+    argv += ["--", *command]
+    return argv
+
+
+def spawn(
+    argv: Sequence[str],
+    console: Path,
+    *,
+    memory_mb: int | None,
+    max_processes: int | None,
+    max_open_files: int = 4096,
+) -> subprocess.Popen[bytes]:
+    """Start the supervisor shell running ``argv`` under rlimits; output appends to ``console``."""
+    limits = [f"--nofile={max_open_files}"]
+    if memory_mb:
+        limits.append(f"--as={memory_mb * 1024 * 1024}")
+    if max_processes:
+        limits.append(f"--nproc={max_processes}")
+    prlimit = shutil.which("prlimit")
+    supervisor = ["/bin/sh", "-c", '"$@"; echo "[cloudkit-init] sandbox exited with status $?"', "sandbox", *argv]
+    full = [prlimit, *limits, "--", *supervisor] if prlimit else supervisor
+    with open(console, "ab") as out:
+        return subprocess.Popen(
+            full,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+        )
+
+
+def start_time(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), or ``None`` if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def alive(pid: int | None, started: int | None) -> bool:
+    """Whether the process ``pid`` that started at ``started`` still runs."""
+    return pid is not None and started is not None and start_time(pid) == started
+
+
+def kill(pid: int, started: int, *, grace: float = 5.0) -> None:
+    """Stop a sandbox: SIGTERM to its whole session, then SIGKILL to what is left after ``grace``."""
+    if not alive(pid, started):
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not alive(pid, started):
+            return
+        time.sleep(0.02)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        _reap(pid)
+        if not alive(pid, started):
+            return
+        time.sleep(0.02)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
