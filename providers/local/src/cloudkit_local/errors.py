@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cloudkit.errors import CloudkitError, Conflict, NotFound, PermissionDenied, ProviderError, QuotaExceeded
+from cloudkit.errors import (
+    AuthenticationError,
+    CloudkitError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ProviderError,
+    QuotaExceeded,
+    Timeout,
+)
 
 PROVIDER = "local"
 
@@ -20,6 +30,22 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
         return Conflict(f"{operation}: conflicting change ({exc})", provider=PROVIDER)
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return Conflict(f"{operation}: the metadata database is busy", provider=PROVIDER)
+    if isinstance(exc, subprocess.TimeoutExpired):
+        return Timeout(f"{operation}: {exc.cmd[0] if isinstance(exc.cmd, list) else exc.cmd} did not finish in {exc.timeout:g}s",
+                       provider=PROVIDER)
+    if isinstance(exc, subprocess.CalledProcessError):
+        tool = exc.cmd[0] if isinstance(exc.cmd, (list, tuple)) and exc.cmd else "a command"
+        detail = (exc.stderr or exc.output or "")
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        tail = " ".join(str(detail).strip().splitlines()[-3:])
+        return ProviderError(f"{operation}: {tool} exited with status {exc.returncode}: {tail}", provider=PROVIDER)
+    if type(exc).__module__.startswith("psycopg"):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if sqlstate == "28P01" or "password authentication failed" in text:
+            return AuthenticationError(f"{operation}: the database refused the credentials", provider=PROVIDER)
+        return ProviderError(f"{operation}: {type(exc).__name__}: {text}", provider=PROVIDER, code=sqlstate or None)
     if isinstance(exc, OSError):
         code = exc.errno
         reason = exc.strerror or str(exc)
@@ -40,5 +66,9 @@ def mapped(operation: str) -> Iterator[None]:
         yield
     except CloudkitError:
         raise
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, subprocess.SubprocessError) as exc:
         raise translate(exc, operation) from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):  # imported only where PostgreSQL is used
+            raise translate(exc, operation) from exc
+        raise
