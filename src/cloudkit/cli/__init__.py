@@ -105,6 +105,42 @@ def providers_cmd(st: CliState) -> None:
         render(rows, ["provider", "distribution", "version", "capabilities", "description"], title="cloudkit providers")
 
 
+@main.command("capabilities")
+@click.argument("providers", nargs=-1)
+@click.option("--markdown", is_flag=True, help="Print a Markdown matrix (family/operation x provider).")
+@click.pass_obj
+def capabilities_cmd(st: CliState, providers: tuple[str, ...], markdown: bool) -> None:
+    """Which operations each provider supports (default: the installed providers; settings from --set)."""
+    import cloudkit
+    from cloudkit.services import FAMILIES
+
+    names = list(providers) or sorted(cloudkit.providers())
+    support: dict[str, dict[str, frozenset[str]]] = {}
+    for name in names:
+        with cloudkit.connect(name, profile=st.profile, **st.settings) as cloud:
+            support[name] = {}
+            for family in FAMILIES:
+                try:
+                    support[name][family] = cloud.service(family).capabilities()
+                except cloudkit.CloudkitError as exc:
+                    click.echo(f"warning: {name} {family}: {type(exc).__name__}: {exc}", err=True)
+                    support[name][family] = frozenset()
+    if st.output == "json":
+        click.echo(json.dumps({n: {f: sorted(ops) for f, ops in fam.items()} for n, fam in support.items()}, indent=2))
+        return
+    rows = []
+    for family, interface in FAMILIES.items():
+        for op in interface.OPERATIONS:
+            rows.append({"operation": f"{family}.{op}", **{n: "yes" if op in support[n][family] else "-" for n in names}})
+    if markdown:
+        click.echo("| operation | " + " | ".join(names) + " |")
+        click.echo("|---|" + "---|" * len(names))
+        for row in rows:
+            click.echo(f"| `{row['operation']}` | " + " | ".join(row[n] for n in names) + " |")
+        return
+    render(rows, ["operation", *names], title="capabilities")
+
+
 def run() -> None:
     """Console-script entry point."""
     main(prog_name="cloudkit")
