@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import cloudkit
-
 from cloudkit_libcloud._driver import FAMILIES, PREFIX, all_providers, driver_name, families_of
 
 DISTRIBUTION = "cloudkit-libcloud"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
 
@@ -19,7 +19,6 @@ from cloudkit.errors import CloudkitError, NotFound
 from cloudkit.models.storage import Bucket, CommonPrefix, ObjectInfo
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import CHUNK, ObjectReader, iter_chunks
-
 from cloudkit_libcloud._driver import build_driver
 from cloudkit_libcloud.errors import mapped, translate
 
@@ -41,7 +40,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 
 def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -52,7 +51,7 @@ def _parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _plain(extra: Mapping[str, Any] | None) -> dict[str, Any]:
