@@ -1,0 +1,316 @@
+"""The database family on Amazon RDS.
+
+Every long operation waits with boto3's RDS waiters (``db_instance_available``,
+``db_instance_deleted``, ``db_snapshot_available``) or, where boto3 has none (stop), with a waiter
+built from the same botocore waiter model format; ``timeout`` becomes the waiter's attempt count
+(see :meth:`AwsSession.waiter_config`), and a waiter giving up raises ``Timeout``. The master
+password goes to RDS and nowhere else: it is never part of a model, a log line or an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
+from cloudkit.services.database import DatabaseService
+
+from cloudkit_aws._session import PROVIDER, AwsSession
+from cloudkit_aws.errors import mapped
+
+#: botocore waiter model for "stopped", which boto3 does not ship (same format as its own).
+_STOPPED_WAITER: dict[str, Any] = {
+    "version": 2,
+    "waiters": {
+        "DBInstanceStopped": {
+            "delay": 30,
+            "operation": "DescribeDBInstances",
+            "maxAttempts": 60,
+            "acceptors": [
+                {"expected": "stopped", "matcher": "pathAll", "state": "success", "argument": "DBInstances[].DBInstanceStatus"},
+                {"expected": "deleted", "matcher": "pathAny", "state": "failure", "argument": "DBInstances[].DBInstanceStatus"},
+                {"expected": "deleting", "matcher": "pathAny", "state": "failure", "argument": "DBInstances[].DBInstanceStatus"},
+                {"expected": "failed", "matcher": "pathAny", "state": "failure", "argument": "DBInstances[].DBInstanceStatus"},
+            ],
+        }
+    },
+}
+
+_STATUS = {
+    "backing-up": "backing-up",
+    "configuring-enhanced-monitoring": "modifying",
+    "configuring-log-exports": "modifying",
+    "converting-to-vpc": "modifying",
+    "moving-to-vpc": "modifying",
+    "renaming": "modifying",
+    "resetting-master-credentials": "modifying",
+    "storage-optimization": "available",
+    "upgrading": "modifying",
+    "maintenance": "modifying",
+    "incompatible-restore": "failed",
+    "incompatible-parameters": "failed",
+    "incompatible-network": "failed",
+    "incompatible-option-group": "failed",
+    "restore-error": "failed",
+    "storage-full": "failed",
+}
+
+
+def make_service(settings: Mapping[str, Any]) -> AwsDatabase:
+    """The aws provider's database service (the plugin calls this)."""
+    return AwsDatabase(settings)
+
+
+def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
+    ep = d.get("Endpoint") or {}
+    status = str(d.get("DBInstanceStatus", "unknown"))
+    return DatabaseInstance(
+        id=d["DBInstanceIdentifier"],
+        engine=d.get("Engine", ""),
+        status=_STATUS.get(status, status),
+        instance_class=d.get("DBInstanceClass"),
+        engine_version=d.get("EngineVersion"),
+        storage_gb=d.get("AllocatedStorage"),
+        endpoint=Endpoint(host=ep["Address"], port=int(ep["Port"])) if ep.get("Address") and ep.get("Port") else None,
+        master_username=d.get("MasterUsername"),
+        database_name=d.get("DBName"),
+        multi_az=bool(d.get("MultiAZ", False)),
+        iops=d.get("Iops"),
+        backup_retention_days=int(d.get("BackupRetentionPeriod") or 0),
+        maintenance_window=d.get("PreferredMaintenanceWindow"),
+        replica_of=d.get("ReadReplicaSourceDBInstanceIdentifier"),
+        created_at=d.get("InstanceCreateTime"),
+        latest_restorable_time=d.get("LatestRestorableTime"),
+        extra=d,
+    )
+
+
+def _snapshot(d: Mapping[str, Any]) -> DatabaseSnapshot:
+    return DatabaseSnapshot(
+        id=d["DBSnapshotIdentifier"],
+        instance_id=d.get("DBInstanceIdentifier", ""),
+        engine=d.get("Engine", ""),
+        status=d.get("Status", "unknown"),
+        kind=d.get("SnapshotType", "manual"),
+        storage_gb=d.get("AllocatedStorage"),
+        created_at=d.get("SnapshotCreateTime"),
+        extra=d,
+    )
+
+
+class AwsDatabase(DatabaseService):
+    """RDS DB instances, snapshots, point-in-time restores and read replicas."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(PROVIDER, settings)
+        self._aws = AwsSession(self.settings)
+
+    @property
+    def native(self) -> Any:
+        """The boto3 RDS client."""
+        return self._aws.client("rds")
+
+    @property
+    def rds(self) -> Any:
+        """The boto3 RDS client."""
+        return self._aws.client("rds")
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._aws.close()
+
+    # ------------------------------------------------------------------ helpers
+    def _wait(self, name: str, operation: str, timeout: float, **kwargs: Any) -> None:
+        if name == "db_instance_stopped":
+            from botocore.waiter import WaiterModel, create_waiter_with_client
+
+            waiter = create_waiter_with_client("DBInstanceStopped", WaiterModel(_STOPPED_WAITER), self.rds)
+        else:
+            waiter = self.rds.get_waiter(name)
+        with mapped(operation):
+            waiter.wait(WaiterConfig=self._aws.waiter_config(waiter, timeout), **kwargs)
+
+    def _describe(self, identifier: str, operation: str) -> DatabaseInstance:
+        with mapped(operation):
+            found = self.rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+        return _instance(found[0])
+
+    def _settle(self, identifier: str, result: Mapping[str, Any], wait: bool, timeout: float, operation: str) -> DatabaseInstance:
+        if not wait:
+            return _instance(result)
+        self._wait("db_instance_available", operation, timeout, DBInstanceIdentifier=identifier)
+        return self._describe(identifier, operation)
+
+    # ------------------------------------------------------------------ engines and instances
+    def _list_engines(self) -> list[str]:
+        engines: set[str] = set()
+        pages = iter(self.rds.get_paginator("describe_db_engine_versions").paginate())
+        while True:
+            with mapped("database.list_engines"):
+                page = next(pages, None)
+            if page is None:
+                return sorted(engines)
+            engines.update(v["Engine"] for v in page.get("DBEngineVersions", []))
+
+    def _create_instance(self, identifier: str, **kw: Any) -> DatabaseInstance:
+        op = "database.create_instance"
+        args: dict[str, Any] = {
+            "DBInstanceIdentifier": identifier,
+            "Engine": kw["engine"],
+            "DBInstanceClass": kw["instance_class"],
+            "AllocatedStorage": kw["storage_gb"],
+            "MasterUsername": kw["master_username"],
+            "MasterUserPassword": kw["master_password"],
+            "MultiAZ": kw["multi_az"],
+            "BackupRetentionPeriod": kw["backup_retention_days"],
+        }
+        if kw.get("engine_version"):
+            args["EngineVersion"] = kw["engine_version"]
+        if kw.get("database_name"):
+            args["DBName"] = kw["database_name"]
+        if kw.get("iops") is not None:
+            args["Iops"] = kw["iops"]
+            args["StorageType"] = "io1"
+        if kw.get("maintenance_window"):
+            args["PreferredMaintenanceWindow"] = kw["maintenance_window"]
+        with mapped(op):
+            made = self.rds.create_db_instance(**args)["DBInstance"]
+        return self._settle(identifier, made, bool(kw["wait"]), float(kw["timeout"]), op)
+
+    def _get_instance(self, identifier: str) -> DatabaseInstance:
+        return self._describe(identifier, "database.get_instance")
+
+    def _list_instances(self) -> Iterator[DatabaseInstance]:
+        pages = iter(self.rds.get_paginator("describe_db_instances").paginate())
+        while True:
+            with mapped("database.list_instances"):
+                page = next(pages, None)
+            if page is None:
+                return
+            for d in page.get("DBInstances", []):
+                yield _instance(d)
+
+    def _modify_instance(self, identifier: str, changes: dict[str, object], apply_immediately: bool, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.modify_instance"
+        names = {
+            "instance_class": "DBInstanceClass",
+            "storage_gb": "AllocatedStorage",
+            "backup_retention_days": "BackupRetentionPeriod",
+            "maintenance_window": "PreferredMaintenanceWindow",
+            "master_password": "MasterUserPassword",
+        }
+        args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "ApplyImmediately": apply_immediately}
+        for key, value in changes.items():
+            args[names[key]] = value
+        with mapped(op):
+            result = self.rds.modify_db_instance(**args)["DBInstance"]
+        return self._settle(identifier, result, wait, timeout, op)
+
+    def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.reboot_instance"
+        with mapped(op):
+            result = self.rds.reboot_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        return self._settle(identifier, result, wait, timeout, op)
+
+    def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.stop_instance"
+        with mapped(op):
+            result = self.rds.stop_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        if not wait:
+            return _instance(result)
+        self._wait("db_instance_stopped", op, timeout, DBInstanceIdentifier=identifier)
+        return self._describe(identifier, op)
+
+    def _start_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.start_instance"
+        with mapped(op):
+            result = self.rds.start_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        return self._settle(identifier, result, wait, timeout, op)
+
+    def _delete_instance(self, identifier: str, final_snapshot: str | None, wait: bool, timeout: float) -> None:
+        op = "database.delete_instance"
+        args: dict[str, Any] = {"DBInstanceIdentifier": identifier}
+        if final_snapshot:
+            args["FinalDBSnapshotIdentifier"] = final_snapshot
+            args["SkipFinalSnapshot"] = False
+        else:
+            args["SkipFinalSnapshot"] = True
+        with mapped(op):
+            self.rds.delete_db_instance(**args)
+        if wait:
+            self._wait("db_instance_deleted", op, timeout, DBInstanceIdentifier=identifier)
+            if final_snapshot:
+                self._wait("db_snapshot_available", op, timeout, DBSnapshotIdentifier=final_snapshot)
+
+    # ------------------------------------------------------------------ snapshots
+    def _create_snapshot(self, identifier: str, snapshot_id: str, wait: bool, timeout: float) -> DatabaseSnapshot:
+        op = "database.create_snapshot"
+        with mapped(op):
+            made = self.rds.create_db_snapshot(DBSnapshotIdentifier=snapshot_id, DBInstanceIdentifier=identifier)["DBSnapshot"]
+        if not wait:
+            return _snapshot(made)
+        self._wait("db_snapshot_available", op, timeout, DBSnapshotIdentifier=snapshot_id)
+        return self._describe_snapshot(snapshot_id, op)
+
+    def _describe_snapshot(self, snapshot_id: str, operation: str) -> DatabaseSnapshot:
+        with mapped(operation):
+            found = self.rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"]
+        return _snapshot(found[0])
+
+    def _get_snapshot(self, snapshot_id: str) -> DatabaseSnapshot:
+        return self._describe_snapshot(snapshot_id, "database.get_snapshot")
+
+    def _list_snapshots(self, identifier: str | None, kind: str | None) -> Iterator[DatabaseSnapshot]:
+        args: dict[str, Any] = {}
+        if identifier:
+            args["DBInstanceIdentifier"] = identifier
+        if kind:
+            args["SnapshotType"] = kind
+        pages = iter(self.rds.get_paginator("describe_db_snapshots").paginate(**args))
+        while True:
+            with mapped("database.list_snapshots"):
+                page = next(pages, None)
+            if page is None:
+                return
+            for d in page.get("DBSnapshots", []):
+                yield _snapshot(d)
+
+    def _delete_snapshot(self, snapshot_id: str) -> None:
+        with mapped("database.delete_snapshot"):
+            self.rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
+
+    def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.restore_snapshot"
+        args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "DBSnapshotIdentifier": snapshot_id}
+        if instance_class:
+            args["DBInstanceClass"] = instance_class
+        with mapped(op):
+            made = self.rds.restore_db_instance_from_db_snapshot(**args)["DBInstance"]
+        return self._settle(identifier, made, wait, timeout, op)
+
+    def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.restore_to_point_in_time"
+        args: dict[str, Any] = {"SourceDBInstanceIdentifier": source, "TargetDBInstanceIdentifier": identifier}
+        if time is None:
+            args["UseLatestRestorableTime"] = True
+        else:
+            args["RestoreTime"] = time
+        with mapped(op):
+            made = self.rds.restore_db_instance_to_point_in_time(**args)["DBInstance"]
+        return self._settle(identifier, made, wait, timeout, op)
+
+    def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.create_read_replica"
+        args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "SourceDBInstanceIdentifier": source}
+        if instance_class:
+            args["DBInstanceClass"] = instance_class
+        with mapped(op):
+            made = self.rds.create_db_instance_read_replica(**args)["DBInstance"]
+        return self._settle(identifier, made, wait, timeout, op)
+
+    def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        op = "database.promote_read_replica"
+        with mapped(op):
+            result = self.rds.promote_read_replica(DBInstanceIdentifier=identifier)["DBInstance"]
+        return self._settle(identifier, result, wait, timeout, op)

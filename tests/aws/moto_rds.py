@@ -1,0 +1,76 @@
+"""Two RDS gaps of moto's server, closed for the test harness only.
+
+* ``DescribeDBEngineVersions`` is not implemented: it is added on moto's ``RDSResponse`` class,
+  answering from moto's own table of engines and their default versions (the engines moto can
+  create), serialised by moto from botocore's service model like every other reply.
+* ``PromoteReadReplica`` leaves the promoted instance pointing at its former source
+  (``ReadReplicaSourceDBInstanceIdentifier``) and listed among the source's replicas; RDS clears
+  both. The backend method is wrapped to do the same.
+
+Call :func:`install` before the server starts (idempotent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.rds.models import DBInstance, RDSBackend
+from moto.rds.responses import RDSResponse
+
+_installed = False
+
+#: Parameter group family per engine, as RDS reports it for these versions.
+_FAMILY = {"mysql": "mysql5.6", "postgres": "postgres9.3", "neptune": "neptune1.3"}
+
+
+def describe_db_engine_versions(self: RDSResponse) -> ActionResult:
+    """DescribeDBEngineVersions over the engines moto creates, with the Engine/EngineVersion filters."""
+    engine = self._get_param("Engine")
+    version = self._get_param("EngineVersion")
+    items: list[dict[str, Any]] = []
+    for name, default in sorted(DBInstance.default_engine_versions.items()):
+        if name != name.lower():  # moto lists "MySQL" as an alias of "mysql"
+            continue
+        if engine and engine != name:
+            continue
+        if version and version != default:
+            continue
+        family = _FAMILY.get(name, f"{name}-{default.split('.')[0]}")
+        items.append({
+            "Engine": name,
+            "EngineVersion": default,
+            "DBParameterGroupFamily": family,
+            "DBEngineDescription": name,
+            "DBEngineVersionDescription": f"{name} {default}",
+            "Status": "available",
+        })
+    return ActionResult({"DBEngineVersions": items})
+
+
+def _promote(original: Any) -> Any:
+    def promote_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
+        database = self.databases.get(db_kwargs.get("db_instance_identifier", ""))
+        source = getattr(database, "source_db_instance_identifier", None) if database is not None else None
+        result = original(self, db_kwargs)
+        if source:
+            try:
+                primary = self.find_db_from_id(source)
+                primary.remove_replica(result)
+            except Exception:  # the source may be gone already
+                pass
+            result.source_db_instance_identifier = None
+        return result
+
+    promote_read_replica.__wrapped__ = original  # type: ignore[attr-defined]
+    return promote_read_replica
+
+
+def install() -> None:
+    """Patch moto's RDS (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions  # type: ignore[attr-defined]
+    RDSBackend.promote_read_replica = _promote(RDSBackend.promote_read_replica)  # type: ignore[method-assign]
+    _installed = True
