@@ -15,7 +15,6 @@ from typing import Any
 
 from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
 from cloudkit.services.database import DatabaseService
-
 from cloudkit_aws._session import PROVIDER, AwsSession
 from cloudkit_aws.errors import mapped
 
