@@ -160,10 +160,16 @@ class _Hasher:
             self._pool.shutdown(wait=True)
 
 
-def _copy_stream(reader: IO[bytes], fd: int) -> tuple[int, str]:
-    """Copy ``reader`` into file descriptor ``fd``; return (bytes, hex MD5). Memory: two chunks."""
+def _copy_stream(reader: IO[bytes], fd: int, size_hint: int | None = None) -> tuple[int, str]:
+    """Copy ``reader`` into file descriptor ``fd``; return (bytes, hex MD5).
+
+    Memory stays at two buffers of at most :data:`CHUNK`: they start small (or at the known
+    size) and double while reads keep filling them, so small objects stay cheap.
+    """
     hasher = _Hasher()
-    bufs = (bytearray(CHUNK), bytearray(CHUNK))
+    first = CHUNK if size_hint is None else max(1, min(CHUNK, size_hint + 1))
+    cap = min(first, 64 * 1024) if size_hint is None else first
+    bufs: list[bytearray] = [bytearray(cap), bytearray(0)]
     readinto = getattr(reader, "readinto", None)
     size = 0
     turn = 0
@@ -171,13 +177,17 @@ def _copy_stream(reader: IO[bytes], fd: int) -> tuple[int, str]:
         while True:
             view: memoryview | bytes
             if readinto is not None:
-                buf = bufs[turn]
                 hasher.wait()  # the buffer we are about to reuse may still be hashing
+                if len(bufs[turn]) < cap:
+                    bufs[turn] = bytearray(cap)
+                buf = bufs[turn]
                 n = readinto(buf)
                 if not n:
                     break
                 view = memoryview(buf)[:n]
                 turn ^= 1
+                if n == len(buf) and cap < CHUNK:
+                    cap = min(CHUNK, cap * 2)
             else:
                 data = reader.read(CHUNK)
                 if not data:
@@ -462,7 +472,7 @@ class LocalStorage(StorageService):
     def _put_object(
         self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
     ) -> ObjectInfo:
-        return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd), content_type, metadata)
+        return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd, size), content_type, metadata)
 
     def _upload_file(
         self, path: Path, bucket: str, key: str, content_type: str | None, metadata: dict[str, str], progress: Progress | None
@@ -474,7 +484,7 @@ class LocalStorage(StorageService):
         with fh:
             total = os.fstat(fh.fileno()).st_size
             reader: Any = fh if progress is None else ProgressReader(fh, total, progress)
-            return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd), content_type, metadata)
+            return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd, total), content_type, metadata)
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
         with mapped("copy object"):

@@ -1,0 +1,431 @@
+"""The storage conformance suite: what every provider's buckets and objects must do.
+
+Subclass :class:`StorageConformance` in a provider's tests (with a ``cloudkit_cloud`` fixture),
+or run ``pytest --pyargs cloudkit.testing --cloudkit-profile=NAME``. Objects stay small so the
+suite replays quickly from recorded HTTP cassettes; an operation the provider's capabilities
+exclude is skipped with that reason.
+
+Class attributes a provider may set:
+
+``many_keys``
+    Also list more than 1000 keys (one page of most object stores) in order. Off by default:
+    it takes 1000+ uploads, cheap only where uploads are.
+``presign_put_headers``
+    Headers an HTTP client must send with a presigned PUT on this provider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from cloudkit import Cloud
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
+from cloudkit.models.storage import Bucket, CommonPrefix, LifecycleRule, ObjectInfo
+from cloudkit.services.storage import StorageService
+from cloudkit.testing.helpers import requires, unique_name
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def _names(listing: Any) -> list[str]:
+    return [item.key if isinstance(item, ObjectInfo) else item.prefix for item in listing]
+
+
+class StorageConformance:
+    """Provider-neutral tests of :class:`cloudkit.StorageService`."""
+
+    many_keys: ClassVar[bool] = False
+    presign_put_headers: ClassVar[dict[str, str]] = {"Content-Type": "application/octet-stream"}
+
+    # ------------------------------------------------------------ fixtures
+    @pytest.fixture
+    def storage(self, cloudkit_cloud: Cloud) -> StorageService:
+        """The storage service under test."""
+        return cloudkit_cloud.storage
+
+    @pytest.fixture
+    def bucket(self, cloudkit_cloud: Cloud, storage: StorageService) -> Iterator[str]:
+        """A fresh bucket, removed with everything in it after the test."""
+        requires(cloudkit_cloud, "storage", "create_bucket", "delete_bucket")
+        name = unique_name("ck")
+        storage.create_bucket(name)
+        yield name
+        try:
+            storage.delete_bucket(name, force=True)
+        except CloudkitError:
+            pass
+
+    def _put(self, storage: StorageService, bucket: str, keys: list[str]) -> None:
+        for key in keys:
+            storage.put_object(bucket, key, key.encode("utf-8"))
+
+    # ------------------------------------------------------------ capabilities
+    def test_capabilities_are_known_operations(self, storage: StorageService) -> None:
+        caps = storage.capabilities()
+        assert caps <= set(StorageService.OPERATIONS)
+        for op in StorageService.OPERATIONS:
+            assert storage.supports(op) == (op in caps)
+
+    # ------------------------------------------------------------ buckets
+    def test_bucket_lifecycle(self, cloudkit_cloud: Cloud, storage: StorageService) -> None:
+        requires(cloudkit_cloud, "storage", "create_bucket", "get_bucket", "list_buckets", "delete_bucket")
+        name = unique_name("ck")
+        created = storage.create_bucket(name)
+        try:
+            assert isinstance(created, Bucket)
+            assert created.name == name
+            assert storage.get_bucket(name).name == name
+            assert storage.get_bucket(created).name == name
+            assert name in [b.name for b in storage.list_buckets()]
+        finally:
+            storage.delete_bucket(name)
+        with pytest.raises(NotFound):
+            storage.get_bucket(name)
+        assert name not in [b.name for b in storage.list_buckets()]
+
+    def test_list_buckets_is_lazy_and_ordered(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "list_buckets")
+        listing = storage.list_buckets()
+        assert isinstance(listing, Iterator)
+        names = [b.name for b in listing]
+        assert bucket in names
+        assert names == sorted(names)
+
+    def test_create_existing_bucket_raises_already_exists(self, storage: StorageService, bucket: str) -> None:
+        with pytest.raises(AlreadyExists):
+            storage.create_bucket(bucket)
+
+    def test_missing_bucket_raises_not_found(self, cloudkit_cloud: Cloud, storage: StorageService) -> None:
+        requires(cloudkit_cloud, "storage", "get_bucket", "delete_bucket", "put_object", "list_objects")
+        name = unique_name("ck")
+        with pytest.raises(NotFound):
+            storage.get_bucket(name)
+        with pytest.raises(NotFound):
+            storage.delete_bucket(name)
+        with pytest.raises(NotFound):
+            storage.put_object(name, "k", b"data")
+        with pytest.raises(NotFound):
+            list(storage.list_objects(name))
+
+    def test_delete_non_empty_bucket_conflicts_unless_forced(self, cloudkit_cloud: Cloud, storage: StorageService) -> None:
+        requires(cloudkit_cloud, "storage", "create_bucket", "get_bucket", "delete_bucket", "put_object", "list_objects")
+        name = unique_name("ck")
+        storage.create_bucket(name)
+        try:
+            storage.put_object(name, "a/b", b"1")
+            storage.put_object(name, "c", b"2")
+            with pytest.raises(Conflict):
+                storage.delete_bucket(name)
+            assert storage.get_bucket(name).name == name
+            storage.delete_bucket(name, force=True)
+            with pytest.raises(NotFound):
+                storage.get_bucket(name)
+        finally:
+            try:
+                storage.delete_bucket(name, force=True)
+            except NotFound:
+                pass
+
+    # ------------------------------------------------------------ objects
+    def test_put_get_round_trip(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object")
+        data = b"hello, cloudkit\n" * 3
+        info = storage.put_object(bucket, "docs/hello.txt", data, content_type="text/plain",
+                                  metadata={"Owner": "ops", "run-id": "42"})
+        assert info.key == "docs/hello.txt"
+        assert info.bucket == bucket
+        assert info.size == len(data)
+        assert info.etag == _md5(data)
+        with storage.get_object(bucket, "docs/hello.txt") as reader:
+            assert reader.read() == data
+            assert reader.info.size == len(data)
+            assert reader.info.etag == _md5(data)
+            assert reader.info.content_type == "text/plain"
+            assert dict(reader.info.metadata) == {"owner": "ops", "run-id": "42"}
+
+    def test_put_accepts_file_objects_and_iterables(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object")
+        storage.put_object(bucket, "from-file", io.BytesIO(b"file bytes"))
+        storage.put_object(bucket, "from-chunks", iter([b"chunk-1,", b"", b"chunk-2"]))
+        with storage.get_object(bucket, "from-file") as r:
+            assert r.read() == b"file bytes"
+        with storage.get_object(bucket, "from-chunks") as r:
+            assert b"".join(r.iter_chunks(4)) == b"chunk-1,chunk-2"
+
+    def test_empty_object(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object", "head_object")
+        info = storage.put_object(bucket, "empty", b"")
+        assert info.size == 0
+        assert info.etag == _md5(b"")
+        assert storage.head_object(bucket, "empty").size == 0
+        with storage.get_object(bucket, "empty") as r:
+            assert r.read() == b""
+
+    def test_put_replaces_object(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object", "head_object")
+        storage.put_object(bucket, "k", b"first version", metadata={"v": "1"})
+        storage.put_object(bucket, "k", b"second", metadata={"v": "2"})
+        head = storage.head_object(bucket, "k")
+        assert head.size == 6
+        assert head.etag == _md5(b"second")
+        assert dict(head.metadata) == {"v": "2"}
+        with storage.get_object(bucket, "k") as r:
+            assert r.read() == b"second"
+
+    def test_head_object(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "head_object")
+        storage.put_object(bucket, "h.json", b'{"a": 1}', content_type="application/json", metadata={"k": "v"})
+        head = storage.head_object(bucket, "h.json")
+        assert (head.bucket, head.key, head.size) == (bucket, "h.json", 8)
+        assert head.content_type == "application/json"
+        assert head.etag == _md5(b'{"a": 1}')
+        assert dict(head.metadata) == {"k": "v"}
+        assert head.last_modified is not None and head.last_modified.tzinfo is not None
+
+    def test_keys_with_unusual_characters(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object", "list_objects")
+        keys = ["spaces in name.txt", "ünïcödé/ключ", "a+b=c&d", "deep/nested/path/file", "dots..in..name"]
+        for key in keys:
+            storage.put_object(bucket, key, key.encode("utf-8"))
+        for key in keys:
+            with storage.get_object(bucket, key) as r:
+                assert r.read() == key.encode("utf-8")
+        assert _names(storage.list_objects(bucket)) == sorted(keys, key=lambda k: k.encode("utf-8"))
+
+    def test_missing_object_raises_not_found(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "get_object", "head_object")
+        with pytest.raises(NotFound):
+            storage.get_object(bucket, "no/such/key").read()
+        with pytest.raises(NotFound):
+            storage.head_object(bucket, "no/such/key")
+
+    def test_ranged_get(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object")
+        data = bytes(range(256)) * 4
+        storage.put_object(bucket, "bin", data)
+        with storage.get_object(bucket, "bin", range=(0, 9)) as r:
+            assert r.read() == data[0:10]
+        with storage.get_object(bucket, "bin", range=(100, 355)) as r:
+            assert r.read() == data[100:356]
+        with storage.get_object(bucket, "bin", range=(1000, None)) as r:
+            assert r.read() == data[1000:]
+        with storage.get_object(bucket, "bin", range=(1020, 5000)) as r:
+            assert r.read() == data[1020:]
+
+    def test_copy_object(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "copy_object", "get_object", "head_object")
+        storage.put_object(bucket, "src", b"copy me", content_type="text/plain", metadata={"a": "1"})
+        info = storage.copy_object(bucket, "src", bucket, "dst/copy")
+        assert info.key == "dst/copy"
+        assert info.etag == _md5(b"copy me")
+        with storage.get_object(bucket, "dst/copy") as r:
+            assert r.read() == b"copy me"
+        assert dict(storage.head_object(bucket, "dst/copy").metadata) == {"a": "1"}
+        storage.copy_object(bucket, "src", bucket, "dst/new-meta", metadata={"b": "2"})
+        assert dict(storage.head_object(bucket, "dst/new-meta").metadata) == {"b": "2"}
+        # The copy is independent of its source.
+        storage.put_object(bucket, "src", b"changed")
+        with storage.get_object(bucket, "dst/copy") as r:
+            assert r.read() == b"copy me"
+        with pytest.raises(NotFound):
+            storage.copy_object(bucket, "missing", bucket, "dst/x")
+
+    def test_delete_object(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "delete_object", "head_object")
+        storage.put_object(bucket, "doomed", b"x")
+        storage.delete_object(bucket, "doomed")
+        with pytest.raises(NotFound):
+            storage.head_object(bucket, "doomed")
+        storage.delete_object(bucket, "doomed")  # deleting a missing key is not an error
+
+    def test_delete_objects_batch(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "delete_objects", "list_objects")
+        keys = [f"batch/{i:02d}" for i in range(12)]
+        self._put(storage, bucket, [*keys, "keep"])
+        result = storage.delete_objects(bucket, [*keys[:10], "batch/never-existed"])
+        assert set(keys[:10]) <= set(result.deleted)
+        assert not result.errors
+        assert _names(storage.list_objects(bucket)) == ["batch/10", "batch/11", "keep"]
+
+    # ------------------------------------------------------------ listing
+    def test_list_in_key_order(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "list_objects")
+        keys = ["b", "a/2", "A", "a/10", "a", "a-b", "a/1", "Z/z", "0"]
+        self._put(storage, bucket, keys)
+        listing = storage.list_objects(bucket)
+        assert isinstance(listing, Iterator)
+        items = list(listing)
+        assert all(isinstance(i, ObjectInfo) for i in items)
+        assert [i.key for i in items] == sorted(keys)
+        sizes = {i.key: i.size for i in items}
+        assert sizes["a/10"] == len(b"a/10")
+
+    def test_list_prefix_and_start_after(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "list_objects")
+        self._put(storage, bucket, ["logs/1", "logs/2", "logs/3", "logsx", "other"])
+        assert _names(storage.list_objects(bucket, prefix="logs/")) == ["logs/1", "logs/2", "logs/3"]
+        assert _names(storage.list_objects(bucket, prefix="logs")) == ["logs/1", "logs/2", "logs/3", "logsx"]
+        assert _names(storage.list_objects(bucket, prefix="nothing/")) == []
+        assert _names(storage.list_objects(bucket, prefix="logs/", start_after="logs/1")) == ["logs/2", "logs/3"]
+        assert _names(storage.list_objects(bucket, start_after="logsx")) == ["other"]
+
+    def test_list_with_delimiter(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "list_objects")
+        self._put(storage, bucket, ["a/1", "a/2", "a/b/3", "b", "c/1", "d/e/f", "top.txt"])
+        top = list(storage.list_objects(bucket, delimiter="/"))
+        assert _names(top) == ["a/", "b", "c/", "d/", "top.txt"]
+        assert [type(i) for i in top] == [CommonPrefix, ObjectInfo, CommonPrefix, CommonPrefix, ObjectInfo]
+        assert all(i.bucket == bucket for i in top)
+        assert _names(storage.list_objects(bucket, prefix="a/", delimiter="/")) == ["a/1", "a/2", "a/b/"]
+        assert _names(storage.list_objects(bucket, prefix="d/", delimiter="/")) == ["d/e/"]
+
+    def test_list_many_keys(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        if not self.many_keys:
+            pytest.skip("many_keys is off for this provider (1000+ uploads)")
+        requires(cloudkit_cloud, "storage", "put_object", "list_objects")
+        keys = [f"k/{i:05d}" for i in range(1010)]
+        for key in reversed(keys):
+            storage.put_object(bucket, key, b"")
+        assert _names(storage.list_objects(bucket)) == keys
+        assert _names(storage.list_objects(bucket, start_after="k/00999")) == keys[1000:]
+        assert _names(storage.list_objects(bucket, delimiter="/")) == ["k/"]
+
+    # ------------------------------------------------------------ files
+    def test_upload_and_download_file(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str, tmp_path: Path) -> None:
+        requires(cloudkit_cloud, "storage", "upload_file", "download_file")
+        data = bytes(range(256)) * 64
+        src = tmp_path / "src.bin"
+        src.write_bytes(data)
+        seen: list[tuple[int, int | None]] = []
+        info = storage.upload_file(src, bucket, "files/src.bin", content_type="application/octet-stream",
+                                   progress=lambda done, total: seen.append((done, total)))
+        assert info.size == len(data)
+        assert info.etag == _md5(data)
+        assert seen and seen[-1][0] == len(data)
+        dst = tmp_path / "out" / "dst.bin"
+        dst.parent.mkdir()
+        got = storage.download_file(bucket, "files/src.bin", dst)
+        assert dst.read_bytes() == data
+        assert got.size == len(data)
+        assert sorted(p.name for p in dst.parent.iterdir()) == ["dst.bin"]
+
+    def test_download_missing_object_leaves_no_file(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str,
+                                                    tmp_path: Path) -> None:
+        requires(cloudkit_cloud, "storage", "download_file")
+        folder = tmp_path / "downloads"
+        folder.mkdir()
+        with pytest.raises(NotFound):
+            storage.download_file(bucket, "missing", folder / "never.bin")
+        assert list(folder.iterdir()) == []
+
+    # ------------------------------------------------------------ presigned URLs
+    def test_presigned_get(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "presign_url")
+        storage.put_object(bucket, "shared/report.txt", b"for your eyes", content_type="text/plain")
+        url = storage.presign_url(bucket, "shared/report.txt", method="GET", expires_in=300)
+        assert url.startswith(("http://", "https://"))
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200
+            assert resp.read() == b"for your eyes"
+
+    def test_presigned_put(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "presign_url", "get_object")
+        url = storage.presign_url(bucket, "inbox/upload.bin", method="PUT", expires_in=300)
+        req = urllib.request.Request(url, data=b"uploaded through a URL", method="PUT", headers=dict(self.presign_put_headers))
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.status in (200, 201)
+        with storage.get_object(bucket, "inbox/upload.bin") as r:
+            assert r.read() == b"uploaded through a URL"
+
+    def test_presigned_get_is_method_bound(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "presign_url", "get_object")
+        storage.put_object(bucket, "ro", b"read only")
+        url = storage.presign_url(bucket, "ro", method="GET", expires_in=300)
+        req = urllib.request.Request(url, data=b"overwrite", method="PUT", headers=dict(self.presign_put_headers))
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=30)
+        assert 400 <= err.value.code < 500
+        with storage.get_object(bucket, "ro") as r:
+            assert r.read() == b"read only"
+
+    # ------------------------------------------------------------ lifecycle
+    def test_lifecycle_round_trip(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "set_lifecycle", "get_lifecycle")
+        rules = [
+            LifecycleRule(prefix="logs/", archive_after_days=30, expire_after_days=365, id="logs"),
+            LifecycleRule(prefix="tmp/", expire_after_days=7, id="tmp"),
+            LifecycleRule(prefix="cold/", archive_after_days=10, archive_class="DEEP_ARCHIVE", id="cold"),
+        ]
+        storage.set_lifecycle(bucket, rules)
+        got = sorted(storage.get_lifecycle(bucket), key=lambda r: r.id or "")
+
+        def shape(r: LifecycleRule) -> tuple[Any, ...]:
+            return (r.id, r.prefix, r.archive_after_days, r.expire_after_days,
+                    r.archive_class if r.archive_after_days is not None else None, r.enabled)
+
+        assert [shape(r) for r in got] == [shape(r) for r in sorted(rules, key=lambda r: r.id or "")]
+        storage.set_lifecycle(bucket, [])
+        assert storage.get_lifecycle(bucket) == []
+
+    # ------------------------------------------------------------ bad input
+    @pytest.mark.parametrize(
+        "name",
+        ["ab", "x" * 64, "UpperCase", "under_score", "-leading", "trailing-", "two..dots", "192.168.1.1", "xn--punycode", ""],
+    )
+    def test_bad_bucket_names_raise_invalid_input(self, storage: StorageService, name: str) -> None:
+        with pytest.raises(InvalidInput) as err:
+            storage.create_bucket(name)
+        assert err.value.field == "name"
+
+    @pytest.mark.parametrize("key", ["", "../escape", "a/../b", "a/./b", "nul\x00byte", "k" * 1025, "é" * 513])
+    def test_bad_keys_raise_invalid_input(self, storage: StorageService, key: str) -> None:
+        name = unique_name("ck")
+        for call in (
+            lambda: storage.put_object(name, key, b"x"),
+            lambda: storage.get_object(name, key),
+            lambda: storage.head_object(name, key),
+            lambda: storage.delete_object(name, key),
+            lambda: storage.presign_url(name, key),
+            lambda: storage.delete_objects(name, ["fine", key]),
+        ):
+            with pytest.raises(InvalidInput):
+                call()
+
+    def test_other_bad_input_raises_invalid_input(self, storage: StorageService, tmp_path: Path) -> None:
+        name = unique_name("ck")
+        cases: list[tuple[str, Any]] = [
+            ("range[1]", lambda: storage.get_object(name, "k", range=(5, 2))),
+            ("range[0]", lambda: storage.get_object(name, "k", range=(-1, 2))),
+            ("range", lambda: storage.get_object(name, "k", range=[0, 1])),  # type: ignore[arg-type]
+            ("content_type", lambda: storage.put_object(name, "k", b"x", content_type="not a type")),
+            ("metadata['bad key']", lambda: storage.put_object(name, "k", b"x", metadata={"bad key": "v"})),
+            ("metadata['k']", lambda: storage.put_object(name, "k", b"x", metadata={"k": "line\nbreak"})),
+            ("metadata", lambda: storage.put_object(name, "k", b"x", metadata={"k": "v" * 3000})),
+            ("data", lambda: storage.put_object(name, "k", "text, not bytes")),  # type: ignore[arg-type]
+            ("method", lambda: storage.presign_url(name, "k", method="DELETE")),
+            ("expires_in", lambda: storage.presign_url(name, "k", expires_in=0)),
+            ("expires_in", lambda: storage.presign_url(name, "k", expires_in=604801)),
+            ("delimiter", lambda: list(storage.list_objects(name, delimiter="//"))),
+            ("keys", lambda: storage.delete_objects(name, "single-string")),
+            ("path", lambda: storage.upload_file(tmp_path / "missing.bin", name, "k")),
+            ("path", lambda: storage.download_file(name, "k", tmp_path)),
+            ("rules[0]", lambda: storage.set_lifecycle(name, [LifecycleRule(prefix="x/")])),
+            ("rules[0].expire_after_days",
+             lambda: storage.set_lifecycle(name, [LifecycleRule(archive_after_days=30, expire_after_days=10)])),
+            ("rules[0].archive_class",
+             lambda: storage.set_lifecycle(name, [LifecycleRule(archive_after_days=1, archive_class="COLD")])),
+        ]
+        for field, call in cases:
+            with pytest.raises(InvalidInput) as err:
+                call()
+            assert err.value.field == field, (field, err.value)
