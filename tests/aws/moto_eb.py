@@ -661,7 +661,20 @@ def delete_configuration_template(self: EBResponse) -> ActionResult:
     return EmptyResult()
 
 
+def create_storage_location(self: EBResponse) -> ActionResult:
+    """CreateStorageLocation: EB's bucket for source bundles, created in moto's S3 when missing."""
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    name = f"elasticbeanstalk-{self.region}-{self.current_account}"
+    s3 = s3_backends[self.current_account][get_partition(self.region)]
+    if name not in s3.buckets:
+        s3.create_bucket(name, self.region)
+    return ActionResult({"S3Bucket": name})
+
+
 ACTIONS = {
+    "create_storage_location": create_storage_location,
     "create_application": create_application,
     "describe_applications": describe_applications,
     "delete_application": delete_application,
