@@ -1,0 +1,898 @@
+"""The local provider's database family: real database servers on this machine (the RDS model).
+
+Engines:
+
+- ``sqlite`` always: the instance is one SQLite file (``extra["path"]``); snapshots use SQLite's
+  online backup API. It has no server, endpoint, point-in-time restore or replicas.
+- ``postgres`` when PostgreSQL's server binaries are installed: ``initdb`` and ``pg_ctl`` start a
+  real server on a free 127.0.0.1 port with the master user and password (SCRAM). Every server
+  archives its WAL (``archive_command``) into its own archive folder.
+
+  * Snapshots are ``pg_basebackup`` copies (plain format, WAL streamed in, so each is
+    self-contained); a stopped instance is copied cold. Restoring starts a new server on a copy.
+  * Point-in-time restore starts from the newest base backup (manual or automated) taken before
+    the target time and replays the source's WAL archive up to ``recovery_target_time``.
+  * Read replicas are ``pg_basebackup -R`` standbys streaming from the source (with its archive as
+    fallback); ``promote_read_replica`` runs ``pg_ctl promote``.
+  * Automated backups: one when the instance is created (with ``backup_retention_days`` > 0) and
+    then one a day (:meth:`LocalDatabase.run_backups`, run by a timer every
+    ``backup_check_interval`` seconds, 3600 by default, 0 to turn it off); automated snapshots
+    older than the retention period are removed, and WAL older than the oldest kept backup with
+    ``pg_archivecleanup``.
+
+- ``mysql``/``mariadb``: ``NotSupported``.
+
+State lives in ``<root>/database/state.db`` (mode 0600); master passwords only in
+``<root>/database/secrets/*.json`` (mode 0600), never in a model, a log or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
+from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
+from cloudkit.paging import paginate
+from cloudkit.services.database import DatabaseService
+from cloudkit_local import _postgres as pg
+from cloudkit_local._root import Database, root_from
+from cloudkit_local.errors import mapped
+
+PAGE = 100
+ENGINES = ("postgres", "sqlite")
+UNSUPPORTED_ENGINES = ("mysql", "mariadb", "aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
+POSTGRES_ONLY = ("restore_to_point_in_time", "create_read_replica", "promote_read_replica")
+DAY = 86400.0
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    id TEXT PRIMARY KEY, engine TEXT NOT NULL, status TEXT NOT NULL, record TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, engine TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+    record TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS snapshots_instance ON snapshots (instance_id, created_at);
+"""
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+def _not_found(kind: str, ident: str) -> NotFound:
+    code = "DBInstanceNotFound" if kind == "instance" else "DBSnapshotNotFound"
+    return NotFound(f"database {kind} {ident!r} does not exist", provider="local", code=code)
+
+
+class LocalDatabase(DatabaseService):
+    """Database instances served by real servers under the local root."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__("local", settings)
+        self.root = root_from(self.settings)
+        self.folder = self.root / "database"
+        self.secrets = self.folder / "secrets"
+        with mapped("create database folder"):
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.secrets.mkdir(exist_ok=True, mode=0o700)
+            os.chmod(self.secrets, 0o700)
+        state = self.folder / "state.db"
+        with mapped("create database state"):
+            if not state.exists():
+                os.close(os.open(state, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.chmod(state, 0o600)
+        self.db = Database(state, SCHEMA)
+        self.runner, reason = pg.Runner.create(self.settings)
+        self.postgres_reason = reason
+        self._home: Path | None = None
+        if self.runner is None:
+            for op in POSTGRES_ONLY:
+                self.unsupported[op] = reason
+        self._lock = threading.RLock()
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        interval = float(self.settings.get("backup_check_interval", 3600))
+        if interval > 0:
+            self._timer = threading.Thread(target=self._backup_loop, args=(interval,), name="cloudkit-db-backups", daemon=True)
+            self._timer.start()
+
+    def __repr__(self) -> str:
+        return f"<LocalDatabase root={str(self.root)!r}>"
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Wait for background operations and stop the backup timer; servers keep running."""
+        self._stop.set()
+        for thread in list(self._threads):
+            thread.join()
+        if self._timer is not None:
+            self._timer.join(timeout=30)
+        self.db.close()
+
+    def _backup_loop(self, interval: float) -> None:
+        delay = min(interval, 60.0)
+        while not self._stop.wait(delay):
+            try:
+                self.run_backups()
+            except CloudkitError:
+                pass
+            delay = interval
+
+    @property
+    def home(self) -> Path:
+        """Where server data folders and snapshots live (reachable by the server user)."""
+        if self._home is None:
+            if self.runner is None:
+                self._home = self.folder / "servers"
+                with mapped("create data folder"):
+                    self._home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            else:
+                self._home = pg.data_home(self.runner, self.root, self.settings)
+        return self._home
+
+    def _pg(self) -> pg.Runner:
+        if self.runner is None:
+            raise NotSupported("local", "database.postgres", self.postgres_reason)
+        return self.runner
+
+    # ------------------------------------------------------------ state
+    def _load(self, ident: str) -> dict[str, Any]:
+        rows = self.db.query("SELECT * FROM instances WHERE id = ?", (ident,))
+        if not rows:
+            raise _not_found("instance", ident)
+        rec: dict[str, Any] = json.loads(rows[0]["record"])
+        rec.update(id=rows[0]["id"], engine=rows[0]["engine"], status=rows[0]["status"], created_at=rows[0]["created_at"])
+        return rec
+
+    def _save(self, rec: Mapping[str, Any]) -> None:
+        body = {k: v for k, v in rec.items() if k not in ("id", "engine", "status", "created_at")}
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO instances (id, engine, status, record, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, record = excluded.record",
+                (rec["id"], rec["engine"], rec["status"], json.dumps(body), rec["created_at"]),
+            )
+
+    def _set_status(self, rec: dict[str, Any], status: str) -> None:
+        rec["status"] = status
+        self._save(rec)
+
+    def _load_snapshot(self, snap_id: str) -> dict[str, Any]:
+        rows = self.db.query("SELECT * FROM snapshots WHERE id = ?", (snap_id,))
+        if not rows:
+            raise _not_found("snapshot", snap_id)
+        return self._snap_rec(rows[0])
+
+    @staticmethod
+    def _snap_rec(row: Any) -> dict[str, Any]:
+        rec: dict[str, Any] = json.loads(row["record"])
+        rec.update(id=row["id"], instance_id=row["instance_id"], engine=row["engine"], kind=row["kind"],
+                   status=row["status"], created_at=row["created_at"])
+        return rec
+
+    def _save_snapshot(self, rec: Mapping[str, Any]) -> None:
+        keys = ("id", "instance_id", "engine", "kind", "status", "created_at")
+        body = {k: v for k, v in rec.items() if k not in keys}
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO snapshots (id, instance_id, engine, kind, status, record, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, record = excluded.record,"
+                " created_at = excluded.created_at",
+                (rec["id"], rec["instance_id"], rec["engine"], rec["kind"], rec["status"], json.dumps(body), rec["created_at"]),
+            )
+
+    def _secret_path(self, kind: str, ident: str) -> Path:
+        return self.secrets / f"{kind}-{ident}.json"
+
+    def _write_secret(self, kind: str, ident: str, password: str) -> None:
+        path = self._secret_path(kind, ident)
+        with mapped("store the master password"):
+            tmp = path.with_name(path.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"master_password": password}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+
+    def _read_secret(self, kind: str, ident: str) -> str:
+        with mapped("read the master password"):
+            return str(json.loads(self._secret_path(kind, ident).read_text())["master_password"])
+
+    def _drop_secret(self, kind: str, ident: str) -> None:
+        with mapped("remove a stored password"):
+            self._secret_path(kind, ident).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------ models
+    def _live_status(self, rec: Mapping[str, Any]) -> str:
+        status = str(rec["status"])
+        if rec["engine"] == "postgres" and status == "available" and pg.running_pid(Path(rec["dir"]) / "data") is None:
+            return "stopped"  # the server went away (machine restarted, process killed): start_instance restarts it
+        return status
+
+    def _latest_restorable(self, rec: Mapping[str, Any]) -> float | None:
+        if rec["engine"] != "postgres" or not rec.get("backup_retention_days"):
+            return None
+        try:
+            archive = Path(rec["archive"])
+            stamps = [p.stat().st_mtime for p in archive.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name)]
+        except OSError:
+            stamps = []
+        stamps += [s["record_backup_time"] for s in self._snapshots_of(rec, "any")]
+        return max(stamps) if stamps else None
+
+    def _model(self, rec: Mapping[str, Any]) -> DatabaseInstance:
+        endpoint = Endpoint("127.0.0.1", int(rec["port"])) if rec.get("port") else None
+        extra: dict[str, Any] = {"dir": rec.get("dir"), "apply_immediately": True}
+        if rec["engine"] == "sqlite":
+            extra["path"] = rec.get("path")
+        else:
+            extra["log"] = str(Path(rec["dir"]) / "server.log")
+            extra["archive"] = rec.get("archive")
+        return DatabaseInstance(
+            id=rec["id"], engine=rec["engine"], status=self._live_status(rec), instance_class=rec.get("instance_class"),
+            engine_version=rec.get("engine_version"), storage_gb=rec.get("storage_gb"), endpoint=endpoint,
+            master_username=rec.get("master_username"), database_name=rec.get("database_name"),
+            multi_az=bool(rec.get("multi_az")), iops=rec.get("iops"), backup_retention_days=int(rec.get("backup_retention_days") or 0),
+            maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"), created_at=_dt(rec["created_at"]),
+            latest_restorable_time=_dt(self._latest_restorable(rec)), extra=extra,
+        )
+
+    @staticmethod
+    def _snap_model(rec: Mapping[str, Any]) -> DatabaseSnapshot:
+        return DatabaseSnapshot(
+            id=rec["id"], instance_id=rec["instance_id"], engine=rec["engine"], status=rec["status"], kind=rec["kind"],
+            storage_gb=rec.get("storage_gb"), created_at=_dt(rec["created_at"]),
+            extra={"path": rec.get("path"), "engine_version": rec.get("engine_version"), "method": rec.get("method")},
+        )
+
+    def _snapshots_of(self, rec: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM snapshots WHERE instance_id = ? AND status = 'available' ORDER BY created_at",
+                             (rec["id"],))
+        out = []
+        for row in rows:
+            snap = self._snap_rec(row)
+            if snap.get("instance_uid") != rec.get("uid") or (kind != "any" and snap["kind"] != kind):
+                continue
+            snap["record_backup_time"] = snap.get("backup_time", snap["created_at"])
+            out.append(snap)
+        return out
+
+    # ------------------------------------------------------------ running operations
+    def _run(self, rec: dict[str, Any], work: Callable[[], None], wait: bool, *, undo: Callable[[], None] | None = None,
+             after: str = "available") -> DatabaseInstance:
+        """Run ``work`` now (``wait``) or on a background thread; record ``after`` or ``failed``."""
+
+        def go() -> None:
+            with self._lock:
+                try:
+                    work()
+                except BaseException:
+                    if undo is not None:
+                        undo()
+                    else:
+                        self._set_status(rec, "failed" if rec["engine"] == "postgres" else "available")
+                    raise
+                if after:
+                    self._set_status(rec, after)
+
+        if wait:
+            go()
+            return self._model(self._load(rec["id"]) if after else rec)
+
+        def background() -> None:
+            try:
+                go()
+            except CloudkitError:
+                pass  # recorded in the instance's status
+
+        thread = threading.Thread(target=background, name=f"cloudkit-db-{rec['id']}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return self._model(rec)
+
+    def _start_server(self, rec: dict[str, Any], timeout: float, recovery: str = "") -> None:
+        runner = self._pg()
+        data = Path(rec["dir"]) / "data"
+        if pg.running_pid(data) is not None:
+            return
+        if not _port_free(int(rec["port"])):
+            rec["port"] = pg.free_port()
+            self._save(rec)
+        restore_from = None
+        if rec.get("replica_of"):
+            restore_from = Path(rec["source_archive"])
+        conf = pg.server_conf(int(rec["port"]), Path(rec["archive"]), restore_from) + recovery
+        runner.write_private(data / "cloudkit.conf", conf)
+        runner.run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-w", "-t", str(int(timeout) or 1),
+                   "start", timeout=timeout + 30, operation=f"start database server {rec['id']}")
+
+    def _stop_server(self, rec: Mapping[str, Any], timeout: float) -> None:
+        data = Path(rec["dir"]) / "data"
+        if pg.running_pid(data) is None:
+            return
+        self._pg().run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", str(int(timeout) or 1), "stop",
+                       timeout=timeout + 30, operation=f"stop database server {rec['id']}")
+
+    def _sql(self, rec: Mapping[str, Any], statements: list[tuple[Any, tuple[Any, ...]]], timeout: float = 30) -> list[Any]:
+        """Run statements as the master user; returns the first column of each one's first row."""
+        out: list[Any] = []
+        password = self._read_secret("instance", rec["id"])
+        with mapped(f"talk to database server {rec['id']}"), pg.connect(
+            int(rec["port"]), rec["master_username"], password, timeout=timeout
+        ) as conn:
+            for sql, params in statements:
+                cur = conn.execute(sql, params)
+                row = cur.fetchone() if cur.description else None
+                out.append(None if row is None else row[0])
+        return out
+
+    def _wait_primary(self, rec: Mapping[str, Any], timeout: float) -> None:
+        """Wait until a server has left recovery (after point-in-time restore or promotion)."""
+        pg.wait_until(lambda: self._sql(rec, [("SELECT pg_is_in_recovery()", ())])[0] is False, timeout,
+                      f"database server {rec['id']} leaving recovery", interval=0.1)
+
+    # ------------------------------------------------------------ engines
+    def _list_engines(self) -> list[str]:
+        return ["postgres", "sqlite"] if self.runner is not None else ["sqlite"]
+
+    def _check_engine(self, engine: str, version: str | None) -> tuple[str, str]:
+        engine = {"postgresql": "postgres", "sqlite3": "sqlite"}.get(engine, engine)
+        if engine in UNSUPPORTED_ENGINES:
+            raise NotSupported("local", "database.create_instance",
+                               f"engine {engine!r} is not available on the local provider; use 'postgres' or 'sqlite'")
+        if engine not in ENGINES:
+            raise InvalidInput("engine", f"must be one of {', '.join(ENGINES)} on the local provider (got {engine!r})")
+        if engine == "sqlite":
+            installed = sqlite3.sqlite_version
+        else:
+            installed = self._pg().version
+        if version is not None and not (installed == version or installed.startswith(str(version) + ".")):
+            raise InvalidInput("engine_version", f"must be the installed {engine} version {installed} (or a prefix of it)")
+        return engine, installed
+
+    # ------------------------------------------------------------ instances
+    def _create_instance(self, identifier: str, **kw: Any) -> DatabaseInstance:
+        engine, version = self._check_engine(str(kw["engine"]), kw.get("engine_version"))
+        with self._lock:
+            if self.db.query("SELECT 1 FROM instances WHERE id = ?", (identifier,)):
+                raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
+                                    code="DBInstanceAlreadyExists")
+            rec = self._new_record(identifier, engine, version, kw)
+            self._write_secret("instance", identifier, str(kw["master_password"]))
+            self._save(rec)
+        password = str(kw["master_password"])
+
+        def work() -> None:
+            if engine == "sqlite":
+                self._create_sqlite(rec)
+            else:
+                self._create_postgres(rec, password, float(kw["timeout"]))
+            self._set_status(rec, "available")
+            if rec["backup_retention_days"]:
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", float(kw["timeout"]))
+
+        return self._run(rec, work, bool(kw["wait"]), undo=lambda: self._discard(rec))
+
+    def _new_record(self, identifier: str, engine: str, version: str, kw: Mapping[str, Any]) -> dict[str, Any]:
+        idir = self.home / "instances" / identifier
+        rec: dict[str, Any] = {
+            "id": identifier, "engine": engine, "status": "creating", "created_at": time.time(), "uid": uuid.uuid4().hex,
+            "instance_class": kw.get("instance_class") or "db.t3.micro", "engine_version": version,
+            "storage_gb": kw.get("storage_gb"), "master_username": kw.get("master_username"),
+            "database_name": kw.get("database_name"), "multi_az": bool(kw.get("multi_az")), "iops": kw.get("iops"),
+            "backup_retention_days": int(kw.get("backup_retention_days") or 0),
+            "maintenance_window": kw.get("maintenance_window") or "sun:05:00-sun:05:30",
+            "replica_of": None, "dir": str(idir), "port": None, "archive": str(idir / "archive"),
+        }
+        if engine == "postgres":
+            rec["port"] = pg.free_port()
+        else:
+            rec["path"] = str(idir / f"{kw.get('database_name') or 'main'}.sqlite")
+        return rec
+
+    def _discard(self, rec: Mapping[str, Any]) -> None:
+        """Undo a failed create/restore: stop what started, remove its files, state and password."""
+        try:
+            if rec["engine"] == "postgres":
+                self._stop_server(rec, 30)
+        except CloudkitError:
+            pass
+        if rec["engine"] == "postgres" and self.runner is not None:
+            pg.remove_tree(self.runner, Path(rec["dir"]))
+        else:
+            _remove(Path(rec["dir"]))
+        for snap in self.db.query("SELECT * FROM snapshots WHERE instance_id = ? AND kind = 'automated'", (rec["id"],)):
+            self._remove_snapshot(self._snap_rec(snap))
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM instances WHERE id = ?", (rec["id"],))
+        self._drop_secret("instance", rec["id"])
+
+    def _create_sqlite(self, rec: Mapping[str, Any]) -> None:
+        path = Path(rec["path"])
+        with mapped("create SQLite database"):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(path)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS cloudkit_meta (key TEXT PRIMARY KEY, value TEXT)")
+                conn.execute("INSERT OR REPLACE INTO cloudkit_meta VALUES ('master_username', ?)", (rec["master_username"],))
+                conn.commit()
+            finally:
+                conn.close()
+
+    def _create_postgres(self, rec: dict[str, Any], password: str, timeout: float) -> None:
+        runner = self._pg()
+        idir = runner.mkdir(Path(rec["dir"]))
+        runner.mkdir(Path(rec["archive"]))
+        data = idir / "data"
+        pwfile = idir / ".initdb-pw"
+        runner.write_private(pwfile, password + "\n")
+        try:
+            runner.run("initdb", "-D", str(data), "-U", rec["master_username"], "-A", "scram-sha-256", f"--pwfile={pwfile}",
+                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", timeout=timeout, operation="initialise database server")
+        finally:
+            with mapped("remove the password file"):
+                pwfile.unlink(missing_ok=True)
+        pg.include_conf(runner, data)
+        self._start_server(rec, timeout)
+        if rec.get("database_name"):
+            from psycopg import sql
+
+            self._sql(rec, [(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(rec["database_name"])), ())])
+
+    def _get_instance(self, identifier: str) -> DatabaseInstance:
+        return self._model(self._load(identifier))
+
+    def _list_instances(self) -> Iterator[DatabaseInstance]:
+        def fetch(after: str | None) -> tuple[list[DatabaseInstance], str | None]:
+            rows = self.db.query("SELECT id FROM instances WHERE id > ? ORDER BY id LIMIT ?", (after or "", PAGE))
+            out = []
+            for row in rows:
+                try:
+                    out.append(self._model(self._load(row["id"])))
+                except NotFound:
+                    continue  # deleted meanwhile
+            return out, (rows[-1]["id"] if len(rows) == PAGE else None)
+
+        return paginate(fetch)
+
+    def _require(self, rec: Mapping[str, Any], *states: str) -> None:
+        status = self._live_status(rec)
+        if status not in states:
+            raise Conflict(f"database instance {rec['id']!r} is {status}; this needs it {' or '.join(states)}",
+                           provider="local", code="InvalidDBInstanceState")
+
+    def _modify_instance(self, identifier: str, changes: dict[str, object], apply_immediately: bool, wait: bool,
+                         timeout: float) -> DatabaseInstance:
+        with self._lock:
+            rec = self._load(identifier)
+            self._require(rec, "available", "stopped")
+            password = changes.pop("master_password", None)
+            if password is not None and rec["engine"] == "postgres":
+                self._require(rec, "available")
+            old_retention = int(rec.get("backup_retention_days") or 0)
+            rec.update(changes)
+            self._set_status(rec, "modifying" if self._live_status(rec) == "available" else rec["status"])
+            final = "available" if rec["status"] == "modifying" else rec["status"]
+
+        def work() -> None:
+            if password is not None:
+                if rec["engine"] == "postgres":
+                    from psycopg import sql
+
+                    stmt = sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(rec["master_username"]), sql.Literal(password))
+                    self._sql(rec, [(stmt, ())])
+                self._write_secret("instance", rec["id"], str(password))
+            retention = int(rec.get("backup_retention_days") or 0)
+            if retention == 0 and old_retention:
+                for snap in self._snapshots_of(rec, "automated"):
+                    self._remove_snapshot(snap)
+            elif retention and not old_retention and final == "available":
+                self._set_status(rec, "available")
+                self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", timeout)
+
+        return self._run(rec, work, wait, after=final)
+
+    def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        with self._lock:
+            rec = self._load(identifier)
+            self._require(rec, "available")
+            self._set_status(rec, "rebooting")
+
+        def work() -> None:
+            if rec["engine"] == "postgres":
+                data = Path(rec["dir"]) / "data"
+                self._pg().run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-m", "fast", "-w",
+                               "-t", str(int(timeout) or 1), "restart", timeout=timeout + 30, operation=f"reboot {rec['id']}")
+
+        return self._run(rec, work, wait)
+
+    def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        with self._lock:
+            rec = self._load(identifier)
+            self._require(rec, "available")
+            self._set_status(rec, "stopping")
+
+        def work() -> None:
+            if rec["engine"] == "postgres":
+                self._stop_server(rec, timeout)
+
+        return self._run(rec, work, wait, after="stopped")
+
+    def _start_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        with self._lock:
+            rec = self._load(identifier)
+            self._require(rec, "stopped")
+            self._set_status(rec, "starting")
+
+        def work() -> None:
+            if rec["engine"] == "postgres":
+                self._start_server(rec, timeout)
+
+        return self._run(rec, work, wait)
+
+    def _delete_instance(self, identifier: str, final_snapshot: str | None, wait: bool, timeout: float) -> None:
+        with self._lock:
+            rec = self._load(identifier)
+            if rec["status"] in ("creating", "deleting"):
+                raise Conflict(f"database instance {identifier!r} is {rec['status']}", provider="local",
+                               code="InvalidDBInstanceState")
+            if final_snapshot is not None and self.db.query("SELECT 1 FROM snapshots WHERE id = ?", (final_snapshot,)):
+                raise AlreadyExists(f"database snapshot {final_snapshot!r} already exists", provider="local",
+                                    code="DBSnapshotAlreadyExists")
+            replicas = [r["id"] for r in self.db.query("SELECT id FROM instances") if self._load(r["id"]).get("replica_of") == identifier]
+            if final_snapshot is not None:
+                self._backup(rec, final_snapshot, "manual", timeout)
+            self._set_status(rec, "deleting")
+
+        def work() -> None:
+            for replica in replicas:  # as RDS does: a source's replicas become standalone instances
+                self._promote_read_replica(replica, True, timeout)
+            self._discard(rec)
+
+        self._run(rec, work, wait, after="")
+
+    # ------------------------------------------------------------ snapshots
+    def _backup(self, rec: dict[str, Any], snap_id: str, kind: str, timeout: float) -> dict[str, Any]:
+        """Take a snapshot of ``rec`` now (the caller holds the lock)."""
+        status = self._live_status(rec)
+        if status not in ("available", "stopped", "backing-up", "deleting", "modifying"):
+            raise Conflict(f"database instance {rec['id']!r} is {status}; a snapshot needs it available or stopped",
+                           provider="local", code="InvalidDBInstanceState")
+        snap: dict[str, Any] = {
+            "id": snap_id, "instance_id": rec["id"], "engine": rec["engine"], "kind": kind, "status": "creating",
+            "created_at": time.time(), "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
+            "engine_version": rec.get("engine_version"), "master_username": rec.get("master_username"),
+            "database_name": rec.get("database_name"), "instance_class": rec.get("instance_class"),
+            "path": str(self.home / "snapshots" / snap_id),
+        }
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (snap_id,)).fetchone():
+                raise AlreadyExists(f"database snapshot {snap_id!r} already exists", provider="local", code="DBSnapshotAlreadyExists")
+        self._save_snapshot(snap)
+        try:
+            self._write_secret("snapshot", snap_id, self._read_secret("instance", rec["id"]))
+            target = Path(snap["path"])
+            if rec["engine"] == "sqlite":
+                _sqlite_copy(Path(rec["path"]), target / "db.sqlite")
+                snap["method"] = "sqlite backup API"
+            else:
+                runner = self._pg()
+                runner.mkdir(target)
+                if status == "stopped":
+                    runner.run("cp", "-a", str(Path(rec["dir"]) / "data"), str(target / "base"), timeout=timeout,
+                               operation="copy a stopped server's data")
+                    snap["method"] = "cold copy"
+                else:
+                    runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(rec["port"]), "-U", rec["master_username"],
+                               "-D", str(target / "base"), "-X", "stream", "-c", "fast", "-w",
+                               password=self._read_secret("instance", rec["id"]), timeout=timeout,
+                               operation=f"snapshot database server {rec['id']}")
+                    snap["method"] = "pg_basebackup"
+                    snap["start_wal"] = _start_wal(target / "base" / "backup_label")
+            snap["backup_time"] = time.time()
+            snap["status"] = "available"
+            self._save_snapshot(snap)
+        except BaseException:
+            self._remove_snapshot(snap)
+            raise
+        return snap
+
+    def _create_snapshot(self, identifier: str, snapshot_id: str, wait: bool, timeout: float) -> DatabaseSnapshot:
+        with self._lock:
+            rec = self._load(identifier)
+            return self._snap_model(self._backup(rec, snapshot_id, "manual", timeout))
+
+    def _get_snapshot(self, snapshot_id: str) -> DatabaseSnapshot:
+        return self._snap_model(self._load_snapshot(snapshot_id))
+
+    def _list_snapshots(self, identifier: str | None, kind: str | None) -> Iterator[DatabaseSnapshot]:
+        if identifier is not None:
+            self._load(identifier)
+
+        def fetch(after: str | None) -> tuple[list[DatabaseSnapshot], str | None]:
+            sql = "SELECT * FROM snapshots WHERE id > ?"
+            params: list[Any] = [after or ""]
+            if identifier is not None:
+                sql += " AND instance_id = ?"
+                params.append(identifier)
+            if kind is not None:
+                sql += " AND kind = ?"
+                params.append(kind)
+            rows = self.db.query(sql + " ORDER BY id LIMIT ?", (*params, PAGE))
+            return [self._snap_model(self._snap_rec(r)) for r in rows], (rows[-1]["id"] if len(rows) == PAGE else None)
+
+        return paginate(fetch)
+
+    def _remove_snapshot(self, snap: Mapping[str, Any]) -> None:
+        path = Path(snap["path"])
+        if self.runner is not None:
+            pg.remove_tree(self.runner, path)
+        else:
+            _remove(path)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM snapshots WHERE id = ?", (snap["id"],))
+        self._drop_secret("snapshot", snap["id"])
+
+    def _delete_snapshot(self, snapshot_id: str) -> None:
+        with self._lock:
+            snap = self._load_snapshot(snapshot_id)
+            if snap["kind"] == "automated":
+                raise Conflict("automated snapshots are removed by the retention period or with their instance",
+                               provider="local", code="InvalidDBSnapshotState")
+            self._remove_snapshot(snap)
+
+    def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool,
+                          timeout: float) -> DatabaseInstance:
+        with self._lock:
+            snap = self._load_snapshot(snapshot_id)
+            if snap["status"] != "available":
+                raise Conflict(f"snapshot {snapshot_id!r} is {snap['status']}", provider="local", code="InvalidDBSnapshotState")
+            rec = self._restored_record(identifier, snap, instance_class)
+            self._write_secret("instance", identifier, self._read_secret("snapshot", snapshot_id))
+            self._save(rec)
+
+        def work() -> None:
+            if rec["engine"] == "sqlite":
+                _sqlite_copy(Path(snap["path"]) / "db.sqlite", Path(rec["path"]))
+            else:
+                self._copy_base(Path(snap["path"]) / "base", rec, timeout)
+                self._start_server(rec, timeout)
+            self._set_status(rec, "available")
+            if rec["backup_retention_days"]:
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+
+        return self._run(rec, work, wait, undo=lambda: self._discard(rec))
+
+    def _restored_record(self, identifier: str, source: Mapping[str, Any], instance_class: str | None) -> dict[str, Any]:
+        if self.db.query("SELECT 1 FROM instances WHERE id = ?", (identifier,)):
+            raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
+                                code="DBInstanceAlreadyExists")
+        kw = {
+            "instance_class": instance_class or source.get("instance_class"), "storage_gb": source.get("storage_gb"),
+            "master_username": source.get("master_username"), "database_name": source.get("database_name"),
+            "backup_retention_days": source.get("backup_retention_days", 1),
+        }
+        return self._new_record(identifier, str(source["engine"]), str(source.get("engine_version")), kw)
+
+    def _copy_base(self, base: Path, rec: Mapping[str, Any], timeout: float) -> None:
+        runner = self._pg()
+        idir = runner.mkdir(Path(rec["dir"]))
+        runner.mkdir(Path(rec["archive"]))
+        data = idir / "data"
+        runner.run("cp", "-a", str(base), str(data), timeout=timeout, operation="copy a base backup")
+        with mapped("prepare a restored data folder"):
+            for name in ("standby.signal", "recovery.signal", "postmaster.pid"):
+                (data / name).unlink(missing_ok=True)
+        pg.include_conf(runner, data)
+
+    # ------------------------------------------------------------ point in time
+    def _restore_to_point_in_time(self, source: str, identifier: str, time_: datetime | None, wait: bool,
+                                  timeout: float) -> DatabaseInstance:
+        with self._lock:
+            src = self._load(source)
+            if src["engine"] != "postgres":
+                raise NotSupported("local", "database.restore_to_point_in_time",
+                                   f"the {src['engine']} engine keeps no write-ahead archive; use postgres")
+            if not src.get("backup_retention_days"):
+                raise Conflict(f"database instance {source!r} has automated backups off (backup_retention_days=0)",
+                               provider="local", code="InvalidDBInstanceState")
+            latest = self._archive_now(src, timeout)
+            target = None if time_ is None else time_.timestamp()
+            bases = self._snapshots_of(src, "any")
+            bases = [b for b in bases if b.get("method") in ("pg_basebackup", "cold copy")]
+            if target is not None:
+                if latest is not None and target > latest:
+                    raise InvalidInput("time", f"must not be after the latest restorable time {_dt(latest)}")
+                bases = [b for b in bases if b["record_backup_time"] <= target]
+            if not bases:
+                raise InvalidInput("time", "is before the earliest restorable time (the oldest kept backup)")
+            base = bases[-1]
+            rec = self._restored_record(identifier, src, None)
+            rec["restored_from"] = {"instance": source, "time": None if target is None else _dt(target).isoformat()}  # type: ignore[union-attr]
+            self._write_secret("instance", identifier, self._read_secret("snapshot", base["id"]))
+            self._save(rec)
+        recovery = [f"restore_command = 'cp \"{src['archive']}/%f\" \"%p\"'", "recovery_target_action = 'promote'"]
+        if target is not None:
+            stamp = datetime.fromtimestamp(target, UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+            recovery.append(f"recovery_target_time = '{stamp}'")
+
+        def work() -> None:
+            runner = self._pg()
+            self._copy_base(Path(base["path"]) / "base", rec, timeout)
+            data = Path(rec["dir"]) / "data"
+            runner.write_private(data / "recovery.signal", "")
+            self._start_server(rec, timeout, recovery="\n".join(recovery) + "\n")
+            self._wait_primary(rec, timeout)
+            # recovery settings are not needed any more: drop them for the next start
+            runner.write_private(data / "cloudkit.conf", pg.server_conf(int(rec["port"]), Path(rec["archive"])))
+            # the master password of the source at that time is the one in the data
+            self._set_status(rec, "available")
+            if rec["backup_retention_days"]:
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+
+        return self._run(rec, work, wait, undo=lambda: self._discard(rec))
+
+    def _archive_now(self, src: Mapping[str, Any], timeout: float) -> float | None:
+        """Write a commit record, switch WAL and wait until it is archived; the latest restorable time."""
+        if self._live_status(src) != "available":
+            return self._latest_restorable(src)
+        stamp = time.time()
+        seg = self._sql(src, [("SELECT txid_current()", ()), ("SELECT pg_walfile_name(pg_switch_wal())", ())])[1]
+        archived = Path(src["archive"]) / str(seg)
+        pg.wait_until(archived.exists, timeout, f"archiving WAL segment {seg} of {src['id']}")
+        return stamp
+
+    # ------------------------------------------------------------ replicas
+    def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool,
+                             timeout: float) -> DatabaseInstance:
+        with self._lock:
+            src = self._load(source)
+            if src["engine"] != "postgres":
+                raise NotSupported("local", "database.create_read_replica", f"the {src['engine']} engine has no replication")
+            if src.get("replica_of"):
+                raise Conflict(f"{source!r} is itself a read replica; replicate its source {src['replica_of']!r}",
+                               provider="local", code="InvalidDBInstanceState")
+            self._require(src, "available")
+            rec = self._restored_record(identifier, src, instance_class)
+            rec.update(replica_of=source, source_archive=src["archive"], backup_retention_days=0)
+            password = self._read_secret("instance", source)
+            self._write_secret("instance", identifier, password)
+            self._save(rec)
+
+        def work() -> None:
+            runner = self._pg()
+            idir = runner.mkdir(Path(rec["dir"]))
+            runner.mkdir(Path(rec["archive"]))
+            data = idir / "data"
+            runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(src["port"]), "-U", src["master_username"], "-D",
+                       str(data), "-X", "stream", "-R", "-c", "fast", "-w", password=password, timeout=timeout,
+                       operation=f"copy {source} for a read replica")
+            pg.include_conf(runner, data)
+            self._start_server(rec, timeout)
+
+        return self._run(rec, work, wait, undo=lambda: self._discard(rec))
+
+    def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        with self._lock:
+            rec = self._load(identifier)
+            if not rec.get("replica_of"):
+                raise Conflict(f"database instance {identifier!r} is not a read replica", provider="local",
+                               code="InvalidDBInstanceState")
+            self._require(rec, "available")
+            self._set_status(rec, "modifying")
+
+        def work() -> None:
+            runner = self._pg()
+            data = Path(rec["dir"]) / "data"
+            runner.run("pg_ctl", "-D", str(data), "-w", "-t", str(int(timeout) or 1), "promote", timeout=timeout + 30,
+                       operation=f"promote {identifier}")
+            self._wait_primary(rec, timeout)
+            self._sql(rec, [("ALTER SYSTEM RESET primary_conninfo", ()), ("SELECT pg_reload_conf()", ())])
+            rec.update(replica_of=None, source_archive=None, backup_retention_days=1)
+            runner.write_private(data / "cloudkit.conf", pg.server_conf(int(rec["port"]), Path(rec["archive"])))
+            self._set_status(rec, "available")
+            self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+
+        return self._run(rec, work, wait)
+
+    # ------------------------------------------------------------ automated backups
+    def run_backups(self, now: datetime | None = None) -> list[str]:
+        """Take the automated backups that are due and remove those past retention; the ids taken.
+
+        An instance with ``backup_retention_days`` > 0 gets a new automated snapshot when its newest
+        one is a day old; automated snapshots older than the retention period are removed (the
+        newest always stays), and archived WAL older than the oldest kept backup is removed.
+        """
+        moment = (now or datetime.now(UTC)).timestamp()
+        taken: list[str] = []
+        with self._lock:
+            for row in self.db.query("SELECT id FROM instances ORDER BY id"):
+                rec = self._load(row["id"])
+                retention = int(rec.get("backup_retention_days") or 0)
+                if not retention or rec.get("replica_of") or self._live_status(rec) not in ("available", "stopped"):
+                    continue
+                autos = self._snapshots_of(rec, "automated")
+                if not autos or moment - autos[-1]["created_at"] >= DAY:
+                    snap = self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", 1800)
+                    taken.append(snap["id"])
+                    autos = self._snapshots_of(rec, "automated")
+                for old in autos[:-1]:
+                    if moment - old["created_at"] > retention * DAY:
+                        self._remove_snapshot(old)
+                self._clean_archive(rec)
+        return taken
+
+    def _clean_archive(self, rec: Mapping[str, Any]) -> None:
+        if rec["engine"] != "postgres" or self.runner is None:
+            return
+        walls = [s.get("start_wal") for s in self._snapshots_of(rec, "any")]
+        if not walls or any(w is None for w in walls):
+            return
+        oldest = min(str(w) for w in walls)
+        self.runner.run("pg_archivecleanup", str(rec["archive"]), oldest, operation=f"clean the WAL archive of {rec['id']}")
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + f"{int(time.time() * 1000) % 1000:03d}"
+
+
+def _start_wal(label: Path) -> str | None:
+    with mapped("read the backup label"):
+        text = label.read_text() if label.exists() else ""
+    m = re.search(r"START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)", text)
+    return m[1] if m else None
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database (online backup API), written atomically."""
+    with mapped("copy a SQLite database"):
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        src = sqlite3.connect(source)
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        os.replace(tmp, target)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.exists():
+        with mapped("remove a folder"):
+            shutil.rmtree(path)
+
+
+def make_service(settings: Mapping[str, Any]) -> LocalDatabase:
+    """Build the local database service (the plugin calls this)."""
+    return LocalDatabase(settings)
+
+
+__all__ = ["LocalDatabase", "make_service"]
