@@ -18,6 +18,8 @@ Settings the aws provider understands (all optional):
     HTTP connections kept per client (default 20; the S3 transfer manager uses up to ``max_concurrency``).
 ``s3_addressing_style``
     ``auto``, ``path`` or ``virtual`` (default ``path`` when an endpoint URL is set, else ``auto``).
+``page_size``
+    Items asked for per page by every paginated listing (default: each API's own maximum).
 ``waiter_delay``
     Seconds between polls of a waiter (default: each waiter's own AWS-defined delay).
 
@@ -81,13 +83,16 @@ class AwsSession:
         self.waiter_delay: float | None = None
         if s.get("waiter_delay") is not None:
             self.waiter_delay = v.number_range("waiter_delay", s["waiter_delay"], 0, 600)
+        self.page_size: int | None = None
+        if s.get("page_size") is not None:
+            self.page_size = v.int_range("page_size", s["page_size"], 1, 1000)
         self._endpoints: dict[str, str] = {}
         for name, value in s.items():
             if name.endswith("_endpoint_url") and value is not None:
                 self._endpoints[name[: -len("_endpoint_url")]] = v.url(value, name)
         self._lock = threading.Lock()
         self._session: Any = None
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str | None], Any] = {}
 
     def __repr__(self) -> str:
         return f"<AwsSession region={self.region!r} profile={self.profile!r}>"
@@ -116,6 +121,7 @@ class AwsSession:
         extra: dict[str, Any] = {}
         if service == "s3":
             extra["s3"] = {"addressing_style": self.s3_addressing_style}
+            extra["signature_version"] = "s3v4"  # presigned URLs too
         return Config(
             retries={"mode": "standard", "max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
@@ -125,10 +131,10 @@ class AwsSession:
             **extra,
         )
 
-    def client(self, service: str) -> Any:
-        """A cached boto3 client for ``service`` (``ec2``, ``s3``, ``route53``, ...)."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached boto3 client for ``service`` (``ec2``, ``s3``, ``route53``, ...), optionally in ``region``."""
         with self._lock:
-            found = self._clients.get(service)
+            found = self._clients.get((service, region))
             if found is not None:
                 return found
             session = self._boto3_session_locked()
@@ -139,13 +145,13 @@ class AwsSession:
                 endpoint = self._endpoints.get(service, self.endpoint_url)
                 if endpoint:
                     kwargs["endpoint_url"] = endpoint
-                region = self.region or session.region_name
-                if region is None and service in ("route53", "s3", "iam", "sts"):
-                    region = "us-east-1"  # global services: any region signs for them
-                if region is not None:
-                    kwargs["region_name"] = region
+                where = region or self.region or session.region_name
+                if where is None and service in ("route53", "s3", "iam", "sts"):
+                    where = "us-east-1"  # global services: any region signs for them
+                if where is not None:
+                    kwargs["region_name"] = where
                 made = session.client(service, **kwargs)
-            self._clients[service] = made
+            self._clients[(service, region)] = made
             return made
 
     @property
@@ -153,11 +159,11 @@ class AwsSession:
         """The region requests go to (settings, else boto3's chain, else ``us-east-1``)."""
         return self.region or self.boto3_session.region_name or "us-east-1"
 
-    def waiter_config(self, waiter: Any, timeout: float) -> dict[str, int]:
+    def waiter_config(self, waiter: Any, timeout: float) -> dict[str, float | int]:
         """``WaiterConfig`` for ``waiter`` that gives up after about ``timeout`` seconds."""
         delay = self.waiter_delay if self.waiter_delay is not None else float(waiter.config.delay)
         attempts = max(1, math.ceil(timeout / delay)) if delay > 0 else max(1, int(waiter.config.max_attempts))
-        return {"Delay": math.ceil(delay) if delay >= 1 else 0, "MaxAttempts": attempts}
+        return {"Delay": delay, "MaxAttempts": attempts}
 
     def call(self, service: str, method: str, operation: str, **params: Any) -> Any:
         """``client(service).<method>(**params)`` with errors mapped for ``operation``."""
@@ -173,6 +179,8 @@ class AwsSession:
 
         client = self.client(service)
         with mapped(operation):
+            if self.page_size is not None:
+                params = {**params, "PaginationConfig": {"PageSize": self.page_size}}
             pages = iter(client.get_paginator(method).paginate(**params))
         while True:
             with mapped(operation):
@@ -207,6 +215,12 @@ class AwsSession:
         }
         options.update(overrides)
         return TransferConfig(**options)
+
+    def transfer_manager(self, config: Any = None) -> Any:
+        """An s3transfer ``TransferManager`` on the S3 client (close it after use)."""
+        from boto3.s3.transfer import create_transfer_manager
+
+        return create_transfer_manager(self.client("s3"), config or self.transfer_config())
 
     def close(self) -> None:
         """Close every client's connection pool. Safe to call twice."""
