@@ -100,6 +100,18 @@ def driver_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _declared(cls: type, settings: Mapping[str, Any], taken: Mapping[str, Any]) -> dict[str, Any]:
+    """Other settings named like a parameter of the driver's constructor (``signature_version``, ``token``...)."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    except (TypeError, ValueError):
+        return {}
+    skip = set(_OWN) | set(taken) | {"self", "args", "kwargs"}
+    return {k: val for k, val in settings.items() if k in params and k not in skip and val is not None}
+
+
 def _bounded_retry(window: float) -> type:
     """libcloud's ``Retry`` with its own window (libcloud otherwise reuses the socket timeout)."""
     import requests
@@ -142,6 +154,7 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
         from libcloud.compute.providers import get_driver  # type: ignore[assignment]
     cls = get_driver(known[name])
     kwargs = driver_kwargs(settings)
+    kwargs.update(_declared(cls, settings, kwargs))
     window = _number("retry_timeout", settings.get("retry_timeout", DEFAULT_RETRY_TIMEOUT), 0)
     delay = _number("retry_delay", settings.get("retry_delay", DEFAULT_RETRY_DELAY), 0)
     backoff = _number("retry_backoff", settings.get("retry_backoff", DEFAULT_RETRY_BACKOFF), 1)

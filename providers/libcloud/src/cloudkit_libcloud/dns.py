@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudkit import validation as v
 from cloudkit.errors import Conflict, InvalidInput, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
-
 from cloudkit_libcloud._driver import build_driver, driver_name
 from cloudkit_libcloud.errors import mapped
 
@@ -232,7 +231,7 @@ class LibcloudDNS(DNSService):
             self._rollback(lzone, undo)
             raise
         return ChangeInfo(id=_change_id(zone, changes), status="INSYNC", change_count=len(changes),
-                          submitted_at=datetime.now(timezone.utc))
+                          submitted_at=datetime.now(UTC))
 
     def _rollback(self, lzone: Any, undo: list[tuple[str, Any]]) -> None:
         for what, native in reversed(undo):
@@ -244,7 +243,7 @@ class LibcloudDNS(DNSService):
                     if native.ttl is not None:
                         extra.setdefault("ttl", native.ttl)
                     self._driver.create_record(native.name, lzone, native.type, native.data, extra=extra)
-            except Exception:  # noqa: S112 - best effort; the original error is what the caller sees
+            except Exception:
                 continue
 
 
@@ -291,7 +290,7 @@ class PowerDNS(LibcloudDNS):
         with mapped(self.provider, "dns.change_records"):
             drv.connection.request(action=action, data=json.dumps({"rrsets": rrsets}), method="PATCH")
         return ChangeInfo(id=_change_id(zone, changes), status="INSYNC", change_count=len(changes),
-                          submitted_at=datetime.now(timezone.utc))
+                          submitted_at=datetime.now(UTC))
 
 
 def make_service(provider: str, settings: Mapping[str, Any]) -> LibcloudDNS:
