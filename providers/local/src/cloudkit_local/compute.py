@@ -26,6 +26,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,12 @@ class LocalCompute(ComputeService):
         self.db.close()
 
     # ================================================================ catalogue
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A metadata transaction whose sqlite3 errors surface as cloudkit errors."""
+        with mapped("update metadata"), self.db.transaction() as conn:
+            yield conn
+
     def _list_images(self, name: str | None, owner: str | None) -> Iterator[Image]:
         images = list(BUILTIN_IMAGES.values())
         images += [self._image(row) for row in self.db.query("SELECT * FROM images ORDER BY created_at")]
@@ -236,7 +243,7 @@ class LocalCompute(ComputeService):
             # A new instance boots for the first time: drop the per-instance cloud-init state.
             shutil.rmtree(tmp / "var" / "lib" / "cloud" / "instance", ignore_errors=True)
             try:
-                with self.db.transaction() as conn:
+                with self._tx() as conn:
                     conn.execute(
                         "INSERT INTO images (id, name, description, source_instance, created_at) VALUES (?,?,?,?,?)",
                         (image_id, name, f"captured from {instance_id}", instance_id, _now()),
@@ -285,7 +292,7 @@ class LocalCompute(ComputeService):
             new = "running"
         if new == state:
             return row
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("UPDATE instances SET state = ? WHERE id = ? AND state = ?", (new, row["id"], state))
         return self.db.query("SELECT * FROM instances WHERE id = ?", (row["id"],))[0]
 
@@ -348,7 +355,7 @@ class LocalCompute(ComputeService):
         instance_id = _new_id("i", 8)
         base = self._dir(instance_id)
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute(
                     "INSERT INTO instances (id, name, state, image_id, instance_type, key_pair, security_groups, user_data,"
                     " tags, client_token, launched_at, share_net) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -393,7 +400,7 @@ class LocalCompute(ComputeService):
         if rows and rows[0]["pid"]:
             _sandbox.kill(rows[0]["pid"], rows[0]["pid_start"], grace=1)
         shutil.rmtree(self._dir(instance_id), ignore_errors=True)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
 
     def _boot(self, instance_id: str) -> None:
@@ -430,7 +437,7 @@ class LocalCompute(ComputeService):
                 break
             time.sleep(0.005)
         self._children[proc.pid] = proc
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute(
                 "UPDATE instances SET state = 'pending', pid = ?, pid_start = ?, boot_id = ?, share_net = ? WHERE id = ?",
                 (proc.pid, started, boot_id, int(share_net), instance_id),
@@ -469,10 +476,10 @@ class LocalCompute(ComputeService):
             if row["state"] == "terminated":
                 raise Conflict(f"instance {instance_id} is terminated", provider=PROVIDER)
             if row["state"] != "stopped":
-                with self.db.transaction() as conn:
+                with self._tx() as conn:
                     conn.execute("UPDATE instances SET state = 'stopping' WHERE id = ?", (instance_id,))
                 self._halt(row)
-                with self.db.transaction() as conn:
+                with self._tx() as conn:
                     conn.execute("UPDATE instances SET state = 'stopped', pid = NULL, pid_start = NULL WHERE id = ?",
                                  (instance_id,))
         return self._get_instance(instance_id)
@@ -492,7 +499,7 @@ class LocalCompute(ComputeService):
             row = self._row(instance_id)
             if row["state"] != "terminated":
                 self._halt(row)
-                with self.db.transaction() as conn:
+                with self._tx() as conn:
                     conn.execute("UPDATE instances SET state = 'terminated', pid = NULL, pid_start = NULL WHERE id = ?",
                                  (instance_id,))
                     conn.execute("UPDATE volumes SET state = 'available', attached_to = NULL, device = NULL "
@@ -554,7 +561,7 @@ class LocalCompute(ComputeService):
     def _store_key(self, name: str, public_key: str) -> KeyPair:
         fp = _fingerprint(public_key)
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("INSERT INTO key_pairs (name, fingerprint, public_key, created_at) VALUES (?,?,?,?)",
                              (name, fp, public_key, _now()))
         except Conflict as exc:
@@ -566,7 +573,7 @@ class LocalCompute(ComputeService):
             yield KeyPair(name=row["name"], fingerprint=row["fingerprint"], public_key=row["public_key"])
 
     def _delete_key_pair(self, name: str) -> None:
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             if conn.execute("DELETE FROM key_pairs WHERE name = ?", (name,)).rowcount == 0:
                 raise NotFound(f"key pair {name!r} does not exist", provider=PROVIDER)
 
@@ -591,7 +598,7 @@ class LocalCompute(ComputeService):
         unique = list(dict.fromkeys(rules))
         group_id = _new_id("sg", 8)
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("INSERT INTO security_groups (id, name, description, rules) VALUES (?,?,?,?)",
                              (group_id, name, description, json.dumps([_rule_dict(r) for r in unique])))
         except Conflict as exc:
@@ -607,11 +614,11 @@ class LocalCompute(ComputeService):
         for inst in self.db.query("SELECT id, security_groups FROM instances WHERE state != 'terminated'"):
             if row["id"] in json.loads(inst["security_groups"]):
                 raise Conflict(f"security group {row['name']} is used by instance {inst['id']}", provider=PROVIDER)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("DELETE FROM security_groups WHERE id = ?", (row["id"],))
 
     def _change_rules(self, group_id: str, rules: list[SecurityRule], add: bool) -> SecurityGroup:
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             rows = conn.execute("SELECT * FROM security_groups WHERE id = ? OR name = ?", (group_id, group_id)).fetchall()
             if not rows:
                 raise NotFound(f"security group {group_id!r} does not exist", provider=PROVIDER)
@@ -666,7 +673,7 @@ class LocalCompute(ComputeService):
             else:
                 dest.mkdir()
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute(
                     "INSERT INTO volumes (id, name, size_gb, state, zone, snapshot_id, created_at) VALUES (?,?,?,?,?,?,?)",
                     (volume_id, name, size_gb, "available", ZONE, snapshot_id, _now()),
@@ -684,7 +691,7 @@ class LocalCompute(ComputeService):
         row = self._volume_row(volume_id)
         if row["attached_to"]:
             raise Conflict(f"volume {volume_id} is attached to {row['attached_to']}; detach it first", provider=PROVIDER)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("DELETE FROM volumes WHERE id = ?", (volume_id,))
         with mapped("delete volume"):
             shutil.rmtree(self.root / "volumes" / volume_id, ignore_errors=True)
@@ -693,7 +700,7 @@ class LocalCompute(ComputeService):
         inst = self._row(instance_id)
         if inst["state"] == "terminated":
             raise Conflict(f"instance {instance_id} is terminated", provider=PROVIDER)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             rows = conn.execute("SELECT * FROM volumes WHERE id = ?", (volume_id,)).fetchall()
             if not rows:
                 raise NotFound(f"volume {volume_id!r} does not exist", provider=PROVIDER)
@@ -706,7 +713,7 @@ class LocalCompute(ComputeService):
         return self._volume(self._volume_row(volume_id))
 
     def _detach_volume(self, volume_id: str, wait: bool, timeout: float) -> Volume:
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             rows = conn.execute("SELECT * FROM volumes WHERE id = ?", (volume_id,)).fetchall()
             if not rows:
                 raise NotFound(f"volume {volume_id!r} does not exist", provider=PROVIDER)
@@ -735,7 +742,7 @@ class LocalCompute(ComputeService):
         with mapped("copy volume"):
             _copy_tree(self.root / "volumes" / volume_id, dest)
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute(
                     "INSERT INTO volume_snapshots (id, volume_id, size_gb, state, description, created_at) VALUES (?,?,?,?,?,?)",
                     (snapshot_id, volume_id, vol["size_gb"], "completed", description, _now()),
@@ -751,7 +758,7 @@ class LocalCompute(ComputeService):
 
     def _delete_volume_snapshot(self, snapshot_id: str) -> None:
         self._snapshot_row(snapshot_id)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("DELETE FROM volume_snapshots WHERE id = ?", (snapshot_id,))
         with mapped("delete snapshot"):
             shutil.rmtree(self.root / "snapshots" / snapshot_id, ignore_errors=True)

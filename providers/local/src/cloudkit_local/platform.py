@@ -37,6 +37,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -265,9 +266,15 @@ class LocalPlatform(PlatformService):
         self.db.close()
 
     # ================================================================ helpers
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A metadata transaction whose sqlite3 errors surface as cloudkit errors."""
+        with mapped("update metadata"), self.db.transaction() as conn:
+            yield conn
+
     def _event(self, message: str, *, severity: str = "INFO", application: str | None = None,
                environment: str | None = None, version: str | None = None) -> None:
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("INSERT INTO events (ts, severity, message, application, environment, version) VALUES (?,?,?,?,?,?)",
                          (_now(), severity, message, application, environment, version))
 
@@ -330,7 +337,7 @@ class LocalPlatform(PlatformService):
     # ================================================================ applications
     def _create_application(self, name: str, description: str | None) -> Application:
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("INSERT INTO applications (name, description, created_at) VALUES (?,?,?)",
                              (name, description, _now()))
         except Conflict as exc:
@@ -355,7 +362,7 @@ class LocalPlatform(PlatformService):
         for env in live:
             self._terminate_environment(env["id"], True, 900)
         versions = self.db.query("SELECT * FROM versions WHERE application = ?", (name,))
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("DELETE FROM applications WHERE name = ?", (name,))
         for row in versions:
             self._drop_bundle(row)
@@ -392,7 +399,7 @@ class LocalPlatform(PlatformService):
                 os.replace(tmp, path)
             kind, ref = "file", str(path)
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute(
                     "INSERT INTO versions (application, label, description, bundle_kind, bundle_ref, sha256, size, created_at)"
                     " VALUES (?,?,?,?,?,?,?,?)",
@@ -435,7 +442,7 @@ class LocalPlatform(PlatformService):
                              (application, label))
         if used:
             raise Conflict(f"version {label!r} is running in environment {used[0]['name']}", provider=PROVIDER)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("DELETE FROM versions WHERE application = ? AND label = ?", (application, label))
         self._drop_bundle(row)
         self._event(f"Deleted version {label!r}", application=application, version=label)
@@ -517,7 +524,7 @@ class LocalPlatform(PlatformService):
                 if started is not None or proc.poll() is not None:
                     break
                 time.sleep(0.002)
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 cur = conn.execute(
                     "INSERT INTO workers (env_id, generation, version, port, pid, pid_start, state) VALUES (?,?,?,?,?,?,?)",
                     (env["id"], generation, label, port, proc.pid, started, "starting"),
@@ -568,7 +575,7 @@ class LocalPlatform(PlatformService):
             row_id = row.row_id if isinstance(row, _Worker) else row["id"]
             if pid and started:
                 _sandbox.kill(pid, started, grace=3)
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("UPDATE workers SET state = 'stopped' WHERE id = ?", (row_id,))
         for proc in self._children:
             proc.poll()
@@ -610,7 +617,7 @@ class LocalPlatform(PlatformService):
     # ================================================================ rollouts
     def _claim(self, env_id: str, statuses: tuple[str, ...], new_status: str) -> sqlite3.Row:
         """Mark the environment busy with a rollout by this process, or raise ``Conflict``."""
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             rows = conn.execute("SELECT * FROM environments WHERE id = ?", (env_id,)).fetchall()
             if not rows:
                 raise NotFound(f"environment {env_id!r} does not exist", provider=PROVIDER)
@@ -650,16 +657,16 @@ class LocalPlatform(PlatformService):
                         application=app, environment=name, version=label)
             self._event(f"{what} failed; rolled back ({still})", severity="ERROR",
                         application=app, environment=name, version=label)
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("UPDATE environments SET status = 'ready', health = ?, busy_pid = NULL, busy_start = NULL, "
                              "updated_at = ? WHERE id = ?", ("green" if serving else "red", _now(), env_id))
             raise DeployFailed(f"{what} of version {label!r} to {name} failed its health check ({problem}); "
                                f"rolled back, {still}", provider=PROVIDER, code="HealthCheckFailed")
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             for w in workers:
                 conn.execute("UPDATE workers SET state = 'serving' WHERE id = ?", (w.row_id,))
         self._write_routes(env["routes_path"], [w.port for w in workers], label)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("UPDATE environments SET version = ?, settings = ?, generation = ?, health = 'green', "
                          "updated_at = ? WHERE id = ?", (label, _settings_json(settings), generation, _now(), env_id))
         self._event(f"Switched traffic to version {label!r}", application=app, environment=name, version=label)
@@ -671,7 +678,7 @@ class LocalPlatform(PlatformService):
         for gen_dir in (self.root / "envs" / env_id / "releases").glob("*"):
             if gen_dir.name != str(generation):
                 shutil.rmtree(gen_dir, ignore_errors=True)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("UPDATE environments SET status = 'ready', busy_pid = NULL, busy_start = NULL, updated_at = ? "
                          "WHERE id = ?", (_now(), env_id))
         self._event(f"{what} completed successfully: {name} runs version {label!r}", application=app,
@@ -711,7 +718,7 @@ class LocalPlatform(PlatformService):
         self._app_row(application)
         self._version_row(application, label)
         env_id = "e-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             if conn.execute("SELECT 1 FROM environments WHERE name = ? AND status != 'terminated'", (name,)).fetchall():
                 raise AlreadyExists(f"environment {name!r} already exists", provider=PROVIDER)
             conn.execute(
@@ -725,11 +732,11 @@ class LocalPlatform(PlatformService):
         try:
             port, pid, started, routes = self._start_proxy(env_id, None)
         except CloudkitError:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("UPDATE environments SET status = 'terminated', health = 'grey', busy_pid = NULL WHERE id = ?",
                              (env_id,))
             raise
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? WHERE id = ?",
                          (port, pid, started, routes, env_id))
         self._event(f"Environment URL: http://127.0.0.1:{port}/", application=application, environment=name)
@@ -776,7 +783,7 @@ class LocalPlatform(PlatformService):
         for row in (a, b):
             if row["status"] != "ready":
                 raise Conflict(f"environment {row['name']} is {row['status']}; both must be ready", provider=PROVIDER)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             for mine, other in ((a, b), (b, a)):
                 conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ?, "
                              "updated_at = ? WHERE id = ?",
@@ -793,14 +800,14 @@ class LocalPlatform(PlatformService):
         row = self._env_row(env)
         if row["status"] == "terminated":
             return self._environment(row)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("UPDATE environments SET status = 'terminating', updated_at = ? WHERE id = ?", (_now(), row["id"]))
         self._event(f"terminateEnvironment is starting for {row['name']}", application=row["application"],
                     environment=row["name"])
         self._stop_workers(self.db.query("SELECT * FROM workers WHERE env_id = ? AND state != 'stopped'", (row["id"],)))
         if row["proxy_pid"]:
             _sandbox.kill(row["proxy_pid"], row["proxy_start"], grace=3)
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             conn.execute("UPDATE environments SET status = 'terminated', health = 'grey', proxy_pid = NULL, "
                          "busy_pid = NULL, updated_at = ? WHERE id = ?", (_now(), row["id"]))
         with mapped("remove environment files"):
@@ -826,7 +833,7 @@ class LocalPlatform(PlatformService):
             if row["status"] == "terminating":
                 self._terminate_environment(row["id"], True, 900)
                 return
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("UPDATE environments SET status = 'ready', busy_pid = NULL, busy_start = NULL WHERE id = ?",
                              (row["id"],))
             self._event(f"An interrupted {row['status']} operation was rolled back", severity="WARN", application=app,
@@ -836,7 +843,7 @@ class LocalPlatform(PlatformService):
             return
         if not _sandbox.alive(row["proxy_pid"], row["proxy_start"]):
             port, pid, started, routes = self._start_proxy(row["id"], row["proxy_port"])
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? "
                              "WHERE id = ?", (port, pid, started, routes, row["id"]))
             moved = "" if port == row["proxy_port"] else f" (its old port was taken; the URL is now http://127.0.0.1:{port}/)"
@@ -867,7 +874,7 @@ class LocalPlatform(PlatformService):
             raise InvalidInput("stack", f"must be one of {', '.join(STACKS)} (got {stack!r})")
         merged = _merge(base, settings)
         try:
-            with self.db.transaction() as conn:
+            with self._tx() as conn:
                 conn.execute("INSERT INTO templates (application, name, stack, settings, description, created_at) "
                              "VALUES (?,?,?,?,?,?)", (application, name, stack, _settings_json(merged), description, _now()))
         except Conflict as exc:
@@ -882,7 +889,7 @@ class LocalPlatform(PlatformService):
                                         settings=_settings_from(row["settings"]), description=row["description"])
 
     def _delete_template(self, application: str, name: str) -> None:
-        with self.db.transaction() as conn:
+        with self._tx() as conn:
             if conn.execute("DELETE FROM templates WHERE application = ? AND name = ?", (application, name)).rowcount == 0:
                 raise NotFound(f"configuration template {name!r} of {application!r} does not exist", provider=PROVIDER)
 
