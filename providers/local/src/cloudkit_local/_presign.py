@@ -141,7 +141,8 @@ class PresignServer:
         from waitress.server import create_server
 
         self._server: Any = create_server(
-            PresignApp(storage), host="127.0.0.1", port=0, threads=4, ident="cloudkit-local", clear_untrusted_proxy_headers=True
+            PresignApp(storage), host="127.0.0.1", port=0, threads=4, ident="cloudkit-local",
+            clear_untrusted_proxy_headers=True, asyncore_loop_timeout=0.2
         )
         self.port: int = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run, name=f"cloudkit-presign-{self.port}", daemon=True)

@@ -284,6 +284,25 @@ class LocalStorage(StorageService):
             raise NotFound(f"no object {key!r} in bucket {bucket!r}", provider=PROVIDER, code="NoSuchKey")
         return str(row["bucket_id"]), row
 
+    def _open_object(self, bucket: str, key: str) -> tuple[str, Any, IO[bytes]]:
+        """(bucket id, row, open file) of an object.
+
+        A concurrent writer may replace the object and remove the old file between reading the
+        row and opening the file; the row is then read again. Once open, the file stays readable
+        whatever happens to the object.
+        """
+        last_blob = None
+        while True:
+            bucket_id, row = self._object_row(bucket, key)
+            try:
+                fh = open(self._blob_path(bucket_id, row["blob"]), "rb", buffering=0)  # noqa: SIM115 - caller closes
+            except FileNotFoundError:
+                if row["blob"] == last_blob:
+                    raise
+                last_blob = row["blob"]
+                continue
+            return bucket_id, row, fh
+
     # ------------------------------------------------------------ recovery
     def recover(self) -> int:
         """Remove files of writes that died and of replaced or deleted objects; return how many.
@@ -488,9 +507,8 @@ class LocalStorage(StorageService):
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
         with mapped("copy object"):
-            src_bucket_id, row = self._object_row(src_bucket, src_key)
+            src_bucket_id, row, src = self._open_object(src_bucket, src_key)
             src_path = self._blob_path(src_bucket_id, row["blob"])
-            src = open(src_path, "rb", buffering=0)  # noqa: SIM115 - closed below
         with src:
             size = row["size"]
 
@@ -510,8 +528,7 @@ class LocalStorage(StorageService):
     # ------------------------------------------------------------ reads
     def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
         with mapped("get object"):
-            bucket_id, row = self._object_row(bucket, key)
-            fh = open(self._blob_path(bucket_id, row["blob"]), "rb", buffering=0)  # noqa: SIM115 - owned by the reader
+            _, row, fh = self._open_object(bucket, key)
         info = self._info(bucket, row)
         size = info.size
         if range is None:
@@ -532,9 +549,9 @@ class LocalStorage(StorageService):
 
     def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
         with mapped("download object"):
-            bucket_id, row = self._object_row(bucket, key)
+            _, row, src = self._open_object(bucket, key)
             info = self._info(bucket, row)
-            with open(self._blob_path(bucket_id, row["blob"]), "rb", buffering=0) as src:
+            with src:
                 tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 try:
