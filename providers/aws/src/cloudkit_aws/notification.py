@@ -160,7 +160,7 @@ class AwsNotification(NotificationService):
 
     def _allow_topic(self, queue: Queue, topic_arn: str) -> None:
         """Add a statement to the queue's policy letting ``topic_arn`` (only) send messages to it."""
-        sid = "cloudkit-sns-" + hashlib.sha256(topic_arn.encode()).hexdigest()[:16]
+        sid = "cloudkit-sns-" + _name_of_arn(topic_arn).replace(".", "-")
         url = queue.url or self._queue_url(queue.id, "notification.subscribe")
         with mapped("notification.subscribe"):
             current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get("Attributes", {})
@@ -169,8 +169,10 @@ class AwsNotification(NotificationService):
         except ValueError:
             policy = {}
         statements = policy.setdefault("Statement", [])
-        if any(s.get("Sid") == sid for s in statements):
-            return
+        for statement in statements:
+            condition = statement.get("Condition", {}).get("ArnEquals", {})
+            if statement.get("Effect") == "Allow" and condition.get("aws:SourceArn") == topic_arn:
+                return
         policy.setdefault("Version", "2012-10-17")
         statements.append({
             "Sid": sid,
