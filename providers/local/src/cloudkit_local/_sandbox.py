@@ -77,6 +77,9 @@ def prepare_root(rootfs: Path, hostname: str) -> None:
     (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost\n")
     (etc / "resolv.conf").touch()
     (rootfs / "var" / "lib" / "cloud" / "instance").mkdir(parents=True, exist_ok=True)
+    for sub in ("log", "cache", "tmp", "spool", "opt"):
+        (rootfs / "var" / sub).mkdir(exist_ok=True)
+    (rootfs / "var" / "tmp").chmod(0o1777)
 
 
 def bwrap_argv(
