@@ -59,12 +59,13 @@ from cloudkit import Cloud, validation
 from cloudkit.errors import CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
 from cloudkit.models import ChangeInfo, LifecycleRule, ObjectInfo, Zone
 from cloudkit.services import DNSService, StorageService
+from cloudkit_contrib import IntegrityError, LocalFileError, _local
 
 __all__ = [
     "KINDS",
-    "BackupError",
     "BackupInfo",
     "IntegrityError",
+    "LocalFileError",
     "PurgeResult",
     "RestoreResult",
     "ZoneBackupInfo",
@@ -101,33 +102,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 StorageRef = Union[Cloud, StorageService]
 DNSRef = Union[Cloud, DNSService]
 Progress = Callable[[int, Union[int, None]], None]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class BackupError(CloudkitError):
-    """The local side of a backup or restore failed (a file could not be read or written).
-
-    The native error is kept as ``__cause__``.
-    """
-
-
-class IntegrityError(BackupError):
-    """Stored bytes do not match their manifest (a corrupt, truncated or tampered backup)."""
-
-
-@contextlib.contextmanager
-def _local(action: str) -> Iterator[None]:
-    """The one place local file-system errors become cloudkit errors."""
-    try:
-        yield
-    except CloudkitError:
-        raise
-    except (OSError, tarfile.TarError, EOFError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
-        raise BackupError(f"{action}: {where}{reason}") from exc
 
 
 # --------------------------------------------------------------------------- results
@@ -772,7 +746,7 @@ def _add_file(tar: tarfile.TarFile, root: Path, rel: str, entry: dict[str, Any])
         reader = _HashingReader(fh, st.st_size)
         tar.addfile(info, reader)
         if reader.count != st.st_size:
-            raise BackupError(f"read file: {path} shrank while it was backed up")
+            raise LocalFileError(f"read file: {path} shrank while it was backed up")
     entry.update(size=st.st_size, mtime_ns=st.st_mtime_ns, mode=info.mode, sha256=reader.sha.hexdigest())
     return True
 
@@ -956,7 +930,7 @@ def _move_into_place(staging: Path, target: Path, files: Mapping[str, Mapping[st
             dst = target / rel
             parent = os.path.realpath(dst.parent)
             if parent != real and not parent.startswith(real + os.sep):
-                raise BackupError(f"restore folder: {str(dst.parent)!r} leads outside {str(target)!r}")
+                raise LocalFileError(f"restore folder: {str(dst.parent)!r} leads outside {str(target)!r}")
             is_dir = dst.is_dir() and not dst.is_symlink()
             if entry["type"] == "dir":
                 if os.path.lexists(dst) and not is_dir:
