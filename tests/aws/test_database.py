@@ -1,0 +1,177 @@
+"""RDS through cloudkit's aws provider, replayed from cassettes (re-record: CLOUDKIT_RECORD=1).
+
+moto makes instances available at once, so every ``wait=True`` here runs boto3's waiter for one
+poll; the waiter-timeout test uses a state moto never leaves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import _harness as h
+import attrs
+import moto_rds
+import pytest
+
+import cloudkit
+from cloudkit import errors
+
+h.MotoServer.setup_hooks.append(moto_rds.install)
+
+PASSWORD = "Pw-for-cassette-scan-7"
+
+
+def _create(d: Any, ident: str, **kw: Any) -> Any:
+    args: dict[str, Any] = {"engine": "postgres", "master_username": "master", "master_password": PASSWORD}
+    args.update(kw)
+    return d.create_instance(ident, **args)
+
+
+def test_create_with_every_setting_then_modify_reboot_stop_start(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    db = _create(
+        d, "ck-orders", instance_class="db.m5.large", storage_gb=100, engine_version="16.3", database_name="orders",
+        iops=3000, multi_az=True, backup_retention_days=7, maintenance_window="sun:05:00-sun:06:00",
+    )
+    assert (db.id, db.engine, db.status, db.instance_class, db.engine_version) == (
+        "ck-orders", "postgres", "available", "db.m5.large", "16.3")
+    assert (db.storage_gb, db.iops, db.multi_az, db.backup_retention_days) == (100, 3000, True, 7)
+    assert (db.maintenance_window, db.master_username, db.database_name) == ("sun:05:00-sun:06:00", "master", "orders")
+    assert db.endpoint is not None and db.endpoint.port == 5432 and db.endpoint.host.startswith("ck-orders.")
+    assert db.extra["StorageType"] == "io1"
+    assert PASSWORD not in repr(db) and PASSWORD not in str(dict(db.extra))
+    assert h.recorded_requests(aws_cassette, action="CreateDBInstance") == 1
+
+    got = d.get_instance("ck-orders")
+    # Everything but the latest restorable time (which moves on) is as created.
+    assert attrs.evolve(got, latest_restorable_time=None) == attrs.evolve(db, latest_restorable_time=None)
+    assert [i.id for i in d.list_instances()] == ["ck-orders"]
+
+    changed = d.modify_instance(db, instance_class="db.m5.xlarge", storage_gb=200, backup_retention_days=14,
+                                master_password="An0ther-Passw0rd")
+    assert (changed.instance_class, changed.storage_gb, changed.backup_retention_days) == ("db.m5.xlarge", 200, 14)
+    assert d.reboot_instance(db).status == "available"
+    assert d.stop_instance(db).status == "stopped"
+    assert d.get_instance(db).status == "stopped"
+    assert d.start_instance(db).status == "available"
+
+
+def test_delete_with_final_snapshot_and_snapshot_restore(aws_cloud: cloudkit.Cloud) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-shop", storage_gb=20, backup_retention_days=3)
+    snap = d.create_snapshot(db, "ck-shop-before")
+    assert (snap.id, snap.instance_id, snap.engine, snap.status, snap.kind) == (
+        "ck-shop-before", "ck-shop", "postgres", "available", "manual")
+    assert d.get_snapshot("ck-shop-before") == snap
+    assert [s.id for s in d.list_snapshots(db, kind="manual")] == ["ck-shop-before"]
+    assert {s.kind for s in d.list_snapshots(db)} == {"manual", "automated"}  # RDS's automated backup too
+
+    restored = d.restore_snapshot(snap, "ck-shop-copy", instance_class="db.t3.small")
+    assert (restored.id, restored.status, restored.engine, restored.instance_class) == (
+        "ck-shop-copy", "available", "postgres", "db.t3.small")
+
+    d.delete_instance(restored, final_snapshot="ck-shop-copy-final")
+    with pytest.raises(errors.NotFound):
+        d.get_instance("ck-shop-copy")
+    final = d.get_snapshot("ck-shop-copy-final")
+    assert (final.instance_id, final.kind, final.status) == ("ck-shop-copy", "manual", "available")
+
+    d.delete_snapshot(snap)
+    with pytest.raises(errors.NotFound):
+        d.get_snapshot("ck-shop-before")
+    with pytest.raises(errors.NotFound):
+        d.delete_snapshot("ck-shop-before")
+    d.delete_instance(db)
+    assert list(d.list_instances()) == []
+
+
+def test_point_in_time_restore_and_read_replicas(aws_cloud: cloudkit.Cloud) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-ledger", backup_retention_days=7)
+    assert db.latest_restorable_time is not None
+
+    latest = d.restore_to_point_in_time(db, "ck-ledger-latest")
+    assert (latest.id, latest.status, latest.engine) == ("ck-ledger-latest", "available", "postgres")
+    earlier = d.restore_to_point_in_time(db, "ck-ledger-earlier", time=db.latest_restorable_time - timedelta(seconds=1))
+    assert earlier.status == "available"
+
+    replica = d.create_read_replica(db, "ck-ledger-replica", instance_class="db.t3.small")
+    assert (replica.id, replica.replica_of, replica.instance_class) == ("ck-ledger-replica", "ck-ledger", "db.t3.small")
+    assert d.get_instance(db).extra["ReadReplicaDBInstanceIdentifiers"] == ["ck-ledger-replica"]
+    promoted = d.promote_read_replica(replica)
+    assert (promoted.id, promoted.replica_of, promoted.status) == ("ck-ledger-replica", None, "available")
+    assert d.get_instance(db).extra["ReadReplicaDBInstanceIdentifiers"] == []
+
+
+def test_engines_come_from_the_api(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    engines = aws_cloud.database.list_engines()
+    assert {"mysql", "postgres"} <= set(engines) and engines == sorted(engines)
+    assert h.recorded_requests(aws_cassette, action="DescribeDBEngineVersions") == 1
+
+
+def test_errors_map_to_cloudkit_errors(aws_cloud: cloudkit.Cloud) -> None:
+    d = aws_cloud.database
+    with pytest.raises(errors.NotFound) as missing:
+        d.get_instance("ck-nothing")
+    assert missing.value.code == "DBInstanceNotFound" and missing.value.provider == "aws"
+    assert type(missing.value.__cause__).__module__.startswith("botocore")
+    with pytest.raises(errors.NotFound):
+        d.create_snapshot("ck-nothing", "ck-nothing-snap")
+    with pytest.raises(errors.NotFound):
+        d.restore_snapshot("ck-no-snap", "ck-new")
+    _create(d, "ck-dup")
+    with pytest.raises(errors.AlreadyExists) as dup:
+        _create(d, "ck-dup")
+    assert PASSWORD not in str(dup.value)
+    d.create_snapshot("ck-dup", "ck-dup-snap")
+    with pytest.raises(errors.AlreadyExists):
+        d.create_snapshot("ck-dup", "ck-dup-snap")
+
+
+def test_a_waiter_that_never_sees_its_state_raises_timeout(aws_env: Any, aws_cassette: Any) -> None:
+    # Explicit delay and timeout make the number of polls the same when recording and replaying.
+    settings = dict(h.settings_for(aws_env.endpoint, aws_env.replaying), waiter_delay=0.5)
+    with cloudkit.connect("aws", **settings) as cloud:
+        d = cloud.database
+        _create(d, "ck-sleepy")
+        d.stop_instance("ck-sleepy")
+        # A stopped instance never becomes "available" by itself: the waiter gives up.
+        with pytest.raises(errors.Timeout):
+            d.modify_instance("ck-sleepy", backup_retention_days=2, timeout=1)
+    assert h.recorded_requests(aws_cassette, action="DescribeDBInstances") >= 2
+
+
+def test_bad_input_is_rejected_before_any_request(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    cases = [
+        (lambda: _create(d, "1-starts-with-digit"), "identifier"),
+        (lambda: _create(d, "double--hyphen"), "identifier"),
+        (lambda: _create(d, "ck-ok", master_password="short"), "master_password"),
+        (lambda: _create(d, "ck-ok", master_password="has space in it"), "master_password"),
+        (lambda: _create(d, "ck-ok", master_username="postgres"), "master_username"),
+        (lambda: _create(d, "ck-ok", storage_gb=0), "storage_gb"),
+        (lambda: _create(d, "ck-ok", iops=10), "iops"),
+        (lambda: _create(d, "ck-ok", backup_retention_days=36), "backup_retention_days"),
+        (lambda: _create(d, "ck-ok", maintenance_window="sunday 5am"), "maintenance_window"),
+        (lambda: d.modify_instance("ck-ok"), "modify_instance"),
+        (lambda: d.create_snapshot("ck-ok", "bad_snapshot_id"), "snapshot_id"),
+        (lambda: list(d.list_snapshots(kind="weekly")), "kind"),
+        (lambda: d.delete_instance("ck-ok", final_snapshot="-bad"), "final_snapshot"),
+    ]
+    for call, field in cases:
+        with pytest.raises(errors.InvalidInput) as bad:
+            call()
+        assert bad.value.field == field
+        assert "short" not in str(bad.value) and "has space in it" not in str(bad.value)
+    assert h.recorded_requests(aws_cassette) == 0
+
+
+def test_cassettes_hold_no_password() -> None:
+    found = sorted((h.CASSETTES / "database").glob("*.yaml"))
+    assert found, "the database cassettes are missing"
+    for path in found:
+        text = path.read_text()
+        assert PASSWORD not in text and "An0ther-Passw0rd" not in text, path.name
+    create = (h.CASSETTES / "database" / "test_create_with_every_setting_then_modify_reboot_stop_start.yaml").read_text()
+    assert "MasterUserPassword=REDACTED" in create
