@@ -184,6 +184,7 @@ for _codes, _cls in (
 _BY_MESSAGE: tuple[tuple[str, str, type[CloudkitError]], ...] = (
     ("InvalidChangeBatch", "not found", NotFound),
     ("InvalidChangeBatch", "already exists", AlreadyExists),
+    ("InvalidInput", "found none in change with [action=delete", NotFound),  # moto's word for the same
     ("InvalidParameterValue", "already exists", AlreadyExists),
     ("InvalidParameterValue", "does not exist", NotFound),
     ("InvalidParameterValue", "no application", NotFound),
