@@ -130,10 +130,32 @@ class Dispatcher:
             self._http.close()
         if self._confirm_server is not None:
             self._confirm_server.close()
+            for channel in list(getattr(self._confirm_server, "_map", {}).values()):  # idle keep-alive clients
+                channel.close()
             if self._confirm_thread is not None:
                 self._confirm_thread.join(timeout=5)
 
     # ------------------------------------------------------------ loop
+    def _release_dead_owners(self) -> None:
+        """Free leases held by processes of this machine that no longer run (they crashed)."""
+        now = time.time()
+        owners = self.service.db.query(
+            "SELECT DISTINCT lease_owner FROM deliveries WHERE lease_until >= ? AND status IN ('pending', 'retrying')", (now,)
+        )
+        for (owner,) in owners:
+            pid_text = str(owner).split("-", 1)[0]
+            if owner == self.owner or not pid_text.isdigit():
+                continue
+            try:
+                os.kill(int(pid_text), 0)
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+            with self.service.db.transaction() as conn:
+                conn.execute("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (owner,))
+
     def _claim(self, limit: int) -> list[Any]:
         now = time.time()
         with self.service.db.transaction() as conn:
@@ -154,8 +176,15 @@ class Dispatcher:
         return rows[0][0]
 
     def _run(self) -> None:
+        last_sweep = 0.0
         while not self._stop.is_set():
             self._wake.clear()
+            if time.monotonic() - last_sweep > 5:
+                last_sweep = time.monotonic()
+                try:
+                    self._release_dead_owners()
+                except CloudkitError:
+                    pass
             try:
                 free = 0
                 while self._slots.acquire(blocking=False):
@@ -315,7 +344,8 @@ class Dispatcher:
             if self.confirm_base is None:
                 from waitress.server import create_server
 
-                server = create_server(self._confirm_app, host="127.0.0.1", port=0, threads=2, ident="cloudkit-local")
+                server = create_server(self._confirm_app, host="127.0.0.1", port=0, threads=2, ident="cloudkit-local",
+                                       asyncore_loop_timeout=0.2)
                 port = server.socket.getsockname()[1]  # type: ignore[union-attr]
                 self._confirm_server = server
                 self._confirm_thread = threading.Thread(target=server.run, name="cloudkit-confirm", daemon=True)

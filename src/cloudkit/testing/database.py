@@ -1,0 +1,223 @@
+"""The database conformance suite: what every provider's managed database instances must do.
+
+Subclass :class:`DatabaseConformance` in a provider's tests (with a ``cloudkit_cloud`` fixture),
+or run ``pytest --pyargs cloudkit.testing --cloudkit-profile=NAME``. The suite checks what the
+API reports (states, snapshots, restores, replicas); reading rows back needs a client of the
+engine and belongs in a provider's own tests. An operation the provider's capabilities exclude,
+or one it reports ``NotSupported`` for the engine in use, is skipped with that reason.
+
+Class attributes a provider may set:
+
+``engine``
+    The engine to create instances with (default: ``postgres`` when listed, else the first engine).
+``master_password``
+    The master password the suite uses (never printed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, TypeVar
+
+import pytest
+
+from cloudkit import Cloud
+from cloudkit.errors import AlreadyExists, CloudkitError, InvalidInput, NotFound, NotSupported
+from cloudkit.models.database import DatabaseInstance
+from cloudkit.services.database import DatabaseService
+from cloudkit.testing.helpers import requires, unique_name
+
+T = TypeVar("T")
+
+
+def _attempt(call: Callable[[], T]) -> T:
+    """Run ``call``; a ``NotSupported`` for the engine in use skips the test with its reason."""
+    try:
+        return call()
+    except NotSupported as exc:
+        pytest.skip(str(exc))
+
+
+class DatabaseConformance:
+    """Provider-neutral tests of :class:`cloudkit.DatabaseService`."""
+
+    engine: ClassVar[str | None] = None
+    master_password: ClassVar[str] = "Conformance-Pass-1"
+
+    # ------------------------------------------------------------ fixtures
+    @pytest.fixture
+    def database(self, cloudkit_cloud: Cloud) -> DatabaseService:
+        """The database service under test."""
+        return cloudkit_cloud.database
+
+    @pytest.fixture
+    def engine_name(self, cloudkit_cloud: Cloud, database: DatabaseService) -> str:
+        """The engine instances are created with."""
+        if self.engine is not None:
+            return self.engine
+        requires(cloudkit_cloud, "database", "list_engines")
+        engines = database.list_engines()
+        return "postgres" if "postgres" in engines else engines[0]
+
+    @pytest.fixture
+    def cleanup(self, database: DatabaseService) -> Iterator[dict[str, list[str]]]:
+        """Names of instances and snapshots a test made, removed afterwards (instances first)."""
+        made: dict[str, list[str]] = {"instances": [], "snapshots": []}
+        yield made
+        for ident in reversed(made["instances"]):
+            try:
+                database.delete_instance(ident)
+            except CloudkitError:
+                pass
+        for snap in made["snapshots"]:
+            try:
+                database.delete_snapshot(snap)
+            except CloudkitError:
+                pass
+
+    @pytest.fixture
+    def instance(self, cloudkit_cloud: Cloud, database: DatabaseService, engine_name: str,
+                 cleanup: dict[str, list[str]]) -> DatabaseInstance:
+        """A fresh available instance with automated backups on."""
+        requires(cloudkit_cloud, "database", "create_instance", "delete_instance")
+        ident = unique_name("ck")
+        cleanup["instances"].append(ident)
+        return self._create(database, ident, engine_name)
+
+    def _create(self, database: DatabaseService, ident: str, engine: str, **kw: Any) -> DatabaseInstance:
+        return database.create_instance(ident, engine=engine, master_username="master", master_password=self.master_password,
+                                        storage_gb=20, backup_retention_days=kw.pop("backup_retention_days", 1), **kw)
+
+    # ------------------------------------------------------------ capabilities and input
+    def test_capabilities_are_known_operations(self, database: DatabaseService) -> None:
+        caps = database.capabilities()
+        assert caps <= set(DatabaseService.OPERATIONS)
+        for op in DatabaseService.OPERATIONS:
+            assert database.supports(op) == (op in caps)
+
+    def test_engines_are_listed(self, cloudkit_cloud: Cloud, database: DatabaseService) -> None:
+        requires(cloudkit_cloud, "database", "list_engines")
+        engines = database.list_engines()
+        assert engines
+        assert all(isinstance(e, str) and e == e.lower() for e in engines)
+
+    def test_bad_input_is_rejected_before_any_call(self, database: DatabaseService) -> None:
+        good: dict[str, Any] = {"engine": "postgres", "master_username": "master", "master_password": self.master_password}
+        cases: list[tuple[str, dict[str, Any]]] = [
+            ("identifier", {"identifier": "1starts-with-digit"}),
+            ("identifier", {"identifier": "two--hyphens"}),
+            ("master_password", {"master_password": "short"}),
+            ("master_password", {"master_password": "has/slash-in-it"}),
+            ("master_username", {"master_username": "9lives"}),
+            ("storage_gb", {"storage_gb": 0}),
+            ("backup_retention_days", {"backup_retention_days": 36}),
+            ("maintenance_window", {"maintenance_window": "someday"}),
+        ]
+        for field, change in cases:
+            args = {"identifier": "ck-valid", **good, **change}
+            with pytest.raises(InvalidInput) as err:
+                database.create_instance(args.pop("identifier"), **args)
+            assert err.value.field == field
+            assert self.master_password not in str(err.value)
+        with pytest.raises(InvalidInput):
+            database.modify_instance("ck-valid")  # nothing to change
+        with pytest.raises(InvalidInput):
+            database.list_snapshots(kind="weekly")
+
+    # ------------------------------------------------------------ instances
+    def test_instance_lifecycle(self, cloudkit_cloud: Cloud, database: DatabaseService, instance: DatabaseInstance,
+                                engine_name: str) -> None:
+        requires(cloudkit_cloud, "database", "get_instance", "list_instances")
+        assert instance.status == "available"
+        assert instance.engine == engine_name
+        assert instance.master_username == "master"
+        assert instance.backup_retention_days == 1
+        assert self.master_password not in repr(instance)
+        got = database.get_instance(instance.id)
+        assert got.id == instance.id
+        assert got.storage_gb == 20
+        assert instance.id in {i.id for i in database.list_instances()}
+        with pytest.raises(AlreadyExists):
+            self._create(database, instance.id, engine_name)
+
+    def test_modify_changes_only_what_is_given(self, cloudkit_cloud: Cloud, database: DatabaseService,
+                                               instance: DatabaseInstance) -> None:
+        requires(cloudkit_cloud, "database", "modify_instance")
+        changed = database.modify_instance(instance, storage_gb=30, backup_retention_days=3,
+                                           maintenance_window="mon:03:00-mon:03:30", instance_class="db.t3.small")
+        assert changed.status == "available"
+        got = database.get_instance(instance.id)
+        assert (got.storage_gb, got.backup_retention_days, got.maintenance_window, got.instance_class) == (
+            30, 3, "mon:03:00-mon:03:30", "db.t3.small")
+        assert got.master_username == instance.master_username
+
+    def test_reboot_stop_start(self, cloudkit_cloud: Cloud, database: DatabaseService, instance: DatabaseInstance) -> None:
+        requires(cloudkit_cloud, "database", "reboot_instance", "stop_instance", "start_instance")
+        assert database.reboot_instance(instance).status == "available"
+        assert database.stop_instance(instance).status == "stopped"
+        assert database.get_instance(instance.id).status == "stopped"
+        assert database.start_instance(instance).status == "available"
+
+    def test_delete_with_final_snapshot(self, cloudkit_cloud: Cloud, database: DatabaseService, engine_name: str,
+                                        cleanup: dict[str, list[str]]) -> None:
+        requires(cloudkit_cloud, "database", "create_instance", "delete_instance", "get_snapshot", "delete_snapshot")
+        ident, final = unique_name("ck"), unique_name("ckfinal")
+        cleanup["instances"].append(ident)
+        cleanup["snapshots"].append(final)
+        self._create(database, ident, engine_name, backup_retention_days=0)
+        database.delete_instance(ident, final_snapshot=final)
+        with pytest.raises(NotFound):
+            database.get_instance(ident)
+        snap = database.get_snapshot(final)
+        assert snap.instance_id == ident
+        assert snap.kind == "manual"
+        assert snap.status == "available"
+
+    def test_missing_resources_raise_not_found(self, cloudkit_cloud: Cloud, database: DatabaseService) -> None:
+        requires(cloudkit_cloud, "database", "get_instance", "get_snapshot")
+        with pytest.raises(NotFound):
+            database.get_instance(unique_name("ck-missing"))
+        with pytest.raises(NotFound):
+            database.get_snapshot(unique_name("ck-missing"))
+
+    # ------------------------------------------------------------ snapshots and restores
+    def test_snapshot_and_restore(self, cloudkit_cloud: Cloud, database: DatabaseService, instance: DatabaseInstance,
+                                  cleanup: dict[str, list[str]]) -> None:
+        requires(cloudkit_cloud, "database", "create_snapshot", "list_snapshots", "restore_snapshot", "delete_snapshot")
+        snap_id, restored_id = unique_name("cksnap"), unique_name("ckrestored")
+        cleanup["snapshots"].append(snap_id)
+        cleanup["instances"].append(restored_id)
+        snap = database.create_snapshot(instance, snap_id)
+        assert (snap.id, snap.instance_id, snap.kind, snap.status) == (snap_id, instance.id, "manual", "available")
+        assert snap_id in {s.id for s in database.list_snapshots(instance, kind="manual")}
+        with pytest.raises(AlreadyExists):
+            database.create_snapshot(instance, snap_id)
+        restored = database.restore_snapshot(snap, restored_id)
+        assert restored.id == restored_id
+        assert restored.engine == instance.engine
+        assert restored.status == "available"
+        assert restored.master_username == instance.master_username
+        database.delete_snapshot(snap)
+        assert snap_id not in {s.id for s in database.list_snapshots()}
+
+    def test_point_in_time_restore(self, cloudkit_cloud: Cloud, database: DatabaseService, instance: DatabaseInstance,
+                                   cleanup: dict[str, list[str]]) -> None:
+        requires(cloudkit_cloud, "database", "restore_to_point_in_time")
+        ident = unique_name("ckpitr")
+        cleanup["instances"].append(ident)
+        restored = _attempt(lambda: database.restore_to_point_in_time(instance, ident))
+        assert restored.id == ident
+        assert restored.status == "available"
+        assert restored.engine == instance.engine
+
+    def test_read_replica_and_promotion(self, cloudkit_cloud: Cloud, database: DatabaseService, instance: DatabaseInstance,
+                                        cleanup: dict[str, list[str]]) -> None:
+        requires(cloudkit_cloud, "database", "create_read_replica", "promote_read_replica")
+        ident = unique_name("ckreplica")
+        cleanup["instances"].append(ident)
+        replica = _attempt(lambda: database.create_read_replica(instance, ident))
+        assert replica.replica_of == instance.id
+        assert replica.status == "available"
+        promoted = database.promote_read_replica(replica)
+        assert promoted.replica_of is None
+        assert database.get_instance(ident).replica_of is None

@@ -1,0 +1,243 @@
+"""Local-only notification behaviour: real http and SMTP delivery, signatures, retries, dead letters, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Mailbox, Receiver  # type: ignore[import-not-found]
+
+import cloudkit
+from cloudkit.errors import InvalidInput, NotFound
+from cloudkit.verify import TrustedCertificate, VerificationError, string_to_sign, verify_envelope
+
+MakeCloud = Callable[..., cloudkit.Cloud]
+
+
+def _wait(predicate: Callable[[], Any], timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def _confirmed_http(cloud: cloudkit.Cloud, receiver: Receiver, topic: str) -> Any:
+    n = cloud.notification
+    sub = n.subscribe(topic, "http", receiver.url)
+    assert sub.status == "pending"
+    confirmation = verify_envelope(receiver.wait_for(1)[0], n.signing_certificate())  # type: ignore[attr-defined]
+    assert confirmation["Type"] == "SubscriptionConfirmation"
+    assert confirmation["TopicArn"] == sub.topic_id
+    with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as resp:  # the SNS way: visit the URL
+        assert json.loads(resp.read())["Status"] == "confirmed"
+    assert n.get_subscription(sub.id).status == "confirmed"
+    receiver.bodies.clear()
+    receiver.headers.clear()
+    return sub
+
+
+def test_http_delivery_is_signed_and_verifiable(make_cloud: MakeCloud, receiver: Receiver) -> None:
+    cloud = make_cloud()
+    n = cloud.notification
+    topic = n.create_topic("deploys")
+    sub = _confirmed_http(cloud, receiver, topic.id)
+    result = n.publish(topic, "version 42 is live", subject="Deployed", attributes={"env": "prod"})
+    body = receiver.wait_for(1)[0]
+    cert = n.signing_certificate()  # type: ignore[attr-defined]
+    env = verify_envelope(body, TrustedCertificate(cert))
+    assert env["Type"] == "Notification"
+    assert env["MessageId"] == result.message_id
+    assert env["TopicArn"] == topic.id
+    assert env["Subject"] == "Deployed"
+    assert env["Message"] == "version 42 is live"
+    assert env["SignatureVersion"] == "2"
+    assert env["SigningCertURL"].startswith("file://")
+    assert env["MessageAttributes"] == {"env": {"Type": "String", "Value": "prod"}}
+    headers = receiver.headers[0]
+    assert headers["HTTP_X_AMZ_SNS_MESSAGE_TYPE"] == "Notification"
+    assert headers["HTTP_X_AMZ_SNS_SUBSCRIPTION_ARN"] == sub.id
+    # a forged body, or another root's key, does not verify
+    forged = dict(env, Message="version 666 is live")
+    with pytest.raises(VerificationError, match="does not match"):
+        verify_envelope(forged, cert)
+    other = make_cloud(root=str(Path(n.root).parent / "other-root")).notification  # type: ignore[attr-defined]
+    with pytest.raises(VerificationError):
+        verify_envelope(body, other.signing_certificate())
+    with pytest.raises(VerificationError, match="older than"):
+        verify_envelope(body, cert, max_age=timedelta(seconds=-1))
+    assert string_to_sign(env).startswith(b"Message\nversion 42 is live\nMessageId\n")
+    sent = [d for d in n.list_deliveries(topic=topic) if d.protocol == "http"]
+    assert [(d.status, d.attempts) for d in sent] == [("sent", 1)]
+
+
+def test_email_confirmation_and_delivery_through_smtp(make_cloud: MakeCloud, mailbox: Mailbox) -> None:
+    cloud = make_cloud(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_sender="alerts@example.com")
+    n = cloud.notification
+    topic = n.create_topic("alerts")
+    sub = n.subscribe(topic, "email", "ops@example.com")
+    assert sub.status == "pending"
+    rcpt, confirmation = mailbox.wait_for(1)[0]
+    assert rcpt == ["ops@example.com"]
+    assert confirmation["Subject"] == "Subscription confirmation"
+    text = confirmation.get_payload(decode=True).decode()
+    token = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("Token: "))
+    assert n.confirm_subscription(topic, token).status == "confirmed"
+    n.publish(topic, "disk almost full on db-1", subject="Disk alarm")
+    rcpt, msg = mailbox.wait_for(2)[1]
+    assert rcpt == ["ops@example.com"]
+    assert msg["Subject"] == "Disk alarm"
+    assert msg["From"] == "alerts@example.com"
+    assert msg.get_payload(decode=True).decode().strip() == "disk almost full on db-1"
+    with pytest.raises(NotFound):
+        n.confirm_subscription(topic, "not-the-token")
+
+
+def test_queue_delivery_carries_a_verifiable_envelope(make_cloud: MakeCloud) -> None:
+    n = make_cloud().notification
+    topic = n.create_topic("orders")
+    queue = n.create_queue("order-worker")
+    n.subscribe(topic, "queue", "order-worker")  # by name
+    n.publish(topic, json.dumps({"order": 7}), attributes={"kind": "created"})
+    [msg] = n.receive_messages(queue, wait_seconds=2)
+    env = verify_envelope(msg.body, n.signing_certificate())  # type: ignore[attr-defined]
+    assert json.loads(env["Message"]) == {"order": 7}
+    assert dict(msg.attributes) == {"kind": "created"}
+    with pytest.raises(NotFound):
+        n.ack_message(queue, "stale-receipt")
+    n.ack_message(queue, msg.receipt)
+
+
+def test_failed_deliveries_retry_with_backoff_then_succeed(make_cloud: MakeCloud, receiver: Receiver) -> None:
+    cloud = make_cloud(delivery_attempts=5)
+    n = cloud.notification
+    topic = n.create_topic("flaky")
+    _confirmed_http(cloud, receiver, topic.id)
+    receiver.fail_first = receiver.calls + 2  # the next two POSTs fail
+    n.publish(topic, "eventually")
+    body = receiver.wait_for(1)[0]
+    assert json.loads(body)["Message"] == "eventually"
+    [d] = _wait(lambda: [d for d in n.list_deliveries(topic=topic, status="sent") if d.protocol == "http"])
+    assert d.attempts == 3
+
+
+def test_exhausted_deliveries_end_as_dead_letters(make_cloud: MakeCloud, receiver: Receiver) -> None:
+    cloud = make_cloud(delivery_attempts=3)
+    n = cloud.notification
+    topic = n.create_topic("broken")
+    _confirmed_http(cloud, receiver, topic.id)
+    receiver.always_fail = True
+    result = n.publish(topic, "nobody home")
+    [dead] = _wait(lambda: list(n.list_deliveries(topic=topic, status="dead")))
+    assert dead.message_id == result.message_id
+    assert dead.attempts == 3
+    assert dead.body == "nobody home"
+    assert "HTTP 500" in (dead.last_error or "")
+    assert receiver.calls >= 4  # the confirmation and three attempts
+
+
+def test_pending_deliveries_survive_a_restart(make_cloud: MakeCloud, root: Path) -> None:
+    from conftest import free_port  # type: ignore[import-not-found]
+
+    port = free_port()
+    down = Receiver(port=port)
+    cloud = make_cloud(delivery_attempts=50)
+    n = cloud.notification
+    topic = n.create_topic("resume")
+    _confirmed_http(cloud, down, topic.id)
+    down.close()  # the endpoint goes away
+    n.publish(topic, "kept safe")
+    _wait(lambda: list(n.list_deliveries(topic=topic, status="retrying")))
+    cloud.close()
+    up = Receiver(port=port)
+    try:
+        again = make_cloud(delivery_attempts=50).notification
+        assert json.loads(up.wait_for(1)[0])["Message"] == "kept safe"
+        _wait(lambda: list(again.list_deliveries(topic=topic, status="sent")))
+    finally:
+        up.close()
+
+
+def test_a_process_dying_right_after_publish_loses_nothing(make_cloud: MakeCloud, receiver: Receiver, root: Path) -> None:
+    cloud = make_cloud()
+    topic = cloud.notification.create_topic("crash")
+    sub = _confirmed_http(cloud, receiver, topic.id)
+    cloud.close()
+    script = (
+        "import os, cloudkit\n"
+        "from cloudkit_local import _delivery\n"
+        "_delivery.Dispatcher.start = lambda self: None  # dies before any delivery thread runs\n"
+        f"cloud = cloudkit.connect('local', root={str(root)!r})\n"
+        f"cloud.notification.publish({topic.id!r}, 'published just before the crash')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    with sqlite3.connect(root / "notification" / "notification.db") as db:
+        left = db.execute("SELECT status FROM deliveries WHERE kind = 'notification'").fetchall()
+    assert left == [("pending",)]  # persisted before publish returned, not yet delivered
+    n = make_cloud().notification
+    env = json.loads(receiver.wait_for(1)[0])
+    assert env["Message"] == "published just before the crash"
+    assert env["SubscriptionArn"] == sub.id
+    _wait(lambda: list(n.list_deliveries(status="sent")))
+
+
+def test_unsubscribing_turns_undelivered_messages_into_dead_letters(make_cloud: MakeCloud, receiver: Receiver) -> None:
+    cloud = make_cloud(delivery_attempts=100)
+    n = cloud.notification
+    topic = n.create_topic("gone")
+    sub = _confirmed_http(cloud, receiver, topic.id)
+    receiver.always_fail = True
+    n.publish(topic, "never delivered")
+    _wait(lambda: list(n.list_deliveries(topic=topic, status="retrying")))
+    n.unsubscribe(sub)
+    [dead] = list(n.list_deliveries(topic=topic, status="dead"))
+    assert dead.last_error == "unsubscribed before delivery"
+
+
+def test_close_stops_delivery_threads(make_cloud: MakeCloud, receiver: Receiver) -> None:
+    cloud = make_cloud()
+    n = cloud.notification
+    topic = n.create_topic("threads")
+    _confirmed_http(cloud, receiver, topic.id)
+    assert any(t.name.startswith("cloudkit-dispatcher") for t in threading.enumerate())
+    cloud.close()
+    cloud.close()  # twice is fine
+    names = [t.name for t in threading.enumerate()]
+    assert not [name for name in names if name.startswith(("cloudkit-dispatcher", "cloudkit-delivery", "cloudkit-confirm"))]
+
+
+def test_signing_key_is_private_and_secrets_stay_out_of_reprs(make_cloud: MakeCloud, root: Path) -> None:
+    cloud = make_cloud(smtp_password="hunter2-smtp-secret", smtp_username="mailer")
+    n = cloud.notification
+    key = root / "notification" / "signing-key.pem"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    text = repr(n) + repr(n.settings) + repr(n.dispatcher.settings)  # type: ignore[attr-defined]
+    assert "hunter2-smtp-secret" not in text
+
+
+def test_bad_input_and_missing_queue(make_cloud: MakeCloud) -> None:
+    n = make_cloud().notification
+    topic = n.create_topic("input")
+    with pytest.raises(NotFound):
+        n.subscribe(topic, "queue", "no-such-queue")
+    with pytest.raises(InvalidInput) as err:
+        n.subscribe(topic, "http", "ftp://example.com/")
+    assert err.value.field == "endpoint"
+    with pytest.raises(InvalidInput) as err:
+        n.list_deliveries(status="lost")
+    assert err.value.field == "status"
