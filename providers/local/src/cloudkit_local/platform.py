@@ -534,7 +534,7 @@ class LocalPlatform(PlatformService):
         return workers
 
     @staticmethod
-    def _tail(path: Path, lines: int = 5) -> str:
+    def _tail(path: Path, lines: int = 3) -> str:
         try:
             text = path.read_text(errors="replace")
         except OSError:

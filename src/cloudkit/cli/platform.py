@@ -1,0 +1,215 @@
+"""``cloudkit platform``: applications, versions, environments and deploys (the Elastic Beanstalk model)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import click
+
+from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one
+from cloudkit.errors import InvalidInput
+from cloudkit.models.platform import Environment, EnvironmentSettings, Event
+from cloudkit.services.platform import PlatformService
+
+ENV_COLUMNS = ["id", "name", "application", "status", "health", "version", "url"]
+
+
+def _settings(env_vars: tuple[str, ...], instances: int | None) -> EnvironmentSettings | None:
+    if not env_vars and instances is None:
+        return None
+    pairs: dict[str, str] = {}
+    for item in env_vars:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput("--env", f"{item!r} must be NAME=VALUE")
+        pairs[key] = value
+    return EnvironmentSettings(env_vars=pairs, instance_count=instances)
+
+
+def follow(platform: PlatformService, environment: str, on_event: Callable[[Event], None], *,
+           seen: int = 0, timeout: float = 900) -> Environment:
+    """Report the environment's events as they happen until it is no longer launching or updating.
+
+    ``seen`` is how many of its events were already reported. Returns the environment's final state.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        env = platform.get_environment(environment)
+        events = list(platform.events(environment=env.id))
+        for event in events[seen:]:
+            on_event(event)
+        seen = len(events)
+        if env.status not in ("launching", "updating", "terminating") or time.monotonic() > deadline:
+            return env
+        time.sleep(0.1)
+
+
+def _print_event(event: Event) -> None:
+    colour = {"ERROR": "red", "WARN": "yellow"}.get(event.severity)
+    line = f"{event.timestamp:%H:%M:%S} {event.severity:<5} {event.message}"
+    click.echo(click.style(line, fg=colour) if colour else line)
+
+
+@click.group(cls=CloudkitGroup)
+def group() -> None:
+    """Applications, versions, environments and zero-downtime deploys."""
+
+
+# ------------------------------------------------------------------ applications and versions
+@group.command("apps")
+def apps() -> None:
+    """Applications."""
+    render(get_cloud().platform.list_applications(), ["name", "description", "created_at"], title="applications")
+
+
+@group.command("create-app")
+@click.argument("name")
+@click.option("--description", help="What the application is.")
+def create_app(name: str, description: str | None) -> None:
+    """Create application NAME."""
+    render_one(get_cloud().platform.create_application(name, description=description))
+
+
+@group.command("delete-app")
+@click.argument("name")
+@click.option("--terminate", is_flag=True, help="Terminate its running environments too.")
+def delete_app(name: str, terminate: bool) -> None:
+    """Delete application NAME with its versions."""
+    get_cloud().platform.delete_application(name, terminate_environments=terminate)
+    click.echo(f"deleted application {name}")
+
+
+@group.command("upload")
+@click.argument("application")
+@click.argument("label")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--description", help="What changed.")
+def upload(application: str, label: str, source: str, description: str | None) -> None:
+    """Upload version LABEL of APPLICATION from SOURCE (a zip or a folder)."""
+    render_one(get_cloud().platform.create_version(application, label, source=source, description=description))
+
+
+@group.command("versions")
+@click.argument("application")
+def versions(application: str) -> None:
+    """Versions of APPLICATION, newest first."""
+    render(get_cloud().platform.list_versions(application), ["label", "description", "source", "created_at"],
+           title=f"versions of {application}")
+
+
+@group.command("stacks")
+def stacks() -> None:
+    """Stacks environments can run on."""
+    render(get_cloud().platform.list_stacks(), ["name", "language"], title="stacks")
+
+
+# ------------------------------------------------------------------ environments
+@group.command("create")
+@click.argument("application")
+@click.argument("name")
+@click.option("--version", "version", required=True, help="Version label to run.")
+@click.option("--stack", help="Stack (local: python or procfile).")
+@click.option("--template", help="Configuration template to start from.")
+@click.option("--env", "env_vars", multiple=True, metavar="NAME=VALUE", help="Environment variable (repeatable).")
+@click.option("--instances", type=int, help="How many instances run the version.")
+def create(application: str, name: str, version: str, stack: str | None, template: str | None,
+           env_vars: tuple[str, ...], instances: int | None) -> None:
+    """Launch environment NAME of APPLICATION, printing its events."""
+    platform = get_cloud().platform
+    env = platform.create_environment(application, name, version=version, stack=stack, template=template,
+                                      settings=_settings(env_vars, instances), wait=False)
+    render_one(follow(platform, env.id, _print_event))
+
+
+@group.command("deploy")
+@click.argument("environment")
+@click.argument("version")
+def deploy(environment: str, version: str) -> None:
+    """Deploy VERSION to ENVIRONMENT (zero-downtime), printing its events; exits 1 if it rolled back."""
+    platform = get_cloud().platform
+    seen = len(list(platform.events(environment=environment)))
+    platform.deploy(environment, version, wait=False)
+    env = follow(platform, environment, _print_event, seen=seen)
+    render_one(env)
+    if env.version != version:
+        raise SystemExit(1)
+
+
+@group.command("settings")
+@click.argument("environment")
+@click.option("--env", "env_vars", multiple=True, metavar="NAME=VALUE", help="Environment variable (repeatable).")
+@click.option("--instances", type=int, help="How many instances run the version.")
+def settings_cmd(environment: str, env_vars: tuple[str, ...], instances: int | None) -> None:
+    """Show ENVIRONMENT's settings, or change them (a zero-downtime rolling update)."""
+    platform = get_cloud().platform
+    new = _settings(env_vars, instances)
+    if new is not None:
+        seen = len(list(platform.events(environment=environment)))
+        platform.update_settings(environment, new, wait=False)
+        follow(platform, environment, _print_event, seen=seen)
+    render_one(platform.get_settings(environment))
+
+
+@group.command("list")
+@click.argument("application", required=False)
+@click.option("--all", "include_terminated", is_flag=True, help="Include terminated environments.")
+def list_cmd(application: str | None, include_terminated: bool) -> None:
+    """Environments (of APPLICATION)."""
+    render(get_cloud().platform.list_environments(application, include_terminated=include_terminated), ENV_COLUMNS,
+           title="environments")
+
+
+@group.command("status")
+@click.argument("environment")
+def status(environment: str) -> None:
+    """Show ENVIRONMENT (id or name)."""
+    render_one(get_cloud().platform.get_environment(environment))
+
+
+@group.command("events")
+@click.option("--app", "application", help="Only this application's events.")
+@click.option("--env", "environment", help="Only this environment's events.")
+@click.option("--follow", "follow_", is_flag=True, help="Keep printing new events (until --timeout).")
+@click.option("--timeout", type=float, default=900, show_default=True)
+def events(application: str | None, environment: str | None, follow_: bool, timeout: float) -> None:
+    """Events, oldest first."""
+    for event in get_cloud().platform.events(application=application, environment=environment, follow=follow_,
+                                             timeout=timeout):
+        _print_event(event)
+
+
+@group.command("swap")
+@click.argument("environment_a")
+@click.argument("environment_b")
+def swap(environment_a: str, environment_b: str) -> None:
+    """Exchange the URLs of two environments (blue/green)."""
+    platform = get_cloud().platform
+    platform.swap_urls(environment_a, environment_b)
+    render([platform.get_environment(environment_a), platform.get_environment(environment_b)], ENV_COLUMNS,
+           title="swapped")
+
+
+@group.command("terminate")
+@click.argument("environment")
+def terminate(environment: str) -> None:
+    """Stop and remove ENVIRONMENT."""
+    render_one(get_cloud().platform.terminate_environment(environment))
+
+
+# ------------------------------------------------------------------ templates
+@group.command("save-template")
+@click.argument("application")
+@click.argument("name")
+@click.option("--from-env", "environment", required=True, help="Environment whose settings to save.")
+@click.option("--description", help="What the template is for.")
+def save_template(application: str, name: str, environment: str, description: str | None) -> None:
+    """Save ENVIRONMENT's settings as configuration template NAME."""
+    render_one(get_cloud().platform.create_template(application, name, environment=environment, description=description))
+
+
+@group.command("templates")
+@click.argument("application")
+def templates(application: str) -> None:
+    """Configuration templates of APPLICATION."""
+    render(get_cloud().platform.list_templates(application), ["name", "stack", "description"], title="templates")
