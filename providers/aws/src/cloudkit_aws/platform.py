@@ -2,7 +2,7 @@
 
 * A version's bundle is uploaded to S3 first (through boto3's transfer manager) into Elastic
   Beanstalk's own storage bucket (``CreateStorageLocation``) or the bucket named by the
-  ``platform_bucket`` setting, under ``<application>/<label>-<sha256 prefix>.zip``; then
+  ``platform_bucket`` setting, under ``<application>/<label>.zip``; then
   ``CreateApplicationVersion`` points at it. If registering fails, the upload is deleted again.
 * ``deploy`` is ``UpdateEnvironment`` to a version label, waited on with boto3's
   ``environment_updated`` waiter; launches and terminations use ``environment_exists`` and
@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -269,12 +268,8 @@ class AwsPlatform(PlatformService):
             raise AlreadyExists(f"{op}: {application!r} already has a version {label!r}", provider=PROVIDER)
         with tempfile.TemporaryDirectory(prefix="cloudkit-bundle-") as tmp:
             bundle = self._bundle(source, Path(tmp))
-            digest = hashlib.sha256()
-            with open(bundle, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-                    digest.update(chunk)
             bucket = self._storage_bucket()
-            key = f"{application}/{label}-{digest.hexdigest()[:16]}.zip"
+            key = f"{application}/{label}.zip"  # the label is unique in the application (checked above)
             s3 = self._aws.client("s3")
             with mapped(op), open(bundle, "rb") as fh:
                 s3.upload_fileobj(fh, bucket, key, Config=self._aws.transfer_config())
