@@ -59,10 +59,9 @@ class Receiver:
         raise AssertionError(f"expected {count} POSTs, got {len(self.bodies)}")
 
     def close(self) -> None:
-        self.server.close()
-        for channel in list(getattr(self.server, "_map", {}).values()):  # kept-alive client connections
-            channel.close()
-        self.thread.join(timeout=5)
+        from cloudkit_local._delivery import stop_waitress
+
+        stop_waitress(self.server, self.thread)
 
 
 @pytest.fixture

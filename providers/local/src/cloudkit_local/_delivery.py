@@ -80,6 +80,19 @@ class DeliverySettings:
         return float(min(self.max_backoff, self.backoff * (2 ** max(0, attempts - 1))))
 
 
+def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
+    """Stop a waitress server running in ``thread``: its channels are closed inside its own loop."""
+    from waitress import wasyncore
+
+    def shut() -> None:
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+
+    server.trigger.pull_trigger(shut)
+    if thread is not None:
+        thread.join(timeout=10)
+
+
 class DeliveryFailed(Exception):
     """One attempt failed; the message is safe to record (no secrets)."""
 
@@ -129,11 +142,7 @@ class Dispatcher:
         if self._http is not None:
             self._http.close()
         if self._confirm_server is not None:
-            self._confirm_server.close()
-            for channel in list(getattr(self._confirm_server, "_map", {}).values()):  # idle keep-alive clients
-                channel.close()
-            if self._confirm_thread is not None:
-                self._confirm_thread.join(timeout=5)
+            stop_waitress(self._confirm_server, self._confirm_thread)
 
     # ------------------------------------------------------------ loop
     def _release_dead_owners(self) -> None:
