@@ -1,0 +1,325 @@
+"""``cloudkit demo``: a tour of what a new user of an AWS-like cloud does, on the local provider.
+
+It uses only cloudkit's public API on ``connect("local")`` (plus a database client to write and read
+a row, as any application would), in a temporary root folder unless ``--root`` is given, and cleans
+up after itself unless ``--keep`` is given. A family this installation does not serve is reported as
+unavailable and the tour goes on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+import threading
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cloudkit.cloud import Cloud, connect
+from cloudkit.errors import CloudkitError, NotFound, NotSupported
+
+APP_NAME = "My First App"
+ENV_NAME = "Default-Environment"
+SAMPLE_APP = '''"""A sample web application, as Elastic Beanstalk's Python platform expects it."""
+
+PAGE = """<!doctype html>
+<html><head><title>{title}</title></head>
+<body><h1>{title}</h1><p>Your first application is running on cloudkit's local platform.</p></body></html>
+"""
+
+
+def application(environ, start_response):
+    body = PAGE.format(title="{title}").encode("utf-8")
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def sample_bundle(title: str) -> bytes:
+    """The sample application as a zip whose page is titled ``title``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("application.py", SAMPLE_APP.replace("{title}", title))
+    return buf.getvalue()
+
+
+def _title(html: str) -> str:
+    start = html.find("<h1>")
+    end = html.find("</h1>")
+    return html[start + 4 : end] if start >= 0 and end > start else html.strip()[:60]
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """A local HTTP endpoint that records what a topic posts to it."""
+
+    received: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        try:
+            self.server.received.append(json.loads(body))  # type: ignore[attr-defined]
+        except ValueError:
+            self.server.received.append({"raw": body.decode("utf-8", "replace")})  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the demo prints what matters."""
+
+
+@contextmanager
+def http_endpoint() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An HTTP endpoint on 127.0.0.1 and the list of JSON documents posted to it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sns", server.received  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+class Tour:
+    """The demo's steps; each prints what it does. ``cleanups`` run in reverse unless kept."""
+
+    def __init__(self, cloud: Cloud, out: Any) -> None:
+        self.cloud = cloud
+        self.out = out
+        self.cleanups: list[tuple[str, Callable[[], None]]] = []
+
+    def say(self, text: str) -> None:
+        self.out.print(text)
+
+    # ------------------------------------------------------------------ platform
+    def platform(self) -> None:
+        p = self.cloud.platform
+        app = p.create_application(APP_NAME, description="The demo's sample application")
+        self.cleanups.append((f"application {APP_NAME!r}", lambda: p.delete_application(app, terminate_environments=True)))
+        self.say(f"Created application [bold]{app.name}[/]")
+        v1 = p.create_version(app, "Initial Version", source=sample_bundle("Hello from the Initial Version"))
+        self.say(f"Uploaded version [bold]{v1.label}[/] to {v1.source}")
+        env = p.create_environment(app, ENV_NAME, version=v1, stack="python")
+        self.say(f"Launched [bold]{env.name}[/] ({env.status}, health {env.health}) at [link]{env.url}[/]")
+        page = _title(urllib.request.urlopen(str(env.url), timeout=10).read().decode())
+        self.say(f"  GET {env.url} -> [green]{page}[/]")
+        v2 = p.create_version(app, "Second Version", source=sample_bundle("Hello from the Second Version"))
+        self.say(f"Uploaded version [bold]{v2.label}[/]; deploying it (zero-downtime):")
+        seen = len(list(p.events(environment=env)))
+        p.deploy(env, v2)
+        for event in list(p.events(environment=env))[seen:]:
+            self.say(f"  {event.timestamp:%H:%M:%S} {event.severity:<5} {event.message}")
+        page2 = _title(urllib.request.urlopen(str(env.url), timeout=10).read().decode())
+        self.say(f"  GET {env.url} -> [green]{page2}[/] (the page changed: {page != page2})")
+        if page == page2:
+            raise CloudkitError("the page did not change after the deploy")
+
+    # ------------------------------------------------------------------ notification
+    def notification(self) -> None:
+        n = self.cloud.notification
+        topic = n.create_topic("demo-deployments", display_name="Deployments")
+        self.cleanups.append(("topic demo-deployments", lambda: n.delete_topic(topic)))
+        queue = n.create_queue("demo-audit")
+        self.cleanups.append(("queue demo-audit", lambda: n.delete_queue(queue)))
+        self.say(f"Created topic [bold]{topic.name}[/] and queue [bold]{queue.name}[/]")
+        with http_endpoint() as (url, received):
+            http_sub = n.subscribe(topic, "http", url)
+            n.subscribe(topic, "queue", queue.id)
+            self.say(f"Subscribed the HTTP endpoint {url} ({http_sub.status}) and the queue")
+            if not _wait(lambda: any(d.get("Type") == "SubscriptionConfirmation" for d in received), 15):
+                raise CloudkitError("the HTTP endpoint never received its subscription confirmation")
+            token = next(d["Token"] for d in received if d.get("Type") == "SubscriptionConfirmation")
+            confirmed = n.confirm_subscription(topic, token)
+            self.say(f"  the endpoint received a SubscriptionConfirmation; confirmed -> {confirmed.status}")
+            result = n.publish(topic, "Second Version is live on Default-Environment", subject="Deployed")
+            self.say(f"Published message {result.message_id}")
+            if not _wait(lambda: any(d.get("Type") == "Notification" for d in received), 15):
+                raise CloudkitError("the HTTP endpoint never received the notification")
+            note = next(d for d in received if d.get("Type") == "Notification")
+            self.say(f"  HTTP endpoint got: [green]{note.get('Subject')}: {note.get('Message')}[/]")
+            messages = n.receive_messages(queue, wait_seconds=10)
+            if not messages:
+                raise CloudkitError("the queue never received the notification")
+            body = messages[0].body
+            try:
+                body = json.loads(body).get("Message", body)
+            except (ValueError, AttributeError):
+                pass
+            self.say(f"  queue got: [green]{body}[/]")
+            n.ack_message(queue, messages[0].receipt)
+
+    # ------------------------------------------------------------------ storage
+    def storage(self) -> None:
+        from cloudkit.models.storage import LifecycleRule
+
+        s = self.cloud.storage
+        bucket = s.create_bucket("demo-backups")
+        self.cleanups.append(("bucket demo-backups", lambda: s.delete_bucket(bucket, force=True)))
+        s.set_lifecycle(bucket, [LifecycleRule(prefix="db/", archive_after_days=30, expire_after_days=365)])
+        rule = s.get_lifecycle(bucket)[0]
+        self.say(f"Created bucket [bold]{bucket.name}[/] with a lifecycle rule: {rule.prefix}* archive after "
+                 f"{rule.archive_after_days} days, expire after {rule.expire_after_days} days")
+        backup = b"-- demo backup\n" + b"INSERT INTO greetings VALUES ('hello');\n" * 2000
+        info = s.put_object(bucket, "db/2026-11-26.sql", backup, content_type="application/sql")
+        self.say(f"  uploaded backup db/2026-11-26.sql ({info.size} bytes, etag {info.etag})")
+        listed = [o.key for o in s.list_objects(bucket, prefix="db/")]
+        self.say(f"  objects under db/: {listed}")
+
+    # ------------------------------------------------------------------ dns
+    def dns(self) -> None:
+        from cloudkit.models.dns import RecordSet
+
+        d = self.cloud.dns
+        zone = d.create_zone("demo.example.com", comment="demo zone")
+        self.cleanups.append(("zone demo.example.com", lambda: d.delete_zone(zone, force=True)))
+        d.upsert_records(zone, [
+            RecordSet("www", "A", 300, ("192.0.2.10",)),
+            RecordSet("@", "MX", 3600, ("10 mail.demo.example.com.",)),
+            RecordSet("mail", "A", 300, ("192.0.2.25",)),
+            RecordSet("@", "TXT", 300, ("v=spf1 mx -all",)),
+        ])
+        self.say("Created zone [bold]demo.example.com[/] with www, mail, MX and TXT records; its zone file:")
+        for line in d.export_zone(zone).strip().splitlines():
+            self.say(f"  [dim]{line}[/]", )
+
+    # ------------------------------------------------------------------ database
+    def database(self) -> None:
+        db = self.cloud.database
+        engines = db.list_engines()
+        engine = "postgres" if "postgres" in engines else engines[0]
+        password = "Demo-" + __import__("secrets").token_hex(8)
+        inst = db.create_instance("demo-db", engine=engine, master_username="demo", master_password=password,
+                                  storage_gb=1, database_name="demo", backup_retention_days=0)
+        self.cleanups.append(("database demo-db", lambda: db.delete_instance(inst)))
+        where = f"{inst.endpoint.host}:{inst.endpoint.port}" if inst.endpoint else "a local file"
+        self.say(f"Created {engine} database [bold]{inst.id}[/] ({inst.status}) at {where}")
+        _sql(inst, password, ["CREATE TABLE greetings (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+                              "INSERT INTO greetings (id, text) VALUES (1, 'hello from the demo')"])
+        self.say("  wrote a row: (1, 'hello from the demo')")
+        snap = db.create_snapshot(inst, "demo-db-snap")
+        self.cleanups.append(("snapshot demo-db-snap", lambda: db.delete_snapshot(snap)))
+        self.say(f"  took snapshot [bold]{snap.id}[/]")
+        _sql(inst, password, ["DELETE FROM greetings"])
+        self.say("  deleted the row from demo-db")
+        restored = db.restore_snapshot(snap, "demo-db-restored")
+        self.cleanups.append(("database demo-db-restored", lambda: db.delete_instance(restored)))
+        rows = _sql(restored, password, ["SELECT id, text FROM greetings"])
+        self.say(f"  restored the snapshot as [bold]{restored.id}[/] and read back: [green]{rows}[/]")
+        if rows != [(1, "hello from the demo")]:
+            raise CloudkitError(f"the restored database holds {rows!r}")
+
+
+def _sql(inst: Any, password: str, statements: list[str]) -> list[tuple[Any, ...]]:
+    """Run statements on a database instance; return the last one's rows."""
+    rows: list[tuple[Any, ...]] = []
+    if inst.engine == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(str(inst.extra["path"]))
+        try:
+            for sql in statements:
+                cur = conn.execute(sql)
+                rows = [tuple(r) for r in cur.fetchall()]
+            conn.commit()
+        finally:
+            conn.close()
+        return rows
+    import psycopg
+
+    assert inst.endpoint is not None
+    with psycopg.connect(host=inst.endpoint.host, port=inst.endpoint.port, user=inst.master_username,
+                         password=password, dbname=inst.database_name or "postgres", connect_timeout=10) as conn:
+        for sql in statements:
+            cur = conn.execute(sql)
+            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+    return rows
+
+
+STEPS = (
+    ("platform", "Platform: an application, two versions and a zero-downtime deploy"),
+    ("notification", "Notifications: a topic delivering to an HTTP endpoint and a queue"),
+    ("storage", "Storage: a bucket with a lifecycle rule and a backup"),
+    ("dns", "DNS: a zone, its records and its zone file"),
+    ("database", "Database: create, write, snapshot, restore, read back"),
+)
+
+
+def run(root: Path | None, keep: bool, out: Any) -> int:
+    """Run the tour; returns the number of steps that failed (unavailable ones do not count)."""
+    temporary = root is None
+    base = Path(tempfile.mkdtemp(prefix="cloudkit-demo-")) if root is None else root
+    started = time.monotonic()
+    failed = 0
+    out.rule("[bold]cloudkit demo[/] on the local provider")
+    out.print(f"root folder: {base}")
+    cloud = connect("local", root=str(base))
+    tour = Tour(cloud, out)
+    try:
+        for name, title in STEPS:
+            out.rule(title)
+            t0 = time.monotonic()
+            try:
+                getattr(tour, name)()
+            except NotSupported as exc:
+                out.print(f"[yellow]step unavailable here: {exc}[/]")
+                continue
+            except CloudkitError as exc:
+                failed += 1
+                out.print(f"[red]step failed: {type(exc).__name__}: {exc}[/]")
+                continue
+            out.print(f"[dim]({time.monotonic() - t0:.1f}s)[/]")
+        out.rule("Clean-up")
+        if keep:
+            out.print(f"--keep: resources left in {base}; stop them with `cloudkit --set root={base} platform terminate "
+                      f"{ENV_NAME}` and the other groups' delete commands")
+        else:
+            for what, undo in reversed(tour.cleanups):
+                try:
+                    undo()
+                    out.print(f"removed {what}")
+                except NotFound:
+                    pass
+                except CloudkitError as exc:
+                    failed += 1
+                    out.print(f"[red]could not remove {what}: {exc}[/]")
+    finally:
+        cloud.close()
+        if temporary and not keep:
+            shutil.rmtree(base, ignore_errors=True)
+    verdict = "[green]done[/]" if not failed else f"[red]{failed} step(s) failed[/]"
+    out.rule(f"{verdict} in {time.monotonic() - started:.1f}s")
+    return failed
+
+
+@click.command("demo")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
+              help="Root folder for the local provider (default: a temporary folder, removed afterwards).")
+@click.option("--keep", is_flag=True, help="Leave the resources (and the root folder) in place.")
+def command(root: Path | None, keep: bool) -> None:
+    """A guided tour: app platform, notifications, storage, DNS and databases on the local provider."""
+    from rich.console import Console
+
+    failed = run(root, keep, Console(highlight=False, soft_wrap=True))
+    if failed:
+        raise SystemExit(1)
