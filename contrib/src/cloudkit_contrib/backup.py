@@ -230,14 +230,14 @@ def _prefix(value: object, field: str = "prefix") -> str:
 
 def _name(value: object, field: str = "name") -> str:
     value = validation.require_str(field, value)
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise InvalidInput(field, "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return value
 
 
 def _backup_id(value: object, field: str = "backup_id") -> str:
     value = validation.require_str(field, value)
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise InvalidInput(field, "must be a backup id such as '20261126T143000123456Z-full'")
     return value
 
@@ -380,7 +380,7 @@ def _manifest_ids(storage: StorageService, bucket: str, prefix: str, name: str) 
     for obj in storage.list_objects(bucket, prefix=root):
         if isinstance(obj, ObjectInfo) and obj.key.endswith(".json"):
             bid = obj.key[len(root) : -len(".json")]
-            if _ID.match(bid):
+            if _ID.fullmatch(bid):
                 ids.append(bid)
     return sorted(ids)
 
@@ -823,7 +823,7 @@ def restore_backup(
             src = entry.get("stored_in")
             if src not in wanted:
                 raise IntegrityError(f"{info.manifest_key}: {rel!r} is stored in {src!r}, outside the backup's chain")
-            if not isinstance(entry.get("sha256"), str) or not _SHA256.match(entry["sha256"]):
+            if not isinstance(entry.get("sha256"), str) or not _SHA256.fullmatch(entry["sha256"]):
                 raise IntegrityError(f"{info.manifest_key}: {rel!r} has no valid SHA-256")
             wanted[src][rel] = entry
     needed = [c for c in info.chain if wanted[c]]
@@ -1028,7 +1028,7 @@ def purge_backups(
         if not isinstance(obj, ObjectInfo) or not obj.key.endswith(".tar.gz"):
             continue
         bid = obj.key[len(root) : -len(".tar.gz")]
-        m = _ID.match(bid)
+        m = _ID.fullmatch(bid)
         if m and bid not in backups and _parse_stamp(m.group(1)) < when - ORPHAN_GRACE:
             orphans.append(obj.key)
 
@@ -1179,7 +1179,7 @@ def list_zone_backups(storage: StorageRef, bucket: str, *, prefix: str = DEFAULT
     def generate() -> Iterator[ZoneBackupInfo]:
         keys = [o.key for o in store.list_objects(bucket, prefix=root) if isinstance(o, ObjectInfo)]
         for key in sorted(keys):
-            if not (key.endswith(".json") and _ZONE_ID.match(key[len(root) : -5])):
+            if not (key.endswith(".json") and _ZONE_ID.fullmatch(key[len(root) : -5])):
                 continue
             try:
                 yield _zone_info(bucket, _read_json(store, bucket, key), key)
@@ -1213,7 +1213,7 @@ def restore_zone(
     prefix = _prefix(prefix)
     if backup_id is not None:
         validation.require_str("backup_id", backup_id)
-        if not _ZONE_ID.match(backup_id):
+        if not _ZONE_ID.fullmatch(backup_id):
             raise InvalidInput("backup_id", "must be a DNS backup id such as '20261126T143000123456Z'")
     when = None if at is None else _when(at, "at")
     if backup_id is not None and when is not None:

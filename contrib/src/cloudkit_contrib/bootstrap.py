@@ -54,7 +54,7 @@ FORMATS = ("cloud-config", "shell")
 DEFAULT_PREFIX = "bootstrap/"
 DEFAULT_WORKDIR = "/var/lib/cloudkit-bootstrap"
 CHUNK = 1024 * 1024
-_SAFE_TEXT = re.compile(r"^[^\x00-\x1f\x7f]+$")
+_SAFE_TEXT = re.compile(r"[^\x00-\x1f\x7f]+")
 
 
 @attrs.frozen
@@ -214,7 +214,7 @@ def _require(service: StorageService | ComputeService, ops: Iterable[str], job: 
 def _dest_path(value: object, field: str) -> str:
     """An absolute path on the instance, printable, without ``.``/``..`` segments."""
     path = validation.require_str(field, value)
-    if not _SAFE_TEXT.match(path):
+    if not _SAFE_TEXT.fullmatch(path):
         raise InvalidInput(field, "must not contain control characters")
     if not path.startswith("/") or path.endswith("/"):
         raise InvalidInput(field, "must be an absolute file path such as '/etc/app/app.conf'")
