@@ -152,11 +152,17 @@ class PresignServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
+        """Stop serving and wait for the thread to end.
+
+        The sockets are closed by the server's own loop thread (through its trigger), so the
+        loop never polls a descriptor closed under it.
+        """
         from waitress import wasyncore
 
         server = self._server
+        if self._thread.is_alive():
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            self._thread.join(timeout=5)
+        else:
+            wasyncore.close_all(server._map)
         server.task_dispatcher.shutdown()
-        server.close()
-        wasyncore.close_all(server._map)
-        self._thread.join(timeout=5)
