@@ -11,8 +11,9 @@ State the extension needs lives on moto's own backend and application objects, s
 (``POST /moto-api/reset``) clears it with everything else.
 
 Lifecycle: create, update and terminate answer with ``Launching`` / ``Updating`` / ``Terminating``
-and the environment settles (``Ready`` or ``Terminated``) at the next read, as if the work had
-finished in between; events record each step. Call :func:`install` before the server starts.
+and the environment settles (``Ready`` or ``Terminated``) at the next read (a Describe* call), as
+if the work had finished in between; until then another change is refused as EB refuses it (the
+environment "is in an invalid state for this operation"). Events record each step. Call :func:`install` before the server starts.
 """
 
 from __future__ import annotations
@@ -475,7 +476,6 @@ def _as_datetime(value: Any) -> datetime:
 def update_environment(self: EBResponse) -> ActionResult:
     """UpdateEnvironment: deploy a version label and/or change option settings (only when Ready)."""
     backend = _backend(self)
-    _settle(backend)
     env = _find_env(self, self._get_param("EnvironmentId"), self._get_param("EnvironmentName"))
     if env.status != "Ready":
         raise InvalidParameterValueError(
@@ -518,7 +518,6 @@ def update_environment(self: EBResponse) -> ActionResult:
 def terminate_environment(self: EBResponse) -> ActionResult:
     """TerminateEnvironment: ``Terminating`` now, ``Terminated`` at the next read."""
     backend = _backend(self)
-    _settle(backend)
     env = _find_env(self, self._get_param("EnvironmentId"), self._get_param("EnvironmentName"))
     env.status, env.settle_to = "Terminating", "Terminated"
     env.settle_message = "terminateEnvironment completed successfully."
@@ -530,7 +529,6 @@ def terminate_environment(self: EBResponse) -> ActionResult:
 def swap_environment_cnames(self: EBResponse) -> ActionResult:
     """SwapEnvironmentCNAMEs between two running environments."""
     backend = _backend(self)
-    _settle(backend)
     src = _find_env(self, self._get_param("SourceEnvironmentId"), self._get_param("SourceEnvironmentName"))
     dst = _find_env(self, self._get_param("DestinationEnvironmentId"), self._get_param("DestinationEnvironmentName"))
     if src is dst:

@@ -227,3 +227,23 @@ def test_option_settings_round_trip() -> None:
                                    {"Namespace": "aws:x", "OptionName": "NoValue"}])
     assert uneven.instance_count is None
     assert dict(uneven.options) == {"aws:autoscaling:asg:MinSize": "1", "aws:autoscaling:asg:MaxSize": "4"}
+
+
+def test_busy_environment_and_deployed_version_errors_are_conflicts(aws_cloud: cloudkit.Cloud) -> None:
+    from cloudkit_aws.errors import mapped
+
+    p = aws_cloud.platform
+    app = p.create_application("busy")
+    p.create_version(app, "v1", source=_zip({"app.py": "1"}))
+    p.create_version(app, "v2", source=_zip({"app.py": "2"}))
+    env = p.create_environment(app, "busy-env", version="v1", stack="python")
+    rolling = p.deploy(env, "v2", wait=False)
+    assert rolling.status == "updating"
+    # Elastic Beanstalk's own refusals, straight from the API, land in the error table as Conflict.
+    with pytest.raises(errors.Conflict) as busy, mapped("platform.deploy"):
+        p.eb.update_environment(EnvironmentId=env.id, VersionLabel="v1")
+    assert busy.value.code == "InvalidParameterValue"
+    with pytest.raises(errors.Conflict), mapped("platform.delete_version"):
+        p.eb.delete_application_version(ApplicationName="busy", VersionLabel="v2")
+    assert p.get_environment(env).status == "ready"  # the deploy finished in the meantime
+    assert p.deploy(env, "v1").version == "v1"

@@ -191,6 +191,9 @@ _BY_MESSAGE: tuple[tuple[str, str, type[CloudkitError]], ...] = (
     ("InvalidParameterValue", "no environment", NotFound),
     ("InvalidParameterValue", "no application version", NotFound),
     ("InvalidParameterValue", "no configuration template", NotFound),
+    # Elastic Beanstalk: an environment busy with another operation, a version still deployed
+    ("InvalidParameterValue", "invalid state for this operation", Conflict),
+    ("InvalidParameterValue", "is being used by", Conflict),
     ("ValidationError", "does not exist", NotFound),
     ("InvalidParameter", "does not exist", NotFound),
 )
