@@ -183,7 +183,7 @@ class Tour:
         backup = b"-- demo backup\n" + b"INSERT INTO greetings VALUES ('hello');\n" * 2000
         info = s.put_object(bucket, "db/2026-11-26.sql", backup, content_type="application/sql")
         self.say(f"  uploaded backup db/2026-11-26.sql ({info.size} bytes, etag {info.etag})")
-        listed = [o.key for o in s.list_objects(bucket, prefix="db/")]
+        listed = [getattr(o, "key", None) for o in s.list_objects(bucket, prefix="db/")]
         self.say(f"  objects under db/: {listed}")
 
     # ------------------------------------------------------------------ dns
@@ -249,10 +249,10 @@ def _sql(inst: Any, password: str, statements: list[str]) -> list[tuple[Any, ...
 
     assert inst.endpoint is not None
     with psycopg.connect(host=inst.endpoint.host, port=inst.endpoint.port, user=inst.master_username,
-                         password=password, dbname=inst.database_name or "postgres", connect_timeout=10) as conn:
+                         password=password, dbname=inst.database_name or "postgres", connect_timeout=10) as pg:
         for sql in statements:
-            cur = conn.execute(sql)
-            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+            result = pg.execute(sql)
+            rows = [tuple(r) for r in result.fetchall()] if result.description else []
     return rows
 
 

@@ -133,7 +133,7 @@ def make_app(routes: Routes, timeout: float = 60.0) -> Callable[[dict[str, Any],
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the proxy until killed."""
-    import waitress
+    import waitress  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(description="cloudkit-local environment front proxy")
     parser.add_argument("--port", type=int, required=True)

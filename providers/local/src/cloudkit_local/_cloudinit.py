@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from cloudkit.errors import InvalidInput
 

@@ -512,7 +512,7 @@ class LocalCompute(ComputeService):
 
     def _wait_for_instance(self, instance_id: str, state: str, timeout: float) -> Instance:
         deadline = time.monotonic() + timeout
-        delay = 0.005
+        delay = 0.002
         while True:
             inst = self._instance(self._row(instance_id))
             if inst.state == state:
@@ -523,7 +523,7 @@ class LocalCompute(ComputeService):
                 raise Timeout(f"instance {instance_id} did not become {state} within {timeout:g}s (it is {inst.state})",
                               provider=PROVIDER)
             time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 1.5, 0.05)
 
     def _get_console_output(self, instance_id: str) -> str:
         self._row(instance_id)
@@ -669,7 +669,7 @@ class LocalCompute(ComputeService):
         dest = self.root / "volumes" / volume_id
         with mapped("create volume"):
             if snap is not None:
-                _copy_tree(self.root / "snapshots" / snapshot_id, dest)
+                _copy_tree(self.root / "snapshots" / snap["id"], dest)
             else:
                 dest.mkdir()
         try:
