@@ -140,7 +140,7 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
 
     Transient failures (HTTP 429 with its ``Retry-After``, dropped connections) are retried by
     libcloud's own ``Retry`` for at most ``retry_timeout`` seconds (default 30), starting at
-    ``retry_delay`` seconds and multiplying by ``retry_backoff``.
+    ``retry_delay`` seconds and multiplying by ``retry_backoff``; ``retry_timeout=0`` turns retries off.
     """
     name = driver_name(provider)
     known = _maps()[family]
@@ -164,6 +164,8 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
     args: list[Any] = [] if key is None else [key]
     driver = cls(*args, **kwargs)
     conn = driver.connection
+    if window <= 0:
+        return driver  # retry_timeout=0: retries off
     conn.retryCls = _bounded_retry(window)
     request = conn.request
 

@@ -61,6 +61,8 @@ _NEVER = {
     "revoke_ingress": "libcloud has no portable security-group API",
     "get_console_output": "libcloud has no portable console-output API",
 }
+#: Tag holding a create_instance client token (see ``_create_instance``).
+TOKEN_TAG = "cloudkit-client-token"
 _STATES = {
     "running": "running",
     "pending": "pending",
@@ -180,7 +182,7 @@ class LibcloudCompute(ComputeService):
                 groups.append(str(name))
         image = extra.get("image_id") or getattr(getattr(node, "image", None), "id", None)
         size = extra.get("instance_type") or getattr(getattr(node, "size", None), "id", None)
-        tags = {str(k): str(v) for k, v in (extra.get("tags") or {}).items()}
+        tags = {str(k): str(v) for k, v in (extra.get("tags") or {}).items() if k != TOKEN_TAG}
         created = node.created_at if isinstance(getattr(node, "created_at", None), datetime) else None
         return Instance(
             id=str(node.id),
@@ -340,10 +342,18 @@ class LibcloudCompute(ComputeService):
             kwargs[param] = value
         if kw.get("subnet") is not None:
             self._not_supported("create_instance", "choosing a subnet needs the driver's own network objects")
+        token = kw.get("client_token")
         if "ex_clienttoken" in self._create_params:
-            kwargs["ex_clienttoken"] = kw.get("client_token") or uuid.uuid4().hex
-        elif kw.get("client_token") is not None:
+            kwargs["ex_clienttoken"] = token or uuid.uuid4().hex
+        elif token is not None:
             self._not_supported("create_instance", f"libcloud's {type(self._driver).__name__} has no idempotency token")
+        if token is not None and "ex_metadata" in self._create_params:
+            # EC2 honours ClientToken itself; EC2-compatible clouds (moto) ignore it. A tag carrying the
+            # token finds the instance an earlier attempt started, on every EC2-style endpoint.
+            earlier = self._by_token(token)
+            if earlier is not None:
+                return earlier
+            kwargs["ex_metadata"] = {**(kwargs.get("ex_metadata") or {}), TOKEN_TAG: token}
         if kw.get("zone") is not None:
             kwargs["location"] = self._location(str(kw["zone"]))
         image = NodeImage(id=str(kw["image"]), name=None, driver=self._driver)
@@ -355,6 +365,20 @@ class LibcloudCompute(ComputeService):
         if kw.get("wait", True):
             return self._wait_for_instance(instance.id, "running", float(kw.get("timeout", 600)))
         return instance
+
+    def _by_token(self, token: str) -> Instance | None:
+        params = inspect.signature(self._driver.list_nodes).parameters
+        with mapped(self.provider, "compute.create_instance"):
+            if "ex_filters" in params:
+                nodes = self._driver.list_nodes(ex_filters={f"tag:{TOKEN_TAG}": token})
+            else:
+                nodes = self._driver.list_nodes()
+        for node in nodes:
+            if str(((node.extra or {}).get("tags") or {}).get(TOKEN_TAG)) == token:
+                inst = self._instance(node)
+                if inst.state != "terminated":
+                    return inst
+        return None
 
     def _get_instance(self, instance_id: str) -> Instance:
         return self._instance(self._find_node(instance_id))

@@ -28,8 +28,9 @@ from cloudkit.errors import (
 
 _SIG = re.compile(r"(Signature|sig|X-Amz-Signature|X-Amz-Credential|AWSAccessKeyId|api[-_]?key)=[^&\s'\"]+", re.IGNORECASE)
 _NOT_FOUND = re.compile(r"NoSuch\w+|NotFound|does not exist|not found|could not find|InvalidInstanceID|\.NotFound", re.IGNORECASE)
-_EXISTS = re.compile(r"already exists|AlreadyExists|Duplicate|BucketAlreadyOwnedByYou|InUse\b", re.IGNORECASE)
-_CONFLICT = re.compile(r"not empty|NotEmpty|IncorrectState|InvalidState|in use|DependencyViolation|VolumeInUse", re.IGNORECASE)
+_EXISTS = re.compile(r"already exists|AlreadyExists|Duplicate|BucketAlreadyOwnedByYou", re.IGNORECASE)
+_CONFLICT = re.compile(r"not empty|NotEmpty|IncorrectState|InvalidState|in use|InUse|currently attached|DependencyViolation|"
+                       r"Conflicts with", re.IGNORECASE)
 
 
 def _clean(text: str) -> str:
@@ -118,12 +119,10 @@ def translate(exc: BaseException, provider: str, operation: str) -> CloudkitErro
             return PermissionDenied(msg, **kw)
         if status == 404 or _NOT_FOUND.search(text):
             return NotFound(msg, **kw)
-        if status == 409 and _CONFLICT.search(text):
+        if _CONFLICT.search(text):
             return Conflict(msg, **kw)
         if status == 409 or _EXISTS.search(text):
             return AlreadyExists(msg, **kw)
-        if _CONFLICT.search(text):
-            return Conflict(msg, **kw)
         if status == 412:
             return Conflict(msg, **kw)
         if status == 503 and "SlowDown" in text:
@@ -132,6 +131,10 @@ def translate(exc: BaseException, provider: str, operation: str) -> CloudkitErro
             return QuotaExceeded(msg, **kw)
         return ProviderError(msg, **kw)
     if isinstance(exc, (MalformedResponseError, LibcloudError)):
+        if re.search(r"status[ _]code[=:]\s*404", text):
+            return NotFound(msg, **kw)
+        if re.search(r"status[ _]code[=:]\s*409", text):
+            return Conflict(msg, **kw)
         if _NOT_FOUND.search(text):
             return NotFound(msg, **kw)
         if _EXISTS.search(text):
