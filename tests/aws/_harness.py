@@ -81,6 +81,9 @@ FILTERED_QUERY = [
 ]
 
 _KEY_ID = re.compile(rb"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA)[A-Z0-9]{12,}\b")
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----\n?", re.DOTALL)
+#: What private key material (EC2 CreateKeyPair) becomes in a cassette.
+PRIVATE_KEY_PLACEHOLDER = b"REDACTED-PRIVATE-KEY"
 #: Form fields of query-protocol requests whose values are secrets (RDS passwords, SNS confirm tokens).
 _SECRET_FORM_FIELD = re.compile(rb"((?:^|&)(?:[A-Za-z0-9.]*Password|Token)=)[^&]*")
 
@@ -102,6 +105,53 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: The AMIs moto loads when recording (its full catalogue adds megabytes of snapshots to cassettes).
+MOTO_AMI_IDS = ("ami-03cf127a", "ami-1e749f67", "ami-35e92e4c")
+
+
+def _small_ami_catalogue() -> None:
+    """Point moto at a few of its own AMIs (``MOTO_AMIS_PATH``, read when moto's EC2 loads)."""
+    import gzip
+    import importlib.util
+    import tempfile
+
+    spec = importlib.util.find_spec("moto")
+    if spec is None or spec.origin is None or "MOTO_AMIS_PATH" in os.environ:
+        return
+    source = Path(spec.origin).parent / "ec2" / "resources" / "amis.json.gz"
+    amis = [a for a in json.loads(gzip.decompress(source.read_bytes())) if a["ami_id"] in MOTO_AMI_IDS]
+    fd, path = tempfile.mkstemp(prefix="cloudkit-moto-amis-", suffix=".json")
+    with os.fdopen(fd, "w") as out:
+        json.dump(amis, out)
+    os.environ["MOTO_AMIS_PATH"] = path
+
+
+def paginate_instance_types() -> None:
+    """Make moto's DescribeInstanceTypes honour MaxResults/NextToken as EC2 does (default page: 100)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.instances import InstanceResponse
+
+    original = InstanceResponse.describe_instance_types
+    if getattr(original, "_cloudkit_paged", False):
+        return
+
+    def describe_instance_types(self: Any) -> ActionResult:
+        everything = original(self).result["InstanceTypes"]  # type: ignore[index]
+        size = int(self._get_param("MaxResults") or 100)
+        start = int(self._get_param("NextToken") or 0)
+        page: dict[str, Any] = {"InstanceTypes": everything[start : start + size]}
+        if start + size < len(everything):
+            page["NextToken"] = str(start + size)
+        return ActionResult(page)
+
+    describe_instance_types._cloudkit_paged = True  # type: ignore[attr-defined]
+    InstanceResponse.describe_instance_types = describe_instance_types  # type: ignore[method-assign]
+
+
+if mode() != "replay":
+    _small_ami_catalogue()
+
+
 class MotoServer:
     """moto's threaded server on 127.0.0.1 (in this process, so tests can extend it first).
 
@@ -109,7 +159,7 @@ class MotoServer:
     that needs moto to answer more actions appends a function here).
     """
 
-    setup_hooks: list[Callable[[], None]] = []
+    setup_hooks: list[Callable[[], None]] = [paginate_instance_types]
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -171,6 +221,7 @@ def _replace(data: bytes, secrets: Iterable[bytes]) -> bytes:
     for secret in secrets:
         if secret:
             data = data.replace(secret, ACCOUNT_PLACEHOLDER.encode() if secret.isdigit() else b"REDACTED")
+    data = _PRIVATE_KEY.sub(PRIVATE_KEY_PLACEHOLDER, data)
     return _KEY_ID.sub(b"REDACTED", data)
 
 

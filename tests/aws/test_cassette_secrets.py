@@ -43,7 +43,7 @@ def _text(path: Path) -> str:
 
 
 def test_there_are_cassettes_to_scan() -> None:
-    assert len(_cassettes()) >= 5
+    assert len(_cassettes()) >= 15
 
 
 @pytest.mark.parametrize("path", _cassettes(), ids=lambda p: str(p.relative_to(h.CASSETTES)))

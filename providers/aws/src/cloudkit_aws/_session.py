@@ -198,6 +198,18 @@ class AwsSession:
             waiter = client.get_waiter(waiter_name)
             waiter.wait(WaiterConfig=self.waiter_config(waiter, timeout), **params)
 
+    def wait_until(self, service: str, model: Mapping[str, Any], operation: str, timeout: float, **params: Any) -> None:
+        """Run a waiter described by a botocore waiter ``model`` (one waiter, version 2 format)."""
+        from botocore.waiter import WaiterModel, create_waiter_with_client
+
+        from cloudkit_aws.errors import mapped
+
+        name = "Custom"
+        client = self.client(service)
+        with mapped(operation):
+            waiter = create_waiter_with_client(name, WaiterModel({"version": 2, "waiters": {name: dict(model)}}), client)
+            waiter.wait(WaiterConfig=self.waiter_config(waiter, timeout), **params)
+
     def transfer_config(self, **overrides: Any) -> Any:
         """A ``boto3.s3.transfer.TransferConfig`` from the ``s3_*`` transfer settings."""
         from boto3.s3.transfer import TransferConfig
