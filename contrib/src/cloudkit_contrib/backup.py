@@ -335,6 +335,8 @@ def _info_from(bucket: str, prefix: str, doc: Mapping[str, Any], manifest_key: s
         archive = doc["archive"]
         bid = _backup_id(doc["id"], "manifest.id")
         name = _name(doc["name"], "manifest.name")
+        if doc["kind"] not in KINDS or not bid.endswith("-" + doc["kind"]):
+            raise IntegrityError(f"{manifest_key} has an unknown or inconsistent kind {doc['kind']!r}")
         chain = tuple(_backup_id(c, "manifest.chain") for c in doc["chain"])
         if not chain or chain[-1] != bid or not chain[0].endswith("-full"):
             raise IntegrityError(f"{manifest_key} has a malformed chain")
