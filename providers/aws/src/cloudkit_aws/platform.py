@@ -176,9 +176,15 @@ class AwsPlatform(PlatformService):
 
     def _describe_env(self, ref: str, operation: str) -> Mapping[str, Any]:
         """An environment by id (``e-...``) or name; a live one is preferred over terminated namesakes."""
-        key = "EnvironmentIds" if re.match(r"^e-[a-z0-9]+$", ref) else "EnvironmentNames"
-        with mapped(operation):
-            found = self.eb.describe_environments(**{key: [ref]}, IncludeDeleted=True)["Environments"]
+        keys = ["EnvironmentNames"]
+        if re.match(r"^e-[a-z0-9]+$", ref):
+            keys.insert(0, "EnvironmentIds")  # an id-like name is still looked up as a name
+        found: list[Any] = []
+        for key in keys:
+            with mapped(operation):
+                found = self.eb.describe_environments(**{key: [ref]}, IncludeDeleted=True)["Environments"]
+            if found:
+                break
         if not found:
             raise NotFound(f"{operation}: no environment {ref!r}", provider=PROVIDER)
         envs: list[dict[str, Any]] = [dict(e) for e in found]
