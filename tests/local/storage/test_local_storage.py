@@ -516,3 +516,21 @@ def test_damaged_presign_key_is_reported(storage: LocalStorage) -> None:
     with pytest.raises(CloudkitError) as err:
         storage.presign_url("bkt", "k")
     assert "presign key" in str(err.value)
+
+
+def test_big_upload_file_uses_parts_and_the_s3_multipart_etag(storage: LocalStorage, tmp_path: Path) -> None:
+    part = local_storage.PART_SIZE
+    data = os.urandom(1024 * 1024) * (part // (1024 * 1024)) + b"tail" * 1000
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    seen: list[int] = []
+    info = storage.upload_file(src, "bkt", "big", progress=lambda done, total: seen.append(done))
+    parts = [data[i : i + part] for i in range(0, len(data), part)]
+    assert len(parts) == 2
+    expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-2"
+    assert info.etag == expected
+    assert storage.head_object("bkt", "big").etag == expected
+    assert info.size == len(data)
+    assert seen == [part, len(data)]
+    assert _read(storage, "big") == data
+    assert _files(storage.base / "tmp") == []
