@@ -323,7 +323,7 @@ class LocalPlatform(PlatformService):
                 health = "red"
             elif live < want:
                 health = "yellow"
-            elif health != "red" or row["version"]:
+            else:
                 health = "green"
         url = f"http://127.0.0.1:{row['proxy_port']}/" if row["proxy_port"] and row["status"] != "terminated" else None
         return Environment(
@@ -684,14 +684,34 @@ class LocalPlatform(PlatformService):
         self._event(f"{what} completed successfully: {name} runs version {label!r}", application=app,
                     environment=name, version=label)
 
+    def _guarded_rollout(self, env_id: str, label: str, settings: EnvironmentSettings, timeout: float, what: str) -> None:
+        """A rollout that, whatever goes wrong, leaves the environment ready (or red) rather than stuck."""
+        try:
+            self._rollout(env_id, label, settings, timeout, what)
+        except DeployFailed:
+            raise
+        except BaseException as exc:
+            stray = self.db.query("SELECT * FROM workers WHERE env_id = ? AND state = 'starting'", (env_id,))
+            self._stop_workers(stray)
+            env = self.db.query("SELECT * FROM environments WHERE id = ?", (env_id,))[0]
+            with self._tx() as conn:
+                conn.execute("UPDATE environments SET status = 'ready', busy_pid = NULL, busy_start = NULL, updated_at = ? "
+                             "WHERE id = ?", (_now(), env_id))
+            self._event(f"{what} of version {label!r} was interrupted ({type(exc).__name__}: {exc}); "
+                        f"{'version ' + repr(env['version']) + ' is still serving' if env['version'] else 'no version is serving'}",
+                        severity="ERROR", application=env["application"], environment=env["name"], version=label)
+            if isinstance(exc, CloudkitError) or not isinstance(exc, Exception):
+                raise
+            raise ProviderError(f"{what} of version {label!r} failed: {exc}", provider=PROVIDER) from exc
+
     def _run(self, env_id: str, label: str, settings: EnvironmentSettings, wait: bool, timeout: float, what: str) -> Environment:
         if wait:
-            self._rollout(env_id, label, settings, timeout, what)
+            self._guarded_rollout(env_id, label, settings, timeout, what)
             return self._get_environment(env_id)
 
         def background() -> None:
             try:
-                self._rollout(env_id, label, settings, timeout, what)
+                self._guarded_rollout(env_id, label, settings, timeout, what)
             except CloudkitError:
                 pass  # recorded as events
 
@@ -857,7 +877,7 @@ class LocalPlatform(PlatformService):
             self._event(f"{(settings.instance_count or 1) - len(live)} instance(s) are gone; replacing them",
                         severity="WARN", application=app, environment=name, version=row["version"])
             self._claim(row["id"], ("ready",), "updating")
-            self._rollout(row["id"], row["version"], settings, 900, "Instance replacement")
+            self._guarded_rollout(row["id"], row["version"], settings, 900, "Instance replacement")
 
     # ================================================================ templates
     def _create_template(self, application: str, name: str, environment: str | None, stack: str | None,
