@@ -155,3 +155,17 @@ def test_delivery_records_are_not_offered(aws_cloud: cloudkit.Cloud) -> None:
     assert set(n.capabilities()) == set(n.OPERATIONS) - {"list_deliveries"}
     with pytest.raises(errors.NotSupported):
         list(n.list_deliveries())
+
+
+def test_fifo_topic_delivers_in_order_to_a_fifo_queue(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    n = aws_cloud.notification
+    topic = n.create_topic("ck-ledger.fifo")
+    queue = n.create_queue("ck-ledger.fifo")
+    assert topic.extra["FifoTopic"] == "true" and queue.extra["FifoQueue"] == "true"
+    n.subscribe(topic, "queue", queue.id)
+    for text in ("debit 10", "credit 5", "debit 1"):
+        n.publish(topic, text, attributes={"account": "7"})
+    got = n.receive_messages(queue, max_messages=10)
+    assert [m.body for m in got] == ["debit 10", "credit 5", "debit 1"]
+    assert all(dict(m.attributes) == {"account": "7"} for m in got)
+    assert h.recorded_requests(aws_cassette, action="Publish") == 3
