@@ -30,7 +30,7 @@ def snapshot(folder: Path) -> dict[str, object]:
             if path.is_symlink():
                 out[rel] = ("link", os.readlink(path))
             elif path.is_dir():
-                out[rel] = ("dir",)
+                out[rel] = ("dir", path.stat().st_mode & 0o7777)
             else:
                 out[rel] = ("file", path.read_bytes(), path.stat().st_mode & 0o7777)
     return out

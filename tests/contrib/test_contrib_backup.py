@@ -57,6 +57,10 @@ def src(tmp_path: Path) -> Path:
     os.chmod(folder / "sub" / "deep" / "d.cfg", 0o600)
     (folder / "empty").mkdir()
     os.symlink("a.txt", folder / "link")
+    write(folder / "frozen" / "ro.txt", b"read only\n", mtime=day(-1))
+    os.chmod(folder / "frozen" / "ro.txt", 0o444)
+    os.chmod(folder / "frozen", 0o555)
+    os.chmod(folder, 0o750)
     return folder
 
 
@@ -64,7 +68,7 @@ def test_full_then_incrementals_restore_every_point(cloud: cloudkit.Cloud, src: 
     full = backup_folder(cloud, "vault", "home", src, now=day(0))
     s0 = snap(src)
     assert full.kind == "full" and full.chain == (full.id,) and full.base is None
-    assert (full.file_count, full.stored_count, full.deleted_count) == (4, 4, 0)
+    assert (full.file_count, full.stored_count, full.deleted_count) == (5, 5, 0)
 
     # Round 1: change (new size), delete, add.
     write(src / "a.txt", b"alpha, edited\n", mtime=day(0.5))
@@ -99,7 +103,9 @@ def test_full_then_incrementals_restore_every_point(cloud: cloudkit.Cloud, src: 
     # A point in time between two backups restores the earlier one.
     at = restore_backup(cloud, "vault", "home", tmp_path / "at", at=day(1.7))
     assert at.backup.id == inc1.id and snap(tmp_path / "at") == s1
-    # Restored files keep their modification times.
+    # Restored files keep their modification times, folders their modes, the root folder too.
+    assert (tmp_path / "latest" / "frozen").stat().st_mode & 0o777 == 0o555
+    assert (tmp_path / "latest").stat().st_mode & 0o777 == 0o750
     assert (tmp_path / "latest" / "f.txt").stat().st_mtime == pytest.approx(day(1.5).timestamp())
 
 

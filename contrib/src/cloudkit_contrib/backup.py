@@ -616,6 +616,8 @@ def backup_folder(
     base_files: Mapping[str, Any] = base[1]["files"] if base is not None else {}
 
     entries, skipped = _scan(root, patterns)
+    with _local("read folder"):
+        root_mode = stat.S_IMODE(root.stat().st_mode)
     to_store: list[str] = []
     for rel, entry in entries.items():
         if entry["type"] != "file":
@@ -654,6 +656,7 @@ def backup_folder(
         "stored": to_store,
         "deleted": deleted,
         "skipped": skipped,
+        "root_mode": root_mode,
         "files": entries,
     }
     manifest_key = _manifest_key(prefix, name, bid)
@@ -746,7 +749,12 @@ def _add_file(tar: tarfile.TarFile, root: Path, rel: str, entry: dict[str, Any])
         info.mode = stat.S_IMODE(st.st_mode)
         info.mtime = int(st.st_mtime)
         reader = _HashingReader(fh, st.st_size)
-        tar.addfile(info, reader)
+        try:
+            tar.addfile(info, reader)
+        except OSError as exc:
+            if reader.count < st.st_size:
+                raise LocalFileError(f"read file: {path} shrank while it was backed up") from exc
+            raise
         if reader.count != st.st_size:
             raise LocalFileError(f"read file: {path} shrank while it was backed up")
     entry.update(size=st.st_size, mtime_ns=st.st_mtime_ns, mode=info.mode, sha256=reader.sha.hexdigest())
@@ -855,8 +863,9 @@ def restore_backup(
                 if entry.get("type") == "symlink":
                     (staging / rel).parent.mkdir(parents=True, exist_ok=True)
                     os.symlink(str(entry["target"]), staging / rel)
-            for rel in reversed(dirs):
-                os.chmod(staging / rel, int(files[rel].get("mode", 0o755)))
+        if not target.exists():
+            with _local("restore folder"):
+                os.chmod(staging, int(doc.get("root_mode", 0o755)))
         removed = _move_into_place(staging, target, files)
     finally:
         with contextlib.suppress(OSError):
@@ -916,14 +925,18 @@ def _write_checked(src: IO[bytes], path: Path, entry: Mapping[str, Any], archive
 
 
 def _move_into_place(staging: Path, target: Path, files: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Move the staged tree to ``target``; with a non-empty target, mirror it. Returns removed paths."""
+    """Move the staged tree to ``target``; with a non-empty target, mirror it. Returns removed paths.
+
+    Folder modes are applied last, so a read-only folder does not stop the files going in or out.
+    """
+    dirs = sorted((rel for rel, e in files.items() if e.get("type") == "dir"), reverse=True)
     with _local("restore folder"):
-        if not target.exists():
-            os.replace(staging, target)
-            return []
-        if not any(os.scandir(target)):
-            os.chmod(staging, stat.S_IMODE(target.stat().st_mode))
-            target.rmdir()
+        if not target.exists() or not any(os.scandir(target)):
+            for rel in dirs:
+                os.chmod(staging / rel, int(files[rel].get("mode", 0o755)))
+            if target.exists():
+                os.chmod(staging, stat.S_IMODE(target.stat().st_mode))
+                target.rmdir()
             os.replace(staging, target)
             return []
         real = os.path.realpath(target)
@@ -938,7 +951,7 @@ def _move_into_place(staging: Path, target: Path, files: Mapping[str, Mapping[st
                 if os.path.lexists(dst) and not is_dir:
                     dst.unlink()
                 dst.mkdir(exist_ok=True)
-                os.chmod(dst, int(entry.get("mode", 0o755)))
+                os.chmod(dst, stat.S_IMODE(dst.stat().st_mode) | stat.S_IRWXU)  # writable until the end
                 continue
             if is_dir:
                 shutil.rmtree(dst)
@@ -966,6 +979,8 @@ def _move_into_place(staging: Path, target: Path, files: Mapping[str, Mapping[st
                 if rel not in files:
                     os.unlink(os.path.join(folder, fname))
                     removed.append(rel)
+        for rel in dirs:
+            os.chmod(target / rel, int(files[rel].get("mode", 0o755)))
         return sorted(removed)
 
 
