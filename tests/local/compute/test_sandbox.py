@@ -247,3 +247,16 @@ def test_missing_bubblewrap_names_the_package(compute: ComputeService, monkeypat
     with pytest.raises(NotSupported, match="bubblewrap"):
         compute.create_instance("nobwrap", image=IMAGE, instance_type="local.nano")
     assert list(compute.list_instances()) == []
+
+
+def test_stop_is_a_graceful_shutdown(compute: ComputeService, root: Path) -> None:
+    script = """#!/bin/sh
+trap 'echo got-sigterm > /root/shutdown.txt; exit 0' TERM
+echo waiting-for-shutdown
+while :; do sleep 0.05; done
+"""
+    inst = compute.create_instance("grace-1", image=IMAGE, instance_type="local.nano", user_data=script)
+    wait_console(compute, inst, "waiting-for-shutdown")
+    assert compute.stop_instance(inst).state == "stopped"
+    assert (rootfs(root, inst) / "root/shutdown.txt").read_text() == "got-sigterm\n"
+    assert "sandbox exited with status" in compute.get_console_output(inst)

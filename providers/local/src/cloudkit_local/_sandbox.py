@@ -201,6 +201,53 @@ def kill(pid: int, started: int, *, grace: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """``(pid, command name)`` of every process below ``pid``."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        head, _, rest = stat.rpartition(")")
+        comm = head.split("(", 1)[1] if "(" in head else ""
+        ppid = int(rest.split()[1])
+        children.setdefault(ppid, []).append((int(entry.name), comm))
+    out: list[tuple[int, str]] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child[0])
+    return out
+
+
+def shutdown(pid: int, started: int, *, grace: float = 5.0) -> None:
+    """Stop a sandbox gracefully: SIGTERM to the processes inside it, then tear it down after ``grace``.
+
+    The supervisor and bubblewrap itself are left alone at first, so the sandbox ends the way a
+    machine shuts down: its programs get SIGTERM, and when its first process exits the supervisor
+    writes the exit status to the console. Whatever still runs after ``grace`` is killed.
+    """
+    if not alive(pid, started):
+        return
+    for child, comm in _descendants(pid):
+        if comm != "bwrap":
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not alive(pid, started):
+            return
+        time.sleep(0.01)
+    kill(pid, started, grace=0.5)
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -458,7 +458,7 @@ class LocalCompute(ComputeService):
     def _halt(self, row: sqlite3.Row) -> None:
         if row["pid"]:
             with self._lock:
-                _sandbox.kill(row["pid"], row["pid_start"])
+                _sandbox.shutdown(row["pid"], row["pid_start"])
                 self._reap()
 
     def _start_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
