@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -108,7 +109,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"Local DNS benchmark: {n:,} record sets in one batch")
+    print(f"Local DNS benchmark: {n:,} record sets in one batch (load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs)")
     print(f"upsert_records (new records)      {upsert:7.2f} s  ({n / upsert:,.0f} record sets/s)")
     print(f"upsert_records (replace all)      {upsert_again:7.2f} s")
     print(f"baseline: raw sqlite3 rows        {raw_sql:7.2f} s  -> cloudkit {upsert / raw_sql:.0f}x")

@@ -121,7 +121,8 @@ def main() -> None:
         dev = os.stat(work).st_dev
         same_disk = os.stat(root).st_dev == dev
         print(f"Local storage benchmark in {work} (same device for source, copies and root: {same_disk})")
-        print(f"transfer file: {size_mib} MiB; {args.rounds} rounds; median reported")
+        print(f"transfer file: {size_mib} MiB; {args.rounds} rounds; median reported; "
+              f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
         cp_t, cps_t, up_t, dl_t, up_rss, dl_rss = [], [], [], [], [], []
         for _ in range(args.rounds):
