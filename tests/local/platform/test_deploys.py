@@ -204,3 +204,26 @@ def test_environment_heals_after_its_processes_die(root: Path, platform: Platfor
         warnings = [e.message for e in cloud.platform.events(environment="heal-prod") if e.severity == "WARN"]
         assert any("Restarted the environment's proxy" in m for m in warnings)
         assert any("replacing them" in m for m in warnings)
+
+
+LIMIT_APP = '''import resource
+
+
+def application(environ, start_response):
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(soft).encode()]
+'''
+
+
+def test_instance_type_limits_the_instances(platform: PlatformService, tmp_path: Path) -> None:
+    platform.create_application("sized")
+    platform.create_version("sized", "v1", source=folder(tmp_path, "lim", {"application.py": LIMIT_APP}))
+    env = platform.create_environment("sized", "sized-prod", version="v1", stack="python",
+                                      settings=EnvironmentSettings(instance_type="local.small"))
+    assert env.url is not None
+    assert get(env.url) == str(1024 * 1024 * 1024)
+    with pytest.raises(InvalidInput, match="instance_type"):
+        platform.update_settings(env, EnvironmentSettings(instance_type="m5.large"))
+    with pytest.raises(InvalidInput, match="seconds"):
+        platform.update_settings(env, EnvironmentSettings(options={"cloudkit:deploy:DrainSeconds": "soon"}))

@@ -180,6 +180,24 @@ def _merge(base: EnvironmentSettings, new: EnvironmentSettings | None) -> Enviro
     )
 
 
+def _check_settings(settings: EnvironmentSettings | None) -> None:
+    """Provider rules on settings: a known instance type and numeric deploy options."""
+    if settings is None:
+        return
+    from cloudkit_local.compute import INSTANCE_TYPES
+
+    if settings.instance_type is not None and settings.instance_type not in INSTANCE_TYPES:
+        raise InvalidInput("settings.instance_type", f"must be one of {', '.join(INSTANCE_TYPES)}")
+    for key in (HEALTH_TIMEOUT_OPTION, DRAIN_OPTION):
+        if key in settings.options:
+            try:
+                value = float(settings.options[key])
+            except ValueError:
+                value = -1
+            if not 0 <= value <= 3600:
+                raise InvalidInput(f"settings.options[{key!r}]", "must be a number of seconds from 0 to 3600")
+
+
 def _procfile(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for line in text.splitlines():
@@ -500,9 +518,15 @@ class LocalPlatform(PlatformService):
             logs.mkdir(parents=True, exist_ok=True)
         workers: list[_Worker] = []
         bindir = os.path.dirname(sys.executable)
+        limits: list[str] = []
+        if settings.instance_type is not None and shutil.which("prlimit"):
+            from cloudkit_local.compute import INSTANCE_TYPES
+
+            size = INSTANCE_TYPES[settings.instance_type]
+            limits = [str(shutil.which("prlimit")), f"--as={size.memory_mb * 1024 * 1024}", "--"]
         for i in range(count):
             port = _free_port()
-            argv = self._command(env["stack"], release, port)
+            argv = limits + self._command(env["stack"], release, port)
             environ = {
                 "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
                 "LANG": "C.UTF-8",
@@ -723,6 +747,7 @@ class LocalPlatform(PlatformService):
     # ================================================================ environments
     def _create_environment(self, application: str, name: str, **kw: Any) -> Environment:
         label: str = kw["version"]
+        _check_settings(kw.get("settings"))
         stack: str | None = kw.get("stack")
         template: str | None = kw.get("template")
         settings = EnvironmentSettings()
@@ -784,6 +809,7 @@ class LocalPlatform(PlatformService):
         return self._run(row["id"], label, _settings_from(row["settings"]), wait, timeout, "Deployment")
 
     def _update_settings(self, env: str, settings: EnvironmentSettings, wait: bool, timeout: float) -> Environment:
+        _check_settings(settings)
         row = self._env_row(env)
         if not row["version"]:
             raise Conflict(f"environment {row['name']} runs no version yet; deploy one first", provider=PROVIDER)
