@@ -586,14 +586,14 @@ class LocalStorage(StorageService):
         info = self._info(bucket, row)
         size = info.size
         if range is None:
-            source: IO[bytes] = io.BufferedReader(_Slice(fh, 0, size), CHUNK)  # type: ignore[arg-type]
+            source: IO[bytes] = io.BufferedReader(_Slice(fh, 0, size), CHUNK)
         else:
             start, end = range
             if start >= size and not (size == 0 and start == 0):
                 fh.close()
                 raise InvalidInput("range", f"starts past the end of the object ({size} bytes)")
             last = size - 1 if end is None else min(end, size - 1)
-            source = io.BufferedReader(_Slice(fh, start, last - start + 1), CHUNK)  # type: ignore[arg-type]
+            source = io.BufferedReader(_Slice(fh, start, last - start + 1), CHUNK)
         return ObjectReader(info, source, on_error=lambda exc: translate(exc, "read object"))
 
     def _head_object(self, bucket: str, key: str) -> ObjectInfo:
