@@ -455,14 +455,29 @@ class LocalCompute(ComputeService):
                 continue
             yield inst
 
+    @contextmanager
+    def _exclusive(self, instance_id: str) -> Iterator[None]:
+        """Hold the instance's lock file: one start, stop, reboot or terminate at a time, across processes."""
+        import fcntl
+
+        self._row(instance_id)  # NotFound before anything is written
+        with self._lock, mapped("lock instance"):
+            base = self._dir(instance_id)
+            base.mkdir(parents=True, exist_ok=True)
+            with open(base / ".lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
     def _halt(self, row: sqlite3.Row) -> None:
         if row["pid"]:
-            with self._lock:
-                _sandbox.shutdown(row["pid"], row["pid_start"])
-                self._reap()
+            _sandbox.shutdown(row["pid"], row["pid_start"])
+            self._reap()
 
     def _start_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
-        with self._lock:
+        with self._exclusive(instance_id):
             row = self._row(instance_id)
             if row["state"] == "terminated":
                 raise Conflict(f"instance {instance_id} is terminated and cannot be started", provider=PROVIDER)
@@ -471,7 +486,7 @@ class LocalCompute(ComputeService):
         return self._wait_for_instance(instance_id, "running", timeout) if wait else self._get_instance(instance_id)
 
     def _stop_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
-        with self._lock:
+        with self._exclusive(instance_id):
             row = self._row(instance_id)
             if row["state"] == "terminated":
                 raise Conflict(f"instance {instance_id} is terminated", provider=PROVIDER)
@@ -485,7 +500,7 @@ class LocalCompute(ComputeService):
         return self._get_instance(instance_id)
 
     def _reboot_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
-        with self._lock:
+        with self._exclusive(instance_id):
             row = self._row(instance_id)
             if row["state"] not in ("pending", "running"):
                 raise Conflict(f"instance {instance_id} is {row['state']}; only a running instance can be rebooted",
@@ -495,7 +510,7 @@ class LocalCompute(ComputeService):
         return self._wait_for_instance(instance_id, "running", timeout) if wait else self._get_instance(instance_id)
 
     def _terminate_instance(self, instance_id: str, wait: bool, timeout: float) -> Instance:
-        with self._lock:
+        with self._exclusive(instance_id):
             row = self._row(instance_id)
             if row["state"] != "terminated":
                 self._halt(row)
