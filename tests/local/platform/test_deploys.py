@@ -227,3 +227,53 @@ def test_instance_type_limits_the_instances(platform: PlatformService, tmp_path:
         platform.update_settings(env, EnvironmentSettings(instance_type="m5.large"))
     with pytest.raises(InvalidInput, match="seconds"):
         platform.update_settings(env, EnvironmentSettings(options={"cloudkit:deploy:DrainSeconds": "soon"}))
+
+
+SLOW_APP = '''import time
+
+time.sleep(30)
+
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"slow"]
+'''
+
+
+def test_a_deploy_interrupted_by_a_crash_is_rolled_back(root: Path, platform: PlatformService, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    platform.create_application("crash")
+    platform.create_version("crash", "v1", source=sample_app("steady"))
+    platform.create_version("crash", "slow", source=folder(tmp_path, "slow", {"application.py": SLOW_APP}))
+    env = platform.create_environment("crash", "crash-prod", version="v1", stack="python")
+    assert env.url is not None
+    script = (f"import cloudkit\ncloud = cloudkit.connect('local', root={str(root)!r})\n"
+              "cloud.platform.deploy('crash-prod', 'slow')\n")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not any("Started 1 instance(s) of version 'slow'" in e.message for e in platform.events(environment=env)):
+            assert time.monotonic() < deadline, "the deploy never started"
+            time.sleep(0.05)
+        assert platform.get_environment(env).status == "updating"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert get(env.url).startswith("steady"), "the old version serves while the deploy is stuck"
+    with cloudkit.connect("local", root=str(root)) as cloud:
+        now = cloud.platform.get_environment("crash-prod")
+        assert (now.status, now.version, now.health) == ("ready", "v1", "green")
+        warnings = [e.message for e in cloud.platform.events(environment="crash-prod") if e.severity == "WARN"]
+        assert any("interrupted" in m and "rolled back" in m for m in warnings)
+        assert now.extra["instances"] == 1
+    from cloudkit_local._root import Database
+    from cloudkit_local._sandbox import alive
+
+    db = Database(root / "platform" / "platform.db", "")
+    slow = db.query("SELECT * FROM workers WHERE version = 'slow'")
+    db.close()
+    assert slow and all(w["state"] == "stopped" and not alive(w["pid"], w["pid_start"]) for w in slow), \
+        "the half-started instance of 'slow' was stopped"
+    assert get(env.url).startswith("steady")
