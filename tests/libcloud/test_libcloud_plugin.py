@@ -104,6 +104,28 @@ def test_settings_become_driver_arguments() -> None:
     assert ec2.connection.retryCls.__name__ == "BoundedRetry"
 
 
+def test_credentials_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDKIT_LIBCLOUD_KEY", "env-key")
+    monkeypatch.setenv("CLOUDKIT_LIBCLOUD_SECRET", "env-secret")
+    assert _driver.driver_kwargs({})["key"] == "env-key"
+    assert _driver.driver_kwargs({"secret": "given"})["secret"] == "given"
+    driver = cloudkit.connect("libcloud:s3").storage.native
+    assert driver.key == "env-key" and driver.secret == "env-secret"
+
+
+def test_a_profile_routes_one_family_to_libcloud(tmp_path: Any) -> None:
+    config = tmp_path / "cloudkit.toml"
+    config.write_text(
+        '[profiles.mixed]\nprovider = "local"\n\n'
+        '[profiles.mixed.dns]\nprovider = "libcloud:powerdns"\nkey = "k"\nhost = "127.0.0.1"\nport = 8081\n'
+    )
+    cloud = cloudkit.connect(profile="mixed", config_file=config)
+    assert cloud.provider_of("dns") == "libcloud:powerdns" and cloud.provider_of("storage") == "local"
+    assert type(cloud.dns).__module__ == "cloudkit_libcloud.dns"
+    assert cloud.dns.native.connection.port == 8081
+    assert type(cloud.storage).__module__.startswith("cloudkit_local")
+
+
 def test_secrets_stay_out_of_reprs_and_errors() -> None:
     cloud = cloudkit.connect("libcloud:s3", key="AKIDEXAMPLE", secret="very-secret-value")
     assert "very-secret-value" not in repr(cloud.storage) + repr(cloud) + repr(cloud.storage.settings)

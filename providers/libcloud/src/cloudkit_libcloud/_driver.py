@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,9 @@ _DIRECT = ("host", "port", "secure", "region", "api_version")
 #: Settings this package reads itself (everything else that is not ``ex_*`` is ignored).
 _OWN = ("key", "secret", "timeout", "retry_timeout", "retry_delay", "retry_backoff", "nameservers")
 
+#: Environment variables read when the settings hold no ``key`` / ``secret``.
+KEY_ENV = "CLOUDKIT_LIBCLOUD_KEY"
+SECRET_ENV = "CLOUDKIT_LIBCLOUD_SECRET"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_TIMEOUT = 30.0
 DEFAULT_RETRY_DELAY = 0.5
@@ -75,12 +79,17 @@ def _number(field: str, value: Any, low: float) -> float:
 
 
 def driver_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """libcloud driver constructor arguments from cloudkit settings (validated, no network)."""
+    """libcloud driver constructor arguments from cloudkit settings (validated, no network).
+
+    ``key`` and ``secret`` fall back to ``CLOUDKIT_LIBCLOUD_KEY`` / ``CLOUDKIT_LIBCLOUD_SECRET``.
+    """
     kwargs: dict[str, Any] = {}
-    if settings.get("key") is not None:
-        kwargs["key"] = str(settings["key"])
-    if settings.get("secret") is not None:
-        kwargs["secret"] = str(settings["secret"])
+    for name, env in (("key", KEY_ENV), ("secret", SECRET_ENV)):
+        value = settings.get(name)
+        if value is None:
+            value = os.environ.get(env) or None
+        if value is not None:
+            kwargs[name] = str(value)
     for name in _DIRECT:
         value = settings.get(name)
         if value is None:
