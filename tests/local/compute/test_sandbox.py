@@ -183,6 +183,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="the sandbox serves with the host's /usr/bin/python3")
 def test_security_group_opening_a_port_shares_the_network(compute: ComputeService) -> None:
     port = _free_port()
     group = compute.create_security_group("web", "http", rules=[SecurityRule("tcp", port)])
