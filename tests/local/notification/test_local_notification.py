@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Mailbox, Receiver  # type: ignore[import-not-found]
+from notification_helpers import Mailbox, Receiver, free_port  # type: ignore[import-not-found]
 
 import cloudkit
 from cloudkit.errors import InvalidInput, NotFound
@@ -151,8 +151,6 @@ def test_exhausted_deliveries_end_as_dead_letters(make_cloud: MakeCloud, receive
 
 
 def test_pending_deliveries_survive_a_restart(make_cloud: MakeCloud, root: Path) -> None:
-    from conftest import free_port  # type: ignore[import-not-found]
-
     port = free_port()
     down = Receiver(port=port)
     cloud = make_cloud(delivery_attempts=50)

@@ -128,6 +128,10 @@ class LocalDatabase(DatabaseService):
                 pass
             delay = interval
 
+    def _place(self, engine: str) -> Path:
+        """The folder holding an engine's instances and snapshots (SQLite files stay in the root)."""
+        return self.folder / "sqlite" if engine == "sqlite" else self.home
+
     @property
     def home(self) -> Path:
         """Where server data folders and snapshots live (reachable by the server user)."""
@@ -139,6 +143,12 @@ class LocalDatabase(DatabaseService):
             else:
                 self._home = pg.data_home(self.runner, self.root, self.settings)
         return self._home
+
+    def _sync_flag(self) -> list[str]:
+        """``--no-sync`` for pg_basebackup when the setting ``durable_backups`` is off (tests, throwaway roots)."""
+        value = self.settings.get("durable_backups", True)
+        off = str(value).strip().lower() in ("0", "false", "no", "off") if isinstance(value, str) else not value
+        return ["--no-sync"] if off else []
 
     def _pg(self) -> pg.Runner:
         if self.runner is None:
@@ -385,7 +395,7 @@ class LocalDatabase(DatabaseService):
         return self._run(rec, work, bool(kw["wait"]), undo=lambda: self._discard(rec))
 
     def _new_record(self, identifier: str, engine: str, version: str, kw: Mapping[str, Any]) -> dict[str, Any]:
-        idir = self.home / "instances" / identifier
+        idir = self._place(engine) / "instances" / identifier
         rec: dict[str, Any] = {
             "id": identifier, "engine": engine, "status": "creating", "created_at": time.time(), "uid": uuid.uuid4().hex,
             "instance_class": kw.get("instance_class") or "db.t3.micro", "engine_version": version,
@@ -440,7 +450,7 @@ class LocalDatabase(DatabaseService):
         runner.write_private(pwfile, password + "\n")
         try:
             runner.run("initdb", "-D", str(data), "-U", rec["master_username"], "-A", "scram-sha-256", f"--pwfile={pwfile}",
-                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", timeout=timeout, operation="initialise database server")
+                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--wal-segsize=1", timeout=timeout, operation="initialise database server")
         finally:
             with mapped("remove the password file"):
                 pwfile.unlink(missing_ok=True)
@@ -575,7 +585,7 @@ class LocalDatabase(DatabaseService):
             "created_at": time.time(), "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
             "engine_version": rec.get("engine_version"), "master_username": rec.get("master_username"),
             "database_name": rec.get("database_name"), "instance_class": rec.get("instance_class"),
-            "path": str(self.home / "snapshots" / snap_id),
+            "path": str(self._place(rec["engine"]) / "snapshots" / snap_id),
         }
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (snap_id,)).fetchone():
@@ -596,7 +606,7 @@ class LocalDatabase(DatabaseService):
                     snap["method"] = "cold copy"
                 else:
                     runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(rec["port"]), "-U", rec["master_username"],
-                               "-D", str(target / "base"), "-X", "stream", "-c", "fast", "-w",
+                               "-D", str(target / "base"), "-X", "stream", "-c", "fast", "-w", *self._sync_flag(),
                                password=self._read_secret("instance", rec["id"]), timeout=timeout,
                                operation=f"snapshot database server {rec['id']}")
                     snap["method"] = "pg_basebackup"
@@ -777,7 +787,7 @@ class LocalDatabase(DatabaseService):
             runner.mkdir(Path(rec["archive"]))
             data = idir / "data"
             runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(src["port"]), "-U", src["master_username"], "-D",
-                       str(data), "-X", "stream", "-R", "-c", "fast", "-w", password=password, timeout=timeout,
+                       str(data), "-X", "stream", "-R", "-c", "fast", "-w", *self._sync_flag(), password=password, timeout=timeout,
                        operation=f"copy {source} for a read replica")
             pg.include_conf(runner, data)
             self._start_server(rec, timeout)
@@ -848,6 +858,7 @@ def _port_free(port: int) -> bool:
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it (TIME_WAIT is fine)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -34,7 +34,10 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
         return Timeout(f"{operation}: {exc.cmd[0] if isinstance(exc.cmd, list) else exc.cmd} did not finish in {exc.timeout:g}s",
                        provider=PROVIDER)
     if isinstance(exc, subprocess.CalledProcessError):
-        tool = exc.cmd[0] if isinstance(exc.cmd, (list, tuple)) and exc.cmd else "a command"
+        argv = [str(a) for a in exc.cmd] if isinstance(exc.cmd, (list, tuple)) else [str(exc.cmd)]
+        if argv and argv[0].endswith("setpriv") and "--" in argv:  # run as another user: name the real tool
+            argv = argv[argv.index("--") + 1:]
+        tool = argv[0].rsplit("/", 1)[-1] if argv else "a command"
         detail = (exc.stderr or exc.output or "")
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")

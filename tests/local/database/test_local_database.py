@@ -1,0 +1,229 @@
+"""Local-only database behaviour: data really restored, replicated and promoted; passwords kept private."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from database_helpers import PASSWORD, execute, rows  # type: ignore[import-not-found]
+
+import cloudkit
+from cloudkit.errors import Conflict, InvalidInput, NotSupported, ProviderError
+from cloudkit.models.database import DatabaseInstance
+
+# ---------------------------------------------------------------- PostgreSQL: data after restores
+
+
+def test_snapshot_restore_holds_the_snapshot_data(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    db = pg_cloud.database
+    execute(primary, "CREATE TABLE snap_t (v text)")
+    execute(primary, "INSERT INTO snap_t VALUES ('before')")
+    db.create_snapshot(primary, "snap-data")
+    execute(primary, "INSERT INTO snap_t VALUES ('after')")
+    restored = db.restore_snapshot("snap-data", "restored-snap")
+    assert restored.endpoint is not None and restored.endpoint.port != primary.endpoint.port  # type: ignore[union-attr]
+    assert rows(restored, "SELECT v FROM snap_t ORDER BY v") == [("before",)]
+    execute(restored, "INSERT INTO snap_t VALUES ('own')")  # a writable, independent server
+    assert rows(primary, "SELECT v FROM snap_t ORDER BY v") == [("after",), ("before",)]
+    db.delete_instance(restored)
+
+
+def test_point_in_time_restore_replays_the_archive_up_to_the_time(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    db = pg_cloud.database
+    execute(primary, "CREATE TABLE pitr_t (v text)")
+    execute(primary, "INSERT INTO pitr_t VALUES ('kept')")
+    time.sleep(0.3)
+    moment = datetime.now(UTC)
+    time.sleep(0.3)
+    execute(primary, "INSERT INTO pitr_t VALUES ('too late')")
+    at_time = db.restore_to_point_in_time(primary, "pitr-at", time=moment)
+    assert rows(at_time, "SELECT v FROM pitr_t") == [("kept",)]
+    execute(at_time, "INSERT INTO pitr_t VALUES ('writable')")  # promoted after recovery
+    latest = db.restore_to_point_in_time(primary, "pitr-latest")
+    assert sorted(rows(latest, "SELECT v FROM pitr_t")) == [("kept",), ("too late",)]
+    with pytest.raises(InvalidInput) as err:
+        db.restore_to_point_in_time(primary, "pitr-future", time=datetime.now(UTC) + timedelta(hours=1))
+    assert err.value.field == "time"
+    with pytest.raises(InvalidInput):
+        db.restore_to_point_in_time(primary, "pitr-past", time=datetime(2000, 1, 1, tzinfo=UTC))
+    db.delete_instance(at_time)
+    db.delete_instance(latest)
+
+
+def test_read_replica_streams_writes_and_can_be_promoted(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance,
+                                                         eventually: Callable[..., Any]) -> None:
+    import psycopg
+
+    db = pg_cloud.database
+    execute(primary, "CREATE TABLE rep_t (v text)")
+    replica = db.create_read_replica(primary, "replica-1")
+    assert replica.replica_of == primary.id
+    execute(primary, "INSERT INTO rep_t VALUES ('streamed')")
+    eventually(lambda: rows(replica, "SELECT v FROM rep_t") == [("streamed",)])
+    assert rows(replica, "SELECT pg_is_in_recovery()") == [(True,)]
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        execute(replica, "INSERT INTO rep_t VALUES ('refused')")
+    promoted = db.promote_read_replica(replica)
+    assert promoted.replica_of is None
+    assert rows(promoted, "SELECT pg_is_in_recovery()") == [(False,)]
+    execute(promoted, "INSERT INTO rep_t VALUES ('on its own')")
+    execute(primary, "INSERT INTO rep_t VALUES ('not replicated any more')")
+    assert sorted(rows(promoted, "SELECT v FROM rep_t")) == [("on its own",), ("streamed",)]
+    auto_conf = Path(promoted.extra["dir"]) / "data" / "postgresql.auto.conf"
+    assert PASSWORD not in auto_conf.read_text()  # the replication password left with the standby role
+    db.delete_instance(promoted)
+
+
+def test_stop_start_reboot_keep_the_data(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    import psycopg
+
+    db = pg_cloud.database
+    port = primary.endpoint.port  # type: ignore[union-attr]
+    execute(primary, "CREATE TABLE life_t (v int)")
+    execute(primary, "INSERT INTO life_t VALUES (1)")
+    assert db.stop_instance(primary).status == "stopped"
+    with pytest.raises(psycopg.OperationalError):
+        rows(primary, "SELECT 1")
+    started = db.start_instance(primary)
+    assert rows(started, "SELECT v FROM life_t") == [(1,)]
+    rebooted = db.reboot_instance(primary)
+    assert rows(rebooted, "SELECT v FROM life_t") == [(1,)]
+    assert started.endpoint.port == rebooted.endpoint.port == port  # type: ignore[union-attr]  # the endpoint stays
+    with pytest.raises(Conflict):
+        db.start_instance(primary)  # already running
+
+
+def test_master_password_change_and_privacy(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    import psycopg
+
+    db = pg_cloud.database
+    new_password = "Rotated-Pass-2"
+    db.modify_instance(primary, master_password=new_password)
+    with pytest.raises(psycopg.OperationalError):
+        rows(primary, "SELECT 1", password=PASSWORD)
+    assert rows(primary, "SELECT 1", password=new_password) == [(1,)]
+    db.modify_instance(primary, master_password=PASSWORD)
+    assert rows(primary, "SELECT 1") == [(1,)]
+    folder = Path(db.folder)  # type: ignore[attr-defined]
+    for secret in (folder / "secrets").iterdir():
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "state.db").stat().st_mode) == 0o600
+    for path in [folder / "state.db", Path(primary.extra["log"])]:
+        data = path.read_bytes()
+        assert PASSWORD.encode() not in data and new_password.encode() not in data
+    text = repr(db.get_instance(primary)) + repr(list(db.list_snapshots())) + repr(db)
+    assert PASSWORD not in text and new_password not in text
+
+
+def test_servers_run_as_an_unprivileged_user(primary: DatabaseInstance) -> None:
+    data = Path(primary.extra["dir"]) / "data"
+    pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    owner = os.stat(f"/proc/{pid}").st_uid
+    assert owner != 0
+    if os.geteuid() != 0:
+        assert owner == os.geteuid()
+    assert rows(primary, "SELECT current_setting('listen_addresses')") == [("127.0.0.1",)]
+
+
+def test_automated_backups_honour_the_retention(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    db = pg_cloud.database
+    autos = list(db.list_snapshots(primary, kind="automated"))
+    assert len(autos) >= 1  # taken when the instance was created
+    assert db.run_backups() == []  # type: ignore[attr-defined]  # the newest is less than a day old
+    # travel: the existing automated backups are now eight days old (retention is seven)
+    old = time.time() - 8 * 86400
+    with db.db.transaction() as conn:  # type: ignore[attr-defined]
+        conn.execute("UPDATE snapshots SET created_at = ? WHERE instance_id = ? AND kind = 'automated'", (old, primary.id))
+    taken = db.run_backups()  # type: ignore[attr-defined]
+    assert len(taken) == 1
+    assert [s.id for s in db.list_snapshots(primary, kind="automated")] == taken
+    assert all(Path(s.extra["path"]).exists() for s in db.list_snapshots(primary))
+    for gone in autos:
+        assert not Path(gone.extra["path"]).exists()
+    with pytest.raises(Conflict):
+        db.delete_snapshot(taken[0])  # automated ones go with retention or their instance
+
+
+# ---------------------------------------------------------------- failures, engines, sqlite
+
+request_cleanup: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _remove_shared_folders() -> Any:
+    yield
+    while request_cleanup:
+        shutil.rmtree(request_cleanup.pop(), ignore_errors=True)
+
+
+def test_a_failed_create_leaves_nothing_behind(tmp_path: Path, pg_cloud: cloudkit.Cloud) -> None:
+    real = Path(pg_cloud.database.runner.bindir)  # type: ignore[attr-defined]
+    shared = Path(tempfile.mkdtemp(prefix="cloudkit-fake-pg-"))  # reachable by the server user
+    request_cleanup.append(shared)
+    shared.chmod(0o755)
+    fake = shared / "bin"
+    fake.mkdir()
+    for tool in real.iterdir():
+        (fake / tool.name).symlink_to(tool)
+    (fake / "initdb").unlink()
+    (fake / "initdb").write_text("#!/bin/sh\necho 'initdb: error: the disk is on fire' >&2\nexit 1\n")
+    (fake / "initdb").chmod(0o755)
+    fake.chmod(0o755)
+    data_root = shared / "data"
+    data_root.mkdir(mode=0o711)
+    data_root.chmod(0o711)
+    with cloudkit.connect("local", root=str(tmp_path / "root"), postgres_bin=str(fake), postgres_data_root=str(data_root),
+                          backup_check_interval=0) as cloud:
+        with pytest.raises(ProviderError) as err:
+            cloud.database.create_instance("doomed", engine="postgres", master_username="master", master_password=PASSWORD)
+        assert "the disk is on fire" in str(err.value)
+        assert PASSWORD not in str(err.value)
+        assert err.value.__cause__ is not None
+        assert list(cloud.database.list_instances()) == []
+        assert not (data_root / "instances" / "doomed").exists()
+        assert list((tmp_path / "root" / "database" / "secrets").iterdir()) == []
+
+
+def test_engines_and_their_limits(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        db = cloud.database
+        assert "sqlite" in db.list_engines()
+        with pytest.raises(NotSupported, match="mysql"):
+            db.create_instance("my", engine="mysql", master_username="master", master_password=PASSWORD)
+        with pytest.raises(InvalidInput) as err:
+            db.create_instance("odd", engine="cobol-db", master_username="master", master_password=PASSWORD)
+        assert err.value.field == "engine"
+        with pytest.raises(InvalidInput) as err:
+            db.create_instance("old", engine="sqlite", engine_version="2", master_username="master", master_password=PASSWORD)
+        assert err.value.field == "engine_version"
+
+
+def test_sqlite_instances_snapshot_and_restore_real_data(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        db = cloud.database
+        inst = db.create_instance("lite", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                  database_name="shop")
+        path = Path(inst.extra["path"])
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE items (name TEXT)")
+            conn.execute("INSERT INTO items VALUES ('kept')")
+        db.create_snapshot(inst, "lite-snap")
+        with sqlite3.connect(path) as conn:
+            conn.execute("INSERT INTO items VALUES ('later')")
+        restored = db.restore_snapshot("lite-snap", "lite-copy")
+        with sqlite3.connect(restored.extra["path"]) as conn:
+            assert conn.execute("SELECT name FROM items").fetchall() == [("kept",)]
+        with pytest.raises(NotSupported):
+            db.create_read_replica(inst, "lite-replica")
+        db.delete_instance(inst, final_snapshot="lite-final")
+        assert not path.exists()
+        assert db.get_snapshot("lite-final").kind == "manual"
