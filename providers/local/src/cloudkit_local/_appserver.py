@@ -121,6 +121,10 @@ def make_app(routes: Routes, timeout: float = 60.0) -> Callable[[dict[str, Any],
             except OSError:
                 conn.close()
                 continue
+            except http.client.HTTPException:
+                conn.close()
+                start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+                return [b"the application sent an invalid HTTP response\n"]
             out = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP]
             start_response(f"{resp.status} {resp.reason}", out)
             return _stream(conn, resp)

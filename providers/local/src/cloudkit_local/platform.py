@@ -577,7 +577,7 @@ class LocalPlatform(PlatformService):
                 try:
                     conn.request("GET", path, headers={"User-Agent": "cloudkit-local-health"})
                     status = conn.getresponse().status
-                except OSError:
+                except (OSError, http.client.HTTPException):
                     continue
                 finally:
                     conn.close()
