@@ -148,6 +148,40 @@ def paginate_instance_types() -> None:
     InstanceResponse.describe_instance_types = describe_instance_types  # type: ignore[method-assign]
 
 
+#: Instance families moto offers when recording (its full catalogue is ~900 types, megabytes a listing).
+MOTO_INSTANCE_FAMILIES = ("t3", "m5", "c5")
+
+
+def small_instance_type_catalogue() -> None:
+    """Trim moto's instance type catalogue to a few families (a real catalogue, just shorter)."""
+    from moto.ec2.models.instance_types import InstanceTypeBackend
+
+    InstanceTypeBackend.instance_types = [
+        t for t in InstanceTypeBackend.instance_types if t["InstanceType"].split(".")[0] in MOTO_INSTANCE_FAMILIES
+    ]
+
+
+def honour_client_tokens() -> None:
+    """Make moto's RunInstances idempotent on ClientToken, as EC2 is (moto ignores the token)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.instances import InstanceResponse
+
+    original = InstanceResponse.run_instances
+    if getattr(original, "_cloudkit_tokens", False):
+        return
+
+    def run_instances(self: Any) -> ActionResult:
+        token = self._get_param("ClientToken")
+        if token:
+            for reservation in self.ec2_backend.reservations.values():
+                if any(getattr(i, "client_token", None) == token for i in reservation.instances):
+                    return ActionResult(reservation)  # the instances the first call started
+        return original(self)
+
+    run_instances._cloudkit_tokens = True  # type: ignore[attr-defined]
+    InstanceResponse.run_instances = run_instances  # type: ignore[method-assign]
+
+
 if mode() != "replay":
     _small_ami_catalogue()
 
@@ -159,7 +193,7 @@ class MotoServer:
     that needs moto to answer more actions appends a function here).
     """
 
-    setup_hooks: list[Callable[[], None]] = [paginate_instance_types]
+    setup_hooks: list[Callable[[], None]] = [small_instance_type_catalogue, paginate_instance_types, honour_client_tokens]
 
     def __init__(self) -> None:
         self.port = free_port()

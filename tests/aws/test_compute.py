@@ -35,7 +35,7 @@ def _form_of(request: Any) -> dict[str, list[str]]:
 
 
 def test_catalogue_images_types_and_locations(aws_settings: dict[str, Any], aws_cassette: Any) -> None:
-    with cloudkit.connect("aws", **aws_settings, page_size=20) as cloud:
+    with cloudkit.connect("aws", **aws_settings, page_size=10) as cloud:
         compute = cloud.compute
         images = list(compute.list_images(name=UBUNTU))
         assert images and all(i.name.startswith("ubuntu/images/hvm-ssd/ubuntu-trusty") for i in images)
@@ -44,8 +44,8 @@ def test_catalogue_images_types_and_locations(aws_settings: dict[str, Any], aws_
             compute.get_image("ami-00000000")
         canonical = list(compute.list_images(owner="099720109477"))
         assert canonical and all(i.owner == "099720109477" for i in canonical)
-        first = list(itertools.islice(compute.list_instance_types(), 30))  # lazy: two pages of 20, no more
-        assert len(first) == 30 and all(t.vcpus and t.memory_mb for t in first)
+        first = list(itertools.islice(compute.list_instance_types(), 15))  # lazy: two pages of 10, no more
+        assert len(first) == 15 and all(t.vcpus and t.memory_mb for t in first)
         assert h.recorded_requests(aws_cassette, "POST", action="DescribeInstanceTypes") == 2
         zones = [z.id for z in compute.list_locations()]
         assert f"{h.REGION}a" in zones

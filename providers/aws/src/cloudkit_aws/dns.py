@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cloudkit import validation as v
-from cloudkit.errors import AlreadyExists, CloudkitError, InvalidInput, NotFound
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
 from cloudkit_aws._session import PROVIDER, AwsSession
@@ -228,7 +228,24 @@ class AwsDNS(DNSService):
                 undo.append(RecordChange("UPSERT", old or change.record))
         return undo
 
+    def _check_cnames(self, zone: Zone, changes: list[RecordChange]) -> None:
+        """A CNAME cannot share its name with other data (RFC 1034); refuse it before sending anything."""
+        deleted = {(c.record.name, c.record.type) for c in changes if c.action == "DELETE"}
+        for change in changes:
+            if change.action != "UPSERT" or change.record.type != "CNAME":
+                continue
+            name = change.record.name
+            others = [r.type for r in self._list_records(zone.id, name, None)
+                      if r.type != "CNAME" and (name, r.type) not in deleted]
+            others += [c.record.type for c in changes
+                       if c.action == "UPSERT" and c.record.name == name and c.record.type != "CNAME"]
+            if others:
+                raise Conflict(f"change records of {zone.name}: a CNAME at {name!r} would sit beside "
+                               f"{', '.join(sorted(set(others)))} records of the same name", provider=PROVIDER,
+                               code="InvalidChangeBatch")
+
     def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+        self._check_cnames(zone, changes)
         batches = plan_batches(changes)
         before: dict[tuple[str, str], RecordSet] = {}
         if len(batches) > 1:  # remember what is there, to undo the batches already applied on a failure

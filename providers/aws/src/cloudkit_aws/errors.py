@@ -183,6 +183,8 @@ for _codes, _cls in (
 #: Codes whose meaning depends on the message (Route 53 reports both kinds as InvalidChangeBatch).
 _BY_MESSAGE: tuple[tuple[str, str, type[CloudkitError]], ...] = (
     ("InvalidChangeBatch", "not found", NotFound),
+    ("InvalidChangeBatch", "conflicts with other records", Conflict),  # a CNAME beside other data
+    ("InvalidChangeBatch", "a conflicting rrset", Conflict),
     ("InvalidChangeBatch", "already exists", AlreadyExists),
     ("InvalidInput", "found none in change with [action=delete", NotFound),  # moto's word for the same
     ("InvalidParameterValue", "already exists", AlreadyExists),

@@ -47,7 +47,11 @@ def _info(bucket: str, key: str, head: Mapping[str, Any], size: int | None = Non
 
 
 class _Progress:
-    """Adapts s3transfer's byte increments to cloudkit's ``progress(done, total)`` (thread-safe)."""
+    """Adapts s3transfer's byte increments to cloudkit's ``progress(done, total)`` (thread-safe).
+
+    :meth:`finish` reports the whole size once the transfer has succeeded, should the increments
+    not have added up to it (s3transfer reports bytes as the HTTP layer reads them).
+    """
 
     def __init__(self, progress: Progress | None, total: int | None) -> None:
         self.progress = progress
@@ -61,6 +65,14 @@ class _Progress:
             done = self.done
         if self.progress is not None:
             self.progress(done, self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            short = self.total is not None and self.done != self.total
+            if short:
+                self.done = self.total or 0
+        if short and self.progress is not None:
+            self.progress(self.done, self.total)
 
 
 def _subscribers(progress: _Progress, size: int | None) -> list[Any]:
@@ -201,6 +213,7 @@ class AwsStorage(StorageService):
                 manager.upload(str(path), bucket, key, extra_args=extra, subscribers=_subscribers(adapter, size)).result()
             finally:
                 manager.shutdown()
+        adapter.finish()
         return self._head_object(bucket, key)
 
     def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
@@ -217,6 +230,7 @@ class AwsStorage(StorageService):
                 manager.download(bucket, key, str(path), extra_args=extra, subscribers=_subscribers(adapter, info.size)).result()
             finally:
                 manager.shutdown()
+        adapter.finish()
         return info
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
