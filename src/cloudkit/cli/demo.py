@@ -64,6 +64,7 @@ class _Recorder(BaseHTTPRequestHandler):
     received: list[dict[str, Any]]
 
     def do_POST(self) -> None:
+        """Record a posted JSON document and answer 200."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         try:
@@ -110,10 +111,12 @@ class Tour:
         self.cleanups: list[tuple[str, Callable[[], None]]] = []
 
     def say(self, text: str) -> None:
+        """Print one line (rich markup allowed)."""
         self.out.print(text)
 
     # ------------------------------------------------------------------ platform
     def platform(self) -> None:
+        """Application, two versions, an environment and a zero-downtime deploy."""
         p = self.cloud.platform
         app = p.create_application(APP_NAME, description="The demo's sample application")
         self.cleanups.append((f"application {APP_NAME!r}", lambda: p.delete_application(app, terminate_environments=True)))
@@ -137,6 +140,7 @@ class Tour:
 
     # ------------------------------------------------------------------ notification
     def notification(self) -> None:
+        """A topic delivering to a local HTTP endpoint and to a queue."""
         n = self.cloud.notification
         topic = n.create_topic("demo-deployments", display_name="Deployments")
         self.cleanups.append(("topic demo-deployments", lambda: n.delete_topic(topic)))
@@ -171,6 +175,7 @@ class Tour:
 
     # ------------------------------------------------------------------ storage
     def storage(self) -> None:
+        """A bucket with a lifecycle rule and a backup upload."""
         from cloudkit.models.storage import LifecycleRule
 
         s = self.cloud.storage
@@ -188,6 +193,7 @@ class Tour:
 
     # ------------------------------------------------------------------ dns
     def dns(self) -> None:
+        """A zone with records, and its zone file."""
         from cloudkit.models.dns import RecordSet
 
         d = self.cloud.dns
@@ -205,6 +211,7 @@ class Tour:
 
     # ------------------------------------------------------------------ database
     def database(self) -> None:
+        """Create a database, write a row, snapshot, restore, read the row back."""
         db = self.cloud.database
         engines = db.list_engines()
         engine = "postgres" if "postgres" in engines else engines[0]
