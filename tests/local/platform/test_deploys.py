@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import cloudkit
-from cloudkit.errors import InvalidInput, ProviderError
+from cloudkit.errors import InvalidInput, NotFound, ProviderError
 from cloudkit.models.platform import EnvironmentSettings
 from cloudkit.services.platform import PlatformService
 from cloudkit.testing.platform import sample_app
@@ -155,9 +155,14 @@ def test_procfile_runs_any_command(platform: PlatformService, tmp_path: Path) ->
 def test_versions_live_in_local_storage(platform: PlatformService, root: Path, tmp_path: Path) -> None:
     platform.create_application("stored")
     version = platform.create_version("stored", "v1", source=sample_app("stored"))
-    assert version.source == "local-storage://cloudkit-platform-bundles/stored/v1.zip"
-    with cloudkit.connect("local", root=str(root)) as cloud, cloud.storage.get_object("cloudkit-platform-bundles", "stored/v1.zip") as reader:
+    assert version.source is not None
+    assert version.source.startswith("local-storage://cloudkit-platform-bundles/stored/v1-")
+    key = version.source.split("/", 3)[3]
+    with cloudkit.connect("local", root=str(root)) as cloud, cloud.storage.get_object("cloudkit-platform-bundles", key) as reader:
         assert reader.read() == sample_app("stored")
+    platform.delete_version("stored", "v1")
+    with cloudkit.connect("local", root=str(root)) as cloud, pytest.raises(NotFound):
+        cloud.storage.head_object("cloudkit-platform-bundles", key)
     with pytest.raises(InvalidInput, match=r"application\.py"):
         platform.create_version("stored", "v2", source=folder(tmp_path, "empty", {"README": "nothing to run"}))
     with pytest.raises(InvalidInput, match="web"):

@@ -2,7 +2,7 @@
 
 * Applications, versions and configuration templates are rows in ``<root>/platform/platform.db``.
   A version's bundle (a zip) is stored in local storage, bucket ``cloudkit-platform-bundles``, key
-  ``<application>/<label>.zip`` (under ``<root>/platform/bundles`` only when no storage family is
+  ``<application>/<label>-<random>.zip`` (under ``<root>/platform/bundles`` only when no storage family is
   installed).
 * An environment is a front proxy on a stable port (:mod:`cloudkit_local._appserver`; its URL never
   changes across deploys) plus ``instance_count`` worker processes of the version it runs: waitress
@@ -399,7 +399,8 @@ class LocalPlatform(PlatformService):
             raise AlreadyExists(f"version {label!r} of {application!r} already exists", provider=PROVIDER)
         digest = hashlib.sha256(data).hexdigest()
         storage = self._storage()
-        key = f"{application}/{label}.zip"
+        # A unique key per upload: a concurrent upload of the same label never overwrites the winner's bundle.
+        key = f"{application}/{label}-{secrets.token_hex(4)}.zip"
         if storage is not None:
             from cloudkit.errors import AlreadyExists as Exists
 
@@ -423,8 +424,15 @@ class LocalPlatform(PlatformService):
                     " VALUES (?,?,?,?,?,?,?,?)",
                     (application, label, description, kind, ref, digest, len(data), _now()),
                 )
-        except Conflict as exc:
-            raise AlreadyExists(f"version {label!r} of {application!r} already exists", provider=PROVIDER) from exc
+        except BaseException as exc:
+            if kind == "storage" and storage is not None:
+                try:
+                    storage.delete_object(BUCKET, key)
+                except CloudkitError:
+                    pass
+            if isinstance(exc, Conflict):
+                raise AlreadyExists(f"version {label!r} of {application!r} already exists", provider=PROVIDER) from exc
+            raise
         self._event(f"Created version {label!r} ({len(data)} bytes)", application=application, version=label)
         return self._version(self._version_row(application, label))
 
