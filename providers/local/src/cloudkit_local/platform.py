@@ -946,6 +946,7 @@ class LocalPlatform(PlatformService):
         with self._tx() as conn:
             if conn.execute("DELETE FROM templates WHERE application = ? AND name = ?", (application, name)).rowcount == 0:
                 raise NotFound(f"configuration template {name!r} of {application!r} does not exist", provider=PROVIDER)
+        self._event(f"Deleted configuration template {name!r}", application=application)
 
     # ================================================================ events
     def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool,
