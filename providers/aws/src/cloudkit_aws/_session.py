@@ -123,7 +123,7 @@ class AwsSession:
             extra["s3"] = {"addressing_style": self.s3_addressing_style}
             extra["signature_version"] = "s3v4"  # presigned URLs too
         return Config(
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             max_pool_connections=self.max_pool_connections,

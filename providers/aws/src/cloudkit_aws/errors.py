@@ -250,7 +250,10 @@ def _make(cls: type[CloudkitError], operation: str, message: str, code: str | No
 
 
 def _from_client_error(exc: Any, operation: str) -> CloudkitError:
-    response = getattr(exc, "response", None) or {}
+    return _from_response(getattr(exc, "response", None) or {}, operation)
+
+
+def _from_response(response: Any, operation: str) -> CloudkitError:
     err = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}
     status = meta.get("HTTPStatusCode")
@@ -288,7 +291,7 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
     if isinstance(exc, bx.WaiterError):
         last = getattr(exc, "last_response", None) or {}
         if "Error" in last and "Max attempts exceeded" not in str(exc):
-            return _from_client_error(bx.ClientError(last, operation), operation)
+            return _from_response(last, operation)
         if "terminal failure state" in str(exc):
             return Conflict(f"{operation}: the resource reached a state it cannot leave for the one awaited",
                             provider=PROVIDER, code="WaiterFailure")

@@ -1,4 +1,8 @@
-"""The AWS provider's plugin (families are added module by module)."""
+"""The AWS provider's plugin: ``cloudkit_aws.<family>.make_service(settings)`` builds each family.
+
+Importing this module (cloudkit does it through the ``cloudkit`` entry point) stays light: boto3 is
+imported only when a family service makes its first client.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,13 @@ class AwsPlugin:
 
     @cloudkit.hookimpl
     def cloudkit_providers(self) -> list[cloudkit.ProviderInfo]:
-        return [cloudkit.ProviderInfo("aws", _families(), "Amazon Web Services through boto3.", "cloudkit-aws")]
+        """Announce ``aws`` with the families whose module is installed."""
+        return [cloudkit.ProviderInfo(name="aws", families=_families(),  # type: ignore[arg-type]  # attrs converter
+                                      description="Amazon Web Services through boto3.", distribution="cloudkit-aws")]
 
     @cloudkit.hookimpl
     def cloudkit_make_service(self, provider: str, family: str, settings: Mapping[str, Any]) -> Any:
+        """Build the aws service of ``family`` (``None`` for other providers)."""
         if provider != "aws" or family not in _families():
             return None
         return importlib.import_module(f"cloudkit_aws.{family}").make_service(settings)
