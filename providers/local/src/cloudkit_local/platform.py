@@ -148,6 +148,14 @@ def _ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def _proxy_env() -> dict[str, str]:
+    """The front proxy's environment: minimal, keeping ``PYTHONPATH`` so it imports this package."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -632,7 +640,7 @@ class LocalPlatform(PlatformService):
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "cloudkit_local._appserver", "--port", str(chosen), "--routes", routes],
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                    close_fds=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                    close_fds=True, env=_proxy_env(),
                 )
             self._children.append(proc)
             deadline = time.monotonic() + 10
