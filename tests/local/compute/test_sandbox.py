@@ -67,6 +67,8 @@ echo "console says hello"
 ls /home | wc -l > /root/home-count.txt
 grep -c : /proc/net/dev > /root/net-count.txt
 touch /usr/should-fail 2>/dev/null && echo usr-writable || echo usr-read-only
+mount -t tmpfs none /mnt 2>/dev/null && echo mount-allowed || echo mount-denied
+mount -o remount,bind,rw /usr 2>/dev/null && echo remount-allowed || echo remount-denied
 ulimit -v
 """
     inst = compute.create_instance("box-1", image=IMAGE, instance_type="local.nano", user_data=script)
@@ -74,6 +76,7 @@ ulimit -v
     out = wait_console(compute, inst, "Cloud-init finished")
     assert "console says hello" in out
     assert "usr-read-only" in out, "the host's /usr is bound read-only"
+    assert "mount-denied" in out and "remount-denied" in out, "no mount capability inside the sandbox"
     assert str(256 * 1024) in out, "the nano type's memory limit is the address-space rlimit (KiB)"
     files = rootfs(root, inst) / "root"
     proof = (files / "proof.txt").read_text()

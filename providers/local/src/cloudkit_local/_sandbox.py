@@ -4,7 +4,8 @@ A sandbox has its own PID, mount, IPC, UTS (host name) and user namespaces, and 
 namespace unless it is asked to share the host's (a security group opened ports). Its root is a
 private, writable folder (``/etc``, ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/srv``,
 ``/mnt``) with the host's ``/usr`` bound read-only over it, plus a fresh ``/proc``, ``/dev`` and
-``/run``. Limits come from the instance type through rlimits (``prlimit``).
+``/run``. Limits come from the instance type through rlimits (``prlimit``). Started by root, a
+sandbox keeps only a small container-like set of capabilities (no mounts, no network admin).
 
 Process model: each sandbox is started as ``prlimit ... sh -c 'bwrap --die-with-parent ...'`` in a
 session of its own. The small ``sh`` is the sandbox's supervisor: it is not tied to the Python
@@ -35,6 +36,11 @@ ETC_FILES = (
     "localtime", "timezone", "debian_version", "os-release", "mime.types", "shells", "host.conf",
 )
 #: Host folders of /etc bound read-only (needed by programs under /usr).
+#: Capabilities a sandbox started by root keeps (Docker's default set without raw sockets, mknod, setfcap).
+SAFE_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+)
 ETC_RO_DIRS = ("alternatives", "ssl", "ld.so.conf.d", "python3", "python3.11")
 
 
@@ -107,6 +113,12 @@ def bwrap_argv(
     ]
     if share_net:
         argv.insert(2, "--share-net")
+    if os.geteuid() == 0:
+        # bwrap started by root keeps root's capabilities: keep only a container-like set, never
+        # CAP_SYS_ADMIN (mounts), CAP_NET_ADMIN, CAP_SYS_PTRACE or CAP_SYS_MODULE.
+        argv += ["--cap-drop", "ALL"]
+        for cap in SAFE_CAPABILITIES:
+            argv += ["--cap-add", cap]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
         if host.is_dir() and not host.is_symlink():
