@@ -91,10 +91,18 @@ def chunks(total: int, size: int = MiB) -> Iterator[bytes]:
         left -= size
 
 
-def timed(fn: Callable[[], Any]) -> float:
+CPU: dict[str, float] = {"cloudkit": 0.0, "raw": 0.0}
+
+
+def timed(fn: Callable[[], Any], side: str | None = None) -> float:
+    """Wall time of ``fn()``; its CPU time (this process) is added to ``CPU[side]``."""
+    cpu = time.process_time()
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    if side is not None:
+        CPU[side] += time.process_time() - cpu
+    return took
 
 
 def main() -> None:
@@ -157,16 +165,17 @@ def main() -> None:
                 assert b"".join(raw.download_object_as_stream(raw.get_object("bench-raw", f"small/{i}"))) == payload
 
             if i % 2:
-                raw_times.append(timed(raw_pair))
-                ck_times.append(timed(ck_pair))
+                raw_times.append(timed(raw_pair, "raw"))
+                ck_times.append(timed(ck_pair, "cloudkit"))
             else:
-                ck_times.append(timed(ck_pair))
-                raw_times.append(timed(raw_pair))
+                ck_times.append(timed(ck_pair, "cloudkit"))
+                raw_times.append(timed(raw_pair, "raw"))
 
         # ---- streamed transfer
         size = args.size_mib * MiB
         results: dict[str, dict[str, float]] = {}
         for side in ("raw", "cloudkit", "raw", "cloudkit"):
+            cpu0 = time.process_time()
             with peak_rss() as up_mem:
                 start = time.perf_counter()
                 if side == "raw":
@@ -186,7 +195,9 @@ def main() -> None:
                             got += len(chunk)
                 down = time.perf_counter() - start
             assert got == size, (side, got)
-            best = results.setdefault(side, {"up": up, "down": down, "up_mem": 0.0, "down_mem": 0.0})
+            cpu = time.process_time() - cpu0
+            best = results.setdefault(side, {"up": up, "down": down, "up_mem": 0.0, "down_mem": 0.0, "cpu": cpu})
+            best["cpu"] = min(best["cpu"], cpu)
             best["up"] = min(best["up"], up)
             best["down"] = min(best["down"], down)
             best["up_mem"] = max(best["up_mem"], up_mem["peak"] / MiB)
@@ -201,12 +212,15 @@ def main() -> None:
         print("\nsmall object put+get (1 KiB)       cloudkit   raw libcloud   ratio")
         print(f"  median per pair (ms)          {ck_med * 1000:>9.2f}{raw_med * 1000:>15.2f}{ck_med / raw_med:>8.3f}")
         print(f"  total (s)                     {sum(ck_times):>9.2f}{sum(raw_times):>15.2f}{sum(ck_times) / sum(raw_times):>8.3f}")
+        ck_cpu, raw_cpu = CPU["cloudkit"] / args.small * 1000, CPU["raw"] / args.small * 1000
+        print(f"  client CPU per pair (ms)      {ck_cpu:>9.2f}{raw_cpu:>15.2f}{ck_cpu / raw_cpu:>8.3f}")
         ck, rw = results["cloudkit"], results["raw"]
         print(f"\nstreamed {args.size_mib} MiB (best of 2)         cloudkit   raw libcloud   ratio")
         print(f"  upload (s)                    {ck['up']:>9.2f}{rw['up']:>15.2f}{ck['up'] / rw['up']:>8.3f}")
         print(f"  download (s)                  {ck['down']:>9.2f}{rw['down']:>15.2f}{ck['down'] / rw['down']:>8.3f}")
         print(f"  upload MiB/s                  {args.size_mib / ck['up']:>9.1f}{args.size_mib / rw['up']:>15.1f}")
         print(f"  download MiB/s                {args.size_mib / ck['down']:>9.1f}{args.size_mib / rw['down']:>15.1f}")
+        print(f"  client CPU up+down (s)        {ck['cpu']:>9.2f}{rw['cpu']:>15.2f}{ck['cpu'] / rw['cpu']:>8.3f}")
         print(f"  peak RSS growth, upload (MiB) {ck['up_mem']:>9.1f}{rw['up_mem']:>15.1f}")
         print(f"  peak RSS growth, download     {ck['down_mem']:>9.1f}{rw['down_mem']:>15.1f}")
         storage.delete_bucket("bench-ck", force=True)

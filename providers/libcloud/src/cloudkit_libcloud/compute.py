@@ -170,6 +170,12 @@ class LibcloudCompute(ComputeService):
         """The libcloud ``NodeDriver``."""
         return self._driver
 
+    def close(self) -> None:
+        """Close the driver's HTTP session."""
+        session = getattr(getattr(getattr(self._driver, "connection", None), "connection", None), "session", None)
+        if session is not None:
+            session.close()
+
     # ---------------------------------------------------------------- conversions
     def _instance(self, node: Any) -> Instance:
         extra = node.extra or {}

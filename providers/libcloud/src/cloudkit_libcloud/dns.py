@@ -70,6 +70,12 @@ class LibcloudDNS(DNSService):
         """The libcloud ``DNSDriver``."""
         return self._driver
 
+    def close(self) -> None:
+        """Close the driver's HTTP session."""
+        session = getattr(getattr(getattr(self._driver, "connection", None), "connection", None), "session", None)
+        if session is not None:
+            session.close()
+
     # ---------------------------------------------------------------- conversions
     def _to_zone(self, lz: Any) -> Zone:
         extra = {k: val for k, val in (lz.extra or {}).items() if isinstance(val, (str, int, float, bool)) or val is None}
