@@ -44,7 +44,7 @@ from typing import Any
 
 import attrs
 
-from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, ProviderError, Timeout
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, ProviderError
 from cloudkit.models.platform import (
     Application,
     AppVersion,
@@ -983,18 +983,6 @@ class LocalPlatform(PlatformService):
             if not follow or time.monotonic() >= deadline:
                 return
             time.sleep(0.1)
-
-
-def wait_ready(platform: PlatformService, environment: str, timeout: float = 60) -> Environment:
-    """Poll until an environment is no longer launching or updating (a helper for callers of ``wait=False``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        env = platform.get_environment(environment)
-        if env.status not in ("launching", "updating", "terminating"):
-            return env
-        if time.monotonic() >= deadline:
-            raise Timeout(f"environment {environment} is still {env.status}", provider=PROVIDER)
-        time.sleep(0.1)
 
 
 def make_service(settings: Mapping[str, Any]) -> LocalPlatform:
