@@ -282,3 +282,19 @@ def test_a_deploy_interrupted_by_a_crash_is_rolled_back(root: Path, platform: Pl
     assert slow and all(w["state"] == "stopped" and not alive(w["pid"], w["pid_start"]) for w in slow), \
         "the half-started instance of 'slow' was stopped"
     assert get(env.url).startswith("steady")
+
+
+def test_a_deploy_slower_than_its_timeout_raises_timeout_and_rolls_back(platform: PlatformService, tmp_path: Path) -> None:
+    from cloudkit.errors import Timeout
+
+    platform.create_application("late")
+    platform.create_version("late", "v1", source=sample_app("on time"))
+    platform.create_version("late", "slow", source=folder(tmp_path, "slow", {"application.py": SLOW_APP}))
+    env = platform.create_environment("late", "late-prod", version="v1", stack="python")
+    assert env.url is not None
+    started = time.monotonic()
+    with pytest.raises(Timeout, match="within 1s"):
+        platform.deploy(env, "slow", timeout=1)
+    assert time.monotonic() - started < 10
+    assert get(env.url).startswith("on time")
+    assert platform.get_environment(env).status == "ready"

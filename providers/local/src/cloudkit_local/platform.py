@@ -44,7 +44,7 @@ from typing import Any
 
 import attrs
 
-from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, ProviderError
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, ProviderError, Timeout
 from cloudkit.models.platform import (
     Application,
     AppVersion,
@@ -260,6 +260,10 @@ class _Worker:
 
 class DeployFailed(ProviderError):
     """A new version failed its health check; the environment still serves the previous version."""
+
+
+class DeployTimeout(Timeout):
+    """A new version was not healthy before the call's ``timeout``; it was rolled back like a failed one."""
 
 
 class LocalPlatform(PlatformService):
@@ -700,6 +704,9 @@ class LocalPlatform(PlatformService):
             with self._tx() as conn:
                 conn.execute("UPDATE environments SET status = 'ready', health = ?, busy_pid = NULL, busy_start = NULL, "
                              "updated_at = ? WHERE id = ?", ("green" if serving else "red", _now(), env_id))
+            if time.monotonic() >= deadline:
+                raise DeployTimeout(f"{what} of version {label!r} to {name} did not pass its health check within "
+                                    f"{timeout:g}s; rolled back, {still}", provider=PROVIDER, code="HealthCheckTimeout")
             raise DeployFailed(f"{what} of version {label!r} to {name} failed its health check ({problem}); "
                                f"rolled back, {still}", provider=PROVIDER, code="HealthCheckFailed")
         with self._tx() as conn:
@@ -728,7 +735,7 @@ class LocalPlatform(PlatformService):
         """A rollout that, whatever goes wrong, leaves the environment ready (or red) rather than stuck."""
         try:
             self._rollout(env_id, label, settings, timeout, what)
-        except DeployFailed:
+        except (DeployFailed, DeployTimeout):
             raise
         except BaseException as exc:
             stray = self.db.query("SELECT * FROM workers WHERE env_id = ? AND state = 'starting'", (env_id,))
