@@ -694,6 +694,9 @@ class LocalPlatform(PlatformService):
             problem = str(exc)
         if problem is not None:
             self._stop_workers(workers)
+            # Also any worker started before a failure cut the list short.
+            self._stop_workers(self.db.query("SELECT * FROM workers WHERE env_id = ? AND generation = ? AND state = 'starting'",
+                                             (env_id, generation)))
             shutil.rmtree(self.root / "envs" / env_id / "releases" / str(generation), ignore_errors=True)
             serving = env["version"]
             still = f"version {serving!r} is still serving" if serving else "no version is serving"
