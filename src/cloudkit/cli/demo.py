@@ -214,7 +214,10 @@ class Tour:
         """Create a database, write a row, snapshot, restore, read the row back."""
         db = self.cloud.database
         engines = db.list_engines()
-        engine = "postgres" if "postgres" in engines else engines[0]
+        import importlib.util
+
+        has_client = importlib.util.find_spec("psycopg") is not None
+        engine = "postgres" if "postgres" in engines and has_client else ("sqlite" if "sqlite" in engines else engines[0])
         password = "Demo-" + __import__("secrets").token_hex(8)
         inst = db.create_instance("demo-db", engine=engine, master_username="demo", master_password=password,
                                   storage_gb=1, database_name="demo", backup_retention_days=0)
