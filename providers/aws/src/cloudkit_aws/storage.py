@@ -78,15 +78,16 @@ class _Progress:
 def _subscribers(progress: _Progress, size: int | None) -> list[Any]:
     from s3transfer.subscribers import BaseSubscriber
 
-    class Subscriber(BaseSubscriber):  # type: ignore[misc]
+    class Sized(BaseSubscriber):  # type: ignore[misc]
         def on_queued(self, future: Any, **kwargs: Any) -> None:
             if size is not None:
-                future.meta.provide_transfer_size(size)
+                future.meta.provide_transfer_size(size)  # spares s3transfer a HeadObject of its own
 
+    class Reporting(Sized):
         def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
             progress(bytes_transferred)
 
-    return [Subscriber()]
+    return [Reporting() if progress.progress is not None else Sized()]
 
 
 class AwsStorage(StorageService):
