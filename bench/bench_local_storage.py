@@ -3,6 +3,7 @@
 * ``upload_file`` and ``download_file`` of one big file (default 1 GiB) against ``cp`` of the same
   file on the same disk, and against ``cp`` followed by an fsync of the copy (cloudkit fsyncs every
   object before it becomes visible, ``cp`` does not). Throughput in MB/s and the ratio to ``cp``.
+* hashlib's MD5 over the same file: every upload computes the MD5 ETag, so this is its floor.
 * Peak memory (``ru_maxrss``) of a child process that does only the transfer.
 * Listing many keys (default 100,000): time to the first key, total time, and the child's peak
   RSS when the first key arrived and at the end (flat memory means the two are close); the
@@ -16,6 +17,7 @@ Nothing here asserts; it prints figures. ``--quick`` uses 128 MiB and 10,000 key
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -84,6 +86,17 @@ def timed_cp(src: Path, dst: Path, *, fsync: bool) -> float:
     return time.perf_counter() - start
 
 
+def timed_md5(src: Path) -> float:
+    """Wall time of hashing ``src`` with hashlib's MD5 (the floor of an upload that must give an MD5 ETag)."""
+    start = time.perf_counter()
+    digest = hashlib.md5()
+    with open(src, "rb", buffering=0) as fh:
+        buf = bytearray(8 * 1024 * 1024)
+        while n := fh.readinto(buf):
+            digest.update(memoryview(buf)[:n])
+    return time.perf_counter() - start
+
+
 def make_file(path: Path, size: int) -> None:
     """A file of ``size`` bytes of incompressible data, fsynced."""
     block = os.urandom(1024 * 1024)
@@ -124,12 +137,13 @@ def main() -> None:
         print(f"transfer file: {size_mib} MiB; {args.rounds} rounds; median reported; "
               f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
-        cp_t, cps_t, up_t, dl_t, up_rss, dl_rss = [], [], [], [], [], []
+        cp_t, cps_t, md5_t, up_t, dl_t, up_rss, dl_rss = [], [], [], [], [], [], []
         for _ in range(args.rounds):
             cp_t.append(timed_cp(src, work / "cp.bin", fsync=False))
             (work / "cp.bin").unlink()
             cps_t.append(timed_cp(src, work / "cp.bin", fsync=True))
             (work / "cp.bin").unlink()
+            md5_t.append(timed_md5(src))
             up = child("upload", root, str(src))
             up_t.append(up["seconds"])
             up_rss.append(up["rss_peak_mb"])
@@ -145,6 +159,8 @@ def main() -> None:
         print(f"{'operation':34} {'MB/s':>8} {'vs cp':>7} {'vs cp+fsync':>12} {'peak RSS MB':>12}")
         print(f"{'cp':34} {cp_rate:8.0f} {1:7.2f} {cp_rate / cps_rate:12.2f} {'-':>12}")
         print(f"{'cp + fsync':34} {cps_rate:8.0f} {cps_rate / cp_rate:7.2f} {1:12.2f} {'-':>12}")
+        md5_rate = mbps(md5_t)
+        print(f"{'hashlib MD5 of the file, 1 thread':34} {md5_rate:8.0f} {md5_rate / cp_rate:7.2f} {md5_rate / cps_rate:12.2f} {'-':>12}")
         for label, t, rss in (("upload_file (MD5 + fsync + rename)", up_t, up_rss),
                               ("download_file (fsync + rename)", dl_t, dl_rss)):
             rate = mbps(t)
