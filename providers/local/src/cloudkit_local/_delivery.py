@@ -82,7 +82,7 @@ class DeliverySettings:
 
 def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
     """Stop a waitress server running in ``thread``: its channels are closed inside its own loop."""
-    from waitress import wasyncore
+    from waitress import wasyncore  # type: ignore[import-untyped]
 
     def shut() -> None:
         server.task_dispatcher.shutdown()
@@ -182,7 +182,8 @@ class Dispatcher:
         rows = self.service.db.query(
             "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM deliveries WHERE status IN ('pending', 'retrying')"
         )
-        return rows[0][0]
+        due = rows[0][0]
+        return None if due is None else float(due)
 
     def _run(self) -> None:
         last_sweep = 0.0
@@ -351,11 +352,11 @@ class Dispatcher:
     def _confirm_base(self) -> str:
         with self._confirm_lock:
             if self.confirm_base is None:
-                from waitress.server import create_server
+                from waitress.server import create_server  # type: ignore[import-untyped]
 
                 server = create_server(self._confirm_app, host="127.0.0.1", port=0, threads=2, ident="cloudkit-local",
                                        asyncore_loop_timeout=0.2)
-                port = server.socket.getsockname()[1]  # type: ignore[union-attr]
+                port = server.socket.getsockname()[1]
                 self._confirm_server = server
                 self._confirm_thread = threading.Thread(target=server.run, name="cloudkit-confirm", daemon=True)
                 self._confirm_thread.start()
