@@ -6,7 +6,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cloudkit_local.dns import LocalDNS, soa_serial
@@ -173,13 +172,10 @@ def test_large_batch_is_one_transaction(dns: LocalDNS, zone: Zone) -> None:
     assert dns.get_zone(zone.id).record_count == 502
 
 
-class _Tripwire:
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"the database was touched ({name}) before input was validated")
-
-
-def test_bad_input_is_rejected_before_touching_the_database(dns: LocalDNS, zone: Zone, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dns, "db", _Tripwire())
+def test_bad_input_is_rejected_before_touching_the_disk(tmp_path: Path) -> None:
+    root = tmp_path / "never-created"
+    dns = LocalDNS({"root": str(root)})
+    zone = Zone(id="Z1", name="example.com")
     calls = [
         lambda: dns.create_zone("not a zone"),
         lambda: dns.create_zone("example.com", comment="x" * 300),
@@ -192,7 +188,8 @@ def test_bad_input_is_rejected_before_touching_the_database(dns: LocalDNS, zone:
     for call in calls:
         with pytest.raises(InvalidInput):
             call()
-    monkeypatch.undo()
+    assert not root.exists()
+    dns.close()
 
 
 def test_missing_zone(dns: LocalDNS) -> None:

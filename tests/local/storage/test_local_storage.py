@@ -109,16 +109,9 @@ def test_escaping_keys_are_rejected(storage: LocalStorage, key: str) -> None:
     assert _blob_files(storage) == []
 
 
-class _Tripwire:
-    """Stands in for the metadata database: any use fails the test."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise AssertionError(f"the database was touched ({name}) before input was validated")
-
-
-def test_bad_input_is_rejected_before_any_disk_access(storage: LocalStorage, monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:
-    monkeypatch.setattr(storage, "db", _Tripwire())
+def test_bad_input_is_rejected_before_any_disk_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "never-created"
+    storage = LocalStorage({"root": str(root)})
 
     def no_open(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a file was opened before input was validated")
@@ -141,6 +134,13 @@ def test_bad_input_is_rejected_before_any_disk_access(storage: LocalStorage, mon
         with pytest.raises(InvalidInput):
             call()
     monkeypatch.undo()
+    assert not root.exists()
+    with cloudkit.connect("local", root=str(root)) as cloud:
+        with pytest.raises(InvalidInput):
+            cloud.storage.create_bucket("x")
+        assert not root.exists()
+        cloud.storage.create_bucket("xyz")
+    assert (root / "storage" / "meta.sqlite3").is_file()
 
 
 # ---------------------------------------------------------------- atomic writes and crashes

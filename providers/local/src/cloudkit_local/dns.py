@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dns.name
@@ -67,14 +69,32 @@ class LocalDNS(DNSService):
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(PROVIDER, settings)
-        self.root = root_from(self.settings)
-        with mapped("open dns folder"):
-            (self.root / "dns").mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = Database(self.root / "dns" / "dns.sqlite3", SCHEMA)
+        # Nothing touches the disk until the first operation that passed validation.
+        self._state: tuple[Path, Database] | None = None
+        self._open_lock = threading.Lock()
         servers = self.settings.get("name_servers") or DEFAULT_NAME_SERVERS
         if isinstance(servers, str):
             servers = [s.strip() for s in servers.split(",") if s.strip()]
         self.name_servers = tuple(s if s.endswith(".") else s + "." for s in servers)
+
+    def _open(self) -> tuple[Path, Database]:
+        with self._open_lock:
+            if self._state is None:
+                root = root_from(self.settings)
+                with mapped("open dns folder"):
+                    (root / "dns").mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._state = (root, Database(root / "dns" / "dns.sqlite3", SCHEMA))
+            return self._state
+
+    @property
+    def root(self) -> Path:
+        """The provider's root folder."""
+        return (self._state or self._open())[0]
+
+    @property
+    def db(self) -> Database:
+        """The zone database (``<root>/dns/dns.sqlite3``)."""
+        return (self._state or self._open())[1]
 
     @property
     def native(self) -> Any:
@@ -83,7 +103,8 @@ class LocalDNS(DNSService):
 
     def close(self) -> None:
         """Close this thread's database connection."""
-        self.db.close()
+        if self._state is not None:
+            self._state[1].close()
 
     # ------------------------------------------------------------ helpers
     def _zone_model(self, row: Any, conn: sqlite3.Connection | None = None) -> Zone:

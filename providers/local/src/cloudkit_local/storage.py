@@ -272,16 +272,44 @@ class LocalStorage(StorageService):
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(PROVIDER, settings)
-        self.root = root_from(self.settings)
-        self.base = self.root / "storage"
-        with mapped("open storage folder"):
-            for sub in ("tmp", "buckets"):
-                (self.base / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = Database(self.base / "meta.sqlite3", SCHEMA)
+        # Nothing touches the disk until the first operation that passed validation.
+        self._state: tuple[Path, Path, Database] | None = None
+        self._open_lock = threading.Lock()
         self._server: Any = None
         self._server_lock = threading.Lock()
         self._key: bytes | None = None
-        self.recover()
+
+    def _open(self) -> tuple[Path, Path, Database]:
+        """Create the folders and the metadata database on first use, then run :meth:`recover`."""
+        with self._open_lock:
+            if self._state is None:
+                root = root_from(self.settings)
+                base = root / "storage"
+                with mapped("open storage folder"):
+                    for sub in ("tmp", "buckets"):
+                        (base / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._state = (root, base, Database(base / "meta.sqlite3", SCHEMA))
+                fresh = True
+            else:
+                fresh = False
+        if fresh:
+            self.recover()
+        return self._state
+
+    @property
+    def root(self) -> Path:
+        """The provider's root folder."""
+        return (self._state or self._open())[0]
+
+    @property
+    def base(self) -> Path:
+        """``<root>/storage``."""
+        return (self._state or self._open())[1]
+
+    @property
+    def db(self) -> Database:
+        """The metadata database."""
+        return (self._state or self._open())[2]
 
     # ------------------------------------------------------------ service
     @property
@@ -295,7 +323,8 @@ class LocalStorage(StorageService):
             server, self._server = self._server, None
         if server is not None:
             server.stop()
-        self.db.close()
+        if self._state is not None:
+            self._state[2].close()
 
     # ------------------------------------------------------------ paths and rows
     def _blob_path(self, bucket_id: str, blob: str) -> Path:
