@@ -26,6 +26,9 @@ import attrs
 
 from cloudkit_local.errors import mapped
 
+#: Where data folders go when we are root and the root folder is private to root.
+FALLBACK_HOME = Path("/var/lib/cloudkit-local")
+
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
@@ -177,7 +180,7 @@ def data_home(runner: Runner, root: Path, settings: Mapping[str, Any]) -> Path:
         home = root / "database" / "servers"
         if not runner.can_reach(home):
             digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-            home = Path("/var/lib/cloudkit-local") / digest
+            home = FALLBACK_HOME / digest
             with mapped("create the server data folder"):
                 home.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(home.parent, 0o711)

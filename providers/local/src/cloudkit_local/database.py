@@ -427,6 +427,17 @@ class LocalDatabase(DatabaseService):
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM instances WHERE id = ?", (rec["id"],))
         self._drop_secret("instance", rec["id"])
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Remove a data folder outside the root (see ``_postgres.data_home``) once nothing is left in it."""
+        if self._home is None or self._home.parent != pg.FALLBACK_HOME:
+            return
+        left = self.db.query("SELECT (SELECT COUNT(*) FROM instances WHERE engine = 'postgres')"
+                             " + (SELECT COUNT(*) FROM snapshots WHERE engine = 'postgres')")[0][0]
+        if left == 0 and self.runner is not None:
+            pg.remove_tree(self.runner, self._home)
+            self._home = None
 
     def _create_sqlite(self, rec: Mapping[str, Any]) -> None:
         path = Path(rec["path"])
@@ -654,6 +665,7 @@ class LocalDatabase(DatabaseService):
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM snapshots WHERE id = ?", (snap["id"],))
         self._drop_secret("snapshot", snap["id"])
+        self._tidy()
 
     def _delete_snapshot(self, snapshot_id: str) -> None:
         with self._lock:
