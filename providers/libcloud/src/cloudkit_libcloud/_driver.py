@@ -37,8 +37,8 @@ def driver_name(provider: str) -> str:
     return provider[len(PREFIX):] if provider.startswith(PREFIX) else provider
 
 
-@functools.cache
 def _maps() -> dict[str, dict[str, Any]]:
+    """libcloud's driver maps by provider name, read afresh (drivers registered later count too)."""
     from libcloud.compute.providers import DRIVERS as COMPUTE
     from libcloud.dns.providers import DRIVERS as DNS
     from libcloud.storage.providers import DRIVERS as STORAGE
@@ -172,9 +172,9 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
     key = kwargs.pop("key", None)
     args: list[Any] = [] if key is None else [key]
     driver = cls(*args, **kwargs)
-    conn = driver.connection
-    if window <= 0:
-        return driver  # retry_timeout=0: retries off
+    conn = getattr(driver, "connection", None)
+    if window <= 0 or conn is None or not hasattr(conn, "request"):
+        return driver  # retry_timeout=0: retries off; drivers without HTTP (dummy, local) have none
     conn.retryCls = _bounded_retry(window)
     request = conn.request
 
