@@ -227,3 +227,19 @@ def test_sqlite_instances_snapshot_and_restore_real_data(tmp_path: Path) -> None
         db.delete_instance(inst, final_snapshot="lite-final")
         assert not path.exists()
         assert db.get_snapshot("lite-final").kind == "manual"
+
+
+def test_wait_false_returns_at_once_and_finishes_in_the_background(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        db = cloud.database
+        first = db.create_instance("later", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                   backup_retention_days=1, wait=False)
+        assert first.status == "creating"
+        deadline = time.monotonic() + 10
+        while db.get_instance("later").status != "available" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert db.get_instance("later").status == "available"
+        assert [s.kind for s in db.list_snapshots("later")] == ["automated"]
+        assert db.stop_instance("later", wait=False).status in ("stopping", "stopped")
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        assert cloud.database.get_instance("later").status == "stopped"  # close() waited for the stop

@@ -239,3 +239,77 @@ def test_bad_input_and_missing_queue(make_cloud: MakeCloud) -> None:
     with pytest.raises(InvalidInput) as err:
         n.list_deliveries(status="lost")
     assert err.value.field == "status"
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    import ipaddress
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_delivery_checks_the_endpoint_certificate(make_cloud: MakeCloud, tmp_path: Path) -> None:
+    import http.server
+    import ssl
+
+    cert, key = _tls_files(tmp_path)
+    bodies: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        untrusting = make_cloud(delivery_attempts=100).notification
+        topic = untrusting.create_topic("tls")
+        untrusting.subscribe(topic, "https", url)
+        [retrying] = _wait(lambda: [d for d in _all_rows(untrusting) if d["status"] == "retrying"])
+        assert "CERTIFICATE_VERIFY_FAILED" in retrying["last_error"]  # TLS is checked: nothing reached the endpoint
+        assert bodies == []
+        untrusting.close()
+        trusting = make_cloud(delivery_ca_bundle=str(cert)).notification
+        confirmation = verify_envelope(_wait(lambda: bodies)[0], trusting.signing_certificate())  # type: ignore[attr-defined]
+        trusting.confirm_subscription(topic, confirmation["Token"])
+        trusting.publish(topic, "over TLS")
+        _wait(lambda: len(bodies) >= 2)
+        assert verify_envelope(bodies[-1], trusting.signing_certificate())["Message"] == "over TLS"  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _all_rows(service: Any) -> list[sqlite3.Row]:
+    return service.db.query("SELECT * FROM deliveries")  # type: ignore[no-any-return]
