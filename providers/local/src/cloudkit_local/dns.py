@@ -106,7 +106,7 @@ class LocalDNS(DNSService):
         if self._state is not None:
             self._state[1].close()
 
-    # ------------------------------------------------------------ helpers
+    # ------------------------------------------------------------ rows and models
     def _zone_model(self, row: Any, conn: sqlite3.Connection | None = None) -> Zone:
         if conn is None:
             ns = self.db.query("SELECT vals FROM records WHERE zone_id = ? AND name = '@' AND type = 'NS'", (row["id"],))

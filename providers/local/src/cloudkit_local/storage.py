@@ -132,7 +132,7 @@ class _Slice(io.RawIOBase):
 
 
 class _Hasher:
-    """MD5 of a stream, computed on a helper thread so hashing overlaps the disk writes."""
+    """MD5 of a stream, computed on a second thread so hashing overlaps the disk writes."""
 
     def __init__(self) -> None:
         self.md5 = hashlib.md5()
