@@ -13,10 +13,10 @@ confirmations). A receiver must check the signature before trusting the message:
     print(envelope["Message"])
 
 Where the public key comes from is a :class:`KeySource`. :class:`TrustedCertificate` pins one
-certificate (the local provider's per-root certificate). A source that fetches and caches Amazon
-SNS's certificates from ``SigningCertURL`` (after checking that the URL is an https URL on an
-``sns.<region>.amazonaws.com`` host) fits the same protocol; the string that is signed
-(:func:`string_to_sign`) and signature versions 1 (SHA1) and 2 (SHA256) are already SNS's.
+certificate (the local provider's per-root certificate). :class:`SNSCertificates` fetches and
+caches Amazon SNS's certificates from ``SigningCertURL`` after checking that the URL is an https
+URL of a ``.pem`` file on an ``sns.<region>.amazonaws.com`` host. The string that is signed
+(:func:`string_to_sign`) and signature versions 1 (SHA1) and 2 (SHA256) are SNS's.
 
 ``cryptography`` must be installed (the local provider depends on it).
 """
@@ -26,15 +26,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from cloudkit.errors import CloudkitError
 
 __all__ = [
     "KeySource",
     "SIGNED_FIELDS",
+    "SNSCertificates",
     "TrustedCertificate",
     "VerificationError",
     "parse_envelope",
@@ -86,6 +90,64 @@ class TrustedCertificate:
 
     def __repr__(self) -> str:
         return f"<TrustedCertificate subject={self.certificate.subject.rfc4514_string()!r}>"
+
+
+_SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+
+
+def _https_get(url: str, timeout: float) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        data: bytes = resp.read(65536)
+        return data
+
+
+class SNSCertificates:
+    """Amazon SNS's signing certificates, fetched from ``SigningCertURL`` and cached.
+
+    The URL must be ``https://sns.<region>.amazonaws.com[.cn]/<name>.pem`` (no other host, port,
+    user or scheme); the certificate must be valid now. ``fetch(url) -> bytes`` replaces the HTTPS
+    download (for tests or a proxy).
+    """
+
+    def __init__(self, fetch: Callable[[str], bytes] | None = None, *, timeout: float = 10.0) -> None:
+        self._fetch = fetch or (lambda url: _https_get(url, timeout))
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def check_url(url: object) -> str:
+        """``url`` if it is an acceptable SNS certificate URL, else :class:`VerificationError`."""
+        if not isinstance(url, str):
+            raise VerificationError("envelope lacks SigningCertURL")
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise VerificationError(f"SigningCertURL is not a URL: {exc}") from exc
+        if (parts.scheme != "https" or not parts.hostname or not _SNS_HOST.match(parts.hostname)
+                or port not in (None, 443) or parts.username or parts.password or not parts.path.endswith(".pem")):
+            raise VerificationError(f"SigningCertURL {url!r} is not an SNS certificate URL")
+        return url
+
+    def public_key(self, envelope: Mapping[str, Any]) -> Any:
+        """The public key of the certificate ``envelope`` names (fetched once per URL)."""
+        url = self.check_url(envelope.get("SigningCertURL"))
+        with self._lock:
+            cert = self._cache.get(url)
+        if cert is None:
+            try:
+                pem = self._fetch(url)
+            except Exception as exc:  # any download failure means: cannot verify
+                raise VerificationError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
+            cert = TrustedCertificate(pem).certificate
+            with self._lock:
+                self._cache[url] = cert
+        now = datetime.now(UTC)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise VerificationError(f"the certificate at {url} is not valid now")
+        return cert.public_key()
 
 
 def parse_envelope(body: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
