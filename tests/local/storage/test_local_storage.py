@@ -534,3 +534,9 @@ def test_big_upload_file_uses_parts_and_the_s3_multipart_etag(storage: LocalStor
     assert seen == [part, len(data)]
     assert _read(storage, "big") == data
     assert _files(storage.base / "tmp") == []
+
+
+@pytest.mark.parametrize("key", ["/leading/slash", "a?b#c%2Fd", "sp ace+plus", "ünï/ключ", "a//b/"])
+def test_presigned_urls_carry_any_key(storage: LocalStorage, key: str) -> None:
+    storage.put_object("bkt", key, key.encode())
+    assert _fetch(storage.presign_url("bkt", key, expires_in=60)) == (200, key.encode())
