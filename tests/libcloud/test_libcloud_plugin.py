@@ -104,6 +104,17 @@ def test_settings_become_driver_arguments() -> None:
     assert ec2.connection.retryCls.__name__ == "BoundedRetry"
 
 
+def test_capabilities_need_no_credentials_and_a_missing_key_fails_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLOUDKIT_LIBCLOUD_KEY", raising=False)
+    cloud = cloudkit.connect("libcloud:azure_blobs")
+    assert {"put_object", "get_object", "list_objects"} <= cloud.storage.capabilities()
+    with pytest.raises(AuthenticationError, match="needs credentials") as err:
+        cloud.storage.create_bucket("some-bucket")
+    assert "CLOUDKIT_LIBCLOUD_KEY" in str(err.value)
+    with pytest.raises(InvalidInput, match="port"):
+        cloudkit.connect("libcloud:powerdns", port="eighty").dns  # noqa: B018 - building the service validates
+
+
 def test_credentials_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDKIT_LIBCLOUD_KEY", "env-key")
     monkeypatch.setenv("CLOUDKIT_LIBCLOUD_SECRET", "env-secret")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 import http.client
 import os
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from cloudkit.errors import InvalidInput
+from cloudkit.errors import AuthenticationError, InvalidInput
 
 PREFIX = "libcloud:"
 FAMILIES = ("compute", "storage", "dns")
@@ -144,13 +145,8 @@ def _bounded_retry(window: float) -> type:
     return BoundedRetry
 
 
-def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any:
-    """A libcloud driver of ``family`` for ``provider`` with retries switched on.
-
-    Transient failures (HTTP 429 with its ``Retry-After``, dropped connections) are retried by
-    libcloud's own ``Retry`` for at most ``retry_timeout`` seconds (default 30), starting at
-    ``retry_delay`` seconds and multiplying by ``retry_backoff``; ``retry_timeout=0`` turns retries off.
-    """
+def driver_class(family: str, provider: str) -> type:
+    """libcloud's driver class of ``family`` for ``provider`` (imports libcloud; no network)."""
     name = driver_name(provider)
     known = _maps()[family]
     if name not in known:
@@ -161,7 +157,17 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
         from libcloud.dns.providers import get_driver  # type: ignore[assignment]
     else:
         from libcloud.compute.providers import get_driver  # type: ignore[assignment]
-    cls = get_driver(known[name])
+    return get_driver(known[name])  # type: ignore[no-any-return]
+
+
+def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any:
+    """A libcloud driver of ``family`` for ``provider`` with retries switched on.
+
+    Transient failures (HTTP 429 with its ``Retry-After``, dropped connections) are retried by
+    libcloud's own ``Retry`` for at most ``retry_timeout`` seconds (default 30), starting at
+    ``retry_delay`` seconds and multiplying by ``retry_backoff``; ``retry_timeout=0`` turns retries off.
+    """
+    cls = driver_class(family, provider)
     kwargs = driver_kwargs(settings)
     kwargs.update(_declared(cls, settings, kwargs))
     window = _number("retry_timeout", settings.get("retry_timeout", DEFAULT_RETRY_TIMEOUT), 0)
@@ -171,7 +177,16 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
     kwargs["backoff"] = backoff
     key = kwargs.pop("key", None)
     args: list[Any] = [] if key is None else [key]
-    driver = cls(*args, **kwargs)
+    try:
+        driver = cls(*args, **kwargs)
+    except TypeError as exc:
+        if key is None and "'key'" in str(exc):
+            raise AuthenticationError(
+                f"{provider} needs credentials: set the 'key' setting (and 'secret' where the driver wants one) "
+                f"or {KEY_ENV} / {SECRET_ENV}",
+                provider=provider,
+            ) from None
+        raise
     conn = getattr(driver, "connection", None)
     if window <= 0 or conn is None or not hasattr(conn, "request"):
         return driver  # retry_timeout=0: retries off; drivers without HTTP (dummy, local) have none
@@ -185,3 +200,48 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
 
     conn.request = request_with_retries
     return driver
+
+
+class LazyDriver:
+    """Mixin of the family services: the libcloud driver is built on first use, not on connect.
+
+    Capabilities come from the driver *class*, so ``capabilities()`` needs no credentials and no
+    network; a missing key raises ``AuthenticationError`` on the first call that needs the driver.
+    """
+
+    provider: str
+    settings: Mapping[str, Any]
+
+    def _setup_driver(self, family: str) -> None:
+        from cloudkit_libcloud.errors import mapped
+
+        self._driver_family = family
+        with mapped(self.provider, f"{family}.connect"):
+            self._driver_cls: type = driver_class(family, self.provider)
+        driver_kwargs(self.settings)  # bad settings raise InvalidInput now, before any call
+        self._driver_obj: Any = None
+        self._driver_lock = threading.Lock()
+
+    @property
+    def _driver(self) -> Any:
+        driver = self._driver_obj
+        if driver is None:
+            from cloudkit_libcloud.errors import mapped
+
+            with self._driver_lock:
+                if self._driver_obj is None:
+                    with mapped(self.provider, f"{self._driver_family}.connect"):
+                        built = build_driver(self._driver_family, self.provider, self.settings)
+                        self._prepare_driver(built)
+                    self._driver_obj = built
+                driver = self._driver_obj
+        return driver
+
+    def _prepare_driver(self, driver: Any) -> None:
+        """Adjust a freshly built driver (per-driver compatibility fixes)."""
+
+    def close(self) -> None:
+        """Close the driver's HTTP session (if it was ever built)."""
+        session = getattr(getattr(getattr(self._driver_obj, "connection", None), "connection", None), "session", None)
+        if session is not None:
+            session.close()

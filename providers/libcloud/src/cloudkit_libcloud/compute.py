@@ -22,7 +22,7 @@ from typing import Any
 from cloudkit.errors import InvalidInput, NotFound, Timeout
 from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, Volume, VolumeSnapshot
 from cloudkit.services.compute import ComputeService
-from cloudkit_libcloud._driver import build_driver
+from cloudkit_libcloud._driver import LazyDriver
 from cloudkit_libcloud.errors import mapped
 
 #: cloudkit operation -> the libcloud NodeDriver methods it needs.
@@ -140,17 +140,15 @@ def _ec2_compat(driver: Any) -> None:
     driver.ex_create_tags = ex_create_tags
 
 
-class LibcloudCompute(ComputeService):
+class LibcloudCompute(LazyDriver, ComputeService):
     """The compute family on a libcloud compute driver."""
 
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(provider, settings)
-        with mapped(provider, "compute.connect"):
-            self._driver = build_driver("compute", provider, self.settings)
-            _ec2_compat(self._driver)
+        self._setup_driver("compute")
         from libcloud.compute.base import NodeDriver
 
-        cls = type(self._driver)
+        cls = self._driver_cls
         for op, methods in _NEEDS.items():
             lacking = [m for m in methods if getattr(cls, m, None) is getattr(NodeDriver, m, None) or not hasattr(cls, m)]
             if lacking:
@@ -165,16 +163,13 @@ class LibcloudCompute(ComputeService):
             raise InvalidInput("poll_interval", "must be a number of seconds >= 0")
         self._poll = float(interval)
 
+    def _prepare_driver(self, driver: Any) -> None:
+        _ec2_compat(driver)
+
     @property
     def native(self) -> Any:
         """The libcloud ``NodeDriver``."""
         return self._driver
-
-    def close(self) -> None:
-        """Close the driver's HTTP session."""
-        session = getattr(getattr(getattr(self._driver, "connection", None), "connection", None), "session", None)
-        if session is not None:
-            session.close()
 
     # ---------------------------------------------------------------- conversions
     def _instance(self, node: Any) -> Instance:
@@ -344,7 +339,7 @@ class LibcloudCompute(ComputeService):
             if value is None:
                 continue
             if param not in self._create_params:
-                self._not_supported("create_instance", f"libcloud's {type(self._driver).__name__} has no {option} option")
+                self._not_supported("create_instance", f"libcloud's {self._driver_cls.__name__} has no {option} option")
             kwargs[param] = value
         if kw.get("subnet") is not None:
             self._not_supported("create_instance", "choosing a subnet needs the driver's own network objects")
@@ -352,7 +347,7 @@ class LibcloudCompute(ComputeService):
         if "ex_clienttoken" in self._create_params:
             kwargs["ex_clienttoken"] = token or uuid.uuid4().hex
         elif token is not None:
-            self._not_supported("create_instance", f"libcloud's {type(self._driver).__name__} has no idempotency token")
+            self._not_supported("create_instance", f"libcloud's {self._driver_cls.__name__} has no idempotency token")
         if token is not None and "ex_metadata" in self._create_params:
             # EC2 honours ClientToken itself; EC2-compatible clouds (moto) ignore it. A tag carrying the
             # token finds the instance an earlier attempt started, on every EC2-style endpoint.
@@ -506,7 +501,7 @@ class LibcloudCompute(ComputeService):
     def _detach_volume(self, volume_id: str, wait: bool, timeout: float) -> Volume:
         from libcloud.compute.drivers.ec2 import BaseEC2NodeDriver
 
-        if isinstance(self._driver, BaseEC2NodeDriver):
+        if issubclass(self._driver_cls, BaseEC2NodeDriver):
             # libcloud sends VolumeId alone; moto needs the (optional in EC2's API) InstanceId too.
             current = self._volume(self._find_volume(volume_id))
             params = {"Action": "DetachVolume", "VolumeId": volume_id}

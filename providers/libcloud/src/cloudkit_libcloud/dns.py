@@ -22,7 +22,7 @@ from cloudkit import validation as v
 from cloudkit.errors import Conflict, InvalidInput, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
-from cloudkit_libcloud._driver import build_driver, driver_name
+from cloudkit_libcloud._driver import LazyDriver, driver_name
 from cloudkit_libcloud.errors import mapped
 
 _MANAGED = (("@", "SOA"), ("@", "NS"))
@@ -46,16 +46,15 @@ def _change_id(zone: Zone, changes: list[RecordChange]) -> str:
     return digest.hexdigest()[:20]
 
 
-class LibcloudDNS(DNSService):
+class LibcloudDNS(LazyDriver, DNSService):
     """The DNS family on a libcloud DNS driver (record-by-record, with rollback on failure)."""
 
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(provider, settings)
-        with mapped(provider, "dns.connect"):
-            self._driver = build_driver("dns", provider, self.settings)
+        self._setup_driver("dns")
         from libcloud.dns.base import DNSDriver
 
-        cls = type(self._driver)
+        cls = self._driver_cls
         for op, methods in _NEEDS.items():
             lacking = [m for m in methods if getattr(cls, m, None) is getattr(DNSDriver, m, None)]
             if lacking:
@@ -69,12 +68,6 @@ class LibcloudDNS(DNSService):
     def native(self) -> Any:
         """The libcloud ``DNSDriver``."""
         return self._driver
-
-    def close(self) -> None:
-        """Close the driver's HTTP session."""
-        session = getattr(getattr(getattr(self._driver, "connection", None), "connection", None), "session", None)
-        if session is not None:
-            session.close()
 
     # ---------------------------------------------------------------- conversions
     def _to_zone(self, lz: Any) -> Zone:

@@ -21,7 +21,7 @@ from cloudkit.errors import CloudkitError, NotFound
 from cloudkit.models.storage import Bucket, CommonPrefix, ObjectInfo
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import CHUNK, ObjectReader, iter_chunks
-from cloudkit_libcloud._driver import build_driver
+from cloudkit_libcloud._driver import LazyDriver
 from cloudkit_libcloud.errors import mapped, translate
 
 #: cloudkit operation -> the libcloud StorageDriver methods it needs.
@@ -91,16 +91,15 @@ def _plain(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (extra or {}).items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
-class LibcloudStorage(StorageService):
+class LibcloudStorage(LazyDriver, StorageService):
     """The storage family on a libcloud storage driver."""
 
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(provider, settings)
-        with mapped(provider, "storage.connect"):
-            self._driver = build_driver("storage", provider, self.settings)
+        self._setup_driver("storage")
         from libcloud.storage.base import StorageDriver
 
-        cls = type(self._driver)
+        cls = self._driver_cls
         for op, methods in _NEEDS.items():
             lacking = [m for m in methods if getattr(cls, m, None) is getattr(StorageDriver, m, None)]
             if lacking:
@@ -115,25 +114,28 @@ class LibcloudStorage(StorageService):
         from libcloud.storage.drivers.azure_blobs import AzureBlobsStorageDriver
         from libcloud.storage.drivers.s3 import BaseS3StorageDriver
 
-        azure = isinstance(self._driver, AzureBlobsStorageDriver)
+        azure = issubclass(cls, AzureBlobsStorageDriver)
         self._md5_etag = azure
-        self._hashes = threading.local()
-        if azure:
-            # libcloud hashes every Azure upload (and sends the MD5 with the block list) but does not
-            # return the digest; keep the hashers it creates on this thread to read it, for free.
-            make_hash = self._driver._get_hash_function
-            hashes = self._hashes
-
-            def capturing_hash_function() -> Any:
-                hasher = make_hash()
-                sink = getattr(hashes, "sink", None)
-                if sink is not None:
-                    sink.append(hasher)
-                return hasher
-
-            self._driver._get_hash_function = capturing_hash_function
         self._escape_meta = azure
-        self._single_put = isinstance(self._driver, BaseS3StorageDriver) and hasattr(self._driver, "_put_object")
+        self._hashes = threading.local()
+        self._single_put = issubclass(cls, BaseS3StorageDriver) and hasattr(cls, "_put_object")
+
+    def _prepare_driver(self, driver: Any) -> None:
+        if not self._md5_etag:
+            return
+        # libcloud hashes every Azure upload (and sends the MD5 with the block list) but does not
+        # return the digest; keep the hashers it creates on this thread to read it, for free.
+        make_hash = driver._get_hash_function
+        hashes = self._hashes
+
+        def capturing_hash_function() -> Any:
+            hasher = make_hash()
+            sink = getattr(hashes, "sink", None)
+            if sink is not None:
+                sink.append(hasher)
+            return hasher
+
+        driver._get_hash_function = capturing_hash_function
 
     # Azure metadata names must be C# identifiers: '-' is stored as '_x2d_' and turned back on read.
     def _meta_out(self, metadata: Mapping[str, str]) -> dict[str, str]:
@@ -149,14 +151,6 @@ class LibcloudStorage(StorageService):
     def native(self) -> Any:
         """The libcloud ``StorageDriver``."""
         return self._driver
-
-    def close(self) -> None:
-        """Close the driver's HTTP session."""
-        conn = getattr(self._driver, "connection", None)
-        inner = getattr(conn, "connection", None)
-        session = getattr(inner, "session", None)
-        if session is not None:
-            session.close()
 
     # ---------------------------------------------------------------- helpers
     def _container(self, name: str) -> Any:
@@ -276,7 +270,7 @@ class LibcloudStorage(StorageService):
 
                     raise InvalidInput("range", f"starts at {start}, past the end of the {info.size}-byte object")
                 if not self._ranges:
-                    self._not_supported("get_object", f"libcloud's {type(self._driver).__name__} cannot read byte ranges")
+                    self._not_supported("get_object", f"libcloud's {self._driver_cls.__name__} cannot read byte ranges")
                 stop = info.size if end is None else min(end + 1, info.size)
                 stream = self._driver.download_object_range_as_stream(obj, start, stop, chunk_size=CHUNK)
         provider = self.provider
@@ -335,12 +329,12 @@ class LibcloudStorage(StorageService):
 
     def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
         if method not in self._presign_methods:
-            self._not_supported("presign_url", f"libcloud's {type(self._driver).__name__} presigns only {', '.join(self._presign_methods)}")
+            self._not_supported("presign_url", f"libcloud's {self._driver_cls.__name__} presigns only {', '.join(self._presign_methods)}")
         kwargs: dict[str, Any] = {}
         if self._presign_expiry:
             kwargs["ex_expiry"] = expires_in / 3600.0
         elif expires_in != 24 * 3600:
-            self._not_supported("presign_url", f"libcloud's {type(self._driver).__name__} cannot choose the expiry")
+            self._not_supported("presign_url", f"libcloud's {self._driver_cls.__name__} cannot choose the expiry")
         if method != "GET":
             kwargs["ex_method"] = method
         with mapped(self.provider, "storage.presign_url"):
