@@ -243,3 +243,39 @@ def test_wait_false_returns_at_once_and_finishes_in_the_background(tmp_path: Pat
         assert db.stop_instance("later", wait=False).status in ("stopping", "stopped")
     with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
         assert cloud.database.get_instance("later").status == "stopped"  # close() waited for the stop
+
+
+def test_postgres_works_as_an_ordinary_user(tmp_path: Path, pg_cloud: cloudkit.Cloud) -> None:
+    """As a non-root user the servers run as that user (here: uid 1000 in a user namespace)."""
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("already running as an ordinary user: every other test covers it")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is missing")
+    script = f"""
+import os, cloudkit, psycopg
+assert os.geteuid() == 1000
+with cloudkit.connect("local", root={str(tmp_path / "root")!r}, backup_check_interval=0, durable_backups=False) as cloud:
+    db = cloud.database
+    inst = db.create_instance("plain", engine="postgres", master_username="master", master_password={PASSWORD!r})
+    def sql(i, q):
+        with psycopg.connect(host="127.0.0.1", port=i.endpoint.port, user="master", password={PASSWORD!r},
+                             dbname="postgres", autocommit=True) as conn:
+            cur = conn.execute(q)
+            return cur.fetchall() if cur.description else None
+    sql(inst, "CREATE TABLE t AS SELECT 'as a user' AS v")
+    db.create_snapshot(inst, "plain-snap")
+    copy = db.restore_snapshot("plain-snap", "plain-copy")
+    print(sql(copy, "SELECT v FROM t")[0][0], os.stat(copy.extra["dir"]).st_uid)
+    db.delete_instance(copy)
+    db.delete_instance(inst)
+    db.delete_snapshot("plain-snap")
+"""
+    done = subprocess.run(["unshare", "--user", "--map-user=1000", "--map-group=1000", sys.executable, "-c", script],
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 and "unshare failed" in done.stderr:
+        pytest.skip(f"user namespaces are not available: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["as", "a", "user", "1000"]
