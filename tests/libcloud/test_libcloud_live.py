@@ -11,7 +11,7 @@ import pytest
 
 import cloudkit
 from cloudkit import RecordSet
-from cloudkit.errors import AuthenticationError, Conflict, NotFound, PermissionDenied
+from cloudkit.errors import AuthenticationError, CloudkitError, Conflict, NotFound, PermissionDenied
 from cloudkit.models.storage import CommonPrefix, ObjectInfo
 from cloudkit.testing import unique_name
 
@@ -60,6 +60,27 @@ def test_streams_an_object_of_unknown_size_in_chunks(store: tuple[str, cloudkit.
         assert info.etag == head.etag == whole  # the content MD5 libcloud computed while streaming
     with cloud.storage.get_object(bucket, "big/blob.bin", range=(6 * len(block) - 10, None)) as tail:
         assert tail.read() == block[-10:]
+
+
+def test_a_failed_upload_leaves_nothing_behind(store: tuple[str, cloudkit.Cloud]) -> None:
+    bucket, cloud = store
+    block = b"x" * (5 * 1024 * 1024)
+
+    def broken() -> Iterator[bytes]:
+        yield block  # more than one Azure block / S3 part goes out first
+        yield block
+        raise OSError("source disk went away")
+
+    cloud.storage.put_object(bucket, "keep", b"old bytes")
+    with pytest.raises(CloudkitError) as err:
+        cloud.storage.put_object(bucket, "keep", broken())
+    assert isinstance(err.value.__cause__, OSError)
+    with cloud.storage.get_object(bucket, "keep") as r:
+        assert r.read() == b"old bytes"  # readers still see the old object, never a part
+    with pytest.raises(CloudkitError, match="source disk went away"):
+        cloud.storage.put_object(bucket, "new", broken())
+    with pytest.raises(NotFound):
+        cloud.storage.head_object(bucket, "new")
 
 
 def test_listing_walks_libcloud_iterators_with_prefix_and_delimiter(store: tuple[str, cloudkit.Cloud]) -> None:

@@ -140,8 +140,10 @@ def translate(exc: BaseException, provider: str, operation: str) -> CloudkitErro
         if _EXISTS.search(text):
             return AlreadyExists(msg, **kw)
         return ProviderError(msg, **kw)
-    if isinstance(exc, (requests.exceptions.RequestException, OSError)):
+    if isinstance(exc, (requests.exceptions.RequestException, ConnectionError)):
         return ProviderError(f"{operation}: cannot reach the provider ({name})", **kw)
+    if isinstance(exc, OSError):  # for example the data source of an upload failing
+        return ProviderError(f"{operation}: {_clean(exc.strerror or str(exc))}", **kw)
     return ProviderError(msg, **kw)
 
 
