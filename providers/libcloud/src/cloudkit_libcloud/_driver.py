@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudkit.errors import AuthenticationError, InvalidInput
+from cloudkit.settings import Settings
 
 PREFIX = "libcloud:"
 FAMILIES = ("compute", "storage", "dns")
@@ -137,10 +138,12 @@ def _bounded_retry(window: float) -> type:
         requests.exceptions.ConnectionError,
     )
 
-    class BoundedRetry(Retry):  # type: ignore[misc]
+    class BoundedRetry(Retry):
         def __init__(self, retry_delay: float | None = None, timeout: float | None = None,
                      backoff: float | None = None) -> None:
-            super().__init__(retry_exceptions=transient, retry_delay=retry_delay, timeout=window, backoff=backoff)
+            super().__init__(  # type: ignore[no-untyped-call]
+                retry_exceptions=transient, retry_delay=retry_delay, timeout=window, backoff=backoff
+            )
 
     return BoundedRetry
 
@@ -157,7 +160,7 @@ def driver_class(family: str, provider: str) -> type:
         from libcloud.dns.providers import get_driver  # type: ignore[assignment]
     else:
         from libcloud.compute.providers import get_driver  # type: ignore[assignment]
-    return get_driver(known[name])  # type: ignore[no-any-return]
+    return get_driver(known[name])  # type: ignore[no-any-return, unused-ignore]
 
 
 def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any:
@@ -210,14 +213,14 @@ class LazyDriver:
     """
 
     provider: str
-    settings: Mapping[str, Any]
+    settings: Settings
 
     def _setup_driver(self, family: str) -> None:
         from cloudkit_libcloud.errors import mapped
 
         self._driver_family = family
         with mapped(self.provider, f"{family}.connect"):
-            self._driver_cls: type = driver_class(family, self.provider)
+            self._driver_cls: Any = driver_class(family, self.provider)
         driver_kwargs(self.settings)  # bad settings raise InvalidInput now, before any call
         self._driver_obj: Any = None
         self._driver_lock = threading.Lock()

@@ -107,8 +107,9 @@ def _ec2_compat(driver: Any) -> None:
 
     class NamespaceTolerantResponse(base):  # type: ignore[misc, valid-type]
         def parse_body(self) -> Any:
-            if isinstance(self.body, str) and bare in self.body:
-                self.body = self.body.replace(bare, full)
+            body: Any = self.body  # type: ignore[has-type]
+            if isinstance(body, str) and bare in body:
+                self.body = body.replace(bare, full)
             return super().parse_body()
 
         def parse_error(self) -> Any:
@@ -357,9 +358,9 @@ class LibcloudCompute(LazyDriver, ComputeService):
             kwargs["ex_metadata"] = {**(kwargs.get("ex_metadata") or {}), TOKEN_TAG: token}
         if kw.get("zone") is not None:
             kwargs["location"] = self._location(str(kw["zone"]))
-        image = NodeImage(id=str(kw["image"]), name=None, driver=self._driver)
+        image = NodeImage(id=str(kw["image"]), name=None, driver=self._driver)  # type: ignore[arg-type]
         size = NodeSize(id=str(kw["instance_type"]), name=str(kw["instance_type"]), ram=0, disk=0, bandwidth=None,
-                        price=None, driver=self._driver)
+                        price=None, driver=self._driver)  # type: ignore[arg-type]
         with mapped(self.provider, "compute.create_instance"):
             node = self._driver.create_node(name=name, image=image, size=size, **kwargs)
         instance = self._instance(node)

@@ -84,7 +84,7 @@ class LibcloudDNS(LazyDriver, DNSService):
         """A libcloud ``Zone`` handle for ``zone`` without a round trip."""
         from libcloud.dns.base import Zone as LZone
 
-        return LZone(id=zone.id, domain=self._domain(zone.name), type="master", ttl=None, driver=self._driver)
+        return LZone(id=zone.id, domain=self._domain(zone.name), type="master", ttl=None, driver=self._driver)  # type: ignore[arg-type]
 
     def _domain(self, name: str) -> str:
         return name
@@ -150,7 +150,8 @@ class LibcloudDNS(LazyDriver, DNSService):
             for lz in self._driver.list_zones():
                 if str(lz.id) == zone_id_or_name or str(lz.domain).rstrip(".").lower() == wanted:
                     return self._to_zone(lz)
-            raise ZoneDoesNotExistError(value=f"zone {zone_id_or_name!r} does not exist", driver=self._driver,
+            raise ZoneDoesNotExistError(  # type: ignore[no-untyped-call]
+                value=f"zone {zone_id_or_name!r} does not exist", driver=self._driver,
                                         zone_id=zone_id_or_name)
 
     def _list_zones(self) -> Iterator[Zone]:
@@ -270,7 +271,7 @@ class PowerDNS(LibcloudDNS):
 
         have = self._fetch(zone)
         self._check_deletes(zone, changes, have)
-        rrsets = []
+        rrsets: list[dict[str, Any]] = []
         for ch in changes:
             rec = ch.record
             fqdn = zone.name + "." if rec.name == "@" else f"{rec.name}.{zone.name}."

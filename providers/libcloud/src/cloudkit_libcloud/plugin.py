@@ -28,7 +28,7 @@ DISTRIBUTION = "cloudkit-libcloud"
 def _info(name: str, families: frozenset[str]) -> cloudkit.ProviderInfo:
     return cloudkit.ProviderInfo(
         name=name,
-        families=families,
+        families=families,  # type: ignore[arg-type]
         description=f"Apache Libcloud driver {driver_name(name)!r} ({', '.join(sorted(families))})",
         distribution=DISTRIBUTION,
     )

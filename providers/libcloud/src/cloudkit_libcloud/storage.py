@@ -162,7 +162,8 @@ class LibcloudStorage(LazyDriver, StorageService):
     def _object(self, bucket: str, key: str) -> Any:
         from libcloud.storage.base import Object
 
-        return Object(name=key, size=0, hash=None, extra={}, meta_data={}, container=self._container(bucket), driver=self._driver)
+        return Object(name=key, size=0, hash=None,  # type: ignore[arg-type]
+                       extra={}, meta_data={}, container=self._container(bucket), driver=self._driver)
 
     def _info(self, bucket: str, obj: Any) -> ObjectInfo:
         extra = obj.extra or {}
@@ -205,7 +206,8 @@ class LibcloudStorage(LazyDriver, StorageService):
                 except ContainerDoesNotExistError:
                     pass
                 else:
-                    raise ContainerAlreadyExistsError(value=f"bucket {name!r} already exists", driver=self._driver,
+                    raise ContainerAlreadyExistsError(  # type: ignore[no-untyped-call]
+                        value=f"bucket {name!r} already exists", driver=self._driver,
                                                       container_name=name)
             if region is not None and region != getattr(self._driver, "region_name", region):
                 from cloudkit.errors import InvalidInput
