@@ -72,6 +72,16 @@ def test_families_libcloud_lacks_raise_not_supported_naming_provider_and_family(
         cloud.storage.set_lifecycle("bucket-x", [])
 
 
+def test_a_bare_name_libcloud_knows_falls_back_to_libcloud() -> None:
+    cloud = cloudkit.connect("digitalocean", key="token")
+    assert type(cloud.compute).__module__ == "cloudkit_libcloud.compute"
+    assert type(cloud.dns).__module__ == "cloudkit_libcloud.dns"
+    assert "create_instance" in cloud.compute.capabilities()
+    assert cloud.storage.capabilities() == frozenset()
+    with pytest.raises(NotSupported, match="digitalocean does not support storage"):
+        cloud.storage.list_buckets()
+
+
 def test_fallback_never_shadows_an_announced_provider() -> None:
     # libcloud has a "local" storage driver; the local provider's name must stay the local provider's.
     assert plugin.cloudkit_make_service("local", "storage", {}) is None

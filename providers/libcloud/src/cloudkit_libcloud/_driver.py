@@ -163,6 +163,18 @@ def driver_class(family: str, provider: str) -> type:
     return get_driver(known[name])  # type: ignore[no-any-return, unused-ignore]
 
 
+def concrete_class(cls: Any, settings: Mapping[str, Any]) -> Any:
+    """The class a driver really instantiates: some (DigitalOcean, Linode) pick a versioned class in ``__new__``."""
+    if getattr(cls, "__new__", object.__new__) is object.__new__:
+        return cls
+    kwargs = {"api_version": settings["api_version"]} if settings.get("api_version") else {}
+    try:
+        probe = cls.__new__(cls, str(settings.get("key") or "probe"), **kwargs)  # __new__ only: no __init__, no network
+    except Exception:
+        return cls
+    return type(probe)
+
+
 def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any:
     """A libcloud driver of ``family`` for ``provider`` with retries switched on.
 
@@ -220,7 +232,7 @@ class LazyDriver:
 
         self._driver_family = family
         with mapped(self.provider, f"{family}.connect"):
-            self._driver_cls: Any = driver_class(family, self.provider)
+            self._driver_cls: Any = concrete_class(driver_class(family, self.provider), self.settings)
         driver_kwargs(self.settings)  # bad settings raise InvalidInput now, before any call
         self._driver_obj: Any = None
         self._driver_lock = threading.Lock()
