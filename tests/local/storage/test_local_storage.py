@@ -461,16 +461,38 @@ def test_presigned_get_of_missing_object_is_404(storage: LocalStorage) -> None:
     assert _fetch(url)[0] == 404
 
 
-def test_close_stops_the_endpoint(root: Path) -> None:
+def test_urls_outlive_the_service_and_share_one_endpoint(root: Path) -> None:
     svc = LocalStorage({"root": str(root)})
     svc.create_bucket("bkt")
     svc.put_object("bkt", "k", b"x")
     url = svc.presign_url("bkt", "k")
-    assert _fetch(url)[0] == 200
     svc.close()
+    svc.close()  # twice is fine
+    assert _fetch(url) == (200, b"x")  # still served: the endpoint is its own process
+    other = LocalStorage({"root": str(root)})
+    url2 = other.presign_url("bkt", "k", expires_in=5)
+    assert url2.split("/")[2] == url.split("/")[2]  # same endpoint, same port
+    assert other.stop_endpoint() is True
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
-    svc.close()  # twice is fine
+    assert other.stop_endpoint() is False
+    other.close()
+
+
+def test_endpoint_ends_after_the_last_url_expires(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit_local import _presign
+
+    svc = LocalStorage({"root": str(root)})
+    svc.create_bucket("bkt")
+    svc.put_object("bkt", "k", b"x")
+    svc.presign_url("bkt", "k", expires_in=1)
+    port = _presign.live_endpoint(svc.base)
+    assert port is not None
+    deadline = time.monotonic() + _presign.IDLE_GRACE + 10
+    while _presign.live_endpoint(svc.base) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _presign.live_endpoint(svc.base) is None
+    svc.close()
 
 
 # ---------------------------------------------------------------- lifecycle

@@ -1,7 +1,8 @@
 """The local endpoint that serves presigned storage URLs (a WSGI app on waitress, 127.0.0.1 only).
 
-A :class:`PresignServer` is started on demand by ``LocalStorage.presign_url`` in a background
-thread and stopped by ``LocalStorage.close()``. It answers ``GET /<bucket>/<key>`` and
+The endpoint is a detached process per root (see :func:`ensure_endpoint` below), started on demand
+by ``LocalStorage.presign_url`` so that URLs keep working after the program that made them exits,
+and ending by itself once the last URL it may serve has expired. It answers ``GET /<bucket>/<key>`` and
 ``PUT /<bucket>/<key>`` whose ``method``, ``expires`` and ``signature`` query parameters carry a
 valid, unexpired HMAC-SHA256 signature; everything else gets 403, 404 or 405.
 """
@@ -166,3 +167,173 @@ class PresignServer:
         else:
             wasyncore.close_all(server._map)
         server.task_dispatcher.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# The detached endpoint: one per root, shared by every process, alive while a URL may be used.
+#
+# A presigned URL must work after the program that made it has exited (a CLI call, a short
+# script). So the endpoint runs as its own process (``python -m cloudkit_local._presign ROOT``),
+# started on demand by the first presign_url of a root and found again by later ones through
+# ``<root>/storage/presign.endpoint``. Each presign_url pushes ``presign.horizon`` (the latest
+# expiry handed out) forward; the endpoint exits once the horizon has passed, when its root
+# folder is removed, or when stop_endpoint() asks it to.
+
+ENDPOINT_FILE = "presign.endpoint"
+HORIZON_FILE = "presign.horizon"
+LOCK_FILE = "presign.lock"
+#: Seconds the endpoint stays up after the last URL it may serve has expired.
+IDLE_GRACE = 10.0
+_MARK = "cloudkit_local._presign"
+
+
+def _read_json(path: Any) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_atomic(path: Any, text: str) -> None:
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _is_endpoint_process(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return _MARK.encode() in fh.read()
+    except OSError:
+        return False
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def live_endpoint(base: Any) -> int | None:
+    """The port of the running endpoint of storage folder ``base``, or ``None``."""
+    info = _read_json(base / ENDPOINT_FILE)
+    if not info:
+        return None
+    pid, port = info.get("pid"), info.get("port")
+    if not isinstance(pid, int) or not isinstance(port, int):
+        return None
+    if _is_endpoint_process(pid) and _answers(port):
+        return port
+    return None
+
+
+def ensure_endpoint(root: Any, base: Any, until: int, *, timeout: float = 15.0) -> int:
+    """Make sure the endpoint of ``root`` runs until at least ``until`` (unix time); return its port."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+    import time
+
+    with open(base / LOCK_FILE, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = _read_json(base / HORIZON_FILE) or {}
+            horizon = max(int(current.get("until", 0)), until)
+            _write_atomic(base / HORIZON_FILE, f'{{"until": {horizon}}}')
+            port = live_endpoint(base)
+            if port is not None:
+                return port
+            (base / ENDPOINT_FILE).unlink(missing_ok=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", _MARK, str(root)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                info = _read_json(base / ENDPOINT_FILE)
+                if info and info.get("pid") == proc.pid and isinstance(info.get("port"), int):
+                    return int(info["port"])
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+            proc.kill()
+            from cloudkit.errors import ProviderError
+
+            raise ProviderError("the presigned-URL endpoint did not start", provider="local")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def stop_endpoint(base: Any, *, timeout: float = 10.0) -> bool:
+    """Stop the endpoint of storage folder ``base`` (URLs it served stop working). True if one ran."""
+    import os
+    import signal
+    import time
+
+    info = _read_json(base / ENDPOINT_FILE)
+    pid = info.get("pid") if info else None
+    if not isinstance(pid, int) or not _is_endpoint_process(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _is_endpoint_process(pid):
+        time.sleep(0.02)
+    return True
+
+
+def serve(root: str) -> None:
+    """Run the endpoint of ``root`` until its horizon passes (the body of the detached process)."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    from cloudkit_local.storage import LocalStorage
+
+    storage = LocalStorage({"root": root})
+    base = storage.base
+    server = PresignServer(storage)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start()
+    _write_atomic(base / ENDPOINT_FILE, f'{{"pid": {os.getpid()}, "port": {server.port}}}')
+    try:
+        while not stop.wait(0.5):
+            if not Path(base).is_dir():
+                break
+            info = _read_json(base / ENDPOINT_FILE) or {}
+            if info.get("pid") != os.getpid():
+                break  # replaced by another endpoint
+            until = (_read_json(base / HORIZON_FILE) or {}).get("until", 0)
+            if time.time() > float(until) + IDLE_GRACE:
+                break
+    finally:
+        info = _read_json(base / ENDPOINT_FILE) or {}
+        if info.get("pid") == os.getpid():
+            (base / ENDPOINT_FILE).unlink(missing_ok=True)
+        server.stop()
+        storage.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(sys.argv[1])

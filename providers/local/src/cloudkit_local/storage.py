@@ -275,8 +275,6 @@ class LocalStorage(StorageService):
         # Nothing touches the disk until the first operation that passed validation.
         self._state: tuple[Path, Path, Database] | None = None
         self._open_lock = threading.Lock()
-        self._server: Any = None
-        self._server_lock = threading.Lock()
         self._key: bytes | None = None
 
     def _open(self) -> tuple[Path, Path, Database]:
@@ -318,11 +316,11 @@ class LocalStorage(StorageService):
         return self.root
 
     def close(self) -> None:
-        """Stop the presigned-URL endpoint (if started) and close this thread's database connection."""
-        with self._server_lock:
-            server, self._server = self._server, None
-        if server is not None:
-            server.stop()
+        """Close this thread's database connection.
+
+        The presigned-URL endpoint is not stopped: URLs stay valid until they expire, after which it
+        ends by itself (:meth:`stop_endpoint` ends it at once).
+        """
         if self._state is not None:
             self._state[2].close()
 
@@ -791,23 +789,24 @@ class LocalStorage(StorageService):
             return "request has expired"
         return None
 
-    def _endpoint(self) -> Any:
-        with self._server_lock:
-            if self._server is None:
-                from cloudkit_local._presign import PresignServer
+    def stop_endpoint(self) -> bool:
+        """Stop this root's presigned-URL endpoint now (its URLs stop working). True if one was running."""
+        from cloudkit_local._presign import stop_endpoint
 
-                self._server = PresignServer(self)
-                self._server.start()
-            return self._server
+        with mapped("stop presign endpoint"):
+            return stop_endpoint(self.base)
 
     def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
         with mapped("presign url"):
             self._bucket_id(bucket)
         expires = int(time.time()) + expires_in
         sig = self.signature(method, bucket, key, expires)
-        server = self._endpoint()
+        from cloudkit_local._presign import ensure_endpoint
+
+        with mapped("start presign endpoint"):
+            port = ensure_endpoint(self.root, self.base, expires)
         query = urlencode({"method": method, "expires": expires, "signature": sig})
-        return f"http://127.0.0.1:{server.port}/{bucket}/{quote(key, safe='/-_.~')}?{query}"
+        return f"http://127.0.0.1:{port}/{bucket}/{quote(key, safe='/-_.~')}?{query}"
 
     # ------------------------------------------------------------ lifecycle
     def _set_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
