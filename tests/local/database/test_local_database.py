@@ -279,3 +279,24 @@ with cloudkit.connect("local", root={str(tmp_path / "root")!r}, backup_check_int
         pytest.skip(f"user namespaces are not available: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["as", "a", "user", "1000"]
+
+
+def test_a_create_cut_short_by_a_crash_is_undone_by_the_next_service(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    script = f"""
+import os, cloudkit
+from cloudkit_local import database
+database.LocalDatabase._create_sqlite = lambda self, rec: os._exit(3)   # the process dies mid-create
+with cloudkit.connect("local", root={str(root)!r}, backup_check_interval=0) as cloud:
+    cloud.database.create_instance("half", engine="sqlite", master_username="master", master_password={PASSWORD!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    with sqlite3.connect(root / "database" / "state.db") as conn:
+        assert conn.execute("SELECT id, status FROM instances").fetchall() == [("half", "creating")]
+    with cloudkit.connect("local", root=str(root), backup_check_interval=0) as cloud:
+        assert list(cloud.database.list_instances()) == []
+    assert list((root / "database" / "secrets").iterdir()) == []

@@ -53,6 +53,7 @@ ENGINES = ("postgres", "sqlite")
 UNSUPPORTED_ENGINES = ("mysql", "mariadb", "aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
 POSTGRES_ONLY = ("restore_to_point_in_time", "create_read_replica", "promote_read_replica")
 DAY = 86400.0
+TRANSITIONAL = ("creating", "modifying", "rebooting", "stopping", "starting", "deleting")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -101,6 +102,7 @@ class LocalDatabase(DatabaseService):
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._recover()
         interval = float(self.settings.get("backup_check_interval", 3600))
         if interval > 0:
             self._timer = threading.Thread(target=self._backup_loop, args=(interval,), name="cloudkit-db-backups", daemon=True)
@@ -118,6 +120,23 @@ class LocalDatabase(DatabaseService):
         if self._timer is not None:
             self._timer.join(timeout=30)
         self.db.close()
+
+    def _recover(self) -> None:
+        """Finish or undo what a process that died left half done (instances and snapshots)."""
+        for row in self.db.query("SELECT id FROM instances ORDER BY id"):
+            rec = self._load(row["id"])
+            pid = rec.get("busy_pid")
+            if rec["status"] not in TRANSITIONAL or not pid or _alive(int(pid)):
+                continue
+            if rec["status"] in ("creating", "deleting"):
+                self._discard(rec)  # a half-made instance, or one that was being removed: remove it
+                continue
+            running = rec["engine"] == "sqlite" or pg.running_pid(Path(rec["dir"]) / "data") is not None
+            self._set_status(rec, "available" if running else "stopped")
+        for row in self.db.query("SELECT * FROM snapshots WHERE status = 'creating'"):
+            snap = self._snap_rec(row)
+            if snap.get("busy_pid") and not _alive(int(snap["busy_pid"])):
+                self._remove_snapshot(snap)
 
     def _backup_loop(self, interval: float) -> None:
         delay = min(interval, 60.0)
@@ -166,6 +185,8 @@ class LocalDatabase(DatabaseService):
 
     def _save(self, rec: Mapping[str, Any]) -> None:
         body = {k: v for k, v in rec.items() if k not in ("id", "engine", "status", "created_at")}
+        # who is in the middle of changing it: a service that finds the process gone finishes or undoes it
+        body["busy_pid"] = os.getpid() if rec["status"] in TRANSITIONAL else None
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO instances (id, engine, status, record, created_at) VALUES (?, ?, ?, ?, ?)"
@@ -594,6 +615,7 @@ class LocalDatabase(DatabaseService):
         snap: dict[str, Any] = {
             "id": snap_id, "instance_id": rec["id"], "engine": rec["engine"], "kind": kind, "status": "creating",
             "created_at": time.time(), "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
+            "busy_pid": os.getpid(),
             "engine_version": rec.get("engine_version"), "master_username": rec.get("master_username"),
             "database_name": rec.get("database_name"), "instance_class": rec.get("instance_class"),
             "path": str(self._place(rec["engine"]) / "snapshots" / snap_id),
@@ -864,6 +886,17 @@ class LocalDatabase(DatabaseService):
             return
         oldest = min(str(w) for w in walls)
         self.runner.run("pg_archivecleanup", str(rec["archive"]), oldest, operation=f"clean the WAL archive of {rec['id']}")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _port_free(port: int) -> bool:
