@@ -223,7 +223,7 @@ class NotificationConformance:
         notification.delete_topic(topic)
         assert sub.id not in {s.id for s in notification.list_subscriptions()}
 
-    def test_email_subscriptions_start_pending(self, cloudkit_cloud: Cloud, notification: NotificationService,
+    def test_http_and_email_subscriptions_start_pending(self, cloudkit_cloud: Cloud, notification: NotificationService,
                                                         topic: Topic) -> None:
         requires(cloudkit_cloud, "notification", "subscribe")
         sub = notification.subscribe(topic, "email", "ops@example.com")
