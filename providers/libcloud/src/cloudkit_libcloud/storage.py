@@ -280,7 +280,12 @@ class LibcloudStorage(LazyDriver, StorageService):
         def on_error(exc: Exception) -> CloudkitError:
             return translate(exc, provider, "storage.get_object")
 
-        return ObjectReader(info, stream, on_error=on_error)
+        def on_close() -> None:
+            close = getattr(stream, "close", None)  # a generator over the HTTP response: release it now
+            if close is not None:
+                close()
+
+        return ObjectReader(info, stream, on_error=on_error, on_close=on_close)
 
     def _head_object(self, bucket: str, key: str) -> ObjectInfo:
         with mapped(self.provider, "storage.head_object"):
