@@ -19,7 +19,7 @@ class Receiver:
     """A real HTTP server (waitress) that records every POST; ``fail_first`` answers 500 that many times."""
 
     def __init__(self, port: int | None = None, fail_first: int = 0, always_fail: bool = False) -> None:
-        from waitress.server import create_server
+        from cloudkit_local._wsgi import BackgroundServer
 
         self.bodies: list[bytes] = []
         self.headers: list[dict[str, str]] = []
@@ -27,11 +27,10 @@ class Receiver:
         self.always_fail = always_fail
         self.calls = 0
         self._lock = threading.Lock()
-        self.server = create_server(self.app, host="127.0.0.1", port=port or 0, threads=4, asyncore_loop_timeout=0.2)
-        self.port = self.server.socket.getsockname()[1]
+        self.server = BackgroundServer(self.app, name="test-receiver", port=port or 0)
+        self.port = self.server.port
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
+        self.server.start()
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -54,9 +53,7 @@ class Receiver:
         raise AssertionError(f"expected {count} POSTs, got {len(self.bodies)}")
 
     def close(self) -> None:
-        from cloudkit_local._delivery import stop_waitress
-
-        stop_waitress(self.server, self.thread)
+        self.server.stop()
 
 
 class Mailbox:

@@ -80,19 +80,6 @@ class DeliverySettings:
         return float(min(self.max_backoff, self.backoff * (2 ** max(0, attempts - 1))))
 
 
-def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
-    """Stop a waitress server running in ``thread``: its channels are closed inside its own loop."""
-    from waitress import wasyncore  # type: ignore[import-untyped]
-
-    def shut() -> None:
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
-
-    server.trigger.pull_trigger(shut)
-    if thread is not None:
-        thread.join(timeout=10)
-
-
 class DeliveryFailed(Exception):
     """One attempt failed; the message is safe to record (no secrets)."""
 
@@ -113,7 +100,6 @@ class Dispatcher:
         self._http: Any = None
         self._http_lock = threading.Lock()
         self._confirm_server: Any = None
-        self._confirm_thread: threading.Thread | None = None
         self._confirm_lock = threading.Lock()
         self.confirm_base: str | None = None
 
@@ -142,7 +128,7 @@ class Dispatcher:
         if self._http is not None:
             self._http.close()
         if self._confirm_server is not None:
-            stop_waitress(self._confirm_server, self._confirm_thread)
+            self._confirm_server.stop()
 
     # ------------------------------------------------------------ loop
     def _release_dead_owners(self) -> None:
@@ -352,15 +338,12 @@ class Dispatcher:
     def _confirm_base(self) -> str:
         with self._confirm_lock:
             if self.confirm_base is None:
-                from waitress.server import create_server  # type: ignore[import-untyped]
+                from cloudkit_local._wsgi import BackgroundServer
 
-                server = create_server(self._confirm_app, host="127.0.0.1", port=0, threads=2, ident="cloudkit-local",
-                                       asyncore_loop_timeout=0.2)
-                port = server.socket.getsockname()[1]
+                server = BackgroundServer(self._confirm_app, name="cloudkit-confirm", threads=2)
+                server.start()
                 self._confirm_server = server
-                self._confirm_thread = threading.Thread(target=server.run, name="cloudkit-confirm", daemon=True)
-                self._confirm_thread.start()
-                self.confirm_base = f"http://127.0.0.1:{port}"
+                self.confirm_base = f"http://127.0.0.1:{server.port}"
             return self.confirm_base
 
     def _confirm_app(self, environ: Mapping[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

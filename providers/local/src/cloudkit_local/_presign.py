@@ -135,38 +135,11 @@ class PresignApp:
         return []
 
 
-class PresignServer:
-    """waitress serving :class:`PresignApp` on 127.0.0.1 and a free port, in a daemon thread."""
+def PresignServer(storage: LocalStorage) -> Any:
+    """A :class:`~cloudkit_local._wsgi.BackgroundServer` serving :class:`PresignApp` for ``storage``."""
+    from cloudkit_local._wsgi import BackgroundServer
 
-    def __init__(self, storage: LocalStorage) -> None:
-        from waitress.server import create_server
-
-        self._server: Any = create_server(
-            PresignApp(storage), host="127.0.0.1", port=0, threads=4, ident="cloudkit-local",
-            clear_untrusted_proxy_headers=True, asyncore_loop_timeout=0.2
-        )
-        self.port: int = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, name=f"cloudkit-presign-{self.port}", daemon=True)
-
-    def start(self) -> None:
-        """Start serving in the background."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread to end.
-
-        The sockets are closed by the server's own loop thread (through its trigger), so the
-        loop never polls a descriptor closed under it.
-        """
-        from waitress import wasyncore
-
-        server = self._server
-        if self._thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-            self._thread.join(timeout=5)
-        else:
-            wasyncore.close_all(server._map)
-        server.task_dispatcher.shutdown()
+    return BackgroundServer(PresignApp(storage), name="cloudkit-presign")
 
 
 # ---------------------------------------------------------------------------------------------
