@@ -143,18 +143,20 @@ def small_objects(endpoint: str, rounds: int, ops: int, size: int) -> dict[str, 
         for i in range(20):
             fn(f"warm/{name}/{i}")
     per_op: dict[str, list[float]] = {name: [] for name in clients}
+    cpu_per_op: dict[str, list[float]] = {name: [] for name in clients}
     order = list(clients)
     for r in range(rounds):
         order = order[1:] + order[:1]
         for name in order:
             fn = clients[name]
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for i in range(ops):
                 fn(f"{name}/{r}/{i}")
             per_op[name].append((time.perf_counter() - start) / ops)
+            cpu_per_op[name].append((time.process_time() - cpu) / ops)
     cloud.close()
     os.unlink(tmp.name)
-    return per_op
+    return {"wall": per_op, "cpu": cpu_per_op}
 
 
 def big_file(endpoint: str, size_mib: int, rounds: int, workdir: Path) -> dict[str, dict[str, list[dict[str, float]]]]:
@@ -203,7 +205,8 @@ def main() -> None:
 
     with moto_server() as endpoint, tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         print(f"moto server {endpoint}; {rounds} interleaved rounds of {ops} put+get pairs of {args.object_kib} KiB each")
-        per_op = small_objects(endpoint, rounds, ops, args.object_kib * 1024)
+        measured = small_objects(endpoint, rounds, ops, args.object_kib * 1024)
+        per_op, cpu = measured["wall"], measured["cpu"]
         base = statistics.median(per_op["boto3"])
         for name, values in per_op.items():
             med = statistics.median(values)
@@ -212,6 +215,10 @@ def main() -> None:
         pairs = [c / b for c, b in zip(per_op["cloudkit"], per_op["boto3"], strict=True)]
         print(f"  cloudkit/boto3 per round: median x{statistics.median(pairs):.3f}, "
               f"range x{min(pairs):.3f}..x{max(pairs):.3f}")
+        cpu_base = statistics.median(cpu["boto3"])
+        print("  client CPU per put+get (this process only; the server runs in its own):")
+        for name, values in cpu.items():
+            print(f"  {name:9s} median {statistics.median(values) * 1000:7.3f} ms CPU, x{statistics.median(values) / cpu_base:.3f} of boto3")
 
         print(f"\nbig file: {size_mib} MiB, {big_rounds} interleaved round(s), each transfer in its own process")
         big = big_file(endpoint, size_mib, big_rounds, Path(tmp))
