@@ -174,7 +174,7 @@ def main() -> None:
         # ---- streamed transfer
         size = args.size_mib * MiB
         results: dict[str, dict[str, float]] = {}
-        for side in ("raw", "cloudkit", "raw", "cloudkit"):
+        for side in ("raw", "cloudkit", "cloudkit", "raw"):  # ABBA: neither side always runs second
             cpu0 = time.process_time()
             with peak_rss() as up_mem:
                 start = time.perf_counter()

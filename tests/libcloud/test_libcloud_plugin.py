@@ -245,3 +245,30 @@ def test_rate_limits_are_retried_then_mapped_to_throttled(flaky_server: tuple[in
     with pytest.raises(Throttled):
         list(dns.list_zones())
     assert handler.calls == 1  # retry_timeout=0 switches retries off
+
+
+def test_download_stream_reads_exact_sizes_without_copying_whole_chunks() -> None:
+    from cloudkit_libcloud.storage import _ChunkStream
+
+    chunks = [b"abcd", b"", b"efgh", b"ij"]
+    stream = _ChunkStream(iter(chunks))
+    assert stream.read(4) is chunks[0]  # a whole chunk is handed on as it is
+    assert stream.read(3) == b"efg"
+    assert stream.read(5) == b"hij"  # across the end
+    assert stream.read(5) == b""
+    closed = []
+
+    def gen() -> Iterator[bytes]:
+        try:
+            yield b"x" * 10
+            yield b"y" * 10
+        finally:
+            closed.append(True)
+
+    stream = _ChunkStream(gen())
+    assert stream.read(15) == b"x" * 10 + b"y" * 5
+    assert stream.read() == b"y" * 5
+    stream = _ChunkStream(gen())
+    stream.read(1)
+    stream.close()
+    assert closed == [True, True]

@@ -71,6 +71,59 @@ class _SizedReader:
         return chunk
 
 
+class _ChunkStream:
+    """A file-like view of libcloud's download generator that hands its chunks on without copying.
+
+    ``read(n)`` returns exactly ``n`` bytes until the end (joining chunks only across a boundary);
+    when ``n`` matches libcloud's chunk size, each chunk is passed on as it is.
+    """
+
+    def __init__(self, chunks: Any) -> None:
+        self._chunks = chunks
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def _next(self) -> bytes:
+        for chunk in self._it:
+            if chunk:
+                return bytes(chunk) if not isinstance(chunk, bytes) else chunk
+        return b""
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            parts = [self._buf]
+            self._buf = b""
+            while chunk := self._next():
+                parts.append(chunk)
+            return b"".join(parts)
+        if not self._buf:
+            self._buf = self._next()
+        if len(self._buf) >= size:
+            if len(self._buf) == size:
+                out, self._buf = self._buf, b""
+                return out
+            out = self._buf[:size]
+            self._buf = self._buf[size:]
+            return out
+        parts, have = [self._buf], len(self._buf)
+        self._buf = b""
+        while have < size and (chunk := self._next()):
+            parts.append(chunk)
+            have += len(chunk)
+        data = b"".join(parts)
+        self._buf = data[size:]
+        return data[:size]
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)  # a generator over the HTTP response: release it now
+        if close is not None:
+            close()
+
+
 def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -280,12 +333,7 @@ class LibcloudStorage(LazyDriver, StorageService):
         def on_error(exc: Exception) -> CloudkitError:
             return translate(exc, provider, "storage.get_object")
 
-        def on_close() -> None:
-            close = getattr(stream, "close", None)  # a generator over the HTTP response: release it now
-            if close is not None:
-                close()
-
-        return ObjectReader(info, stream, on_error=on_error, on_close=on_close)
+        return ObjectReader(info, _ChunkStream(stream), on_error=on_error)
 
     def _head_object(self, bucket: str, key: str) -> ObjectInfo:
         with mapped(self.provider, "storage.head_object"):
