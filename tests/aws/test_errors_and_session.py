@@ -56,6 +56,7 @@ def _client_error(code: str, message: str = "boom", status: int = 400, headers: 
         ("BrandNewQuotaExceeded", 400, errors.QuotaExceeded),
         ("NeverHeardOfIt", 404, errors.NotFound),  # then the HTTP status
         ("NeverHeardOfIt", 502, errors.ProviderError),
+        ("503", 503, errors.Throttled),  # S3's bodiless answer to a HEAD it throttles
     ],
 )
 def test_client_error_codes_map_once(code: str, status: int, expected: type[errors.CloudkitError]) -> None:
@@ -183,3 +184,34 @@ def test_boto3_is_imported_only_when_aws_is_used() -> None:
         "assert 'boto3' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_throttling_is_retried_then_raised_as_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard mode retries SlowDown with backoff; once the attempts are spent: Throttled."""
+    import botocore.endpoint
+    from botocore.awsrequest import AWSResponse
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    slept: list[float] = []
+    monkeypatch.setattr(botocore.endpoint.time, "sleep", slept.append)
+    sent: list[str] = []
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield b""
+
+    def slow_down(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.url)
+        body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        response = AWSResponse(request.url, 503, {"Retry-After": "2"}, Raw())
+        response._content = body
+        return response
+
+    with cloudkit.connect("aws", region="us-east-1", endpoint_url="http://127.0.0.1:9", max_attempts=4) as cloud:
+        cloud.storage.native.meta.events.register("before-send.s3.HeadObject", slow_down)
+        with pytest.raises(errors.Throttled) as caught:
+            cloud.storage.head_object("ck-bucket", "key")
+    assert len(sent) == 4 and len(slept) == 3  # four attempts, three backoffs between them
+    assert caught.value.code == "SlowDown" and caught.value.retry_after == 2.0
+    assert isinstance(caught.value.__cause__, bx.ClientError)

@@ -129,6 +129,7 @@ _THROTTLED = (
     "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
     "Request Limit Exceeded", "SlowDown", "PriorRequestNotComplete", "BandwidthLimitExceeded",
     "RequestThrottled", "EC2ThrottledException", "TransactionInProgressException", "429",
+    "503",  # a bodiless 503 (S3 answers HEAD requests so when it means SlowDown)
 )
 
 _QUOTA = (
@@ -157,7 +158,7 @@ _UNSUPPORTED = (
 
 _PROVIDER = (
     "InternalError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
-    "Unavailable", "InternalServerError", "500", "502", "503",
+    "Unavailable", "InternalServerError", "500", "502",
 )
 
 #: The table: AWS error code -> cloudkit error class (one entry per code).
