@@ -165,9 +165,9 @@ def big_file(endpoint: str, size_mib: int, rounds: int, workdir: Path) -> dict[s
     _raw_client(endpoint).create_bucket(Bucket=bucket)
     src = workdir / "big.bin"
     block = os.urandom(MIB)
-    with open(src, "wb") as out:
+    with open(src, "wb") as fh:
         for _ in range(size_mib):
-            out.write(block)
+            fh.write(block)
     results: dict[str, dict[str, list[dict[str, float]]]] = {"upload": {"boto3": [], "cloudkit": []},
                                                               "download": {"boto3": [], "cloudkit": []}}
     order = ["boto3", "cloudkit"]
