@@ -137,3 +137,23 @@ def test_bad_input_never_reaches_route53(aws_cloud: cloudkit.Cloud, aws_cassette
     with pytest.raises(errors.InvalidInput, match="values"):
         dns.upsert_records("Z1", [RecordSet("www", "A", 300, ["not-an-ip"])])
     assert len(aws_cassette) == 0
+
+
+def test_a_retried_create_zone_resends_its_caller_reference(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    import re
+
+    import botocore.exceptions
+
+    references: list[str] = []
+
+    def drop_first_attempt(request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        references.append(re.search(r"<CallerReference>([^<]+)</CallerReference>", body).group(1))  # type: ignore[union-attr]
+        if len(references) == 1:  # the connection drops before Route 53 answers: botocore retries the same request
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+
+    aws_cloud.dns.native.meta.events.register("before-send.route-53.CreateHostedZone", drop_first_attempt)
+    zone = aws_cloud.dns.create_zone(ZONE)
+    assert len(references) == 2 and references[0] == references[1] and references[0].startswith("cloudkit-")
+    assert h.recorded_requests(aws_cassette, "POST", path=r"/hostedzone$") == 1  # one reached Route 53
+    assert [z.id for z in aws_cloud.dns.list_zones()] == [zone.id]
