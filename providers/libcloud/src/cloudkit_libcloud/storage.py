@@ -9,6 +9,7 @@ out of ``capabilities()``; lifecycle rules have no libcloud API and are never su
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 import threading
@@ -42,15 +43,24 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 
 #: Objects up to this size (when known) go to S3-style drivers in a single PUT.
 SINGLE_PUT_MAX = 8 * 1024 * 1024
+#: Blobs up to this size (when known) go to Azure in a single Put Blob (libcloud's block size).
+AZURE_DIRECT_MAX = 4 * 1024 * 1024
 _DASH = "_x2d_"
 
 
 class _SizedReader:
-    """A reader with a length, so the HTTP stack sends ``Content-Length`` instead of chunks."""
+    """A reader with a length, so the HTTP stack sends ``Content-Length`` instead of chunks.
 
-    def __init__(self, reader: IO[bytes], size: int) -> None:
+    It keeps the MD5 of what it hands out (``hexdigest()``) when asked to.
+    """
+
+    def __init__(self, reader: IO[bytes], size: int, *, md5: bool = False) -> None:
         self._reader = reader
         self._size = size
+        self._md5 = hashlib.md5() if md5 else None
+
+    def hexdigest(self) -> str | None:
+        return None if self._md5 is None else self._md5.hexdigest()
 
     def __len__(self) -> int:
         return self._size
@@ -59,13 +69,16 @@ class _SizedReader:
         return True  # libcloud tests ``if stream:``; an empty object is still a stream
 
     def read(self, n: int = -1) -> bytes:
-        return self._reader.read(n)
+        data = self._reader.read(n)
+        if self._md5 is not None and data:
+            self._md5.update(data)
+        return data
 
-    def __iter__(self) -> Iterator[bytes]:
-        return iter_chunks(self._reader, 64 * 1024)
-
+    # No __iter__ on purpose: requests would take it for a stream of unknown length and send it
+    # chunked (refused for an empty body); as a plain file-like it goes with Content-Length.
+    # libcloud wants __next__ (it reads what is left through it after the request).
     def __next__(self) -> bytes:
-        chunk = self._reader.read(64 * 1024)
+        chunk = self.read(64 * 1024)
         if not chunk:
             raise StopIteration
         return chunk
@@ -172,6 +185,7 @@ class LibcloudStorage(LazyDriver, StorageService):
         self._escape_meta = azure
         self._hashes = threading.local()
         self._single_put = issubclass(cls, BaseS3StorageDriver) and hasattr(cls, "_put_object")
+        self._direct_put = azure and "blob_size" in inspect.signature(cls._put_object).parameters
 
     def _prepare_driver(self, driver: Any) -> None:
         if not self._md5_etag:
@@ -296,6 +310,14 @@ class LibcloudStorage(LazyDriver, StorageService):
                 # an object of known, small size goes in one PUT through the driver's own helper.
                 obj = self._driver._put_object(container=self._container(bucket), object_name=key, extra=extra,
                                                stream=_SizedReader(reader, size), verify_hash=False)
+            elif self._direct_put and size is not None and 0 < size <= AZURE_DIRECT_MAX:
+                # libcloud's Azure stream upload is always Put Block + Put Block List; a blob of known
+                # size up to one block goes in a single Put Blob through the driver's own helper (an empty
+                # one keeps the block path: Azure refuses the signature of an empty Put Blob from libcloud).
+                source = _SizedReader(reader, size, md5=True)
+                obj = self._driver._put_object(container=self._container(bucket), object_name=key, stream=source,
+                                               extra=extra, verify_hash=False, blob_size=size)
+                obj.hash = source.hexdigest()
             else:
                 self._hashes.sink = []
                 try:
