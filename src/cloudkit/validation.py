@@ -2,7 +2,7 @@
 
 Each function either returns the value normalised or raises :class:`InvalidInput` naming the
 field and the rule. Nothing here touches a network or a disk. DNS syntax is checked with
-dnspython rather than by hand.
+dnspython rather than by hand (imported on first use, so programs without DNS never load it).
 """
 
 from __future__ import annotations
@@ -13,12 +13,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
-
-import dns.exception
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 
 from cloudkit.errors import InvalidInput
 from cloudkit.models.dns import RecordSet
@@ -262,6 +256,9 @@ TTL_MAX = 2147483647
 
 def zone_name(value: object, field: str = "zone") -> str:
     """An absolute domain of at least two labels; returned lower-case without the trailing dot."""
+    import dns.exception
+    import dns.name
+
     value = require_str(field, value).strip()
     try:
         name = dns.name.from_text(value)
@@ -283,6 +280,9 @@ def ttl(value: object, field: str = "ttl") -> int:
 
 def record_name(value: object, zone: str, field: str = "name") -> str:
     """A record name relative to ``zone`` (``@`` for the apex); absolute names must be inside it."""
+    import dns.exception
+    import dns.name
+
     value = require_str(field, value).strip()
     origin = dns.name.from_text(zone)
     try:
@@ -320,6 +320,12 @@ def record_value(rtype: str, value: Any, zone: str, field: str = "values") -> st
     Domain names inside values are made absolute (relative ones are taken relative to ``zone``).
     TXT values that are not already quoted are quoted (and split into 255-byte strings).
     """
+    import dns.exception
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "each value must be a non-empty string")
     if "\n" in value or "\r" in value:

@@ -5,14 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Union
 
-import dns.exception
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdataset
-import dns.rdatatype
-import dns.zone
-
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
@@ -173,6 +165,12 @@ class DNSService(Service):
     # ---------------------------------------------------------------- zone files
     def export_zone(self, zone: ZoneRef) -> str:
         """The zone as RFC 1035 zone-file text (``$ORIGIN`` and ``$TTL`` lines, names relative)."""
+        import dns.name
+        import dns.rdata
+        import dns.rdataclass
+        import dns.rdatatype
+        import dns.zone
+
         z = self._zone(zone)
         origin = dns.name.from_text(z.name)
         zobj = dns.zone.Zone(origin, relativize=True)
@@ -192,6 +190,11 @@ class DNSService(Service):
 
         With ``replace`` record sets absent from the file are deleted as well.
         """
+        import dns.exception
+        import dns.name
+        import dns.rdatatype
+        import dns.zone
+
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("text", "must be zone-file text")
         z = self._zone(zone)
