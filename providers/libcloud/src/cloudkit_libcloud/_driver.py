@@ -8,7 +8,6 @@ The families a libcloud provider serves are read from libcloud's own driver maps
 from __future__ import annotations
 
 import functools
-import http.client
 import os
 import threading
 from collections.abc import Mapping
@@ -125,6 +124,8 @@ def _declared(cls: type, settings: Mapping[str, Any], taken: Mapping[str, Any]) 
 
 def _bounded_retry(window: float) -> type:
     """libcloud's ``Retry`` with its own window (libcloud otherwise reuses the socket timeout)."""
+    import http.client
+
     import requests
     from libcloud.common.exceptions import RateLimitReachedError
     from libcloud.utils.retry import Retry, TransientSSLError
