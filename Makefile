@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEPS := requirements/dev.txt requirements/constraints.txt pyproject.toml $(wildcard providers/*/pyproject.toml)
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench providers-doc
 
 setup: $(STAMP)
 
@@ -28,3 +28,8 @@ lint: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# Regenerate the provider matrix in docs/providers.md from the code.
+MATRIX_PROVIDERS := local aws libcloud:s3 libcloud:azure_blobs libcloud:powerdns libcloud:ec2
+providers-doc: setup
+	$(VENV)/bin/python -c "import re,subprocess,sys; p='docs/providers.md'; s=open(p).read(); i=s.index('| operation |'); t=subprocess.run(['$(VENV)/bin/cloudkit','--set','region=us-east-1','capabilities',*'$(MATRIX_PROVIDERS)'.split(),'--markdown'],capture_output=True,text=True,check=True).stdout; open(p,'w').write(s[:i]+t)"
