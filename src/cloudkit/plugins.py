@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -19,6 +19,10 @@ _pm: pluggy.PluginManager | None = None
 _loaded = False
 
 
+def _families(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 @attrs.frozen
 class ProviderInfo:
     """What a plugin announces about one provider.
@@ -28,7 +32,7 @@ class ProviderInfo:
     """
 
     name: str
-    families: frozenset[str] = attrs.field(converter=frozenset)
+    families: frozenset[str] = attrs.field(converter=_families)
     description: str = ""
     distribution: str | None = None
 
