@@ -63,3 +63,14 @@ def cloudkit_call(service: Any, operation: str, call: Any) -> Any:
     the result or see the exception; ``service.provider`` and ``service.family`` say where the call
     went. Arguments are not passed, so wrappers cannot leak secrets by accident.
     """
+
+
+@hookspec
+def cloudkit_provider_catalogue() -> Sequence[Any]:
+    """List the providers this plugin can serve on demand without announcing them.
+
+    Called only when a user asks for the full list (``cloudkit providers --all``), never by
+    ``connect``: a plugin whose names are open-ended (the libcloud fallback) may import heavy
+    libraries here. Return a sequence of :class:`cloudkit.ProviderInfo` (families filled in).
+    """
+    return ()

@@ -78,6 +78,15 @@ def providers() -> dict[str, ProviderInfo]:
     return out
 
 
+def catalogue() -> dict[str, ProviderInfo]:
+    """Announced providers plus those plugins can serve on demand (may import heavy libraries)."""
+    out = providers()
+    for batch in plugin_manager().hook.cloudkit_provider_catalogue():
+        for info in batch or ():
+            out.setdefault(info.name, info)
+    return dict(sorted(out.items()))
+
+
 def resolve_provider(name: str) -> ProviderInfo:
     """The :class:`ProviderInfo` serving ``name``, or ``InvalidInput`` listing what is installed."""
     if not isinstance(name, str) or not name:

@@ -74,16 +74,22 @@ def _dist_version(name: str | None) -> str:
 
 
 @main.command("providers")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list providers plugins serve on demand (every libcloud driver), with their families.")
 @click.pass_obj
-def providers_cmd(st: CliState) -> None:
+def providers_cmd(st: CliState, show_all: bool) -> None:
     """Installed provider plugins, their versions, families and capability counts."""
     import cloudkit
+    from cloudkit.plugins import catalogue
     from cloudkit.services import FAMILIES
 
+    announced = cloudkit.providers()
+    listed = catalogue() if show_all else dict(sorted(announced.items()))
     rows: list[dict[str, Any]] = []
-    for name, info in sorted(cloudkit.providers().items()):
+    for name, info in listed.items():
         counts = []
-        for family in FAMILIES:
+        # Capability counts need a connection per family; on-demand providers show families only.
+        for family in FAMILIES if name in announced else ():
             if family not in info.families:
                 continue
             try:
@@ -102,7 +108,7 @@ def providers_cmd(st: CliState) -> None:
     if st.output == "json":
         click.echo(json.dumps(rows, indent=2))
     else:
-        render(rows, ["provider", "distribution", "version", "capabilities", "description"], title="cloudkit providers")
+        render(rows, ["provider", "version", "families", "capabilities", "description"], title="cloudkit providers")
 
 
 @main.command("capabilities")

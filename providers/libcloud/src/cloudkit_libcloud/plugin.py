@@ -49,6 +49,10 @@ class LibcloudPlugin:
     """Serves ``libcloud:<provider>`` names and, as a fallback, bare names libcloud knows."""
 
     @cloudkit.hookimpl
+    def cloudkit_provider_catalogue(self) -> list[cloudkit.ProviderInfo]:
+        return available()
+
+    @cloudkit.hookimpl
     def cloudkit_providers(self) -> list[cloudkit.ProviderInfo]:
         """Nothing is announced up front; names resolve on demand (see the module docstring)."""
         return []
