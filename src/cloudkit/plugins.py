@@ -40,6 +40,9 @@ class ProviderInfo:
 def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager, with entry-point plugins loaded on first use."""
     global _pm, _loaded
+    pm = _pm
+    if pm is not None and _loaded:  # fast path: every service call comes through here
+        return pm
     with _lock:
         if _pm is None:
             from cloudkit.calls import LogCalls, RunCall
