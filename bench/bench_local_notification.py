@@ -57,7 +57,7 @@ class Endpoint:
         self.arrived: dict[str, float] = {}
         self.done = threading.Event()
         self.expect = 0
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8, asyncore_loop_timeout=0.2)
+        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8)
         self.url = f"http://127.0.0.1:{self.server.socket.getsockname()[1]}/hook"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()

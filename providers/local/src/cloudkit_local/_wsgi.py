@@ -17,7 +17,7 @@ class BackgroundServer:
 
         self._server: Any = create_server(
             app, host="127.0.0.1", port=port, threads=threads, ident="cloudkit-local",
-            clear_untrusted_proxy_headers=True, asyncore_loop_timeout=0.2,
+            clear_untrusted_proxy_headers=True,
         )
         self.port: int = int(self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run, name=f"{name}-{self.port}", daemon=True)
