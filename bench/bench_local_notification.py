@@ -52,15 +52,14 @@ class Endpoint:
     """A waitress server recording the arrival time of each POST by message id."""
 
     def __init__(self) -> None:
-        from waitress.server import create_server
+        from cloudkit_local._wsgi import BackgroundServer
 
         self.arrived: dict[str, float] = {}
         self.done = threading.Event()
         self.expect = 0
-        self.server = create_server(self.app, host="127.0.0.1", port=0, threads=8)
-        self.url = f"http://127.0.0.1:{self.server.socket.getsockname()[1]}/hook"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
+        self.server = BackgroundServer(self.app, name="bench-endpoint", threads=8)
+        self.url = f"http://127.0.0.1:{self.server.port}/hook"
+        self.server.start()
         self.bodies: list[bytes] = []
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -77,9 +76,7 @@ class Endpoint:
         return [b"ok"]
 
     def close(self) -> None:
-        from cloudkit_local._delivery import stop_waitress
-
-        stop_waitress(self.server, self.thread)
+        self.server.stop()
 
 
 def bench_queue(n: int, cloud: cloudkit.Cloud, paced: bool) -> dict[str, float]:
