@@ -14,7 +14,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import time
@@ -24,17 +23,11 @@ from typing import Any
 
 import attrs
 
+from cloudkit_local._root import write_atomic
 from cloudkit_local.errors import mapped
 
 #: Where data folders go when we are root and the root folder is private to root.
 FALLBACK_HOME = Path("/var/lib/cloudkit-local")
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def find_bindir(settings: Mapping[str, Any]) -> Path | None:
@@ -132,13 +125,7 @@ class Runner:
     def write_private(self, path: Path, text: str) -> None:
         """Write a 0600 file owned by the server user (atomically)."""
         with mapped("write a server file"):
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            if self.switch:
-                os.chown(tmp, self.uid, self.gid)
-            os.replace(tmp, path)
+            write_atomic(path, text, owner=(self.uid, self.gid) if self.switch else None)
 
     def can_reach(self, path: Path) -> bool:
         """Whether the server user can traverse every folder down to ``path``."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from cloudkit.errors import CloudkitError, InvalidInput, NotFound
+from cloudkit_local._root import write_atomic
 
 if TYPE_CHECKING:
     from cloudkit_local.storage import LocalStorage
@@ -170,16 +171,6 @@ def _read_json(path: Any) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _write_atomic(path: Any, text: str) -> None:
-    import os
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def _is_endpoint_process(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -224,7 +215,7 @@ def ensure_endpoint(root: Any, base: Any, until: int, *, timeout: float = 15.0) 
         try:
             current = _read_json(base / HORIZON_FILE) or {}
             horizon = max(int(current.get("until", 0)), until)
-            _write_atomic(base / HORIZON_FILE, f'{{"until": {horizon}}}')
+            write_atomic(base / HORIZON_FILE, f'{{"until": {horizon}}}')
             port = live_endpoint(base)
             if port is not None:
                 return port
@@ -287,7 +278,7 @@ def serve(root: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start()
-    _write_atomic(base / ENDPOINT_FILE, f'{{"pid": {os.getpid()}, "port": {server.port}}}')
+    write_atomic(base / ENDPOINT_FILE, f'{{"pid": {os.getpid()}, "port": {server.port}}}')
     try:
         while not stop.wait(0.5):
             if not Path(base).is_dir():

@@ -77,3 +77,35 @@ class Database:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_atomic(path: Path, data: bytes | str, *, mode: int = 0o600, owner: tuple[int, int] | None = None) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a private temp file, fsync, then rename.
+
+    The file is created with ``mode`` (0600 by default: several hold secrets) and, when ``owner``
+    is given, handed to that (uid, gid) before it becomes visible. Callers map errors (``mapped``).
+    """
+    import secrets
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if owner is not None:
+            os.chown(tmp, *owner)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

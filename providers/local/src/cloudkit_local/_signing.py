@@ -8,7 +8,6 @@ envelopes with :func:`cloudkit.verify.verify_envelope`.
 from __future__ import annotations
 
 import base64
-import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from cloudkit.verify import string_to_sign
+from cloudkit_local._root import write_atomic
 from cloudkit_local.errors import mapped
 
 _lock = threading.Lock()
@@ -52,16 +52,9 @@ class Signer:
             .sign(key, hashes.SHA256())
         )
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        tmp = self.key_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-            fh.flush()
-            os.fsync(fh.fileno())
-        ctmp = self.cert_path.with_suffix(".tmp")
-        ctmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        os.replace(ctmp, self.cert_path)
-        os.replace(tmp, self.key_path)
+        # The certificate first: a key file on disk always has its certificate beside it.
+        write_atomic(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+        write_atomic(self.key_path, pem)
 
     @property
     def cert_url(self) -> str:

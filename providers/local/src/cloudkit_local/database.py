@@ -45,7 +45,7 @@ from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoin
 from cloudkit.paging import paginate
 from cloudkit.services.database import DatabaseService
 from cloudkit_local import _postgres as pg
-from cloudkit_local._root import Database, root_from
+from cloudkit_local._root import Database, free_port, root_from, write_atomic
 from cloudkit_local.errors import mapped
 
 PAGE = 100
@@ -228,13 +228,7 @@ class LocalDatabase(DatabaseService):
     def _write_secret(self, kind: str, ident: str, password: str) -> None:
         path = self._secret_path(kind, ident)
         with mapped("store the master password"):
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump({"master_password": password}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps({"master_password": password}))
 
     def _read_secret(self, kind: str, ident: str) -> str:
         with mapped("read the master password"):
@@ -338,7 +332,7 @@ class LocalDatabase(DatabaseService):
         if pg.running_pid(data) is not None:
             return
         if not _port_free(int(rec["port"])):
-            rec["port"] = pg.free_port()
+            rec["port"] = free_port()
             self._save(rec)
         restore_from = None
         if rec.get("replica_of"):
@@ -427,7 +421,7 @@ class LocalDatabase(DatabaseService):
             "replica_of": None, "dir": str(idir), "port": None, "archive": str(idir / "archive"),
         }
         if engine == "postgres":
-            rec["port"] = pg.free_port()
+            rec["port"] = free_port()
         else:
             rec["path"] = str(idir / f"{kw.get('database_name') or 'main'}.sqlite")
         return rec

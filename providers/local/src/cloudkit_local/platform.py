@@ -56,7 +56,7 @@ from cloudkit.models.platform import (
 )
 from cloudkit.services.platform import PlatformService
 from cloudkit_local import _sandbox
-from cloudkit_local._root import Database, root_from
+from cloudkit_local._root import Database, free_port, root_from, write_atomic
 from cloudkit_local.errors import PROVIDER, mapped
 
 SCHEMA = """
@@ -154,12 +154,6 @@ def _proxy_env() -> dict[str, str]:
     if os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _settings_json(settings: EnvironmentSettings) -> str:
@@ -425,9 +419,7 @@ class LocalPlatform(PlatformService):
         else:
             path = self.root / "bundles" / f"{digest}.zip"
             with mapped("store version bundle"):
-                tmp = path.with_suffix(".part")
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
+                write_atomic(path, data, mode=0o644)
             kind, ref = "file", str(path)
         try:
             with self._tx() as conn:
@@ -545,7 +537,7 @@ class LocalPlatform(PlatformService):
             size = INSTANCE_TYPES[settings.instance_type]
             limits = [str(shutil.which("prlimit")), f"--as={size.memory_mb * 1024 * 1024}", "--"]
         for i in range(count):
-            port = _free_port()
+            port = free_port()
             argv = limits + self._command(env["stack"], release, port)
             environ = {
                 "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
@@ -628,9 +620,7 @@ class LocalPlatform(PlatformService):
     def _write_routes(self, routes_path: str, ports: list[int], label: str | None) -> None:
         path = Path(routes_path)
         with mapped("switch traffic"):
-            tmp = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
-            tmp.write_text(json.dumps({"backends": ports, "version": label}))
-            os.replace(tmp, path)
+            write_atomic(path, json.dumps({"backends": ports, "version": label}), mode=0o644)
 
     def _start_proxy(self, env_id: str, port: int | None) -> tuple[int, int, int | None, str]:
         routes = str(self.root / "envs" / env_id / f"routes-{secrets.token_hex(4)}.json")
@@ -639,7 +629,7 @@ class LocalPlatform(PlatformService):
             (self.root / "envs" / env_id).mkdir(parents=True, exist_ok=True)
         self._write_routes(routes, [], None)
         for attempt in range(5):
-            chosen = port if (port is not None and attempt == 0) else _free_port()
+            chosen = port if (port is not None and attempt == 0) else free_port()
             with mapped("start environment proxy"), open(log, "ab") as out:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "cloudkit_local._appserver", "--port", str(chosen), "--routes", routes],
