@@ -1,7 +1,14 @@
-"""The frozen value classes every service returns (and accepts)."""
+"""The frozen value classes every service returns (and accepts).
+
+See :mod:`cloudkit.models._base` for what every model guarantees (hashable, aware-UTC datetimes,
+states from a documented enumeration). :data:`STATE_FIELDS` lists, per model, the fields whose
+values come from an enumeration; the conformance kit checks every returned model against it.
+"""
 
 from cloudkit.models.compute import (
     INSTANCE_STATES,
+    SNAPSHOT_STATES,
+    VOLUME_STATES,
     Image,
     Instance,
     InstanceType,
@@ -12,10 +19,18 @@ from cloudkit.models.compute import (
     Volume,
     VolumeSnapshot,
 )
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
-from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
+from cloudkit.models.database import (
+    DATABASE_SNAPSHOT_STATES,
+    DATABASE_STATES,
+    DatabaseInstance,
+    DatabaseSnapshot,
+    Endpoint,
+)
+from cloudkit.models.dns import CHANGE_STATES, ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.models.notification import (
+    DELIVERY_STATES,
     PROTOCOLS,
+    SUBSCRIPTION_STATES,
     Delivery,
     PublishResult,
     Queue,
@@ -24,6 +39,8 @@ from cloudkit.models.notification import (
     Topic,
 )
 from cloudkit.models.platform import (
+    ENVIRONMENT_STATES,
+    HEALTH_STATES,
     Application,
     AppVersion,
     ConfigurationTemplate,
@@ -41,9 +58,36 @@ from cloudkit.models.storage import (
     ObjectInfo,
 )
 
+#: (model class, field name) -> the enumeration the field's values come from.
+STATE_FIELDS: dict[tuple[type, str], tuple[str, ...]] = {
+    (Instance, "state"): INSTANCE_STATES,
+    (Volume, "state"): VOLUME_STATES,
+    (VolumeSnapshot, "state"): SNAPSHOT_STATES,
+    (DatabaseInstance, "status"): DATABASE_STATES,
+    (DatabaseSnapshot, "status"): DATABASE_SNAPSHOT_STATES,
+    (DatabaseSnapshot, "kind"): ("manual", "automated"),
+    (ChangeInfo, "status"): CHANGE_STATES,
+    (Subscription, "status"): SUBSCRIPTION_STATES,
+    (Subscription, "protocol"): PROTOCOLS,
+    (Delivery, "status"): DELIVERY_STATES,
+    (Delivery, "protocol"): PROTOCOLS,
+    (Environment, "status"): ENVIRONMENT_STATES,
+    (Environment, "health"): HEALTH_STATES,
+}
+
 __all__ = [
+    "CHANGE_STATES",
+    "DATABASE_SNAPSHOT_STATES",
+    "DATABASE_STATES",
+    "DELIVERY_STATES",
+    "ENVIRONMENT_STATES",
+    "HEALTH_STATES",
     "INSTANCE_STATES",
     "PROTOCOLS",
+    "SNAPSHOT_STATES",
+    "STATE_FIELDS",
+    "SUBSCRIPTION_STATES",
+    "VOLUME_STATES",
     "AppVersion",
     "Application",
     "Bucket",

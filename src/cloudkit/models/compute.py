@@ -7,10 +7,21 @@ from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import extra_field, frozen_map, frozen_tuple
+from cloudkit.models._base import datetime_field, extra_field, frozen_map, frozen_tuple
 
-#: Neutral instance states, in life-cycle order.
+#: Neutral instance states, in life-cycle order (``Instance.state``). Providers map their native
+#: states onto these (rebooting -> ``pending``, shutting-down -> ``stopping``...); the native value
+#: goes to ``extra``.
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "terminated")
+
+#: Neutral volume states (``Volume.state``): ``creating``, ``available`` (not attached),
+#: ``in-use`` (attached), ``deleting``, ``deleted``, ``error``.
+VOLUME_STATES = ("creating", "available", "in-use", "deleting", "deleted", "error")
+
+#: Neutral volume snapshot states (``VolumeSnapshot.state``): ``pending`` while the copy is being
+#: made, ``completed`` once it can be restored from, ``error`` if it failed. (libcloud's
+#: ``available`` and EC2's ``completed`` are both ``completed``.)
+SNAPSHOT_STATES = ("pending", "completed", "error")
 
 
 @attrs.frozen
@@ -21,7 +32,7 @@ class Image:
     name: str
     owner: str | None = None
     description: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
@@ -46,7 +57,12 @@ class Location:
 
 @attrs.frozen
 class Instance:
-    """A virtual machine (or a sandbox on the local provider)."""
+    """A virtual machine (or a sandbox on the local provider).
+
+    ``state`` is one of :data:`INSTANCE_STATES`. ``tags`` are the user's tags on every provider,
+    including ``Name`` when the provider stores the name as a tag (EC2): the neutral ``name`` field
+    always holds the name as well.
+    """
 
     id: str
     name: str
@@ -59,7 +75,7 @@ class Instance:
     public_ip: str | None = None
     zone: str | None = None
     tags: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
-    launched_at: datetime | None = None
+    launched_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
@@ -97,7 +113,7 @@ class SecurityGroup:
 
 @attrs.frozen
 class Volume:
-    """A block storage volume."""
+    """A block storage volume. ``state`` is one of :data:`VOLUME_STATES`."""
 
     id: str
     size_gb: int
@@ -112,12 +128,12 @@ class Volume:
 
 @attrs.frozen
 class VolumeSnapshot:
-    """A point-in-time copy of a volume."""
+    """A point-in-time copy of a volume. ``state`` is one of :data:`SNAPSHOT_STATES`."""
 
     id: str
     volume_id: str | None
     size_gb: int
     state: str
     description: str = ""
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()

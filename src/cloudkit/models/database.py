@@ -7,7 +7,17 @@ from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import extra_field
+from cloudkit.models._base import datetime_field, extra_field
+
+#: Neutral database instance states (``DatabaseInstance.status``); the provider's native status
+#: goes to ``extra``.
+DATABASE_STATES = (
+    "creating", "available", "modifying", "rebooting", "stopping", "stopped", "starting", "deleting",
+    "backing-up", "failed",
+)
+
+#: Neutral database snapshot states (``DatabaseSnapshot.status``).
+DATABASE_SNAPSHOT_STATES = ("creating", "available", "deleting", "failed")
 
 
 @attrs.frozen
@@ -22,8 +32,8 @@ class Endpoint:
 class DatabaseInstance:
     """A managed database server.
 
-    ``status`` is neutral: ``creating``, ``available``, ``modifying``, ``rebooting``, ``stopping``,
-    ``stopped``, ``starting``, ``deleting``, ``backing-up``, ``failed`` (providers may report others).
+    ``status`` is one of :data:`DATABASE_STATES`: ``creating``, ``available``, ``modifying``,
+    ``rebooting``, ``stopping``, ``stopped``, ``starting``, ``deleting``, ``backing-up``, ``failed``.
     """
 
     id: str
@@ -40,14 +50,17 @@ class DatabaseInstance:
     backup_retention_days: int = 0
     maintenance_window: str | None = None
     replica_of: str | None = None
-    created_at: datetime | None = None
-    latest_restorable_time: datetime | None = None
+    created_at: datetime | None = datetime_field()
+    latest_restorable_time: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
 @attrs.frozen
 class DatabaseSnapshot:
-    """A snapshot of a database instance (manual or automated)."""
+    """A snapshot of a database instance (manual or automated).
+
+    ``status`` is one of :data:`DATABASE_SNAPSHOT_STATES`; ``kind`` is ``manual`` or ``automated``.
+    """
 
     id: str
     instance_id: str
@@ -55,5 +68,5 @@ class DatabaseSnapshot:
     status: str
     kind: str = "manual"
     storage_gb: int | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()

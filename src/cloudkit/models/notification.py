@@ -7,10 +7,17 @@ from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import extra_field, frozen_map
+from cloudkit.models._base import datetime_field, extra_field, frozen_map
 
 #: Subscription protocols every provider understands.
 PROTOCOLS = ("http", "https", "email", "sms", "queue")
+
+#: Neutral subscription states (``Subscription.status``).
+SUBSCRIPTION_STATES = ("pending", "confirmed")
+
+#: Neutral delivery states (``Delivery.status``): ``pending`` (not tried yet), ``retrying``
+#: (failed, another attempt is due), ``sent``, ``dead`` (given up).
+DELIVERY_STATES = ("pending", "retrying", "sent", "dead")
 
 
 @attrs.frozen
@@ -27,7 +34,8 @@ class Topic:
 class Subscription:
     """A subscription of an endpoint to a topic.
 
-    ``status`` is ``pending`` until the endpoint confirms (http, https, email), else ``confirmed``.
+    ``status`` (one of :data:`SUBSCRIPTION_STATES`) is ``pending`` until the endpoint confirms
+    (http, https, email), else ``confirmed``.
     """
 
     id: str
@@ -58,19 +66,34 @@ class Queue:
 
 @attrs.frozen
 class QueueMessage:
-    """A message received from a queue. Acknowledge it with its ``receipt``."""
+    """A message received from a queue. Acknowledge it with its ``receipt``.
+
+    The same on every provider: ``body`` is the text that was published (never a provider's
+    envelope around it), ``attributes`` the message attributes given to publish. A message that
+    came from a topic also carries ``message_id`` (the id :meth:`publish` returned), ``topic_id``,
+    ``subject`` (``None`` if publish had none) and ``published_at``; for a message sent to the queue
+    directly these are ``None``. ``id`` is the queue's own id of the message, ``sent_at`` when the
+    queue received it.
+    """
 
     id: str
     body: str
     receipt: str
     attributes: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
-    sent_at: datetime | None = None
+    sent_at: datetime | None = datetime_field()
     receive_count: int = 1
+    message_id: str | None = None
+    topic_id: str | None = None
+    subject: str | None = None
+    published_at: datetime | None = datetime_field()
 
 
 @attrs.frozen
 class Delivery:
-    """A record of one delivery attempt series (outbox entries, dead letters)."""
+    """A record of one delivery attempt series (outbox entries, dead letters).
+
+    ``status`` is one of :data:`DELIVERY_STATES`.
+    """
 
     id: str
     topic_id: str
@@ -83,4 +106,4 @@ class Delivery:
     body: str = ""
     subject: str | None = None
     last_error: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()

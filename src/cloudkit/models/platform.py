@@ -7,7 +7,13 @@ from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import extra_field, frozen_map
+from cloudkit.models._base import check_utc, datetime_field, extra_field, frozen_map, to_utc
+
+#: Neutral environment states (``Environment.status``).
+ENVIRONMENT_STATES = ("launching", "updating", "ready", "terminating", "terminated")
+
+#: Neutral environment health colours (``Environment.health``).
+HEALTH_STATES = ("green", "yellow", "red", "grey")
 
 
 @attrs.frozen
@@ -16,7 +22,7 @@ class Application:
 
     name: str
     description: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
@@ -28,7 +34,7 @@ class AppVersion:
     label: str
     description: str | None = None
     source: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
@@ -59,8 +65,9 @@ class EnvironmentSettings:
 class Environment:
     """A running deployment of one version of an application.
 
-    ``status`` is ``launching``, ``updating``, ``ready``, ``terminating`` or ``terminated``;
-    ``health`` is ``green``, ``yellow``, ``red`` or ``grey``.
+    ``status`` is one of :data:`ENVIRONMENT_STATES` (``launching``, ``updating``, ``ready``,
+    ``terminating``, ``terminated``); ``health`` one of :data:`HEALTH_STATES` (``green``,
+    ``yellow``, ``red``, ``grey``).
     """
 
     id: str
@@ -71,8 +78,8 @@ class Environment:
     version: str | None = None
     stack: str | None = None
     url: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
+    updated_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
@@ -92,7 +99,7 @@ class ConfigurationTemplate:
 class Event:
     """Something that happened to an application or environment."""
 
-    timestamp: datetime
+    timestamp: datetime = attrs.field(converter=to_utc, validator=check_utc)
     message: str
     severity: str = "INFO"
     application: str | None = None

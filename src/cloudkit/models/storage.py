@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import extra_field, frozen_map, frozen_tuple
+from cloudkit.models._base import datetime_field, extra_field, frozen_map, frozen_tuple
 
 
 @attrs.frozen
@@ -16,7 +16,7 @@ class Bucket:
 
     name: str
     region: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = datetime_field()
     extra: Mapping[str, object] = extra_field()
 
 
@@ -33,7 +33,7 @@ class ObjectInfo:
     size: int
     etag: str | None = None
     content_type: str | None = None
-    last_modified: datetime | None = None
+    last_modified: datetime | None = datetime_field()
     metadata: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
     storage_class: str | None = None
     extra: Mapping[str, object] = extra_field()
