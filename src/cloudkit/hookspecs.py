@@ -56,12 +56,38 @@ def cloudkit_make_service(provider: str, family: str, settings: Mapping[str, Any
 def cloudkit_call(service: Any, operation: str, call: Any) -> Any:
     """Run one public operation of a service.
 
-    Called for every public method call on a family service (``storage.put_object``...), after
-    nothing else: ``call()`` validates the input and runs the driver. cloudkit's own
-    implementation (``trylast``) returns ``call()``. Cross-cutting concerns (logging, audit,
-    metrics, tracing) are hook wrappers (``@cloudkit.hookimpl(wrapper=True)``) that ``yield`` to get
-    the result or see the exception; ``service.provider`` and ``service.family`` say where the call
-    went. Arguments are not passed, so wrappers cannot leak secrets by accident.
+    Called once for every public method call a user makes on a family service
+    (``storage.put_object``...); a public method that another one of the same service calls in the
+    same thread (``dns.upsert_records`` -> ``change_records``) runs inside the outer call, not as a
+    second hook call. ``call()`` validates the input and runs the driver; whatever the driver
+    raises that is not a :class:`cloudkit.CloudkitError` comes out of ``call()`` as a
+    :class:`cloudkit.ProviderError` (the original as ``__cause__``), and a result of the wrong type
+    as a ``ProviderError`` naming the driver method. cloudkit's own implementation (``trylast``)
+    returns ``call()``. Cross-cutting concerns (logging, audit, metrics, tracing) are hook wrappers
+    (``@cloudkit.hookimpl(wrapper=True)``) that ``yield`` to get the result or see the exception;
+    ``service.provider`` and ``service.family`` say where the call went. Arguments are not passed,
+    so wrappers cannot leak secrets by accident.
+
+    A listing (``list_*``, ``events``...) returns a lazy iterator: this hook covers only its
+    creation (input validation, and whatever the driver does before the first item is asked for).
+    Pages are fetched later, while the caller consumes the iterator; to see the duration and the
+    failure of the whole listing, implement :func:`cloudkit_call_finished`.
+    """
+
+
+@hookspec
+def cloudkit_call_finished(service: Any, operation: str, duration: float, error: BaseException | None,
+                           items: int | None, status: str) -> None:
+    """Observe the end of one public operation (logging, metrics, tracing).
+
+    Called exactly once per :func:`cloudkit_call`, when the operation is over: at once for a plain
+    call, and for a listing when the caller has consumed its iterator -- exhausted it
+    (``status="ok"``), met an error while fetching (``status="failed"``), or stopped early by closing
+    it, leaving a ``with`` block or dropping it (``status="closed"``). ``duration`` is the wall time in
+    seconds from the call to that moment (for a listing it includes the time the caller spent
+    between items). ``error`` is the :class:`cloudkit.CloudkitError` the caller got (``None`` unless
+    ``status == "failed"``); ``items`` is the number of items a listing yielded (``None`` for a plain
+    call). Implementations must not raise: an exception is logged on the ``cloudkit`` logger and dropped.
     """
 
 
