@@ -34,7 +34,7 @@ from cloudkit.services import (
     Service,
     StorageService,
 )
-from cloudkit.settings import Settings
+from cloudkit.settings import Setting, Settings
 from cloudkit.streams import ObjectReader
 
 __version__ = "0.1.0"
@@ -60,6 +60,7 @@ __all__ = [
     "ProviderInfo",
     "QuotaExceeded",
     "Service",
+    "Setting",
     "Settings",
     "StorageService",
     "Throttled",

@@ -18,6 +18,7 @@ from cloudkit.services.dns import DNSService
 from cloudkit.services.notification import NotificationService
 from cloudkit.services.platform import PlatformService
 from cloudkit.services.storage import StorageService
+from cloudkit.settings import check_settings
 
 S = TypeVar("S", bound=Service)
 
@@ -30,12 +31,9 @@ class Cloud:
     """
 
     def __init__(self, resolved: config.Resolved) -> None:
-        self._resolved = resolved
+        self._resolved = _checked(resolved)
         self._services: dict[str, Service] = {}
         self._lock = threading.Lock()
-        resolve_provider(resolved.main.provider)
-        for route in resolved.families.values():
-            resolve_provider(route.provider)
 
     @property
     def provider(self) -> str:
@@ -127,6 +125,26 @@ class Cloud:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def _checked_route(route: config.Route, where: str | None) -> config.Route:
+    info = resolve_provider(route.provider)
+    if info.settings is None:
+        return route
+    return config.Route(route.provider, check_settings(route.provider, info.settings, route.settings, where=where))
+
+
+def _checked(resolved: config.Resolved) -> config.Resolved:
+    """``resolved`` with every route's provider known and its settings checked against the provider's declarations."""
+    where = None
+    if resolved.profile is not None:
+        where = f"profile {resolved.profile!r}" + (f" in {resolved.source}" if resolved.source else "")
+    return config.Resolved(
+        profile=resolved.profile,
+        main=_checked_route(resolved.main, where),
+        families={family: _checked_route(route, where) for family, route in resolved.families.items()},
+        source=resolved.source,
+    )
 
 
 def connect(

@@ -11,6 +11,7 @@ import pluggy
 
 from cloudkit import hookspecs
 from cloudkit.errors import InvalidInput
+from cloudkit.settings import Setting
 
 ENTRY_POINT_GROUP = "cloudkit"
 
@@ -23,18 +24,26 @@ def _families(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _settings(value: Iterable[Setting] | None) -> tuple[Setting, ...] | None:
+    return None if value is None else tuple(value)
+
+
 @attrs.frozen
 class ProviderInfo:
     """What a plugin announces about one provider.
 
     ``families`` is the set of families it serves; ``distribution`` names the Python
-    distribution that ships it (for version reporting).
+    distribution that ships it (for version reporting). ``settings`` declares every setting the
+    provider reads (:class:`cloudkit.Setting`: name, type, doc): ``connect`` then refuses unknown
+    names (naming the closest declared one) and converts text values to the declared types. A
+    provider that declares nothing (``None``) gets its settings unchecked, as given.
     """
 
     name: str
     families: frozenset[str] = attrs.field(converter=_families)
     description: str = ""
     distribution: str | None = None
+    settings: tuple[Setting, ...] | None = attrs.field(default=None, converter=_settings)
 
 
 def plugin_manager() -> pluggy.PluginManager:

@@ -147,6 +147,52 @@ def capabilities_cmd(st: CliState, providers: tuple[str, ...], markdown: bool) -
     render(rows, ["operation", *names], title="capabilities")
 
 
+def settings_markdown(names: list[str]) -> str:
+    """Markdown tables of the settings each named provider declares (docs/configuration.md is made of them)."""
+    from cloudkit.plugins import resolve_provider
+
+    out: list[str] = []
+    for name in names:
+        info = resolve_provider(name)
+        out.append(f"### `{name}`\n")
+        if info.settings is None:
+            out.append("Declares no settings: whatever is given is passed to the provider unchecked.\n")
+            continue
+        out.append("| setting | type | default | meaning |")
+        out.append("|---|---|---|---|")
+        for s in info.settings:
+            default = "" if s.default is None else f"`{s.default}`"
+            kind = "refused" if s.refused else s.type
+            doc = (s.refused or s.doc).replace("|", "\\|")
+            out.append(f"| `{s.name}` | {kind} | {default} | {doc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+@main.command("settings")
+@click.argument("providers", nargs=-1)
+@click.option("--markdown", is_flag=True, help="Print Markdown tables (the format of docs/configuration.md).")
+@click.pass_obj
+def settings_cmd(st: CliState, providers: tuple[str, ...], markdown: bool) -> None:
+    """The settings each provider declares: name, type, default, meaning (default: the installed providers)."""
+    import cloudkit
+    from cloudkit.plugins import resolve_provider
+
+    names = list(providers) or sorted(cloudkit.providers())
+    if markdown:
+        click.echo(settings_markdown(names), nl=False)
+        return
+    rows = []
+    for name in names:
+        for s in resolve_provider(name).settings or ():
+            rows.append({"provider": name, "setting": s.name, "type": "refused" if s.refused else s.type,
+                         "default": s.default, "meaning": s.refused or s.doc})
+    if st.output == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        render(rows, ["provider", "setting", "type", "default", "meaning"], title="settings")
+
+
 def run() -> None:
     """Console-script entry point."""
     main(prog_name="cloudkit")

@@ -15,6 +15,30 @@ import cloudkit
 
 ALL_FAMILIES = ("compute", "storage", "dns", "notification", "database", "platform")
 
+S = cloudkit.Setting
+_CREDENTIALS = ("credentials are never taken from cloudkit settings; use boto3's chain "
+                "(environment, ~/.aws files, SSO, instance role) and the 'profile' setting")
+#: Every setting the aws provider reads. Credentials are not settings: boto3's chain provides them.
+SETTINGS = (
+    S("region", "str", "AWS region (else boto3's chain, else us-east-1)."),
+    S("profile", "str", "Named profile of the AWS config files (credentials and region)."),
+    S("endpoint_url", "str", "One endpoint for every AWS service (moto, LocalStack)."),
+    S("*_endpoint_url", "str", "Endpoint of one service (s3_endpoint_url, ec2_endpoint_url, ...)."),
+    S("max_attempts", "int", "Attempts per request in botocore's standard retry mode (1-20).", 5),
+    S("connect_timeout", "float", "Seconds to wait for a connection.", 10),
+    S("read_timeout", "float", "Seconds to wait for a response.", 60),
+    S("max_pool_connections", "int", "HTTP connections kept per client.", 20),
+    S("s3_addressing_style", "str", "auto, path or virtual (path when an endpoint is set).", "auto"),
+    S("s3_multipart_threshold", "int", "Bytes from which uploads go multipart (at least 5 MiB).", 8 * 1024 * 1024),
+    S("s3_multipart_chunksize", "int", "Bytes per multipart part (at least 5 MiB).", 8 * 1024 * 1024),
+    S("s3_max_concurrency", "int", "Concurrent part transfers (1-100).", 10),
+    S("waiter_delay", "float", "Seconds between polls of boto3 waiters (default: the waiter's own)."),
+    S("page_size", "int", "Items per page of listings (1-1000; default: the service's)."),
+    S("platform_bucket", "str", "Platform: S3 bucket for application bundles (else one per account and region)."),
+    S("platform_poll_seconds", "float", "Platform: seconds between event polls while waiting.", 5),
+    S("aws_*", refused=_CREDENTIALS),
+)
+
 
 def _families() -> frozenset[str]:
     return frozenset(f for f in ALL_FAMILIES if importlib.util.find_spec(f"cloudkit_aws.{f}") is not None)
@@ -27,7 +51,8 @@ class AwsPlugin:
     def cloudkit_providers(self) -> list[cloudkit.ProviderInfo]:
         """Announce ``aws`` with the families whose module is installed."""
         return [cloudkit.ProviderInfo(name="aws", families=_families(),  # type: ignore[arg-type]  # attrs converter
-                                      description="Amazon Web Services through boto3.", distribution="cloudkit-aws")]
+                                      description="Amazon Web Services through boto3.", distribution="cloudkit-aws",
+                                      settings=SETTINGS)]
 
     @cloudkit.hookimpl
     def cloudkit_make_service(self, provider: str, family: str, settings: Mapping[str, Any]) -> Any:

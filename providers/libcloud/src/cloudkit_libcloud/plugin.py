@@ -24,13 +24,55 @@ from cloudkit_libcloud._driver import FAMILIES, PREFIX, all_providers, driver_na
 
 DISTRIBUTION = "cloudkit-libcloud"
 
+S = cloudkit.Setting
+#: The settings every libcloud provider takes; the driver's own constructor arguments are added per provider.
+SETTINGS = (
+    S("key", "str", "Driver key / account name (else CLOUDKIT_LIBCLOUD_KEY; never shown)."),
+    S("secret", "str", "Driver secret (else CLOUDKIT_LIBCLOUD_SECRET; never shown)."),
+    S("host", "str", "Server host name (self-hosted and emulated services)."),
+    S("port", "int", "Server TCP port."),
+    S("secure", "bool", "Use TLS."),
+    S("region", "str", "Region, for drivers that have regions."),
+    S("api_version", "str", "API version, for drivers that have several."),
+    S("timeout", "float", "Socket timeout in seconds.", 60.0),
+    S("retry_timeout", "float", "Seconds transient failures are retried for (0: no retries).", 30.0),
+    S("retry_delay", "float", "Seconds before the first retry.", 0.5),
+    S("retry_backoff", "float", "Factor the delay grows by after each retry.", 2.0),
+    S("poll_interval", "float", "Compute: seconds between polls while waiting for a state.", 2.0),
+    S("nameservers", "list", "DNS: name servers reported for zones when the driver does not say."),
+    S("signature_version", "str", "EC2: AWS signature version.", "4"),
+    S("ex_*", "any", "Driver-specific options, passed to the driver's constructor as given."),
+)
 
-def _info(name: str, families: frozenset[str]) -> cloudkit.ProviderInfo:
+
+def _driver_settings(name: str, families: frozenset[str]) -> tuple[cloudkit.Setting, ...]:
+    """The settings of ``name``: the common ones plus every argument its drivers' constructors take."""
+    import inspect
+
+    from cloudkit_libcloud._driver import driver_class
+
+    known = {s.name for s in SETTINGS}
+    extra: dict[str, cloudkit.Setting] = {}
+    for family in sorted(families):
+        try:
+            params = inspect.signature(driver_class(family, name).__init__).parameters  # type: ignore[misc]
+        except Exception:  # a driver libcloud cannot import or introspect: common settings only
+            continue
+        for param in params.values():
+            if param.name in known or param.name in extra or param.name == "self" or param.kind in (
+                    param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            extra[param.name] = S(param.name, "any", f"Argument of libcloud's {family} driver constructor.")
+    return (*SETTINGS, *extra.values())
+
+
+def _info(name: str, families: frozenset[str], *, declare: bool = False) -> cloudkit.ProviderInfo:
     return cloudkit.ProviderInfo(
         name=name,
         families=families,  # type: ignore[arg-type]
         description=f"Apache Libcloud driver {driver_name(name)!r} ({', '.join(sorted(families))})",
         distribution=DISTRIBUTION,
+        settings=_driver_settings(name, families) if declare else None,
     )
 
 
@@ -65,7 +107,7 @@ class LibcloudPlugin:
         families = families_of(name)
         if not families:
             return None
-        return _info(name, families)
+        return _info(name, families, declare=True)
 
     @cloudkit.hookimpl(trylast=True)
     def cloudkit_make_service(self, provider: str, family: str, settings: Mapping[str, Any]) -> Any:
