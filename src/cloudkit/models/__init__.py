@@ -37,6 +37,7 @@ from cloudkit.models.notification import (
     QueueMessage,
     Subscription,
     Topic,
+    TopicNotification,
 )
 from cloudkit.models.platform import (
     ENVIRONMENT_STATES,
@@ -120,6 +121,7 @@ __all__ = [
     "Stack",
     "Subscription",
     "Topic",
+    "TopicNotification",
     "Volume",
     "VolumeSnapshot",
     "Zone",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import datetime_field, extra_field, frozen_map
+from cloudkit.models._base import datetime_field, extra_field, frozen_map, to_utc
 
 #: Subscription protocols every provider understands.
 PROTOCOLS = ("http", "https", "email", "sms", "queue")
@@ -73,7 +74,8 @@ class QueueMessage:
     came from a topic also carries ``message_id`` (the id :meth:`publish` returned), ``topic_id``,
     ``subject`` (``None`` if publish had none) and ``published_at``; for a message sent to the queue
     directly these are ``None``. ``id`` is the queue's own id of the message, ``sent_at`` when the
-    queue received it.
+    queue received it. ``extra`` holds the provider's native view (the local provider's signed
+    envelope under ``"envelope"``, SQS's system attributes on aws).
     """
 
     id: str
@@ -86,6 +88,7 @@ class QueueMessage:
     topic_id: str | None = None
     subject: str | None = None
     published_at: datetime | None = datetime_field()
+    extra: Mapping[str, object] = extra_field()
 
 
 @attrs.frozen
@@ -107,3 +110,53 @@ class Delivery:
     subject: str | None = None
     last_error: str | None = None
     created_at: datetime | None = datetime_field()
+
+
+@attrs.frozen
+class TopicNotification:
+    """What a topic delivered into a queue, read from the SNS-format ``Notification`` envelope."""
+
+    message: str
+    message_id: str | None
+    topic_id: str | None
+    subject: str | None
+    published_at: datetime | None = datetime_field()
+    attributes: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
+
+    @classmethod
+    def from_envelope(cls, body: str) -> TopicNotification | None:
+        """Read a ``Notification`` envelope (the SNS message format); ``None`` if ``body`` is not one.
+
+        Providers whose topics deliver the envelope into queues use this to build the neutral
+        :class:`QueueMessage` (``body`` = the published text). Message attributes are read from
+        ``MessageAttributes`` (``{"name": {"Type": "String", "Value": "..."}}``).
+        """
+        if not body.startswith("{"):
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("Type") != "Notification" or not isinstance(data.get("Message"), str):
+            return None
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        raw_attrs = data.get("MessageAttributes")
+        attributes: dict[str, str] = {}
+        if isinstance(raw_attrs, dict):
+            for name, item in raw_attrs.items():
+                if isinstance(item, dict) and isinstance(item.get("Value"), str):
+                    attributes[str(name)] = item["Value"]
+        stamp = text("Timestamp")
+        try:
+            published = to_utc(stamp) if stamp else None
+        except (ValueError, OverflowError):
+            published = None
+        return cls(
+            message=data["Message"], message_id=text("MessageId"), topic_id=text("TopicArn"), subject=text("Subject"),
+            published_at=published if isinstance(published, datetime) and published.tzinfo else None,
+            attributes=attributes,
+        )

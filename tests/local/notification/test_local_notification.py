@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,16 +107,22 @@ def test_email_confirmation_and_delivery_through_smtp(make_cloud: MakeCloud, mai
         n.confirm_subscription(topic, "not-the-token")
 
 
-def test_queue_delivery_carries_a_verifiable_envelope(make_cloud: MakeCloud) -> None:
+def test_queue_delivery_is_the_published_text_with_typed_fields(make_cloud: MakeCloud) -> None:
     n = make_cloud().notification
     topic = n.create_topic("orders")
     queue = n.create_queue("order-worker")
     n.subscribe(topic, "queue", "order-worker")  # by name
-    n.publish(topic, json.dumps({"order": 7}), attributes={"kind": "created"})
+    published = json.dumps({"order": 7})
+    before = datetime.now(UTC)
+    result = n.publish(topic, published, subject="New order", attributes={"kind": "created"})
     [msg] = n.receive_messages(queue, wait_seconds=2)
-    env = verify_envelope(msg.body, n.signing_certificate())  # type: ignore[attr-defined]
-    assert json.loads(env["Message"]) == {"order": 7}
+    assert msg.body == published  # the text, not an envelope around it (issue 10)
+    assert (msg.message_id, msg.topic_id, msg.subject) == (result.message_id, topic.id, "New order")
+    assert msg.published_at is not None and msg.published_at.tzinfo is UTC
+    assert before - timedelta(seconds=1) <= msg.published_at <= datetime.now(UTC)
     assert dict(msg.attributes) == {"kind": "created"}
+    env = verify_envelope(str(msg.extra["envelope"]), n.signing_certificate())  # type: ignore[attr-defined]
+    assert env["Message"] == published
     with pytest.raises(NotFound):
         n.ack_message(queue, "stale-receipt")
     n.ack_message(queue, msg.receipt)
@@ -313,3 +319,40 @@ def test_https_delivery_checks_the_endpoint_certificate(make_cloud: MakeCloud, t
 
 def _all_rows(service: Any) -> list[sqlite3.Row]:
     return service.db.query("SELECT * FROM deliveries")  # type: ignore[no-any-return]
+
+
+def test_a_process_exiting_without_close_shuts_delivery_down_cleanly(
+    make_cloud: MakeCloud, receiver: Receiver, root: Path
+) -> None:
+    """Issue 9: no 'cannot schedule new futures after interpreter shutdown'; undelivered rows are resumed."""
+    cloud = make_cloud()
+    topic = cloud.notification.create_topic("no-close")
+    _confirmed_http(cloud, receiver, topic.id)
+    cloud.close()
+    receiver.always_fail = True  # deliveries keep retrying while the process exits
+    script = (
+        "import time, cloudkit\n"
+        f"cloud = cloudkit.connect('local', root={str(root)!r}, delivery_attempts=10000, delivery_backoff=0.005,"
+        " delivery_max_backoff=0.01, delivery_poll=0.005)\n"
+        f"for i in range(20):\n"
+        f"    cloud.notification.publish({topic.id!r}, f'published by a process that never closes {{i}}')\n"
+        "deadline = time.monotonic() + 30\n"
+        "while time.monotonic() < deadline:\n"
+        "    if any(d.attempts >= 3 for d in cloud.notification.list_deliveries()):\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "# exits here without cloud.close()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    with sqlite3.connect(root / "notification" / "notification.db") as db:
+        left = db.execute("SELECT status, attempts FROM deliveries WHERE kind = 'notification'").fetchall()
+    assert len(left) == 20 and {status for status, _ in left} <= {"pending", "retrying"}  # kept, not lost or dead
+    assert max(attempts for _, attempts in left) >= 3
+    receiver.always_fail = False
+    n = make_cloud().notification
+    bodies = _wait(lambda: len(receiver.bodies) >= 20 and receiver.bodies, timeout=60)
+    assert sorted(json.loads(b)["Message"] for b in bodies) == sorted(
+        f"published by a process that never closes {i}" for i in range(20))
+    _wait(lambda: len(list(n.list_deliveries(status="sent"))) == 20, timeout=60)

@@ -38,8 +38,7 @@ def test_topic_queue_publish_receive_round_trip(cli: Cli) -> None:
     r = cli("-o", "json", "notification", "receive", "worker", "--wait", "2", "--ack")
     assert r.exit_code == 0, r.output
     [msg] = json.loads(r.output)
-    body = json.loads(msg["body"])
-    assert (body["MessageId"], body["Message"], body["Subject"]) == (message_id, "version 42 is live", "Deployed")
+    assert (msg["message_id"], msg["body"], msg["subject"]) == (message_id, "version 42 is live", "Deployed")
     assert json.loads(cli("-o", "json", "notification", "receive", "worker").output) == []  # acknowledged
     r = cli("-o", "json", "notification", "deliveries", "--status", "sent")
     assert sorted(d["protocol"] for d in json.loads(r.output)) == ["queue", "sms"]

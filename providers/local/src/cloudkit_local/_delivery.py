@@ -96,7 +96,10 @@ class Dispatcher:
         self._stop = threading.Event()
         self._slots = threading.Semaphore(settings.workers * 2)
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="cloudkit-delivery")
-        self._thread = threading.Thread(target=self._run, name="cloudkit-dispatcher", daemon=True)
+        # Not a daemon: when the program ends without close(), the thread notices that the main
+        # thread has finished, stops claiming work and releases its leases (see _run), and the
+        # interpreter waits for that instead of killing it half-way.
+        self._thread = threading.Thread(target=self._run, name="cloudkit-dispatcher", daemon=False)
         self._http: Any = None
         self._http_lock = threading.Lock()
         self._confirm_server: Any = None
@@ -118,17 +121,27 @@ class Dispatcher:
             return
         self._stop.set()
         self._wake.set()
-        self._thread.join()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
         self._pool.shutdown(wait=True)
+        self._release_leases()
+        if self._http is not None:
+            self._http.close()
+        if self._confirm_server is not None:
+            self._confirm_server.stop()
+
+    def _release_leases(self) -> None:
+        """Give back every delivery this dispatcher leased, so the next service resumes it at once."""
         try:
             with self.service.db.transaction() as conn:
                 conn.execute("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (self.owner,))
         except CloudkitError:
             pass
-        if self._http is not None:
-            self._http.close()
-        if self._confirm_server is not None:
-            self._confirm_server.stop()
+
+    def _exiting(self) -> bool:
+        """The program is ending without close(): the main thread has finished (the thread pool
+        then refuses new work, concurrent.futures having shut it down)."""
+        return not threading.main_thread().is_alive()
 
     # ------------------------------------------------------------ loop
     def _release_dead_owners(self) -> None:
@@ -164,6 +177,17 @@ class Dispatcher:
                              (self.owner, now + self.lease, row["seq"]))
         return rows
 
+    def _unclaim(self, rows: list[Any]) -> None:
+        for _ in rows:
+            self._slots.release()
+        try:
+            with self.service.db.transaction() as conn:
+                for row in rows:
+                    conn.execute("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE seq = ? AND lease_owner = ?",
+                                 (row["seq"], self.owner))
+        except CloudkitError:
+            pass
+
     def _next_due(self) -> float | None:
         rows = self.service.db.query(
             "SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) FROM deliveries WHERE status IN ('pending', 'retrying')"
@@ -172,8 +196,18 @@ class Dispatcher:
         return None if due is None else float(due)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._exiting() and not self._stop.is_set():
+                # Interpreter shutdown: in-flight attempts were finished by concurrent.futures'
+                # exit handler; pending rows stay in the database for the next service.
+                self._stop.set()
+                self._release_leases()
+
+    def _loop(self) -> None:
         last_sweep = 0.0
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._exiting():
             self._wake.clear()
             if time.monotonic() - last_sweep > 5:
                 last_sweep = time.monotonic()
@@ -188,8 +222,12 @@ class Dispatcher:
                 rows = self._claim(free) if free else []
                 for _ in range(free - len(rows)):
                     self._slots.release()
-                for row in rows:
-                    self._pool.submit(self._attempt, row)
+                for index, row in enumerate(rows):
+                    try:
+                        self._pool.submit(self._attempt, row)
+                    except RuntimeError:  # the interpreter is shutting down: leave the rest for later
+                        self._unclaim(rows[index:])
+                        return
             except CloudkitError:
                 rows = []
             if rows:

@@ -4,7 +4,9 @@ Everything lives in ``<root>/notification/``: ``notification.db`` (SQLite, WAL) 
 subscriptions, queues, queue messages and one *delivery* row per (message, subscription).
 
 - ``publish`` writes every delivery row in one transaction before it returns, so nothing is lost if
-  the process dies. ``queue`` deliveries go into the queue in that same transaction; ``sms`` ones
+  the process dies. ``queue`` deliveries go into the queue in that same transaction (stored as the
+  SNS-format envelope; :meth:`receive_messages` returns the neutral message: ``body`` is the
+  published text, subject, message id, topic and time are fields of :class:`QueueMessage`); ``sms`` ones
   are recorded in the outbox (status ``sent``). ``http``/``https``/``email`` deliveries are made by
   :class:`~cloudkit_local._delivery.Dispatcher` threads, retried with exponential backoff, and end
   as ``dead`` letters after ``delivery_attempts`` failures. Rows left ``pending``/``retrying`` by a
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudkit.errors import NotFound
-from cloudkit.models.notification import Delivery, PublishResult, Queue, QueueMessage, Subscription, Topic
+from cloudkit.models.notification import Delivery, PublishResult, Queue, QueueMessage, Subscription, Topic, TopicNotification
 from cloudkit.paging import paginate
 from cloudkit.services.notification import NotificationService
 from cloudkit_local._delivery import DeliverySettings, Dispatcher
@@ -380,14 +382,23 @@ class LocalNotification(NotificationService):
                         "UPDATE queue_messages SET visible_at = ?, receipt = ?, receive_count = receive_count + 1 WHERE seq = ?",
                         (now + visibility_timeout, receipt, row["seq"]),
                     )
-                    out.append(QueueMessage(id=row["id"], body=row["body"], receipt=receipt,
-                                            attributes=json.loads(row["attributes"]), sent_at=_dt(row["sent_at"]),
-                                            receive_count=row["receive_count"] + 1))
+                    out.append(self._queue_message(row, receipt))
             remaining = deadline - time.monotonic()
             if out or remaining <= 0:
                 return out
             with self._queue_event:
                 self._queue_event.wait(min(remaining, 0.05))
+
+    @staticmethod
+    def _queue_message(row: Any, receipt: str) -> QueueMessage:
+        """The neutral message: the stored SNS-format envelope is unwrapped (body = published text)."""
+        note = TopicNotification.from_envelope(row["body"])
+        common: dict[str, Any] = {"id": row["id"], "receipt": receipt, "attributes": json.loads(row["attributes"]),
+                                  "sent_at": _dt(row["sent_at"]), "receive_count": row["receive_count"] + 1}
+        if note is None:
+            return QueueMessage(body=row["body"], **common)
+        return QueueMessage(body=note.message, message_id=note.message_id, topic_id=note.topic_id, subject=note.subject,
+                            published_at=note.published_at, extra={"envelope": row["body"]}, **common)
 
     def _ack_message(self, queue_id: str, receipt: str) -> None:
         with self.db.transaction() as conn:
