@@ -20,12 +20,67 @@ from cloudkit.models.dns import RecordSet
 # --------------------------------------------------------------------------- generic
 
 
+#: Lone surrogates (U+D800-U+DFFF): Python strings can hold them, UTF-8 (and so every provider) cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Unicode control characters (category Cc): C0, DEL and C1.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: Characters XML 1.0 cannot carry (C0 controls other than tab, LF and CR; U+FFFE; U+FFFF); SQS and
+#: every XML-based storage listing refuse or mangle them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Characters refused in object keys: every C0 control, U+FFFE and U+FFFF.
+_NOT_KEY = re.compile("[\x00-\x1f\ufffe\uffff]")
+
+
+def unicode_text(field: str, value: str) -> str:
+    """``value`` must be encodable as UTF-8 (no lone surrogate) and hold no NUL character."""
+    if _SURROGATE.search(value):
+        raise InvalidInput(field, "must be valid Unicode text (no lone surrogate code points)")
+    if "\x00" in value:
+        raise InvalidInput(field, "must not contain a NUL character")
+    return value
+
+
 def require_str(field: str, value: object) -> str:
-    """``value`` must be a non-empty string."""
+    """``value`` must be a non-empty string of valid Unicode text without NUL."""
     if not isinstance(value, str):
         raise InvalidInput(field, f"must be a string, not {type(value).__name__}")
     if not value:
         raise InvalidInput(field, "must not be empty")
+    return unicode_text(field, value)
+
+
+def no_controls(field: str, value: str) -> str:
+    """``value`` must hold no control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F)."""
+    if _CONTROL.search(value):
+        raise InvalidInput(field, "must not contain control characters (U+0000-U+001F, U+007F-U+009F)")
+    return value
+
+
+def reference(field: str, value: object, *, max_len: int = 2048) -> str:
+    """A resource id, name or ARN given by reference: one line of at most ``max_len`` characters, no controls."""
+    value = require_str(field, value)
+    if len(value) > max_len:
+        raise InvalidInput(field, f"must be at most {max_len} characters")
+    return no_controls(field, value)
+
+
+def optional_text(field: str, value: object, *, max_len: int = 1024) -> str | None:
+    """Free text such as a description: ``None`` or one line of at most ``max_len`` characters, no controls."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, not {type(value).__name__}")
+    if len(value) > max_len:
+        raise InvalidInput(field, f"must be at most {max_len} characters")
+    return no_controls(field, unicode_text(field, value))
+
+
+def client_token(value: object, field: str = "client_token") -> str | None:
+    """An idempotency token: ``None`` or 1 to 64 printable ASCII characters (EC2's rule)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[\x21-\x7e]{1,64}", value):
+        raise InvalidInput(field, "must be 1 to 64 printable ASCII characters")
     return value
 
 
@@ -49,6 +104,22 @@ def number_range(field: str, value: object, low: float, high: float | None = Non
     return float(value)
 
 
+def sequence(field: str, value: object) -> list[Any]:
+    """A list, tuple or other iterable of items (a string or a mapping is refused), as a list."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidInput(field, f"must be a sequence, not {type(value).__name__}")
+    return list(value)
+
+
+def flag(field: str, value: object) -> bool:
+    """A yes/no setting: a bool, or ``"true"``/``"false"``/``"1"``/``"0"`` as config files and env vars give it."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise InvalidInput(field, "must be true or false")
+
+
 def one_of(field: str, value: object, choices: Iterable[str]) -> str:
     """``value`` must be one of ``choices`` (compared case-insensitively, returned lower-case)."""
     options = tuple(choices)
@@ -69,8 +140,10 @@ def string_map(field: str, value: Mapping[str, Any] | None, *, max_items: int = 
     for k, v in value.items():
         if not isinstance(k, str) or not k:
             raise InvalidInput(field, "keys must be non-empty strings")
+        no_controls(field, unicode_text(field, k))
         if not isinstance(v, str):
             raise InvalidInput(f"{field}[{k!r}]", "must be a string")
+        unicode_text(f"{field}[{k!r}]", v)
         out[k] = v
     return out
 
@@ -83,7 +156,7 @@ def resource_name(field: str, value: object, *, max_len: int = 255) -> str:
     value = require_str(field, value)
     if len(value) > max_len:
         raise InvalidInput(field, f"must be at most {max_len} characters")
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise InvalidInput(field, "may contain only letters, digits, '_', '.' and '-', starting with a letter or digit")
     return value
 
@@ -105,7 +178,7 @@ def bucket_name(value: object, field: str = "bucket") -> str:
     value = require_str(field, value)
     if not 3 <= len(value) <= 63:
         raise InvalidInput(field, f"must be 3 to 63 characters long (got {len(value)})")
-    if not _BUCKET.match(value):
+    if not _BUCKET.fullmatch(value):
         raise InvalidInput(
             field,
             "may contain only lower-case letters, digits, '.' and '-', and must start and end with a letter or digit",
@@ -123,17 +196,24 @@ def bucket_name(value: object, field: str = "bucket") -> str:
     return value
 
 
-def object_key(value: object, field: str = "key") -> str:
-    """Object keys: 1 to 1024 bytes of UTF-8, no NUL, no ``.`` or ``..`` path segment."""
-    value = require_str(field, value)
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidInput(field, "must be valid UTF-8 text") from None
+def _key_text(field: str, value: str) -> str:
+    """The characters every object store can carry in a key: UTF-8, no C0 control, no U+FFFE/U+FFFF."""
+    unicode_text(field, value)
+    if _NOT_KEY.search(value):
+        raise InvalidInput(field, "must not contain C0 control characters (U+0000-U+001F) or U+FFFE/U+FFFF")
+    size = len(value.encode("utf-8"))
     if size > 1024:
         raise InvalidInput(field, f"must be at most 1024 bytes of UTF-8 (got {size})")
-    if "\x00" in value:
-        raise InvalidInput(field, "must not contain a NUL character")
+    return value
+
+
+def object_key(value: object, field: str = "key") -> str:
+    """Object keys: 1 to 1024 bytes of UTF-8; no C0 control character, U+FFFE or U+FFFF; no ``.``/``..`` segment.
+
+    S3 itself accepts control characters in keys, but XML listings (libcloud's S3 and Azure drivers,
+    S3 without ``encoding-type=url``) cannot carry them, so cloudkit refuses them everywhere.
+    """
+    value = _key_text(field, require_str(field, value))
     if any(seg in (".", "..") for seg in value.split("/")):
         raise InvalidInput(field, "must not contain '.' or '..' path segments")
     return value
@@ -143,12 +223,7 @@ def key_prefix(value: object, field: str = "prefix") -> str:
     """A listing prefix: may be empty; otherwise the rules of keys except segment rules at the end."""
     if value is None or value == "":
         return ""
-    value = require_str(field, value)
-    if "\x00" in value:
-        raise InvalidInput(field, "must not contain a NUL character")
-    if len(value.encode("utf-8")) > 1024:
-        raise InvalidInput(field, "must be at most 1024 bytes of UTF-8")
-    return value
+    return _key_text(field, require_str(field, value))
 
 
 def content_type(value: object, field: str = "content_type") -> str | None:
@@ -156,8 +231,8 @@ def content_type(value: object, field: str = "content_type") -> str | None:
     if value is None:
         return None
     value = require_str(field, value)
-    if not re.match(r"^[\w.+-]+/[\w.+-]+(\s*;.*)?$", value) or any(c in value for c in "\r\n"):
-        raise InvalidInput(field, "must be a MIME type such as 'text/plain'")
+    if len(value) > 255 or not re.fullmatch(r"[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+(?: *;[\x20-\x7e]*)?", value):
+        raise InvalidInput(field, "must be a MIME type such as 'text/plain' (printable ASCII, at most 255 characters)")
     return value
 
 
@@ -166,10 +241,10 @@ def user_metadata(value: Mapping[str, Any] | None, field: str = "metadata") -> d
     data = string_map(field, value)
     total = 0
     for k, v in data.items():
-        if not re.match(r"^[A-Za-z0-9_-]+$", k):
+        if not re.fullmatch(r"^[A-Za-z0-9_-]+$", k):
             raise InvalidInput(f"{field}[{k!r}]", "names may contain only ASCII letters, digits, '-' and '_'")
-        if any(c in v for c in "\r\n\x00"):
-            raise InvalidInput(f"{field}[{k!r}]", "values must not contain line breaks or NUL")
+        if _CONTROL.search(v):
+            raise InvalidInput(f"{field}[{k!r}]", "values must not contain line breaks or other control characters")
         total += len(k.encode()) + len(v.encode())
     if total > 2048:
         raise InvalidInput(field, f"must be at most 2048 bytes in all (got {total})")
@@ -259,7 +334,7 @@ def zone_name(value: object, field: str = "zone") -> str:
     import dns.exception
     import dns.name
 
-    value = require_str(field, value).strip()
+    value = _dns_text(field, value)
     try:
         name = dns.name.from_text(value)
     except dns.exception.DNSException as exc:
@@ -268,9 +343,19 @@ def zone_name(value: object, field: str = "zone") -> str:
     if len(labels) < 2:
         raise InvalidInput(field, "must have at least two labels, such as 'example.com'")
     for label in labels:
-        if not re.match(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$", label):
+        if not re.fullmatch(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$", label):
             raise InvalidInput(field, f"label {label!r} may contain only letters, digits and inner '-'")
     return ".".join(labels).lower()
+
+
+def _dns_text(field: str, value: object) -> str:
+    """A domain name as text: surrounding spaces are dropped, but never down to nothing (no silent apex)."""
+    value = no_controls(field, require_str(field, value)).strip(" ")
+    if not value:
+        raise InvalidInput(field, "must not be empty or only spaces (write '@' for the zone apex)")
+    if len(value) > 1024:
+        raise InvalidInput(field, "must be at most 1024 characters")
+    return value
 
 
 def ttl(value: object, field: str = "ttl") -> int:
@@ -283,7 +368,7 @@ def record_name(value: object, zone: str, field: str = "name") -> str:
     import dns.exception
     import dns.name
 
-    value = require_str(field, value).strip()
+    value = _dns_text(field, value)
     origin = dns.name.from_text(zone)
     try:
         name = origin if value == "@" else dns.name.from_text(value, origin=origin)
@@ -296,7 +381,7 @@ def record_name(value: object, zone: str, field: str = "name") -> str:
         text = label.decode("ascii", "replace")
         if text == "*" and i == 0:
             continue
-        if not re.match(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$", text):
+        if not re.fullmatch(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$", text):
             raise InvalidInput(field, f"label {text!r} may contain only letters, digits, '_' and inner '-'")
     text = rel.to_text()
     return "@" if text == "@" else text.lower()
@@ -328,8 +413,11 @@ def record_value(rtype: str, value: Any, zone: str, field: str = "values") -> st
 
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "each value must be a non-empty string")
-    if "\n" in value or "\r" in value:
-        raise InvalidInput(field, "values must not contain line breaks")
+    unicode_text(field, value)
+    if _CONTROL.search(value):
+        raise InvalidInput(field, "values must not contain line breaks or other control characters")
+    if len(value) > 4000:
+        raise InvalidInput(field, "each value must be at most 4000 characters")
     text = value.strip()
     if rtype in ("TXT",):
         text = _quote_txt(text)
@@ -383,7 +471,7 @@ def topic_name(value: object, field: str = "name") -> str:
     """SNS topic naming: 1 to 256 letters, digits, ``-`` and ``_`` (a ``.fifo`` suffix is allowed)."""
     value = require_str(field, value)
     base = value[:-5] if value.endswith(".fifo") else value
-    if not _TOPIC.match(base):
+    if not _TOPIC.fullmatch(base):
         raise InvalidInput(field, "must be 1 to 256 letters, digits, '-' or '_' (optionally ending in '.fifo')")
     return value
 
@@ -392,46 +480,132 @@ def queue_name(value: object, field: str = "name") -> str:
     """SQS queue naming: 1 to 80 letters, digits, ``-`` and ``_`` (a ``.fifo`` suffix is allowed)."""
     value = require_str(field, value)
     base = value[:-5] if value.endswith(".fifo") else value
-    if not re.match(r"^[A-Za-z0-9_-]{1,80}$", base):
+    if not re.fullmatch(r"^[A-Za-z0-9_-]{1,80}$", base):
         raise InvalidInput(field, "must be 1 to 80 letters, digits, '-' or '_' (optionally ending in '.fifo')")
     return value
 
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-_PHONE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+#: Link-local and cloud metadata addresses: refused as http(s) endpoints unless allowed.
+_LINK_LOCAL_NETS = tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"))
+#: Host names of cloud metadata services (refused like their addresses).
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"})
+
+
+def host_name(value: str, field: str = "endpoint", *, min_labels: int = 1) -> str:
+    """A DNS host name (letters, digits, inner ``-``; IDNA for non-ASCII), returned in ASCII lower case.
+
+    A name whose last label is numeric (``2852039166``, ``0xa9fea9fe``, ``1.2.3.999``) is refused:
+    URL parsers read such names as IPv4 addresses in other notations.
+    """
+    import dns.exception
+    import dns.name
+
+    text = value[:-1] if value.endswith(".") else value
+    if not text or len(text) > 253:
+        raise InvalidInput(field, "host must be a name of 1 to 253 characters")
+    try:
+        labels = [lab.decode("ascii") for lab in dns.name.from_unicode(text).labels if lab]
+    except (dns.exception.DNSException, UnicodeError, ValueError):
+        raise InvalidInput(field, "host is not a valid domain name") from None
+    labels = [lab.lower() for lab in labels]
+    if len(labels) < min_labels or not all(_LABEL.fullmatch(lab) for lab in labels):
+        raise InvalidInput(field, "host labels may contain only letters, digits and inner '-'")
+    if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1]):
+        raise InvalidInput(field, "host is neither a dotted IPv4 address nor a name (numeric last label)")
+    return ".".join(labels)
 
 
 def email(value: object, field: str = "endpoint") -> str:
-    """An e-mail address ``local@domain.tld``."""
-    value = require_str(field, value).strip()
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise InvalidInput(field, f"must be an e-mail address such as ops@example.com (got {value!r})")
+    """An e-mail address ``local@domain.tld``: a dot-atom local part and a host name of two labels or more."""
+    value = no_controls(field, require_str(field, value))
+    local, at, domain = value.rpartition("@")
+    if not at or len(value) > 254 or len(local) > 64 or not _LOCAL_PART.fullmatch(local):
+        raise InvalidInput(field, "must be an e-mail address such as ops@example.com")
+    if not domain.isascii():
+        raise InvalidInput(field, "must be an e-mail address with an ASCII domain such as ops@example.com")
+    host_name(domain, field, min_labels=2)
     return value
 
 
 def phone(value: object, field: str = "endpoint") -> str:
-    """A phone number in E.164 form (``+`` and 8 to 15 digits); spaces and dashes are removed."""
-    value = re.sub(r"[\s().-]", "", require_str(field, value))
-    if not _PHONE.match(value):
+    """A phone number in E.164 form (``+`` and 8 to 15 digits); spaces, dots, dashes and brackets are removed."""
+    value = re.sub(r"[ ().-]", "", require_str(field, value))
+    if not _PHONE.fullmatch(value):
         raise InvalidInput(field, "must be a phone number in E.164 form, such as +14155550100")
     return value
 
 
-def url(value: object, field: str = "endpoint", schemes: tuple[str, ...] = ("http", "https")) -> str:
-    """An absolute URL with one of ``schemes`` and a host."""
-    value = require_str(field, value).strip()
+def is_link_local(host: str) -> bool:
+    """Whether ``host`` (a URL's host: an IP literal or a name) is link-local or a cloud metadata service."""
+    if host.lower().rstrip(".") in METADATA_HOSTS:
+        return True
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in _LINK_LOCAL_NETS)
+
+
+def url(
+    value: object, field: str = "endpoint", schemes: tuple[str, ...] = ("http", "https"), *, allow_link_local: bool = True
+) -> str:
+    """An absolute URL with one of ``schemes`` and a valid host, taken exactly as given.
+
+    Parsed with :func:`urllib.parse.urlsplit`; the host must be an IPv4 address, a bracketed IPv6
+    address or a host name (:func:`host_name`); no whitespace or control character anywhere; a port,
+    when given, is 1 to 65535. With ``allow_link_local=False`` link-local and metadata hosts
+    (169.254.0.0/16, fe80::/10, fd00:ec2::254, ``metadata.google.internal``...) are refused.
+    Messages never repeat the URL (it may carry credentials).
+    """
+    value = require_str(field, value)
+    if len(value) > 2048:
+        raise InvalidInput(field, "must be at most 2048 characters")
+    if _CONTROL.search(value) or any(c.isspace() for c in value):
+        raise InvalidInput(field, "must not contain whitespace or control characters")
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise InvalidInput(field, f"is not a valid URL ({exc})") from None
-    if parts.scheme not in schemes or not parts.hostname:
-        raise InvalidInput(field, f"must be an absolute {'/'.join(schemes)} URL with a host (got {value!r})")
+        port = parts.port
+    except ValueError:
+        raise InvalidInput(field, "is not a valid URL (bad host or port)") from None
+    if parts.scheme.lower() not in schemes or not parts.netloc:
+        raise InvalidInput(field, f"must be an absolute {'/'.join(schemes)} URL with a host")
+    if port == 0:
+        raise InvalidInput(field, "port must be 1 to 65535")
+    host = parts.netloc.rpartition("@")[2]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") and ":" in host else host
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1] if host.endswith("]") else "!")
+        except ValueError:
+            raise InvalidInput(field, "host in brackets must be an IPv6 address") from None
+    else:
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            host_name(host, field)
+    if not allow_link_local and is_link_local(host):
+        raise InvalidInput(
+            field,
+            "must not point at a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254); "
+            "set allow_link_local_endpoints to allow it",
+        )
     return value
 
 
-def endpoint(protocol: Any, value: Any) -> tuple[str, str]:
-    """A subscription ``(protocol, endpoint)`` pair, each checked for its protocol."""
+_ARN = re.compile(r"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:[\x21-\x7e]+")
+
+
+def endpoint(protocol: Any, value: Any, *, allow_link_local: bool = False) -> tuple[str, str]:
+    """A subscription ``(protocol, endpoint)`` pair, each checked for its protocol.
+
+    http(s) endpoints to link-local or metadata addresses are refused unless ``allow_link_local``.
+    A ``queue`` endpoint is a queue name, an ARN or a queue URL.
+    """
     from cloudkit.models.notification import PROTOCOLS
 
     proto = one_of("protocol", protocol, PROTOCOLS)
@@ -440,20 +614,46 @@ def endpoint(protocol: Any, value: Any) -> tuple[str, str]:
     if proto == "sms":
         return proto, phone(value)
     if proto in ("http", "https"):
-        return proto, url(value, schemes=(proto,))
+        return proto, url(value, schemes=(proto,), allow_link_local=allow_link_local)
     value = require_str("endpoint", value)
-    if value.startswith(("arn:", "http://", "https://")):
+    if value.startswith("arn:"):
+        if len(value) > 2048 or not _ARN.fullmatch(value):
+            raise InvalidInput("endpoint", "must be a queue ARN (arn:partition:service:region:account:name)")
         return proto, value
+    if value.startswith(("http://", "https://")):
+        return proto, url(value)
     return proto, queue_name(value, "endpoint")
 
 
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
+def message_text(field: str, value: str) -> str:
+    """Text SQS and SNS can carry: no lone surrogate, no C0 control other than tab, LF and CR, no U+FFFE/U+FFFF."""
+    if _SURROGATE.search(value):
+        raise InvalidInput(field, "must be valid Unicode text (no lone surrogate code points)")
+    if _NOT_XML.search(value):
+        raise InvalidInput(field, "must not contain C0 control characters other than tab, LF and CR, or U+FFFE/U+FFFF")
+    return value
+
+
+def message_attributes(value: Mapping[str, Any] | None, field: str = "attributes") -> dict[str, str]:
+    """At most 10 attributes; names of letters, digits, ``-``, ``_``, ``.`` (at most 256); values as messages."""
+    data = string_map(field, value, max_items=10)
+    for k, v in data.items():
+        if len(k) > 256 or not re.fullmatch(r"[A-Za-z0-9_.-]+", k):
+            raise InvalidInput(f"{field}[{k!r}]", "names are at most 256 letters, digits, '-', '_' or '.'")
+        message_text(f"{field}[{k!r}]", v)
+        if len(v.encode("utf-8")) > MAX_MESSAGE_BYTES:
+            raise InvalidInput(f"{field}[{k!r}]", "must be at most 262144 bytes of UTF-8")
+    return data
+
+
 def message(value: object, field: str = "message") -> str:
     """A notification body: text of at most 256 KiB in UTF-8."""
     if not isinstance(value, str):
         raise InvalidInput(field, "must be a string")
+    message_text(field, value)
     size = len(value.encode("utf-8"))
     if size > MAX_MESSAGE_BYTES:
         raise InvalidInput(field, f"must be at most 262144 bytes of UTF-8 (got {size})")
@@ -467,7 +667,7 @@ def subject(value: object, field: str = "subject") -> str | None:
     if value is None:
         return None
     value = require_str(field, value)
-    if len(value) > 100 or any(ord(c) < 32 for c in value):
+    if len(value) > 100 or _CONTROL.search(value):
         raise InvalidInput(field, "must be one line of at most 100 printable characters")
     return value
 
@@ -480,7 +680,7 @@ _DB_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$")
 def db_identifier(value: object, field: str = "identifier") -> str:
     """RDS identifiers: 1 to 63 letters, digits or hyphens; starts with a letter; no ``--``; no trailing ``-``."""
     value = require_str(field, value)
-    if len(value) > 63 or not _DB_ID.match(value) or value.endswith("-"):
+    if len(value) > 63 or not _DB_ID.fullmatch(value) or value.endswith("-"):
         raise InvalidInput(
             field,
             "must be 1 to 63 letters, digits or hyphens, start with a letter, and not end with or contain two hyphens in a row",
@@ -491,7 +691,7 @@ def db_identifier(value: object, field: str = "identifier") -> str:
 def db_username(value: object, field: str = "master_username") -> str:
     """A master user name: 1 to 16 letters, digits or ``_``, starting with a letter."""
     value = require_str(field, value)
-    if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,15}$", value):
+    if not re.fullmatch(r"^[A-Za-z][A-Za-z0-9_]{0,15}$", value):
         raise InvalidInput(field, "must be 1 to 16 letters, digits or '_', starting with a letter")
     if value.lower() in ("postgres", "rdsadmin", "admin_reserved", "root", "mysql"):
         raise InvalidInput(field, f"{value!r} is reserved by the engine")
@@ -522,7 +722,7 @@ def maintenance_window(value: object, field: str = "maintenance_window") -> str 
     if value is None:
         return None
     value = require_str(field, value).lower()
-    m = re.match(r"^(mon|tue|wed|thu|fri|sat|sun):(\d\d):(\d\d)-(mon|tue|wed|thu|fri|sat|sun):(\d\d):(\d\d)$", value)
+    m = re.fullmatch(r"^(mon|tue|wed|thu|fri|sat|sun):([0-9]{2}):([0-9]{2})-(mon|tue|wed|thu|fri|sat|sun):([0-9]{2}):([0-9]{2})$", value)
     if not m or int(m[2]) > 23 or int(m[5]) > 23 or int(m[3]) > 59 or int(m[6]) > 59:
         raise InvalidInput(field, "must be 'ddd:hh:mm-ddd:hh:mm' in UTC, such as 'sun:05:00-sun:06:00'")
     return value
@@ -570,7 +770,7 @@ def security_rule(rule: Any, field: str = "rules") -> Any:
 def instance_name(value: object, field: str = "name") -> str:
     """An instance name usable as a host name: 1 to 63 letters, digits and inner hyphens."""
     value = require_str(field, value)
-    if not re.match(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value):
+    if not re.fullmatch(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", value):
         raise InvalidInput(field, "must be 1 to 63 letters, digits or inner '-' (it becomes the host name)")
     return value
 
@@ -610,7 +810,7 @@ def timeout(value: object, field: str = "timeout") -> float:
 def application_name(value: object, field: str = "application") -> str:
     """1 to 100 characters, no ``/``."""
     value = require_str(field, value)
-    if len(value) > 100 or "/" in value or any(ord(c) < 32 for c in value):
+    if len(value) > 100 or "/" in value or _CONTROL.search(value):
         raise InvalidInput(field, "must be 1 to 100 printable characters without '/'")
     return value
 
@@ -623,14 +823,14 @@ def version_label(value: object, field: str = "version") -> str:
 def environment_name(value: object, field: str = "environment") -> str:
     """4 to 40 letters, digits and hyphens, not starting or ending with a hyphen (Elastic Beanstalk)."""
     value = require_str(field, value)
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$", value):
+    if not re.fullmatch(r"^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$", value):
         raise InvalidInput(field, "must be 4 to 40 letters, digits or hyphens, not starting or ending with a hyphen")
     return value
 
 
 def env_var_name(value: object, field: str = "env_vars") -> str:
     """An environment variable name: letters, digits and ``_``, not starting with a digit."""
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+    if not isinstance(value, str) or not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
         raise InvalidInput(field, f"{value!r} is not a valid environment variable name")
     return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar, Union
 
@@ -29,7 +30,7 @@ VSnapshotRef = Union[VolumeSnapshot, str]
 
 
 def _id(ref: object, field: str) -> str:
-    return v.require_str(field, getattr(ref, "id", ref))
+    return v.reference(field, getattr(ref, "id", ref))
 
 
 class ComputeService(Service):
@@ -73,7 +74,10 @@ class ComputeService(Service):
     # ---------------------------------------------------------------- catalogue
     def list_images(self, *, name: str | None = None, owner: str | None = None) -> Iterator[Image]:
         """Images, optionally filtered by name (``*`` wildcards allowed) and owner."""
-        return self._list_images(name, owner)
+        return self._list_images(
+            None if name is None else v.reference("name", name, max_len=255),
+            None if owner is None else v.reference("owner", owner, max_len=255),
+        )
 
     def get_image(self, image: ImageRef) -> Image:
         """An image by id, or ``NotFound``."""
@@ -116,20 +120,20 @@ class ComputeService(Service):
         """
         if isinstance(security_groups, str):
             raise InvalidInput("security_groups", "must be a sequence of groups, not a single string")
-        kp = None if key_pair is None else v.require_str("key_pair", getattr(key_pair, "name", key_pair))
+        security_groups = v.sequence("security_groups", security_groups)
+        kp = None if key_pair is None else v.reference("key_pair", getattr(key_pair, "name", key_pair), max_len=255)
         groups = tuple(_id(g, "security_groups") for g in security_groups)
-        if client_token is not None and (not isinstance(client_token, str) or not 1 <= len(client_token) <= 64):
-            raise InvalidInput("client_token", "must be a string of 1 to 64 characters")
+        client_token = v.client_token(client_token)
         return self._create_instance(
             v.instance_name(name),
             image=_id(image, "image"),
-            instance_type=v.require_str("instance_type", instance_type),
+            instance_type=v.reference("instance_type", instance_type, max_len=255),
             key_pair=kp,
             security_groups=groups,
             user_data=v.user_data(user_data),
-            role=None if role is None else v.require_str("role", role),
-            subnet=None if subnet is None else v.require_str("subnet", subnet),
-            zone=None if zone is None else v.require_str("zone", zone),
+            role=None if role is None else v.reference("role", role),
+            subnet=None if subnet is None else v.reference("subnet", subnet),
+            zone=None if zone is None else v.reference("zone", zone, max_len=255),
             tags=v.tags(tags),
             client_token=client_token,
             wait=wait,
@@ -176,7 +180,9 @@ class ComputeService(Service):
 
     def import_key_pair(self, name: str, public_key: str) -> KeyPair:
         """Register an existing OpenSSH public key."""
-        pk = v.require_str("public_key", public_key).strip()
+        pk = v.no_controls("public_key", v.require_str("public_key", public_key).strip())
+        if len(pk) > 16384:
+            raise InvalidInput("public_key", "must be at most 16384 characters")
         if not pk.startswith(("ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-")):
             raise InvalidInput("public_key", "must be an OpenSSH public key ('ssh-ed25519 AAAA...')")
         return self._import_key_pair(v.resource_name("name", name), pk)
@@ -187,14 +193,15 @@ class ComputeService(Service):
 
     def delete_key_pair(self, name: str | KeyPair) -> None:
         """Delete a key pair."""
-        self._delete_key_pair(v.require_str("name", getattr(name, "name", name)))
+        self._delete_key_pair(v.reference("name", getattr(name, "name", name), max_len=255))
 
     # ---------------------------------------------------------------- security groups
     def create_security_group(self, name: str, description: str = "", *, rules: Sequence[SecurityRule] = ()) -> SecurityGroup:
         """Create a security group, optionally with ingress rules."""
-        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(rules)]
-        if not isinstance(description, str) or len(description) > 255:
+        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(v.sequence("rules", rules))]
+        if not isinstance(description, str):
             raise InvalidInput("description", "must be a string of at most 255 characters")
+        v.optional_text("description", description, max_len=255)
         return self._create_security_group(v.resource_name("name", name), description, checked)
 
     def list_security_groups(self) -> Iterator[SecurityGroup]:
@@ -207,14 +214,14 @@ class ComputeService(Service):
 
     def authorize_ingress(self, group: GroupRef, rules: Sequence[SecurityRule]) -> SecurityGroup:
         """Add ingress rules."""
-        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(rules)]
+        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(v.sequence("rules", rules))]
         if not checked:
             raise InvalidInput("rules", "must hold at least one rule")
         return self._authorize_ingress(_id(group, "group"), checked)
 
     def revoke_ingress(self, group: GroupRef, rules: Sequence[SecurityRule]) -> SecurityGroup:
         """Remove ingress rules."""
-        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(rules)]
+        checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(v.sequence("rules", rules))]
         if not checked:
             raise InvalidInput("rules", "must hold at least one rule")
         return self._revoke_ingress(_id(group, "group"), checked)
@@ -228,7 +235,7 @@ class ComputeService(Service):
         return self._create_volume(
             v.int_range("size_gb", size_gb, 1, 65536),
             None if name is None else v.resource_name("name", name),
-            zone,
+            None if zone is None else v.reference("zone", zone, max_len=255),
             None if snapshot is None else _id(snapshot, "snapshot"),
             wait,
             v.timeout(timeout),
@@ -245,7 +252,7 @@ class ComputeService(Service):
     def attach_volume(self, volume: VolumeRef, instance: InstanceRef, device: str, *, wait: bool = True, timeout: float = 300) -> Volume:
         """Attach a volume to an instance as ``device`` (``/dev/sdf``)."""
         dev = v.require_str("device", device)
-        if not dev.startswith("/dev/"):
+        if not re.fullmatch(r"/dev/[A-Za-z0-9/_-]{1,64}", dev):
             raise InvalidInput("device", "must be a device path such as /dev/sdf")
         return self._attach_volume(_id(volume, "volume"), _id(instance, "instance"), dev, wait, v.timeout(timeout))
 
@@ -255,6 +262,9 @@ class ComputeService(Service):
 
     def create_volume_snapshot(self, volume: VolumeRef, *, description: str = "", wait: bool = True, timeout: float = 1800) -> VolumeSnapshot:
         """Snapshot a volume."""
+        if not isinstance(description, str):
+            raise InvalidInput("description", "must be a string of at most 255 characters")
+        v.optional_text("description", description, max_len=255)
         return self._create_volume_snapshot(_id(volume, "volume"), description, wait, v.timeout(timeout))
 
     def list_volume_snapshots(self) -> Iterator[VolumeSnapshot]:

@@ -67,8 +67,10 @@ class DatabaseService(Service):
     ) -> DatabaseInstance:
         """Create a database server; with ``wait`` return once it is ``available``."""
         ident = v.db_identifier(identifier)
-        eng = v.require_str("engine", engine).lower()
-        v.require_str("instance_class", instance_class)
+        eng = v.reference("engine", engine, max_len=64).lower()
+        v.reference("instance_class", instance_class, max_len=64)
+        if engine_version is not None:
+            v.reference("engine_version", engine_version, max_len=64)
         if database_name is not None:
             v.db_username(database_name, "database_name")
         if iops is not None:
@@ -114,7 +116,7 @@ class DatabaseService(Service):
         """Change an instance's settings; only the arguments given change."""
         changes: dict[str, object] = {}
         if instance_class is not None:
-            changes["instance_class"] = v.require_str("instance_class", instance_class)
+            changes["instance_class"] = v.reference("instance_class", instance_class, max_len=64)
         if storage_gb is not None:
             changes["storage_gb"] = v.storage_gb(storage_gb)
         if backup_retention_days is not None:
@@ -174,9 +176,8 @@ class DatabaseService(Service):
         timeout: float = 1800,
     ) -> DatabaseInstance:
         """Create a new instance holding the snapshot's data."""
-        return self._restore_snapshot(
-            _db(snapshot, "snapshot"), v.db_identifier(identifier), instance_class, wait, v.timeout(timeout)
-        )
+        cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
+        return self._restore_snapshot(_db(snapshot, "snapshot"), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
     def restore_to_point_in_time(
         self,
@@ -195,7 +196,8 @@ class DatabaseService(Service):
         self, source: InstanceRef, identifier: str, *, instance_class: str | None = None, wait: bool = True, timeout: float = 1800
     ) -> DatabaseInstance:
         """Create a read replica that streams ``source``'s writes."""
-        return self._create_read_replica(_db(source, "source"), v.db_identifier(identifier), instance_class, wait, v.timeout(timeout))
+        cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
+        return self._create_read_replica(_db(source, "source"), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
     def promote_read_replica(self, replica: InstanceRef, *, wait: bool = True, timeout: float = 1800) -> DatabaseInstance:
         """Turn a replica into a standalone, writable instance."""

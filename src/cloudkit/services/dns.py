@@ -51,15 +51,14 @@ class DNSService(Service):
     # ---------------------------------------------------------------- zones
     def create_zone(self, name: str, *, comment: str | None = None) -> Zone:
         """Create a hosted zone with its SOA and NS records. Raises ``AlreadyExists``."""
-        if comment is not None and (not isinstance(comment, str) or len(comment) > 256):
-            raise InvalidInput("comment", "must be a string of at most 256 characters")
+        v.optional_text("comment", comment, max_len=256)
         return self._create_zone(v.zone_name(name, "name"), comment)
 
     def get_zone(self, zone: ZoneRef) -> Zone:
         """A zone by id or by name, or ``NotFound``."""
         if isinstance(zone, Zone):
             return self._get_zone(zone.id)
-        return self._get_zone(v.require_str("zone", zone))
+        return self._get_zone(v.reference("zone", zone))
 
     def list_zones(self) -> Iterator[Zone]:
         """All zones, lazily."""
@@ -221,7 +220,7 @@ class DNSService(Service):
     def _zone(self, zone: ZoneRef) -> Zone:
         if isinstance(zone, Zone):
             return zone
-        return self._get_zone(v.require_str("zone", zone))
+        return self._get_zone(v.reference("zone", zone))
 
     # ---------------------------------------------------------------- driver methods
     def _create_zone(self, name: str, comment: str | None) -> Zone:

@@ -15,7 +15,7 @@ QueueRef = Union[Queue, str]
 
 
 def _id(ref: object, field: str) -> str:
-    return v.require_str(field, getattr(ref, "id", ref))
+    return v.reference(field, getattr(ref, "id", ref))
 
 
 class NotificationService(Service):
@@ -24,6 +24,9 @@ class NotificationService(Service):
     ``http``, ``https`` and ``email`` subscriptions start ``pending``: the endpoint receives a
     confirmation token and the subscription becomes ``confirmed`` through
     :meth:`confirm_subscription`. Publishing delivers to every confirmed subscription.
+
+    http(s) endpoints on link-local or cloud metadata addresses (169.254.0.0/16, fe80::/10,
+    fd00:ec2::254) are refused unless the provider setting ``allow_link_local_endpoints`` is true.
     """
 
     family: ClassVar[str] = "notification"
@@ -69,12 +72,13 @@ class NotificationService(Service):
     # ---------------------------------------------------------------- subscriptions
     def subscribe(self, topic: TopicRef, protocol: str, endpoint: str) -> Subscription:
         """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``)."""
-        proto, ep = v.endpoint(protocol, endpoint)
+        allow = v.flag("allow_link_local_endpoints", self.settings.get("allow_link_local_endpoints", False))
+        proto, ep = v.endpoint(protocol, endpoint, allow_link_local=allow)
         return self._subscribe(_id(topic, "topic"), proto, ep)
 
     def confirm_subscription(self, topic: TopicRef, token: str) -> Subscription:
         """Confirm a pending subscription with the token its endpoint received."""
-        return self._confirm_subscription(_id(topic, "topic"), v.require_str("token", token))
+        return self._confirm_subscription(_id(topic, "topic"), v.reference("token", token))
 
     def get_subscription(self, subscription: SubscriptionRef) -> Subscription:
         """A subscription by id, or ``NotFound``."""
@@ -98,7 +102,7 @@ class NotificationService(Service):
     ) -> PublishResult:
         """Publish ``message`` (at most 256 KiB) to every confirmed subscription of ``topic``."""
         return self._publish(
-            _id(topic, "topic"), v.message(message), v.subject(subject), v.string_map("attributes", attributes, max_items=10)
+            _id(topic, "topic"), v.message(message), v.subject(subject), v.message_attributes(attributes)
         )
 
     # ---------------------------------------------------------------- queues
@@ -131,7 +135,7 @@ class NotificationService(Service):
 
     def ack_message(self, queue: QueueRef, receipt: str) -> None:
         """Acknowledge (delete) a received message by its receipt."""
-        self._ack_message(_id(queue, "queue"), v.require_str("receipt", receipt))
+        self._ack_message(_id(queue, "queue"), v.reference("receipt", receipt))
 
     def list_deliveries(self, *, topic: TopicRef | None = None, status: str | None = None) -> Iterator[Delivery]:
         """Delivery records: outbox entries (``sent``), retries (``retrying``), dead letters (``dead``)."""

@@ -31,7 +31,7 @@ def _app(ref: object) -> str:
 
 
 def _env(ref: object) -> str:
-    return v.require_str("environment", getattr(ref, "id", ref))
+    return v.reference("environment", getattr(ref, "id", ref))
 
 
 def _version(ref: object) -> str:
@@ -43,13 +43,20 @@ def _settings(value: object, field: str = "settings") -> EnvironmentSettings | N
         return None
     if not isinstance(value, EnvironmentSettings):
         raise InvalidInput(field, "must be an EnvironmentSettings")
-    for name in value.env_vars:
+    for name, val in value.env_vars.items():
         v.env_var_name(name, f"{field}.env_vars")
+        if not isinstance(val, str):
+            raise InvalidInput(f"{field}.env_vars[{name!r}]", "must be a string")
+        v.unicode_text(f"{field}.env_vars[{name!r}]", val)
     if value.instance_count is not None:
         v.int_range(f"{field}.instance_count", value.instance_count, 1, 100)
-    for key in value.options:
-        if key.count(":") < 1:
+    for key, val in value.options.items():
+        if not isinstance(key, str) or key.count(":") < 1:
             raise InvalidInput(f"{field}.options", f"{key!r} must be 'namespace:option'")
+        v.reference(f"{field}.options", key, max_len=256)
+        if not isinstance(val, str):
+            raise InvalidInput(f"{field}.options[{key!r}]", "must be a string")
+        v.unicode_text(f"{field}.options[{key!r}]", val)
     return value
 
 
@@ -87,7 +94,7 @@ class PlatformService(Service):
     # ---------------------------------------------------------------- applications
     def create_application(self, name: str, *, description: str | None = None) -> Application:
         """Create an application. Raises ``AlreadyExists``."""
-        return self._create_application(v.application_name(name, "name"), description)
+        return self._create_application(v.application_name(name, "name"), v.optional_text("description", description, max_len=200))
 
     def get_application(self, application: AppRef) -> Application:
         """An application by name, or ``NotFound``."""
@@ -107,6 +114,7 @@ class PlatformService(Service):
     ) -> AppVersion:
         """Upload a version: ``source`` is a zip file, a folder (zipped for you) or zip bytes."""
         if isinstance(source, (str, os.PathLike)):
+            v.require_str("source", os.fspath(source))
             p = Path(source)
             if not p.exists():
                 raise InvalidInput("source", f"{str(p)!r} does not exist")
@@ -117,7 +125,9 @@ class PlatformService(Service):
             src = source
         else:
             raise InvalidInput("source", "must be a path to a zip or folder, or zip bytes")
-        return self._create_version(_app(application), v.version_label(label, "label"), src, description)
+        return self._create_version(
+            _app(application), v.version_label(label, "label"), src, v.optional_text("description", description, max_len=200)
+        )
 
     def list_versions(self, application: AppRef) -> Iterator[AppVersion]:
         """Versions of an application, newest first."""
@@ -151,8 +161,8 @@ class PlatformService(Service):
             _app(application),
             v.environment_name(name, "name"),
             version=_version(version),
-            stack=None if stack is None else v.require_str("stack", stack),
-            template=None if template is None else v.require_str("template", template),
+            stack=None if stack is None else v.reference("stack", stack, max_len=256),
+            template=None if template is None else v.reference("template", template, max_len=256),
             settings=_settings(settings),
             wait=wait,
             timeout=v.timeout(timeout),
@@ -206,9 +216,9 @@ class PlatformService(Service):
             _app(application),
             v.resource_name("name", name, max_len=100),
             None if environment is None else _env(environment),
-            stack,
+            None if stack is None else v.reference("stack", stack, max_len=256),
             _settings(settings),
-            description,
+            v.optional_text("description", description, max_len=200),
         )
 
     def list_templates(self, application: AppRef) -> Iterator[ConfigurationTemplate]:
@@ -217,7 +227,7 @@ class PlatformService(Service):
 
     def delete_template(self, application: AppRef, name: str) -> None:
         """Delete a configuration template."""
-        self._delete_template(_app(application), v.require_str("name", name))
+        self._delete_template(_app(application), v.reference("name", name, max_len=100))
 
     # ---------------------------------------------------------------- events
     def events(

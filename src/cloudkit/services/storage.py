@@ -63,7 +63,7 @@ class StorageService(Service):
     # ---------------------------------------------------------------- buckets
     def create_bucket(self, name: str, *, region: str | None = None) -> Bucket:
         """Create a bucket. Raises ``AlreadyExists`` when the name is taken."""
-        return self._create_bucket(v.bucket_name(name, "name"), region)
+        return self._create_bucket(v.bucket_name(name, "name"), None if region is None else v.reference("region", region, max_len=64))
 
     def get_bucket(self, bucket: BucketRef) -> Bucket:
         """Return a bucket, or raise ``NotFound``."""
@@ -200,6 +200,8 @@ class StorageService(Service):
         prefix = v.key_prefix(prefix)
         if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
             raise InvalidInput("delimiter", "must be a single character such as '/'")
+        if delimiter is not None:
+            v.key_prefix(delimiter, "delimiter")
         if start_after is not None:
             v.key_prefix(start_after, "start_after")
         return self._list_objects(name, prefix, delimiter, start_after)
