@@ -7,6 +7,7 @@ recording, and replay the same exchanges afterwards.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import _harness as h
@@ -24,7 +25,7 @@ def test_publish_reaches_a_subscribed_queue_with_subject_and_attributes(aws_clou
 
     sub = n.subscribe(topic, "queue", queue.name)
     assert (sub.protocol, sub.endpoint, sub.status, sub.topic_id) == ("queue", queue.id, "confirmed", topic.id)
-    assert sub.extra["RawMessageDelivery"] == "true"
+    assert sub.extra.get("RawMessageDelivery", "false") == "false"  # the envelope, unwrapped on receive
 
     # The queue policy lets this topic (and only it) send, as AWS requires for SNS -> SQS.
     policy = json.loads(n.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["Policy"])["Attributes"]["Policy"])
@@ -42,6 +43,9 @@ def test_publish_reaches_a_subscribed_queue_with_subject_and_attributes(aws_clou
     assert message.body == "version 42 is live"
     assert dict(message.attributes) == {"env": "prod", "team": "ops"}
     assert message.receive_count == 1 and message.sent_at is not None
+    # the same neutral fields as on every provider (issue 10)
+    assert (message.message_id, message.topic_id, message.subject) == (result.message_id, topic.id, "Deployed")
+    assert message.published_at is not None and message.published_at.utcoffset() == timedelta(0)
     n.ack_message(queue, message.receipt)
     assert n.receive_messages(queue) == []
 

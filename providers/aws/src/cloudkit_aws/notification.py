@@ -2,11 +2,14 @@
 
 Ids are ARNs throughout: a topic's id is its topic ARN, a subscription's its subscription ARN and a
 queue's its queue ARN (``Queue.url`` holds the queue URL SQS calls take). A ``queue`` subscription
-is an SNS ``sqs`` subscription with raw message delivery, so a queue receives the published text as
-the message body and the message attributes as SQS message attributes; subscribing also adds a
-statement to the queue's access policy that lets the topic (and only that topic) send to it, as
-AWS requires. SNS keeps no delivery records that an API can list, so ``list_deliveries`` is not
-supported here (SNS delivery status goes to CloudWatch Logs).
+is an SNS ``sqs`` subscription that delivers the SNS ``Notification`` envelope (no raw message
+delivery, so the subject, message id, topic and time survive); :meth:`receive_messages` unwraps it
+into the neutral :class:`~cloudkit.QueueMessage` -- ``body`` is the published text, as on every
+provider, and ``message_id``/``topic_id``/``subject``/``published_at``/``attributes`` come from the
+envelope. (A subscription made with raw delivery elsewhere still works: its messages arrive with
+only ``body`` and ``attributes`` filled.) Subscribing also adds a statement to the queue's access
+policy that lets the topic (and only that topic) send to it, as AWS requires. SNS keeps no delivery
+records that an API can list, so ``list_deliveries`` is not supported here (SNS delivery status goes to CloudWatch Logs).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudkit.errors import InvalidInput, NotFound
-from cloudkit.models.notification import PublishResult, Queue, QueueMessage, Subscription, Topic
+from cloudkit.models.notification import PublishResult, Queue, QueueMessage, Subscription, Topic, TopicNotification
 from cloudkit.services.notification import NotificationService
 from cloudkit_aws._session import PROVIDER, AwsSession
 from cloudkit_aws.errors import mapped
@@ -38,6 +41,26 @@ def make_service(settings: Mapping[str, Any]) -> AwsNotification:
 
 def _name_of_arn(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
+
+
+def _queue_message(m: Mapping[str, Any]) -> QueueMessage:
+    """The neutral message of one SQS message: an SNS envelope is unwrapped (body = published text)."""
+    system = m.get("Attributes", {})
+    sent = system.get("SentTimestamp")
+    body = str(m.get("Body", ""))
+    common: dict[str, Any] = {
+        "id": m["MessageId"],
+        "receipt": m["ReceiptHandle"],
+        "sent_at": None if sent is None else datetime.fromtimestamp(int(sent) / 1000, tz=UTC),
+        "receive_count": int(system.get("ApproximateReceiveCount", 1)),
+        "extra": dict(system),
+    }
+    sqs_attributes = {k: str(v.get("StringValue", v.get("BinaryValue", ""))) for k, v in m.get("MessageAttributes", {}).items()}
+    note = TopicNotification.from_envelope(body)
+    if note is None:
+        return QueueMessage(body=body, attributes=sqs_attributes, **common)
+    return QueueMessage(body=note.message, attributes={**sqs_attributes, **note.attributes}, message_id=note.message_id,
+                        topic_id=note.topic_id, subject=note.subject, published_at=note.published_at, **common)
 
 
 class AwsNotification(NotificationService):
@@ -150,7 +173,6 @@ class AwsNotification(NotificationService):
             queue = self._get_queue(endpoint)
             endpoint = queue.id
             self._allow_topic(queue, arn)
-            attributes["RawMessageDelivery"] = "true"
         with mapped(op):
             sub_arn = self.sns.subscribe(
                 TopicArn=arn, Protocol=_TO_SNS[protocol], Endpoint=endpoint, Attributes=attributes,
@@ -317,19 +339,7 @@ class AwsNotification(NotificationService):
                 MessageAttributeNames=["All"],
                 MessageSystemAttributeNames=["All"],
             )
-        out = []
-        for m in reply.get("Messages", []):
-            system = m.get("Attributes", {})
-            sent = system.get("SentTimestamp")
-            out.append(QueueMessage(
-                id=m["MessageId"],
-                body=m.get("Body", ""),
-                receipt=m["ReceiptHandle"],
-                attributes={k: str(v.get("StringValue", v.get("BinaryValue", ""))) for k, v in m.get("MessageAttributes", {}).items()},
-                sent_at=None if sent is None else datetime.fromtimestamp(int(sent) / 1000, tz=UTC),
-                receive_count=int(system.get("ApproximateReceiveCount", 1)),
-            ))
-        return out
+        return [_queue_message(m) for m in reply.get("Messages", [])]
 
     def _ack_message(self, queue_id: str, receipt: str) -> None:
         op = "notification.ack_message"
