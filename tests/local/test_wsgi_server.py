@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.request
+from pathlib import Path
+from typing import Any
 
+import pytest
 from cloudkit_local._wsgi import BackgroundServer
 
 
@@ -23,3 +27,48 @@ def test_serves_on_loopback_and_never_polls_without_a_timeout() -> None:
             assert resp.read() == b"pong"
     finally:
         server.stop()
+
+
+def _hold_idle_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that never finish a request: half send nothing, half a partial header."""
+    held = []
+    for i in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if i % 2:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends its headers
+        held.append(sock)
+    return held
+
+
+def test_idle_and_half_open_connections_cannot_lock_clients_out() -> None:
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"pong"]
+
+    server = BackgroundServer(app, name="test")
+    adj = server._server.adj
+    assert adj.channel_timeout <= 30
+    assert adj.connection_limit >= 400
+    server.start()
+    held = _hold_idle_connections(server.port, 200)
+    try:
+        # waitress's defaults (100 connections, 120 s idle timeout) stall this request for minutes.
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/", timeout=1) as resp:
+            assert resp.read() == b"pong"
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def test_environment_front_uses_the_same_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import waitress  # type: ignore[import-untyped]
+    from cloudkit_local import _appserver
+    from cloudkit_local._wsgi import server_limits
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: seen.update(kw))
+    _appserver.main(["--port", "1", "--routes", str(tmp_path / "routes.json")])
+    for name, value in server_limits().items():
+        assert seen[name] == value
+    assert seen["channel_timeout"] <= 30

@@ -152,8 +152,9 @@ def test_failed_upload_leaves_old_object_and_no_files(storage: LocalStorage) -> 
         yield b"new " * 1000
         raise RuntimeError("source went away")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ProviderError) as err:  # the core boundary wraps it, cause kept
         storage.put_object("bkt", "k", broken())
+    assert isinstance(err.value.__cause__, RuntimeError)
     assert _read(storage, "k") == b"old version"
     assert len(_blob_files(storage)) == 1
     assert _files(storage.base / "tmp") == []
@@ -163,7 +164,7 @@ def test_failed_upload_leaves_old_object_and_no_files(storage: LocalStorage) -> 
 def test_failure_after_rename_before_commit_is_invisible(storage: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
     storage.put_object("bkt", "k", b"old version")
 
-    def fail(path: Path) -> None:
+    def fail(directory: int) -> None:
         raise OSError(errno.EIO, "simulated I/O error")
 
     monkeypatch.setattr(local_storage, "_fsync_dir", fail)

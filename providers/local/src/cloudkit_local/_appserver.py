@@ -139,14 +139,17 @@ def main(argv: list[str] | None = None) -> None:
     """Serve the proxy until killed."""
     import waitress  # type: ignore[import-untyped]
 
+    from cloudkit_local._wsgi import raise_file_limit, server_limits
+
     parser = argparse.ArgumentParser(description="cloudkit-local environment front proxy")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--routes", required=True)
     parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args(argv)
     app = make_app(Routes(args.routes))
+    raise_file_limit()
     waitress.serve(app, host="127.0.0.1", port=args.port, threads=args.threads, ident="cloudkit-local",
-                   clear_untrusted_proxy_headers=False, _quiet=True)
+                   clear_untrusted_proxy_headers=False, _quiet=True, **server_limits())
 
 
 if __name__ == "__main__":

@@ -9,16 +9,19 @@ valid, unexpired HMAC-SHA256 signature; everything else gets 403, 404 or 405.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from email.utils import format_datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from cloudkit.errors import CloudkitError, InvalidInput, NotFound
-from cloudkit_local._root import write_atomic
+from cloudkit_local._root import dir_fd, open_in, write_atomic
 
 if TYPE_CHECKING:
     from cloudkit_local.storage import LocalStorage
@@ -162,10 +165,13 @@ _MARK = "cloudkit_local._presign"
 
 
 def _read_json(path: Any) -> dict[str, Any] | None:
+    """The JSON object in ``path``; ``None`` when absent, unreadable, not an object, or a symbolic link."""
     import json
 
     try:
-        data = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            data = json.loads(fh.read(65536))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -205,21 +211,23 @@ def live_endpoint(base: Any) -> int | None:
 def ensure_endpoint(root: Any, base: Any, until: int, *, timeout: float = 15.0) -> int:
     """Make sure the endpoint of ``root`` runs until at least ``until`` (unix time); return its port."""
     import fcntl
-    import os
     import subprocess
     import sys
     import time
 
-    with open(base / LOCK_FILE, "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with dir_fd(root, "storage") as folder:
+        lock = open_in(folder, LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600, shown=base / LOCK_FILE)
+    with os.fdopen(lock, "r+b") as lock_fh, dir_fd(root, "storage") as folder:
+        fcntl.flock(lock_fh, fcntl.LOCK_EX)
         try:
             current = _read_json(base / HORIZON_FILE) or {}
             horizon = max(int(current.get("until", 0)), until)
-            write_atomic(base / HORIZON_FILE, f'{{"until": {horizon}}}')
+            write_atomic(Path(HORIZON_FILE), f'{{"until": {horizon}}}', dir_fd=folder)
             port = live_endpoint(base)
             if port is not None:
                 return port
-            (base / ENDPOINT_FILE).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(ENDPOINT_FILE, dir_fd=folder)
             proc = subprocess.Popen(
                 [sys.executable, "-m", _MARK, str(root)],
                 stdin=subprocess.DEVNULL,
@@ -242,12 +250,11 @@ def ensure_endpoint(root: Any, base: Any, until: int, *, timeout: float = 15.0) 
 
             raise ProviderError("the presigned-URL endpoint did not start", provider="local")
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(lock_fh, fcntl.LOCK_UN)
 
 
 def stop_endpoint(base: Any, *, timeout: float = 10.0) -> bool:
     """Stop the endpoint of storage folder ``base`` (URLs it served stop working). True if one ran."""
-    import os
     import signal
     import time
 
@@ -264,13 +271,13 @@ def stop_endpoint(base: Any, *, timeout: float = 10.0) -> bool:
 
 def serve(root: str) -> None:
     """Run the endpoint of ``root`` until its horizon passes (the body of the detached process)."""
-    import os
     import signal
     import time
-    from pathlib import Path
 
+    from cloudkit_local._wsgi import raise_file_limit
     from cloudkit_local.storage import LocalStorage
 
+    raise_file_limit()
     storage = LocalStorage({"root": root})
     base = storage.base
     server = PresignServer(storage)
@@ -278,7 +285,8 @@ def serve(root: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start()
-    write_atomic(base / ENDPOINT_FILE, f'{{"pid": {os.getpid()}, "port": {server.port}}}')
+    with dir_fd(storage.root, "storage") as folder:
+        write_atomic(Path(ENDPOINT_FILE), f'{{"pid": {os.getpid()}, "port": {server.port}}}', dir_fd=folder)
     try:
         while not stop.wait(0.5):
             if not Path(base).is_dir():

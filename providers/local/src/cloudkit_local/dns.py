@@ -10,6 +10,7 @@ presentation format, names inside values absolute). Changes are visible at once,
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -27,7 +28,7 @@ import dns.rdatatype
 from cloudkit.errors import AlreadyExists, Conflict, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
-from cloudkit_local._root import Database, root_from
+from cloudkit_local._root import Database, open_dir, root_from
 from cloudkit_local.errors import PROVIDER, mapped
 
 SCHEMA = """
@@ -82,8 +83,8 @@ class LocalDNS(DNSService):
             if self._state is None:
                 root = root_from(self.settings)
                 with mapped("open dns folder"):
-                    (root / "dns").mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._state = (root, Database(root / "dns" / "dns.sqlite3", SCHEMA))
+                    os.close(open_dir(root, "dns", create=True))  # a planted link is refused, not followed
+                self._state = (root, Database(root / "dns" / "dns.sqlite3", SCHEMA, root=root))
             return self._state
 
     @property

@@ -5,6 +5,7 @@ Layout under ``<root>/storage``::
     meta.sqlite3            buckets, objects, lifecycle rules, pending writes (SQLite, WAL)
     presign.key             the HMAC key of presigned URLs (mode 0600)
     tmp/<blob>              uploads in progress
+    tmp.lock                held shared by writers while they register, exclusive by the orphan sweep
     buckets/<bucket id>/<ab>/<blob>   object bytes, one immutable file per stored version
 
 Object files are named by generated ids, never by their keys, so no key can reach a path
@@ -12,7 +13,14 @@ outside its bucket's folder. A write streams into ``tmp/``, is fsynced, renamed 
 folder and only then committed to the metadata database: readers see the old object or the new
 one, never a part. Every write in progress is recorded in the ``pending`` table and holds an
 exclusive ``flock`` on its file; files left behind by a crash (or by a replaced or deleted object)
-are removed by :meth:`LocalStorage.recover`, run when the service starts.
+are removed by :meth:`LocalStorage.recover`, run when the service starts. A writer creates its
+temp file, locks it and records it as pending while holding ``tmp.lock`` shared; the sweep of
+``tmp/`` holds it exclusive, so a temp file that is neither locked nor pending is an orphan of a
+writer killed before it could record it, and is removed.
+
+Every file and folder below the root is opened relative to its parent folder's descriptor with
+``O_NOFOLLOW`` (:func:`cloudkit_local._root.open_dir`): a symbolic link planted inside the root
+gives :class:`~cloudkit.errors.PermissionDenied`, never a read or write outside it.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from cloudkit.models.storage import (
 )
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import ObjectReader, Progress
-from cloudkit_local._root import Database, root_from
+from cloudkit_local._root import Database, dir_fd, open_dir, open_in, root_from
 from cloudkit_local.errors import PROVIDER, mapped, translate
 
 SCHEMA = """
@@ -96,12 +104,18 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+#: The lock file of the orphan sweep (in ``<root>/storage``).
+SWEEP_LOCK = "tmp.lock"
+
+
+def _fsync_dir(directory: int) -> None:
+    """Make a rename in the folder ``directory`` (a descriptor) durable."""
+    os.fsync(directory)
+
+
+def _unlink_in(directory: int, name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=directory)
 
 
 class _Slice(io.RawIOBase):
@@ -285,8 +299,8 @@ class LocalStorage(StorageService):
                 base = root / "storage"
                 with mapped("open storage folder"):
                     for sub in ("tmp", "buckets"):
-                        (base / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._state = (root, base, Database(base / "meta.sqlite3", SCHEMA))
+                        os.close(open_dir(root, "storage", sub, create=True))
+                self._state = (root, base, Database(base / "meta.sqlite3", SCHEMA, root=root))
                 fresh = True
             else:
                 fresh = False
@@ -328,8 +342,24 @@ class LocalStorage(StorageService):
     def _blob_path(self, bucket_id: str, blob: str) -> Path:
         return self.base / "buckets" / bucket_id / blob[:2] / blob
 
-    def _tmp_path(self, blob: str) -> Path:
-        return self.base / "tmp" / blob
+    def _dir(self, *parts: str, create: bool = False) -> contextlib.AbstractContextManager[int]:
+        """A descriptor of ``<root>/storage/<parts>`` opened without following links (see :func:`open_dir`)."""
+        return dir_fd(self.root, "storage", *parts, create=create)
+
+    @staticmethod
+    def _blob_dir(bucket_id: str, blob: str) -> tuple[str, ...]:
+        return ("buckets", bucket_id, blob[:2])
+
+    @contextlib.contextmanager
+    def _sweep_lock(self, how: int) -> Iterator[None]:
+        """``tmp.lock`` held with ``how`` (shared: registering a write; exclusive: sweeping orphans)."""
+        with self._dir() as base:
+            fd = open_in(base, SWEEP_LOCK, os.O_RDWR | os.O_CREAT, shown=self.base / SWEEP_LOCK)
+        try:
+            fcntl.flock(fd, how)
+            yield
+        finally:
+            os.close(fd)
 
     def _bucket_row(self, conn: Any, name: str) -> Any:
         row = conn.execute("SELECT * FROM buckets WHERE name = ?", (name,)).fetchone()
@@ -383,48 +413,79 @@ class LocalStorage(StorageService):
         last_blob = None
         while True:
             bucket_id, row = self._object_row(bucket, key)
+            blob = row["blob"]
             try:
-                fh = open(self._blob_path(bucket_id, row["blob"]), "rb", buffering=0)  # noqa: SIM115 - caller closes
+                with self._dir(*self._blob_dir(bucket_id, blob)) as folder:
+                    fd = open_in(folder, blob, os.O_RDONLY, shown=self._blob_path(bucket_id, blob))
             except FileNotFoundError:
-                if row["blob"] == last_blob:
+                if blob == last_blob:
                     raise
-                last_blob = row["blob"]
+                last_blob = blob
                 continue
-            return bucket_id, row, fh
+            return bucket_id, row, os.fdopen(fd, "rb", buffering=0)
 
     # ------------------------------------------------------------ recovery
     def recover(self) -> int:
         """Remove files of writes that died and of replaced or deleted objects; return how many.
 
         A write still in progress (in this or another process) holds an ``flock`` on its file and
-        is left alone.
+        is left alone. Temp files that no pending row names and no writer locks (a writer killed
+        between creating its temp file and recording it) are swept too, under ``tmp.lock``.
         """
         removed = 0
         with mapped("recover storage"):
             rows = self.db.query("SELECT blob, bucket_id, kind FROM pending")
             for row in rows:
                 blob, bucket_id = row["blob"], row["bucket_id"]
-                paths = [self._tmp_path(blob), self._blob_path(bucket_id, blob)]
-                if not self._unlocked(paths):
+                places = [("tmp",), self._blob_dir(bucket_id, blob)]
+                if not self._unlocked(places, blob):
                     continue
                 with self.db.transaction() as conn:
                     still = conn.execute("SELECT kind FROM pending WHERE blob = ?", (blob,)).fetchone()
                     if still is None:
                         continue
-                    for p in paths:
-                        p.unlink(missing_ok=True)
+                    for parts in places:
+                        self._unlink(parts, blob)
                     conn.execute("DELETE FROM pending WHERE blob = ?", (blob,))
+                removed += 1
+            removed += self._sweep_orphans()
+        return removed
+
+    def _sweep_orphans(self) -> int:
+        """Remove temp files neither recorded as pending nor locked by a live writer."""
+        removed = 0
+        with self._sweep_lock(fcntl.LOCK_EX), self._dir("tmp") as tmp:
+            names = os.listdir(tmp)
+            if not names:
+                return 0
+            pending = {r["blob"] for r in self.db.query("SELECT blob FROM pending")}
+            for name in names:
+                if name in pending or not self._unlocked([("tmp",)], name):
+                    continue
+                _unlink_in(tmp, name)
                 removed += 1
         return removed
 
-    @staticmethod
-    def _unlocked(paths: list[Path]) -> bool:
-        """True when no live writer holds a lock on any of ``paths``."""
-        for p in paths:
+    def _unlink(self, parts: tuple[str, ...], name: str) -> None:
+        """Remove ``<storage>/<parts>/<name>`` if present (a link there is removed, never followed)."""
+        try:
+            with self._dir(*parts) as folder:
+                _unlink_in(folder, name)
+        except FileNotFoundError:
+            pass
+
+    def _unlocked(self, places: list[tuple[str, ...]], name: str) -> bool:
+        """True when no live writer holds a lock on ``name`` in any of the folders ``places``."""
+        for parts in places:
             try:
-                fd = os.open(p, os.O_RDONLY)
+                with self._dir(*parts) as folder:
+                    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=folder)
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    continue  # a planted link: nobody writes through it, removing it is safe
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -438,7 +499,7 @@ class LocalStorage(StorageService):
         if not garbage:
             return
         for bucket_id, blob in garbage:
-            self._blob_path(bucket_id, blob).unlink(missing_ok=True)
+            self._unlink(self._blob_dir(bucket_id, blob), blob)
         with self.db.transaction() as conn:
             conn.executemany("DELETE FROM pending WHERE blob = ? AND kind = 'garbage'", [(b,) for _, b in garbage])
 
@@ -451,7 +512,8 @@ class LocalStorage(StorageService):
 
                     raise AlreadyExists(f"bucket {name!r} already exists", provider=PROVIDER, code="BucketAlreadyExists")
                 bid = uuid.uuid4().hex
-                (self.base / "buckets" / bid).mkdir(mode=0o700)
+                with self._dir("buckets") as folder:
+                    os.mkdir(bid, 0o700, dir_fd=folder)
                 conn.execute(
                     "INSERT INTO buckets (name, id, region, created_at) VALUES (?, ?, ?, ?)",
                     (name, bid, region, time.time()),
@@ -486,7 +548,8 @@ class LocalStorage(StorageService):
                 busy = conn.execute("SELECT 1 FROM pending WHERE bucket_id = ? LIMIT 1", (row["id"],)).fetchone()
                 conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
             if not busy:
-                shutil.rmtree(self.base / "buckets" / row["id"], ignore_errors=True)
+                with self._dir("buckets") as folder:
+                    shutil.rmtree(row["id"], ignore_errors=True, dir_fd=folder)
 
     # ------------------------------------------------------------ writes
     def _store(
@@ -497,43 +560,59 @@ class LocalStorage(StorageService):
         content_type: str | None,
         metadata: dict[str, str],
         *,
-        link_from: tuple[Path, str] | None = None,
+        link_from: tuple[str, str, str] | None = None,
     ) -> ObjectInfo:
-        """The one write path: ``fill(fd, tmp_path)`` writes the bytes and returns (size, etag).
+        """The one write path: ``fill(fd)`` writes the bytes and returns (size, etag).
 
         Bytes go to ``tmp/``, are fsynced, renamed into the bucket folder, and then the metadata
         is committed; the replaced object's file is removed after the commit. With ``link_from``
-        (an immutable committed object file and its ETag) the temp file is a hard link to it when the file
-        system allows, and ``fill`` is not called.
+        (bucket id, blob and ETag of an immutable committed object file) the temp file is a hard
+        link to it when the file system allows, and ``fill`` is not called.
         """
-        with mapped("put object"):
+        with mapped("put object"), self._dir("tmp") as tmpdir:
             bucket_id = self._bucket_id(bucket)
             blob = uuid.uuid4().hex
-            tmp = self._tmp_path(blob)
-            final = self._blob_path(bucket_id, blob)
+            shown = self.base / "tmp" / blob
             linked = False
-            if link_from is not None:
+            # Create, lock and register the temp file under the shared sweep lock: the orphan
+            # sweep (exclusive) then never sees a live writer's file unlocked and unregistered.
+            with self._sweep_lock(fcntl.LOCK_SH):
+                if link_from is not None:
+                    src_bucket_id, src_blob, _ = link_from
+                    try:
+                        with self._dir(*self._blob_dir(src_bucket_id, src_blob)) as src_dir:
+                            os.link(src_blob, blob, src_dir_fd=src_dir, dst_dir_fd=tmpdir, follow_symlinks=False)
+                        linked = True
+                    except OSError:
+                        linked = False
+                flags = os.O_RDONLY if linked else os.O_RDWR | os.O_CREAT | os.O_EXCL
                 try:
-                    os.link(link_from[0], tmp)
-                    linked = True
-                except OSError:
-                    linked = False
-            fd = os.open(tmp, os.O_RDONLY) if linked else os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            committed = False
+                    fd = open_in(tmpdir, blob, flags, 0o600, shown=shown)
+                except BaseException:
+                    if linked:
+                        _unlink_in(tmpdir, blob)
+                    raise
+                committed = False
+                try:
+                    # The lock tells recover() in any process that this write is alive.
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    with self.db.transaction() as conn:
+                        conn.execute(
+                            "INSERT INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'write', ?)",
+                            (blob, bucket_id, time.time()),
+                        )
+                except BaseException:
+                    _unlink_in(tmpdir, blob)
+                    os.close(fd)
+                    raise
+            final_dir = -1
             try:
-                # The lock tells recover() in any process that this write is alive.
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                with self.db.transaction() as conn:
-                    conn.execute(
-                        "INSERT INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'write', ?)",
-                        (blob, bucket_id, time.time()),
-                    )
                 if linked and link_from is not None:
-                    size, etag = os.fstat(fd).st_size, link_from[1]
+                    size, etag = os.fstat(fd).st_size, link_from[2]
                 else:
-                    size, etag = fill(fd, tmp)
+                    size, etag = fill(fd)
                 os.fsync(fd)
-                final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                final_dir = open_dir(self.root, "storage", *self._blob_dir(bucket_id, blob), create=True)
                 now = time.time()
                 with self.db.transaction() as conn:
                     row = conn.execute("SELECT id FROM buckets WHERE name = ?", (bucket,)).fetchone()
@@ -542,8 +621,8 @@ class LocalStorage(StorageService):
                     if row["id"] != bucket_id:
                         raise Conflict(f"bucket {bucket!r} was deleted and re-created during the write", provider=PROVIDER)
                     old = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
-                    os.rename(tmp, final)
-                    _fsync_dir(final.parent)
+                    os.rename(blob, blob, src_dir_fd=tmpdir, dst_dir_fd=final_dir)
+                    _fsync_dir(final_dir)
                     conn.execute(
                         "INSERT OR REPLACE INTO objects (bucket, key, blob, size, etag, content_type, metadata, "
                         "last_modified, storage_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -559,10 +638,13 @@ class LocalStorage(StorageService):
                 committed = True
             finally:
                 if not committed:
-                    tmp.unlink(missing_ok=True)
-                    final.unlink(missing_ok=True)
+                    _unlink_in(tmpdir, blob)
+                    if final_dir >= 0:
+                        _unlink_in(final_dir, blob)
                     with contextlib.suppress(Exception), self.db.transaction() as conn:
                         conn.execute("DELETE FROM pending WHERE blob = ?", (blob,))
+                if final_dir >= 0:
+                    os.close(final_dir)
                 os.close(fd)
             if old is not None:
                 self._discard([(bucket_id, old["blob"])])
@@ -580,7 +662,7 @@ class LocalStorage(StorageService):
     def _put_object(
         self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
     ) -> ObjectInfo:
-        return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd, size), content_type, metadata)
+        return self._store(bucket, key, lambda fd: _copy_stream(reader, fd, size), content_type, metadata)
 
     def _upload_file(
         self, path: Path, bucket: str, key: str, content_type: str | None, metadata: dict[str, str], progress: Progress | None
@@ -597,19 +679,18 @@ class LocalStorage(StorageService):
         with fh:
             total = os.fstat(fh.fileno()).st_size
             if total > MULTIPART_THRESHOLD:
-                return self._store(bucket, key, lambda fd, _tmp: _parallel_copy(fh.fileno(), fd, total, progress),
+                return self._store(bucket, key, lambda fd: _parallel_copy(fh.fileno(), fd, total, progress),
                                    content_type, metadata)
             reader: Any = fh if progress is None else ProgressReader(fh, total, progress)
-            return self._store(bucket, key, lambda fd, _tmp: _copy_stream(reader, fd, total), content_type, metadata)
+            return self._store(bucket, key, lambda fd: _copy_stream(reader, fd, total), content_type, metadata)
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
         with mapped("copy object"):
             src_bucket_id, row, src = self._open_object(src_bucket, src_key)
-            src_path = self._blob_path(src_bucket_id, row["blob"])
         with src:
             size = row["size"]
 
-            def fill(fd: int, _tmp: Path) -> tuple[int, str]:
+            def fill(fd: int) -> tuple[int, str]:
                 done = 0
                 while done < size:
                     n = os.copy_file_range(src.fileno(), fd, min(CHUNK, size - done), done, done)
@@ -620,7 +701,8 @@ class LocalStorage(StorageService):
 
             meta = json.loads(row["metadata"]) if metadata is None else metadata
             # Object files never change once committed, so a hard link is a safe, instant copy.
-            return self._store(dst_bucket, dst_key, fill, row["content_type"], meta, link_from=(src_path, str(row["etag"])))
+            return self._store(dst_bucket, dst_key, fill, row["content_type"], meta,
+                               link_from=(src_bucket_id, str(row["blob"]), str(row["etag"])))
 
     # ------------------------------------------------------------ reads
     def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
@@ -750,22 +832,28 @@ class LocalStorage(StorageService):
     def _presign_key(self) -> bytes:
         if self._key is None:
             path = self.base / "presign.key"
-            with mapped("read presign key"):
-                if not path.exists():
-                    tmp = self.base / "tmp" / f"presign.{uuid.uuid4().hex}"
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    try:
-                        os.write(fd, secrets.token_bytes(32))
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                    try:
-                        os.link(tmp, path)  # atomic create-if-absent: the first process wins
-                    except FileExistsError:
-                        pass
-                    finally:
-                        tmp.unlink(missing_ok=True)
-                key = path.read_bytes()
+            with mapped("read presign key"), self._dir() as base:
+                try:
+                    fd = open_in(base, "presign.key", os.O_RDONLY, shown=path)
+                except FileNotFoundError:
+                    name = f"presign.{uuid.uuid4().hex}"
+                    with self._sweep_lock(fcntl.LOCK_SH), self._dir("tmp") as tmp:
+                        fd = open_in(tmp, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, shown=self.base / "tmp" / name)
+                        try:
+                            os.write(fd, secrets.token_bytes(32))
+                            os.fsync(fd)
+                        finally:
+                            os.close(fd)
+                        try:
+                            # atomic create-if-absent: the first process wins
+                            os.link(name, "presign.key", src_dir_fd=tmp, dst_dir_fd=base, follow_symlinks=False)
+                        except FileExistsError:
+                            pass
+                        finally:
+                            _unlink_in(tmp, name)
+                    fd = open_in(base, "presign.key", os.O_RDONLY, shown=path)
+                with os.fdopen(fd, "rb") as fh:
+                    key = fh.read(64)
             if len(key) != 32:
                 raise Conflict(f"presign key file {path} is damaged (expected 32 bytes)", provider=PROVIDER)
             self._key = key
