@@ -25,6 +25,7 @@ Settings the aws provider understands (all optional):
 
 Credentials come only from boto3's own chain (environment, shared files, SSO, instance roles); a
 setting that looks like a credential is refused so that it never ends up in a config file or a log.
+Importing this module redacts secrets in the records of botocore's own loggers (``_logredact``).
 boto3 is imported the first time a client is needed, never when cloudkit starts.
 """
 
@@ -38,8 +39,13 @@ from typing import Any
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.settings import Settings, is_secret_name
+from cloudkit_aws import _logredact
 
 PROVIDER = "aws"
+
+# botocore's DEBUG lines carry passwords, session tokens and signatures: redact them in every
+# record its loggers create (see cloudkit_aws._logredact), before any client exists.
+_logredact.install()
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_CONNECT_TIMEOUT = 10.0
