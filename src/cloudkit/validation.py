@@ -349,10 +349,16 @@ def zone_name(value: object, field: str = "zone") -> str:
 
 
 def _dns_text(field: str, value: object) -> str:
-    """A domain name as text: surrounding spaces are dropped, but never down to nothing (no silent apex)."""
+    """A domain name as text: surrounding spaces are dropped, but never down to nothing (no silent apex).
+
+    No control character and no backslash (dnspython would read ``\\h`` as ``h``); non-ASCII names
+    are converted to IDNA (``xn--``) labels.
+    """
     value = no_controls(field, require_str(field, value)).strip(" ")
     if not value:
         raise InvalidInput(field, "must not be empty or only spaces (write '@' for the zone apex)")
+    if "\\" in value:
+        raise InvalidInput(field, "must not contain '\\' (zone-file escapes are not taken in names)")
     if len(value) > 1024:
         raise InvalidInput(field, "must be at most 1024 characters")
     return value
@@ -776,11 +782,12 @@ def instance_name(value: object, field: str = "name") -> str:
 
 
 def tags(value: Mapping[str, Any] | None, field: str = "tags") -> dict[str, str]:
-    """At most 50 tags; keys up to 128 and values up to 256 characters."""
+    """At most 50 tags; keys up to 128 and values up to 256 characters, no control characters."""
     data = string_map(field, value, max_items=50)
     for k, v in data.items():
         if len(k) > 128 or len(v) > 256:
             raise InvalidInput(f"{field}[{k!r}]", "keys are at most 128 and values at most 256 characters")
+        no_controls(f"{field}[{k!r}]", v)
     return data
 
 
@@ -795,6 +802,7 @@ def user_data(value: object, field: str = "user_data") -> str | None:
             raise InvalidInput(field, "must be UTF-8 text") from None
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text")
+    unicode_text(field, value)
     if len(value.encode()) > 16384:
         raise InvalidInput(field, "must be at most 16384 bytes (EC2's limit)")
     return value

@@ -186,3 +186,142 @@ def test_security_rules_and_names() -> None:
         v.environment_name("ab")
     with pytest.raises(InvalidInput, match="16384"):
         v.user_data("x" * 20000)
+
+
+# --------------------------------------------------------------------------- hostile input (issue 9)
+
+def test_whitespace_record_name_is_not_the_apex() -> None:
+    for name in ("\t", " ", "  ", "\u3000"):
+        with pytest.raises(InvalidInput) as info:
+            v.record_name(name, "example.com")
+        assert info.value.field == "name"
+    with pytest.raises(InvalidInput, match="escapes"):
+        v.record_name("w\\ww", "example.com")
+
+
+@pytest.mark.parametrize("value", ["a\udcffb", "\ud800"])
+def test_lone_surrogates_are_invalid_input(value: str) -> None:
+    with pytest.raises(InvalidInput, match="surrogate"):
+        v.record_value("TXT", value, "example.com")
+    with pytest.raises(InvalidInput, match="surrogate"):
+        v.object_key("k" + value)
+    with pytest.raises(InvalidInput, match="surrogate"):
+        v.key_prefix(value)
+    with pytest.raises(InvalidInput, match="surrogate"):
+        v.message(value)
+    with pytest.raises(InvalidInput):
+        v.user_data(value)
+
+
+def test_client_token_is_checked_before_the_driver() -> None:
+    from cloudkit.services.compute import ComputeService
+
+    compute = ComputeService("nothing", {})
+    for token in ("\udcff", "tok\n", "", "x" * 65, "sp ace", "é"):
+        with pytest.raises(InvalidInput) as info:
+            compute.create_instance("web-1", image="img-1", instance_type="t", client_token=token)
+        assert info.value.field == "client_token"
+
+
+@pytest.mark.parametrize("name", ["abc\n", "abc\r\n"])
+def test_a_trailing_newline_is_not_swallowed_by_dollar(name: str) -> None:
+    for check in (v.bucket_name, v.topic_name, v.queue_name, v.db_identifier, v.instance_name, v.environment_name):
+        with pytest.raises(InvalidInput):
+            check(name + "d")
+    with pytest.raises(InvalidInput):
+        v.resource_name("name", name)
+    with pytest.raises(InvalidInput):
+        v.env_var_name(name)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://\x00", "http://a\nb", "http://x\x7f", "http://x/\x85", "http://x/ y", " http://x/", "http://x/\t",
+     "http://exa mple.com/", "http://-bad-.com/", "http://a..b/", "http://:80/", "http://x:0/", "http://x:99999/",
+     "http://[::1/", "http://[nothex]/", "http://2852039166/", "http://0xa9fea9fe/", "http://1.2.3.999/", "ftp://x/"],
+)
+def test_bad_http_endpoints(url: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        v.endpoint("http", url)
+    assert info.value.field == "endpoint"
+    assert "user:pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://[fe80::1]/",
+     "http://[::ffff:169.254.169.254]/", "http://metadata.google.internal/computeMetadata/v1/", "http://169.254.1.1:8080/"],
+)
+def test_link_local_endpoints_are_refused_unless_allowed(url: str) -> None:
+    from cloudkit import NotSupported
+    from cloudkit.services.notification import NotificationService
+
+    with pytest.raises(InvalidInput, match="allow_link_local_endpoints"):
+        NotificationService("nothing", {}).subscribe("arn:t", "http", url)
+    for allowed in (True, "true"):
+        with pytest.raises(NotSupported):  # past validation, into the (absent) driver
+            NotificationService("nothing", {"allow_link_local_endpoints": allowed}).subscribe("arn:t", "http", url)
+    with pytest.raises(InvalidInput, match="allow_link_local_endpoints"):
+        NotificationService("nothing", {"allow_link_local_endpoints": "maybe"}).subscribe("arn:t", "http", url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8080/hook", "https://[::1]:9/x", "http://localhost/", "https://user:pw@hooks.example.com/a?b=c#d",
+            "http://10.0.0.5/", "https://bücher.example/", "http://example.com./"],
+)
+def test_good_http_endpoints(url: str) -> None:
+    assert v.endpoint(url.split(":")[0], url) == (url.split(":")[0], url)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "value"),
+    [("email", "ops@example.com\n"), ("email", "ops@exa\x00mple.com"), ("email", "a..b@example.com"), ("email", "ops@example"),
+     ("email", "ops@1.2.3.4"), ("email", "ops@-x.com"), ("email", "o ps@example.com"), ("sms", "+1415555\n0100"),
+     ("sms", "+1415555\x000100"), ("sms", "0014155550100"), ("queue", "arn:\x00"), ("queue", "arn:aws:sqs:us-east-1:1:q\n"),
+     ("queue", "http://\x00")],
+)
+def test_bad_email_phone_and_queue_endpoints(protocol: str, value: str) -> None:
+    with pytest.raises(InvalidInput):
+        v.endpoint(protocol, value)
+
+
+@pytest.mark.parametrize("key", ["a\x01b", "tab\there", "line\nbreak", "cr\r", "esc\x1b[0m", "x\ufffe", "x\uffff"])
+def test_keys_with_c0_controls_are_refused(key: str) -> None:
+    with pytest.raises(InvalidInput, match="control"):
+        v.object_key(key)
+    with pytest.raises(InvalidInput):
+        v.key_prefix(key)
+
+
+def test_keys_s3_allows_and_every_store_carries_round_trip_on_local(tmp_path: object) -> None:
+    import cloudkit
+
+    keys = ["del\x7fkey", "c1\x85key", "zero\u200bwidth", "rtl\u202eevil", "emoji/\U0001f600", "ünï/кл/ключ", "sp ace", "%00", "\\back"]
+    with cloudkit.connect("local", root=str(tmp_path)) as cloud:
+        cloud.storage.create_bucket("keys")
+        for key in keys:
+            cloud.storage.put_object("keys", key, key.encode())
+            with cloud.storage.get_object("keys", key) as r:
+                assert r.read() == key.encode()
+        listed = [o.key for o in cloud.storage.list_objects("keys")]
+        assert sorted(listed) == sorted(keys)
+
+
+def test_get_record_refuses_a_missing_name() -> None:
+    from cloudkit import Zone
+    from cloudkit.services.dns import DNSService
+
+    dns = DNSService("nothing", {})
+    with pytest.raises(InvalidInput):
+        dns.get_record(Zone(id="Z1", name="example.com"), None, "A")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        dns.get_record(Zone(id="Z1", name="example.com"), "www", None)  # type: ignore[arg-type]
+
+
+def test_references_refuse_control_characters() -> None:
+    from cloudkit.services.notification import NotificationService
+
+    for bad in ("topic\n", "a\x00", "x\x1b", "\udcff"):
+        with pytest.raises(InvalidInput) as info:
+            NotificationService("nothing", {}).get_topic(bad)
+        assert info.value.field == "topic"

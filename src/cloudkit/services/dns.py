@@ -87,6 +87,9 @@ class DNSService(Service):
         from cloudkit.errors import NotFound
 
         z = self._zone(zone)
+        v.record_name(name, z.name)
+        if not isinstance(type, str):
+            raise InvalidInput("type", f"must be one of {', '.join(v.RECORD_TYPES)}")
         for record in self.list_records(z, name=name, type=type):
             return record
         raise NotFound(f"no {type.upper()} record set named {name!r} in zone {z.name}", provider=self.provider)
