@@ -26,10 +26,10 @@ from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
 from cloudkit.models.compute import Instance, SecurityRule
 from cloudkit.services.compute import ComputeService
-from cloudkit.testing.helpers import requires, unique_name
+from cloudkit.testing.helpers import Conformance, requires, unique_name
 
 
-class ComputeConformance:
+class ComputeConformance(Conformance):
     """Provider-neutral tests of :class:`cloudkit.ComputeService`."""
 
     image: ClassVar[str | None] = None

@@ -25,7 +25,7 @@ from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, InvalidInput, NotFound, NotSupported
 from cloudkit.models.database import DatabaseInstance
 from cloudkit.services.database import DatabaseService
-from cloudkit.testing.helpers import requires, unique_name
+from cloudkit.testing.helpers import Conformance, requires, unique_name
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def _attempt(call: Callable[[], T]) -> T:
         pytest.skip(str(exc))
 
 
-class DatabaseConformance:
+class DatabaseConformance(Conformance):
     """Provider-neutral tests of :class:`cloudkit.DatabaseService`."""
 
     engine: ClassVar[str | None] = None

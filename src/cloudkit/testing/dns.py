@@ -22,7 +22,7 @@ from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
-from cloudkit.testing.helpers import requires, unique_name
+from cloudkit.testing.helpers import Conformance, requires, unique_name
 
 MANAGED = {("@", "SOA"), ("@", "NS")}
 
@@ -32,7 +32,7 @@ def _own(records: Any) -> dict[tuple[str, str], RecordSet]:
     return {(r.name, r.type): r for r in records if (r.name, r.type) not in MANAGED}
 
 
-class DNSConformance:
+class DNSConformance(Conformance):
     """Provider-neutral tests of :class:`cloudkit.DNSService`."""
 
     zone_suffix: ClassVar[str] = "example.com"
@@ -297,8 +297,6 @@ class DNSConformance:
             (RecordSet("@", "MX", 300, ("mail.example.net.",)), "changes[0].record.values"),
             (RecordSet("@", "CNAME", 300, ("www.example.net.",)), "changes[0].record.name"),
             (RecordSet("www", "CNAME", 300, ("a.example.net.", "b.example.net.")), "changes[0].record.values"),
-            (RecordSet("www", "A", -1, ("192.0.2.1",)), "changes[0].record.ttl"),
-            (RecordSet("www", "A", 2**31, ("192.0.2.1",)), "changes[0].record.ttl"),
             (RecordSet("www", "A", 300, ()), "changes[0].record.values"),
             (RecordSet("www", "A", 300, ("192.0.2.1", "192.0.2.1")), "changes[0].record.values"),
             (RecordSet("www", "BOGUS", 300, ("x",)), "changes[0].record.type"),
@@ -312,6 +310,12 @@ class DNSConformance:
         with pytest.raises(InvalidInput) as err:
             dns.upsert_records(zone, [record])
         assert err.value.field == field
+
+    @pytest.mark.parametrize("ttl", [-1, 2**31, "3OO", 1.5, True, None])
+    def test_record_sets_refuse_bad_ttls_at_construction(self, ttl: object) -> None:
+        with pytest.raises(InvalidInput) as err:
+            RecordSet("www", "A", ttl, ("192.0.2.1",))  # type: ignore[arg-type]
+        assert err.value.field == "RecordSet.ttl"
 
     def test_bad_batches_raise_invalid_input(self, dns: DNSService, zone: Zone) -> None:
         rs = RecordSet("www", "A", 300, ("192.0.2.1",))

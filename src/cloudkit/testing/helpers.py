@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
 
 import pytest
 
 from cloudkit.cloud import Cloud
+from cloudkit.plugins import register_plugin, unregister_plugin
 
 _rng = random.Random()
 
@@ -36,3 +38,23 @@ def requires(cloud: Cloud, family: str, *operations: str) -> None:
     missing = [op for op in operations if op not in caps]
     if missing:
         pytest.skip(f"{cloud.provider_of(family)} does not support {family}.{', '.join(missing)} (capabilities)")
+
+
+class Conformance:
+    """Base of every conformance suite: every model a service returns during a test is checked.
+
+    The check (:class:`cloudkit.testing.checks.ModelChecker`) runs as a ``cloudkit_call`` hook
+    wrapper, so it sees every operation's result: field types, aware-UTC datetimes, states inside
+    their documented enumeration, hashability. A violation fails the test that received the value.
+    """
+
+    @pytest.fixture(autouse=True)
+    def _cloudkit_check_models(self) -> Iterator[None]:
+        from cloudkit.testing.checks import ModelChecker
+
+        checker = ModelChecker()
+        register_plugin(checker, name=f"cloudkit-model-checker-{id(checker)}")
+        try:
+            yield
+        finally:
+            unregister_plugin(checker)

@@ -13,9 +13,9 @@ Class attributes a provider may set:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import pytest
@@ -24,21 +24,10 @@ from cloudkit import Cloud
 from cloudkit.errors import CloudkitError, InvalidInput, NotFound
 from cloudkit.models.notification import Queue, QueueMessage, Topic
 from cloudkit.services.notification import NotificationService
-from cloudkit.testing.helpers import requires, unique_name
+from cloudkit.testing.helpers import Conformance, requires, unique_name
 
 
-def message_text(body: str) -> str:
-    """The published text inside a queue message (an SNS-format JSON envelope, or the raw text)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if isinstance(data, dict) and isinstance(data.get("Message"), str):
-        return data["Message"]
-    return body
-
-
-class NotificationConformance:
+class NotificationConformance(Conformance):
     """Provider-neutral tests of :class:`cloudkit.NotificationService`."""
 
     delivery_timeout: ClassVar[float] = 15.0
@@ -152,14 +141,16 @@ class NotificationConformance:
         assert sub.protocol == "queue"
         assert sub.status == "confirmed"
         assert sub.topic_id == topic.id
-        text = "deployed version 42 ✓"
+        text = '{"looks": "like json"} deployed version 42 ✓'
+        before = datetime.now(UTC) - timedelta(minutes=5)
         result = notification.publish(topic, text, subject="Deployed", attributes={"env": "prod"})
         got = self._receive(notification, queue)
-        assert [message_text(m.body) for m in got] == [text]
-        envelope = json.loads(got[0].body) if got[0].body.startswith("{") else {}
-        if envelope:
-            assert envelope.get("MessageId") == result.message_id
-            assert envelope.get("Subject") == "Deployed"
+        # The same message on every provider: the published text, never an envelope around it.
+        assert [m.body for m in got] == [text]
+        message = got[0]
+        assert (message.message_id, message.topic_id, message.subject) == (result.message_id, topic.id, "Deployed")
+        assert dict(message.attributes) == {"env": "prod"}
+        assert message.published_at is not None and before <= message.published_at <= datetime.now(UTC) + timedelta(minutes=5)
         notification.ack_message(queue, got[0].receipt)
         assert notification.receive_messages(queue, wait_seconds=0, visibility_timeout=0) == []
 
@@ -179,7 +170,8 @@ class NotificationConformance:
         while not again and time.monotonic() < deadline:
             again = notification.receive_messages(queue, wait_seconds=1, visibility_timeout=30)
         assert len(again) == 1
-        assert message_text(again[0].body) == "at least once"
+        assert again[0].body == "at least once"
+        assert again[0].subject is None
         assert again[0].receive_count >= 2
         notification.ack_message(queue, again[0].receipt)
         assert notification.receive_messages(queue, wait_seconds=0, visibility_timeout=0) == []
@@ -195,7 +187,7 @@ class NotificationConformance:
                 notification.publish(topic, f"message {i}")
             for q in queues:
                 got = self._receive(notification, q, count=3)
-                assert sorted(message_text(m.body) for m in got) == ["message 0", "message 1", "message 2"]
+                assert sorted(m.body for m in got) == ["message 0", "message 1", "message 2"]
         finally:
             for q in queues:
                 notification.delete_queue(q)

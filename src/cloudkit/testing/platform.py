@@ -31,7 +31,7 @@ from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
 from cloudkit.models.platform import EnvironmentSettings
 from cloudkit.services.platform import PlatformService
-from cloudkit.testing.helpers import requires, unique_name
+from cloudkit.testing.helpers import Conformance, requires, unique_name
 
 APP_TEMPLATE = '''import os
 
@@ -57,7 +57,7 @@ def fetch(url: str, timeout: float = 10) -> str:
         return str(resp.read().decode())
 
 
-class PlatformConformance:
+class PlatformConformance(Conformance):
     """Provider-neutral tests of :class:`cloudkit.PlatformService`."""
 
     stack: ClassVar[str | None] = None

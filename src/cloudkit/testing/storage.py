@@ -30,7 +30,7 @@ from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
 from cloudkit.models.storage import Bucket, CommonPrefix, LifecycleRule, ObjectInfo
 from cloudkit.services.storage import StorageService
-from cloudkit.testing.helpers import requires, unique_name
+from cloudkit.testing.helpers import Conformance, requires, unique_name
 
 
 def _md5(data: bytes) -> str:
@@ -41,7 +41,7 @@ def _names(listing: Any) -> list[str]:
     return [item.key if isinstance(item, ObjectInfo) else item.prefix for item in listing]
 
 
-class StorageConformance:
+class StorageConformance(Conformance):
     """Provider-neutral tests of :class:`cloudkit.StorageService`."""
 
     many_keys: ClassVar[bool] = False
