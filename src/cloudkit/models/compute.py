@@ -15,13 +15,16 @@ from cloudkit.models._base import datetime_field, extra_field, frozen_map, froze
 INSTANCE_STATES = ("pending", "running", "stopping", "stopped", "terminated")
 
 #: Neutral volume states (``Volume.state``): ``creating``, ``available`` (not attached),
-#: ``in-use`` (attached), ``deleting``, ``deleted``, ``error``.
-VOLUME_STATES = ("creating", "available", "in-use", "deleting", "deleted", "error")
+#: ``in-use`` (attached), ``deleting``, ``deleted``, ``error``; ``unknown`` when the provider
+#: reports no state or one without a neutral meaning (the native value is in
+#: ``extra["native_state"]`` where the provider gives one).
+VOLUME_STATES = ("creating", "available", "in-use", "deleting", "deleted", "error", "unknown")
 
 #: Neutral volume snapshot states (``VolumeSnapshot.state``): ``pending`` while the copy is being
-#: made, ``completed`` once it can be restored from, ``error`` if it failed. (libcloud's
-#: ``available`` and EC2's ``completed`` are both ``completed``.)
-SNAPSHOT_STATES = ("pending", "completed", "error")
+#: made, ``completed`` once it can be restored from, ``deleting``, ``error`` if it failed,
+#: ``unknown`` as for volumes. (libcloud's ``available`` and EC2's ``completed`` are both
+#: ``completed``; the native value is in ``extra["native_state"]``.)
+SNAPSHOT_STATES = ("pending", "completed", "deleting", "error", "unknown")
 
 
 @attrs.frozen

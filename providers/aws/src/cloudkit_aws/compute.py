@@ -14,6 +14,7 @@ from typing import Any
 
 from cloudkit.errors import NotFound
 from cloudkit.models.compute import (
+    VOLUME_STATES,
     Image,
     Instance,
     InstanceType,
@@ -85,14 +86,19 @@ def _volume(vol: Mapping[str, Any]) -> Volume:
     return Volume(
         id=vol["VolumeId"],
         size_gb=int(vol["Size"]),
-        state=vol["State"],
+        state=vol["State"] if vol["State"] in VOLUME_STATES else "unknown",
         name=_tags(vol.get("Tags")).get("Name"),
         zone=vol.get("AvailabilityZone"),
         attached_to=attachment["InstanceId"] if attached and attachment else None,
         device=attachment.get("Device") if attached and attachment else None,
         snapshot_id=vol.get("SnapshotId") or None,
-        extra={k: vol[k] for k in ("VolumeType", "Iops", "Encrypted", "CreateTime") if k in vol},
+        extra={**{k: vol[k] for k in ("VolumeType", "Iops", "Encrypted", "CreateTime") if k in vol}, "native_state": vol["State"]},
     )
+
+
+#: EC2 snapshot states -> cloudkit's (cloudkit.models.SNAPSHOT_STATES).
+_SNAPSHOT_STATES = {"pending": "pending", "completed": "completed", "error": "error", "recoverable": "completed",
+                    "recovering": "pending"}
 
 
 def _snapshot(s: Mapping[str, Any]) -> VolumeSnapshot:
@@ -100,10 +106,10 @@ def _snapshot(s: Mapping[str, Any]) -> VolumeSnapshot:
         id=s["SnapshotId"],
         volume_id=s.get("VolumeId"),
         size_gb=int(s.get("VolumeSize", 0)),
-        state=s.get("State", ""),
+        state=_SNAPSHOT_STATES.get(s.get("State", ""), "unknown"),
         description=s.get("Description", ""),
         created_at=s.get("StartTime"),
-        extra={k: s[k] for k in ("Progress", "OwnerId", "Encrypted") if k in s},
+        extra={**{k: s[k] for k in ("Progress", "OwnerId", "Encrypted") if k in s}, "native_state": s.get("State", "")},
     )
 
 

@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudkit.errors import InvalidInput, NotFound, Timeout
@@ -84,8 +84,28 @@ def _plain(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (extra or {}).items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
+def _utc(value: Any) -> datetime | None:
+    """A libcloud time as aware UTC (its drivers parse the API's UTC times, some without a zone)."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _enum(value: Any) -> str:
     return str(getattr(value, "value", value) or "").lower()
+
+
+#: libcloud volume states -> cloudkit's (cloudkit.models.VOLUME_STATES); the native one goes to extra.
+_VOLUME_STATES = {
+    "available": "available", "inuse": "in-use", "in-use": "in-use", "attaching": "in-use", "creating": "creating",
+    "deleting": "deleting", "deleted": "deleted", "error": "error", "backup": "in-use",
+}
+#: libcloud snapshot states -> cloudkit's (cloudkit.models.SNAPSHOT_STATES): libcloud's ``available``
+#: (EC2's ``completed``) is ``completed`` everywhere.
+_SNAPSHOT_STATES = {
+    "available": "completed", "completed": "completed", "creating": "pending", "pending": "pending",
+    "restoring": "completed", "deleting": "deleting", "error": "error",
+}
 
 
 def _ec2_compat(driver: Any) -> None:
@@ -185,7 +205,7 @@ class LibcloudCompute(LazyDriver, ComputeService):
         image = extra.get("image_id") or getattr(getattr(node, "image", None), "id", None)
         size = extra.get("instance_type") or getattr(getattr(node, "size", None), "id", None)
         tags = {str(k): str(v) for k, v in (extra.get("tags") or {}).items() if k != TOKEN_TAG}
-        created = node.created_at if isinstance(getattr(node, "created_at", None), datetime) else None
+        created = _utc(getattr(node, "created_at", None))
         return Instance(
             id=str(node.id),
             name=tags.get("Name") or str(node.name),
@@ -213,25 +233,26 @@ class LibcloudCompute(LazyDriver, ComputeService):
         return Volume(
             id=str(vol.id),
             size_gb=int(vol.size or 0),
-            state={"inuse": "in-use"}.get(state, state or "unknown"),
+            state=_VOLUME_STATES.get(state, "unknown"),
             name=vol.name if vol.name and vol.name != vol.id else None,
             zone=extra.get("zone"),
             attached_to=extra.get("instance_id"),
             device=extra.get("device"),
             snapshot_id=extra.get("snapshot_id") or None,
-            extra=_plain(extra),
+            extra={**_plain(extra), "native_state": state},
         )
 
     def _snapshot(self, snap: Any) -> VolumeSnapshot:
         extra = snap.extra or {}
+        native = _enum(snap.state) or _enum(extra.get("state"))
         return VolumeSnapshot(
             id=str(snap.id),
             volume_id=extra.get("volume_id"),
             size_gb=int(snap.size or 0),
-            state=_enum(snap.state) or _enum(extra.get("state")) or "unknown",
+            state=_SNAPSHOT_STATES.get(native, "unknown"),
             description=str(extra.get("description") or ""),
-            created_at=snap.created if isinstance(getattr(snap, "created", None), datetime) else None,
-            extra=_plain(extra),
+            created_at=_utc(getattr(snap, "created", None)),
+            extra={**_plain(extra), "native_state": native},
         )
 
     def _key_pair(self, kp: Any) -> KeyPair:
