@@ -2,9 +2,10 @@
 
 A sandbox has its own PID, mount, IPC, UTS (host name) and user namespaces, and its own network
 namespace unless it is asked to share the host's (a security group opened ports). Its root is a
-private, writable folder (``/etc``, ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/srv``,
-``/mnt``) with the host's ``/usr`` bound read-only over it, plus a fresh ``/proc``, ``/dev`` and
-``/run``. Limits come from the instance type through rlimits (``prlimit``). Started by root, a
+fresh tmpfs, read-only once set up, holding the host's ``/usr`` read-only, the instance's private,
+writable folders (``/etc``, ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/srv``), a fresh
+``/proc``, ``/dev``, ``/run`` and ``/mnt`` (volumes), and the host's boot folder read-only at
+``/run/cloudkit``. Limits come from the instance type through rlimits (``prlimit``). Started by root, a
 sandbox keeps only a small container-like set of capabilities (no mounts, no network admin).
 
 Process model: each sandbox is started as ``prlimit ... sh -c 'bwrap --die-with-parent ...'`` in a
@@ -20,28 +21,33 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cloudkit.errors import NotSupported
+from cloudkit_local import _guestfs
 
 BWRAP_PACKAGE = "bubblewrap"
-PRIVATE_DIRS = ("etc", "home", "root", "tmp", "var", "opt", "srv", "mnt")
-MOUNT_POINTS = ("usr", "proc", "dev", "run")
+#: The instance's private, writable folders: ``rootfs/<name>`` is bound at ``/<name>``. Everything
+#: inside them belongs to the guest; the host reaches them only through :mod:`cloudkit_local._guestfs`.
+PRIVATE_DIRS = ("etc", "home", "root", "tmp", "var", "opt", "srv")
 #: Files copied from the host's /etc into a new root (nothing secret: no shadow, no keys).
 ETC_FILES = (
     "passwd", "group", "nsswitch.conf", "ld.so.cache", "ld.so.conf", "profile", "bash.bashrc",
     "localtime", "timezone", "debian_version", "os-release", "mime.types", "shells", "host.conf",
 )
-#: Host folders of /etc bound read-only (needed by programs under /usr).
+#: Host folders of /etc copied into a new root (needed by programs under /usr); ``ssl/private`` is left out.
+ETC_DIRS = ("alternatives", "ssl", "ld.so.conf.d", "python3", "python3.11")
 #: Capabilities a sandbox started by root keeps (Docker's default set without raw sockets, mknod, setfcap).
 SAFE_CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
 )
-ETC_RO_DIRS = ("alternatives", "ssl", "ld.so.conf.d", "python3", "python3.11")
+#: Where the host's read-only boot folder (boot script, user-data script) appears inside a sandbox.
+BOOT_MOUNT = "/run/cloudkit"
 
 
 def bwrap_path() -> str:
@@ -57,35 +63,71 @@ def bwrap_path() -> str:
     return found
 
 
+def _copy_etc_dir(rootfs: Path, name: str) -> None:
+    """Copy the host's ``/etc/<name>`` into the root (links kept as links), replacing a planted link."""
+    host = Path("/etc") / name
+    if not host.is_dir() or host.is_symlink():
+        return
+    etc_fd = _guestfs.open_dir(rootfs, "etc")
+    try:
+        try:
+            info = os.stat(name, dir_fd=etc_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            return  # an image brought its own copy
+        if info is not None:
+            os.unlink(name, dir_fd=etc_fd)  # a link or a file where the folder belongs: never written through
+    finally:
+        os.close(etc_fd)
+    _guestfs.make_dirs(rootfs, f"etc/{name}")
+    for dirpath, dirnames, filenames in os.walk(host):
+        rel = os.path.relpath(dirpath, host)
+        base = f"etc/{name}" if rel == "." else f"etc/{name}/{rel}"
+        if name == "ssl" and rel == ".":
+            dirnames[:] = [d for d in dirnames if d != "private"]
+        for entry in dirnames + filenames:
+            src = Path(dirpath) / entry
+            if src.is_symlink():
+                fd = _guestfs.open_dir(rootfs, base)
+                try:
+                    os.symlink(os.readlink(src), entry, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                finally:
+                    os.close(fd)
+            elif src.is_dir():
+                _guestfs.make_dirs(rootfs, f"{base}/{entry}")
+            elif src.is_file():
+                _guestfs.write_file(rootfs, f"{base}/{entry}", src.read_bytes(), mode=stat.S_IMODE(src.stat().st_mode))
+
+
 def prepare_root(rootfs: Path, hostname: str) -> None:
-    """Create a private root layout at ``rootfs`` (idempotent: a stopped instance keeps its files)."""
-    for name in PRIVATE_DIRS + MOUNT_POINTS:
-        (rootfs / name).mkdir(parents=True, exist_ok=True)
-    (rootfs / "tmp").chmod(0o1777)
-    (rootfs / "root").chmod(0o700)
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        host = Path("/") / name
-        mine = rootfs / name
-        if host.is_symlink() and not mine.is_symlink():
-            mine.symlink_to(os.readlink(host))
-        elif host.is_dir() and not host.is_symlink():
-            mine.mkdir(exist_ok=True)
-    etc = rootfs / "etc"
+    """Create or refresh a private root layout at ``rootfs`` (a new folder, or a copy of an image).
+
+    The folder may hold files a guest wrote (an image is a captured instance), so every write goes
+    through :mod:`cloudkit_local._guestfs`: a planted link is replaced or refused, never followed.
+    """
+    rootfs.mkdir(parents=True, exist_ok=True)
+    for name in PRIVATE_DIRS:
+        _guestfs.make_dirs(rootfs, name)
+    _guestfs.chmod_dir(rootfs, "tmp", 0o1777)
+    _guestfs.chmod_dir(rootfs, "root", 0o700)
     for name in ETC_FILES:
         src = Path("/etc") / name
-        dst = etc / name
-        if src.is_file() and not dst.exists():
-            shutil.copy2(src, dst)
-    for name in ETC_RO_DIRS:
-        if (Path("/etc") / name).is_dir():
-            (etc / name).mkdir(exist_ok=True)
-    (etc / "hostname").write_text(hostname + "\n")
-    (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost\n")
-    (etc / "resolv.conf").touch()
-    (rootfs / "var" / "lib" / "cloud" / "instance").mkdir(parents=True, exist_ok=True)
+        if src.is_file() and _guestfs.read_small(rootfs, f"etc/{name}", limit=1 << 20) is None:
+            _guestfs.write_file(rootfs, f"etc/{name}", src.read_bytes())
+    for name in ETC_DIRS:
+        _copy_etc_dir(rootfs, name)
+    _guestfs.write_file(rootfs, "etc/hostname", f"{hostname}\n".encode())
+    _guestfs.write_file(rootfs, "etc/hosts",
+                        f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n::1\tlocalhost ip6-localhost\n".encode())
+    if _guestfs.read_small(rootfs, "etc/resolv.conf") is None:
+        _guestfs.write_file(rootfs, "etc/resolv.conf", b"")
+    _guestfs.make_dirs(rootfs, "var/lib/cloud/instance")
     for sub in ("log", "cache", "tmp", "spool", "opt"):
-        (rootfs / "var" / sub).mkdir(exist_ok=True)
-    (rootfs / "var" / "tmp").chmod(0o1777)
+        _guestfs.make_dirs(rootfs, f"var/{sub}")
+    _guestfs.chmod_dir(rootfs, "var/tmp", 0o1777)
 
 
 def bwrap_argv(
@@ -94,40 +136,52 @@ def bwrap_argv(
     *,
     hostname: str,
     share_net: bool,
+    boot_dir: Path,
     binds: Mapping[str, Path] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The bubblewrap command line for a sandbox over ``rootfs`` running ``command``."""
+    """The bubblewrap command line for a sandbox over ``rootfs`` running ``command``.
+
+    The sandbox's ``/`` is a fresh tmpfs made read-only once set up, so no mount point lies in a
+    folder the guest can change: the private folders are bound at the top level, ``boot_dir`` (the
+    host's boot script and user data) read-only at :data:`BOOT_MOUNT` inside a fresh ``/run``, and
+    volumes (``binds``, targets under ``/mnt``) inside a fresh ``/mnt``.
+    """
     argv = [
         bwrap_path(),
         "--unshare-all",
         "--die-with-parent",
         "--hostname", hostname,
-        "--bind", str(rootfs), "/",
         "--ro-bind", "/usr", "/usr",
-        "--proc", "/proc",
-        "--dev", "/dev",
-        "--tmpfs", "/run",
-        "--chdir", "/root",
-        "--clearenv",
     ]
     if share_net:
         argv.insert(2, "--share-net")
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            argv += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            argv += ["--ro-bind", str(host), f"/{name}"]
+    for name in PRIVATE_DIRS:
+        argv += ["--bind", str(rootfs / name), f"/{name}"]
+    argv += [
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/run",
+        "--ro-bind", str(boot_dir), BOOT_MOUNT,
+        "--tmpfs", "/mnt",
+    ]
+    for target, source in (binds or {}).items():
+        if not target.startswith("/mnt/") or "/" in target[len("/mnt/"):] or target in ("/mnt/.", "/mnt/.."):
+            raise ValueError(f"volume mount point {target!r} must be a name under /mnt")
+        argv += ["--bind", str(source), target]
+    argv += ["--remount-ro", "/", "--chdir", "/root", "--clearenv"]
     if os.geteuid() == 0:
         # bwrap started by root keeps root's capabilities: keep only a container-like set, never
         # CAP_SYS_ADMIN (mounts), CAP_NET_ADMIN, CAP_SYS_PTRACE or CAP_SYS_MODULE.
         argv += ["--cap-drop", "ALL"]
         for cap in SAFE_CAPABILITIES:
             argv += ["--cap-add", cap]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        host = Path("/") / name
-        if host.is_dir() and not host.is_symlink():
-            argv += ["--ro-bind", str(host), f"/{name}"]
-    for name in ETC_RO_DIRS:
-        if (Path("/etc") / name).is_dir():
-            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for target, source in (binds or {}).items():
-        argv += ["--bind", str(source), target]
     base_env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/root",

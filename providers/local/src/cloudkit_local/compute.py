@@ -46,7 +46,7 @@ from cloudkit.models.compute import (
     VolumeSnapshot,
 )
 from cloudkit.services.compute import ComputeService
-from cloudkit_local import _cloudinit, _sandbox
+from cloudkit_local import _cloudinit, _guestfs, _sandbox
 from cloudkit_local._root import Database, root_from
 from cloudkit_local.errors import PROVIDER, mapped
 
@@ -164,11 +164,16 @@ def _fingerprint(public_key: str) -> str:
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
-    """Copy ``src`` to ``dst`` atomically (a temporary sibling renamed into place)."""
+    """Copy a guest-written folder ``src`` to ``dst`` atomically (a temporary sibling renamed into place).
+
+    ``src`` is a volume, a snapshot or an image: links are copied as links and never followed,
+    FIFOs, sockets and devices are skipped (see :func:`cloudkit_local._guestfs.copy_tree`).
+    """
     tmp = dst.with_name(dst.name + ".part")
     if tmp.exists():
         shutil.rmtree(tmp)
-    shutil.copytree(src, tmp, symlinks=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    _guestfs.copy_tree(src, tmp)
     tmp.rename(dst)
 
 
@@ -238,10 +243,11 @@ class LocalCompute(ComputeService):
                 shutil.rmtree(tmp)
             tmp.mkdir()
             for sub in _sandbox.PRIVATE_DIRS:
-                if (rootfs / sub).is_dir():
-                    shutil.copytree(rootfs / sub, tmp / sub, symlinks=True)
-            # A new instance boots for the first time: drop the per-instance cloud-init state.
-            shutil.rmtree(tmp / "var" / "lib" / "cloud" / "instance", ignore_errors=True)
+                if (rootfs / sub).is_dir() and not (rootfs / sub).is_symlink():
+                    _guestfs.copy_tree(rootfs / sub, tmp / sub)
+            # A new instance boots for the first time: drop the per-instance cloud-init state (a link
+            # on the way is not followed: the copy is the guest's writing).
+            _guestfs.remove_tree(tmp, _cloudinit.STATE_DIR)
             try:
                 with self._tx() as conn:
                     conn.execute(
@@ -273,11 +279,15 @@ class LocalCompute(ComputeService):
         return self._refresh(rows[0])
 
     def _boot_marker(self, instance_id: str, name: str) -> str | None:
-        path = self._dir(instance_id) / "rootfs" / _cloudinit.STATE_DIR.lstrip("/") / name
-        try:
-            return path.read_text().strip()
-        except OSError:
+        """A boot marker the guest wrote, read as untrusted data: a small regular file, or nothing.
+
+        The guest may have replaced the marker (or a folder above it) with a link to a host file, a
+        FIFO, a folder or a huge file: none of these is followed, blocks, or is read past 256 bytes.
+        """
+        data = _guestfs.read_small(self._dir(instance_id) / "rootfs", f"{_cloudinit.STATE_DIR}/{name}", limit=256)
+        if data is None:
             return None
+        return data.decode("ascii", "replace").strip()
 
     def _refresh(self, row: sqlite3.Row) -> sqlite3.Row:
         """Bring a row's state in line with its process (gone -> stopped; booted -> running)."""
@@ -376,16 +386,19 @@ class LocalCompute(ComputeService):
                     rootfs.mkdir(parents=True)
                 else:
                     _copy_tree(self.root / "images" / image_id, rootfs)
-                _sandbox.prepare_root(rootfs, name)
-                if key is not None:
-                    ssh = rootfs / "root" / ".ssh"
-                    ssh.mkdir(mode=0o700, exist_ok=True)
-                    (ssh / "authorized_keys").write_text(key["public_key"] + "\n")
+                try:
+                    _sandbox.prepare_root(rootfs, name)
+                    if key is not None:
+                        _guestfs.make_dirs(rootfs, "root/.ssh", mode=0o700)
+                        _guestfs.write_file(rootfs, "root/.ssh/authorized_keys", (key["public_key"] + "\n").encode(),
+                                            mode=0o600)
+                except _guestfs.GuestPathError as exc:
+                    raise Conflict(f"image {image_id}: its {exc.path} {exc.reason}; cloudkit will not write through it",
+                                   provider=PROVIDER) from None
+                boot = base / "boot"
+                boot.mkdir(mode=0o700)
                 if user_data.kind == "script" and user_data.script is not None:
-                    script = rootfs / _cloudinit.USER_SCRIPT.lstrip("/")
-                    script.parent.mkdir(parents=True, exist_ok=True)
-                    script.write_text(user_data.script)
-                    script.chmod(0o755)
+                    _guestfs.write_file(boot, _cloudinit.USER_SCRIPT_FILE, user_data.script.encode(), mode=0o755)
             self._boot(instance_id)
         except BaseException:
             self._discard(instance_id)
@@ -413,21 +426,26 @@ class LocalCompute(ComputeService):
         boot_id = secrets.token_hex(8)
         binds: dict[str, Path] = {}
         for vol in self.db.query("SELECT id, device FROM volumes WHERE attached_to = ?", (instance_id,)):
-            mount = "/mnt/" + vol["device"].rsplit("/", 1)[-1]
-            with mapped("prepare volume mount point"):
-                (rootfs / mount.lstrip("/")).mkdir(parents=True, exist_ok=True)
-            binds[mount] = self.root / "volumes" / vol["id"]
+            # The mount point is made by bubblewrap in the sandbox's fresh /mnt, not in the guest's files.
+            binds["/mnt/" + vol["device"].rsplit("/", 1)[-1]] = self.root / "volumes" / vol["id"]
+        for name in _sandbox.PRIVATE_DIRS:
+            # The top of rootfs is the host's (the guest sees only inside each folder): still, never
+            # hand bubblewrap a link as a bind source.
+            if (rootfs / name).is_symlink() or not (rootfs / name).is_dir():
+                raise Conflict(f"instance {instance_id}: its root folder's {name!r} is not a plain folder; "
+                               f"it will not boot", provider=PROVIDER)
         groups = [self._group_row(g) for g in json.loads(row["security_groups"]) if self._group_exists(g)]
         share_net = any(_opens_ports(self._rules(g)) for g in groups)
         data = _cloudinit.parse(row["user_data"])
         with mapped("start sandbox"):
-            script = rootfs / _cloudinit.BOOT_SCRIPT.lstrip("/")
-            script.parent.mkdir(parents=True, exist_ok=True)
-            script.write_text(_cloudinit.boot_script(data))
-            script.chmod(0o755)
+            # The boot script lives in the host's boot folder, outside every folder the guest can
+            # change, and is bound read-only into the sandbox.
+            boot = base / "boot"
+            boot.mkdir(mode=0o700, exist_ok=True)
+            _guestfs.write_file(boot, _cloudinit.BOOT_SCRIPT_FILE, _cloudinit.boot_script(data).encode(), mode=0o755)
             argv = _sandbox.bwrap_argv(
                 rootfs, ["/bin/sh", _cloudinit.BOOT_SCRIPT], hostname=row["name"], share_net=share_net,
-                binds=binds, env={"CLOUDKIT_BOOT_ID": boot_id, "CLOUDKIT_INSTANCE_ID": instance_id},
+                boot_dir=boot, binds=binds, env={"CLOUDKIT_BOOT_ID": boot_id, "CLOUDKIT_INSTANCE_ID": instance_id},
             )
             proc = _sandbox.spawn(argv, base / "console.log", memory_mb=size.memory_mb, max_processes=size.max_processes)
         started = None
