@@ -5,8 +5,10 @@
 1. **one** ``cloudkit_call`` hook call (a public method that another public method of the same
    service calls in the same thread runs directly, inside the outer call, without a second hook call);
 2. the interface's validation and the driver, where anything raised that is not a
-   :class:`~cloudkit.CloudkitError` becomes :class:`~cloudkit.ProviderError` (the original kept as
-   ``__cause__``), and a result that is not of the type the public method is annotated with is a
+   :class:`~cloudkit.CloudkitError` is given to the provider's error translator
+   (``service.translate_error(exc, "<family>.<operation>")``, see :mod:`cloudkit.provider`) and,
+   when that declines, becomes :class:`~cloudkit.ProviderError` (the original kept as
+   ``__cause__`` either way), and a result that is not of the type the public method is annotated with is a
    ``ProviderError`` naming the provider, the driver class and the operation;
 3. for a listing (a method annotated ``-> Iterator[...]``), an iterator the core wraps: each item is
    type-checked and errors raised while it is consumed are translated the same way;
@@ -32,6 +34,7 @@ from typing import Any, TypeVar, Union
 
 from cloudkit.errors import CloudkitError, InvalidInput, ProviderError
 from cloudkit.hookspecs import hookimpl
+from cloudkit.provider import apply_translator
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,9 +173,18 @@ def _where(service: Any, operation: str) -> str:
     return f"{service.provider} ({cls.__module__}.{cls.__qualname__}.{method})"
 
 
-def _translate(service: Any, operation: str, exc: Exception, stage: str = "") -> ProviderError:
-    """The ``ProviderError`` a non-cloudkit exception becomes (message without the exception's text)."""
+def _translate(service: Any, operation: str, exc: Exception, stage: str = "", *, provider: bool = True) -> CloudkitError:
+    """The cloudkit error a non-cloudkit exception becomes.
+
+    The provider's translator (``service.translate_error``, see :mod:`cloudkit.provider`) is asked
+    first; when it declines, a ``ProviderError`` naming the driver method (message without the
+    exception's text, which may hold anything).
+    """
     family = getattr(service, "family", "?")
+
+    translated = apply_translator(service, exc, f"{family}.{operation}") if provider else None
+    if translated is not None:
+        return translated
     err = ProviderError(f"{family}.{operation} failed{stage} in {_where(service, operation)}: {type(exc).__name__}",
                         provider=getattr(service, "provider", None))
     err.__cause__ = exc
@@ -324,7 +336,7 @@ def instrument(operation: str, method: F) -> F:
             _finished(self, operation, start, exc, None, "failed")
             raise
         except Exception as exc:  # a hook wrapper's own failure
-            err = _translate(self, operation, exc, " in a cloudkit_call hook")
+            err = _translate(self, operation, exc, " in a cloudkit_call hook", provider=False)
             _finished(self, operation, start, err, None, "failed")
             raise err from exc
         finally:

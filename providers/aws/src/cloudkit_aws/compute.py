@@ -27,7 +27,7 @@ from cloudkit.models.compute import (
 )
 from cloudkit.services.compute import ComputeService
 from cloudkit_aws._session import PROVIDER, AwsSession
-from cloudkit_aws.errors import mapped
+from cloudkit_aws.errors import AwsErrors, mapped
 
 #: EC2 instance states -> cloudkit's neutral ones.
 STATES = {
@@ -155,7 +155,7 @@ def _group(g: Mapping[str, Any]) -> SecurityGroup:
     )
 
 
-class AwsCompute(ComputeService):
+class AwsCompute(AwsErrors, ComputeService):
     """The compute family on EC2 (and EBS)."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
 from cloudkit.services.database import DatabaseService
 from cloudkit_aws._session import PROVIDER, AwsSession
-from cloudkit_aws.errors import mapped
+from cloudkit_aws.errors import AwsErrors, mapped
 
 #: botocore waiter model for "stopped", which boto3 does not ship (same format as its own).
 _STOPPED_WAITER: dict[str, Any] = {
@@ -98,7 +98,7 @@ def _snapshot(d: Mapping[str, Any]) -> DatabaseSnapshot:
     )
 
 
-class AwsDatabase(DatabaseService):
+class AwsDatabase(AwsErrors, DatabaseService):
     """RDS DB instances, snapshots, point-in-time restores and read replicas."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

@@ -18,7 +18,7 @@ from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
 from cloudkit_aws._session import PROVIDER, AwsSession
-from cloudkit_aws.errors import mapped
+from cloudkit_aws.errors import AwsErrors, mapped
 
 #: Route 53's limits on one ChangeResourceRecordSets request.
 MAX_VALUES_PER_REQUEST = 1000
@@ -90,7 +90,7 @@ def plan_batches(changes: list[RecordChange]) -> list[list[RecordChange]]:
     return batches
 
 
-class AwsDNS(DNSService):
+class AwsDNS(AwsErrors, DNSService):
     """The DNS family on Route 53."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

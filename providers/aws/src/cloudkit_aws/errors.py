@@ -7,7 +7,10 @@ and client-side botocore errors (no credentials, no endpoint, bad parameters, wa
 are mapped in :func:`translate` as well. The native error is always kept as ``__cause__``; messages
 are scrubbed of anything that looks like an access key or a signature.
 
-Use :func:`mapped` as a context manager or a decorator around every call into boto3.
+Every aws service class inherits :class:`AwsErrors`, so the core applies :func:`translate` around
+each driver call and each listing's iteration (see :mod:`cloudkit.provider`). :func:`mapped` is
+kept for the few places where the message needs local context or an error must be caught and
+acted upon inside the driver (a rollback, a background thread).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from cloudkit.errors import (
     Throttled,
     Timeout,
 )
+from cloudkit.provider import TranslatedService
 
 PROVIDER = "aws"
 
@@ -342,6 +346,16 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
 def _native(exc: BaseException) -> bool:
     module = type(exc).__module__ or ""
     return module.split(".")[0] in ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+class AwsErrors(TranslatedService):
+    """Mixin of every aws service: botocore/boto3/s3transfer/urllib3 errors and ``OSError`` translated by the core."""
+
+    def translate_error(self, exc: BaseException, operation: str) -> CloudkitError | None:
+        """:func:`translate` for the AWS stack's errors; ``None`` for anything else (a driver bug)."""
+        if _native(exc) or isinstance(exc, OSError):
+            return translate(exc, operation)
+        return None
 
 
 @contextmanager

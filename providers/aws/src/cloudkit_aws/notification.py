@@ -26,7 +26,7 @@ from cloudkit.errors import InvalidInput, NotFound
 from cloudkit.models.notification import PublishResult, Queue, QueueMessage, Subscription, Topic, TopicNotification
 from cloudkit.services.notification import NotificationService
 from cloudkit_aws._session import PROVIDER, AwsSession
-from cloudkit_aws.errors import mapped
+from cloudkit_aws.errors import AwsErrors, mapped
 
 #: Neutral protocol -> SNS protocol.
 _TO_SNS = {"http": "http", "https": "https", "email": "email", "sms": "sms", "queue": "sqs"}
@@ -63,7 +63,7 @@ def _queue_message(m: Mapping[str, Any]) -> QueueMessage:
                         topic_id=note.topic_id, subject=note.subject, published_at=note.published_at, **common)
 
 
-class AwsNotification(NotificationService):
+class AwsNotification(AwsErrors, NotificationService):
     """SNS topics and subscriptions, SQS queues."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

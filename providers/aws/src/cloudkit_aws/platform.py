@@ -42,7 +42,7 @@ from cloudkit.models.platform import (
 )
 from cloudkit.services.platform import PlatformService
 from cloudkit_aws._session import PROVIDER, AwsSession
-from cloudkit_aws.errors import mapped
+from cloudkit_aws.errors import AwsErrors, mapped
 
 ENV_VARS = "aws:elasticbeanstalk:application:environment"
 ASG = "aws:autoscaling:asg"
@@ -144,7 +144,7 @@ def _numbers(text: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", text))
 
 
-class AwsPlatform(PlatformService):
+class AwsPlatform(AwsErrors, PlatformService):
     """Elastic Beanstalk applications, versions, environments, templates and events."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

@@ -17,7 +17,7 @@ from cloudkit.models.storage import Bucket, CommonPrefix, DeleteResult, Lifecycl
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import ObjectReader, Progress
 from cloudkit_aws._session import PROVIDER, AwsSession
-from cloudkit_aws.errors import mapped, translate
+from cloudkit_aws.errors import AwsErrors, mapped, translate
 
 #: Neutral archive classes and the S3 storage classes they become.
 ARCHIVE_TO_S3 = {"ARCHIVE": "GLACIER", "DEEP_ARCHIVE": "DEEP_ARCHIVE"}
@@ -90,7 +90,7 @@ def _subscribers(progress: _Progress, size: int | None) -> list[Any]:
     return [Reporting() if progress.progress is not None else Sized()]
 
 
-class AwsStorage(StorageService):
+class AwsStorage(AwsErrors, StorageService):
     """The storage family on S3."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

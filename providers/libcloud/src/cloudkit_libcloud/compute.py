@@ -23,7 +23,7 @@ from cloudkit.errors import InvalidInput, NotFound, Timeout
 from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, Volume, VolumeSnapshot
 from cloudkit.services.compute import ComputeService
 from cloudkit_libcloud._driver import LazyDriver
-from cloudkit_libcloud.errors import mapped
+from cloudkit_libcloud.errors import LibcloudErrors, mapped
 
 #: cloudkit operation -> the libcloud NodeDriver methods it needs.
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -161,7 +161,7 @@ def _ec2_compat(driver: Any) -> None:
     driver.ex_create_tags = ex_create_tags
 
 
-class LibcloudCompute(LazyDriver, ComputeService):
+class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
     """The compute family on a libcloud compute driver."""
 
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:

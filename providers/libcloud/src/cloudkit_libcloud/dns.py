@@ -23,7 +23,7 @@ from cloudkit.errors import Conflict, InvalidInput, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
 from cloudkit_libcloud._driver import LazyDriver, driver_name
-from cloudkit_libcloud.errors import mapped
+from cloudkit_libcloud.errors import LibcloudErrors, mapped
 
 _MANAGED = (("@", "SOA"), ("@", "NS"))
 #: cloudkit operation -> the libcloud DNSDriver methods it needs.
@@ -46,7 +46,7 @@ def _change_id(zone: Zone, changes: list[RecordChange]) -> str:
     return digest.hexdigest()[:20]
 
 
-class LibcloudDNS(LazyDriver, DNSService):
+class LibcloudDNS(LibcloudErrors, LazyDriver, DNSService):
     """The DNS family on a libcloud DNS driver (record-by-record, with rollback on failure)."""
 
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:

@@ -1,8 +1,11 @@
 """The one place the libcloud provider turns native errors into cloudkit errors.
 
-Every driver call of this package runs inside :func:`mapped`; the native error is kept as
-``__cause__``. Messages are built from the error's class, HTTP status and libcloud's text, which
-never hold credentials (request headers and signatures are not part of libcloud's messages).
+Every libcloud service class inherits :class:`LibcloudErrors`, so the core applies
+:func:`translate` around each driver call and each listing's iteration (see
+:mod:`cloudkit.provider`); :func:`mapped` is kept where the message needs local context or an error
+is caught and acted upon in the driver. The native error is kept as ``__cause__``.
+Messages are built from the error's class, HTTP status and libcloud's text, which never hold
+credentials (request headers and signatures are not part of libcloud's messages).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cloudkit.errors import (
     Throttled,
     Timeout,
 )
+from cloudkit.provider import TranslatedService
 
 _SIG = re.compile(r"(Signature|sig|X-Amz-Signature|X-Amz-Credential|AWSAccessKeyId|api[-_]?key)=[^&\s'\"]+", re.IGNORECASE)
 _NOT_FOUND = re.compile(r"NoSuch\w+|NotFound|does not exist|not found|could not find|InvalidInstanceID|\.NotFound", re.IGNORECASE)
@@ -145,6 +149,25 @@ def translate(exc: BaseException, provider: str, operation: str) -> CloudkitErro
     if isinstance(exc, OSError):  # for example the data source of an upload failing
         return ProviderError(f"{operation}: {_clean(exc.strerror or str(exc))}", **kw)
     return ProviderError(msg, **kw)
+
+
+_NATIVE_MODULES = ("libcloud", "requests", "urllib3", "ssl", "socket", "http")
+
+
+def _native(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from libcloud or the HTTP stack under it (or is an OS/not-implemented error)."""
+    module = (type(exc).__module__ or "").split(".")[0]
+    return module in _NATIVE_MODULES or isinstance(exc, (OSError, NotImplementedError))
+
+
+class LibcloudErrors(TranslatedService):
+    """Mixin of every libcloud service: libcloud's and the HTTP stack's errors translated by the core."""
+
+    provider: str
+
+    def translate_error(self, exc: BaseException, operation: str) -> CloudkitError | None:
+        """:func:`translate` for libcloud's errors; ``None`` for anything else (a driver bug)."""
+        return translate(exc, self.provider, operation) if _native(exc) else None
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from cloudkit.models.storage import Bucket, CommonPrefix, ObjectInfo
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import CHUNK, ObjectReader, iter_chunks
 from cloudkit_libcloud._driver import LazyDriver
-from cloudkit_libcloud.errors import mapped, translate
+from cloudkit_libcloud.errors import LibcloudErrors, mapped, translate
 
 #: cloudkit operation -> the libcloud StorageDriver methods it needs.
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -157,7 +157,7 @@ def _plain(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (extra or {}).items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
-class LibcloudStorage(LazyDriver, StorageService):
+class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
     """The storage family on a libcloud storage driver."""
 
     def __init__(self, provider: str, settings: Mapping[str, Any] | None = None) -> None:

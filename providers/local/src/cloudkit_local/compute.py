@@ -48,7 +48,7 @@ from cloudkit.models.compute import (
 from cloudkit.services.compute import ComputeService
 from cloudkit_local import _cloudinit, _guestfs, _sandbox
 from cloudkit_local._root import Database, root_from
-from cloudkit_local.errors import PROVIDER, mapped
+from cloudkit_local.errors import PROVIDER, LocalErrors, mapped
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -177,7 +177,7 @@ def _copy_tree(src: Path, dst: Path) -> None:
     tmp.rename(dst)
 
 
-class LocalCompute(ComputeService):
+class LocalCompute(LocalErrors, ComputeService):
     """Instances as bubblewrap sandboxes, with key pairs, security groups, volumes and snapshots."""
 
     def __init__(self, settings: Mapping[str, Any]) -> None:

@@ -46,7 +46,7 @@ from cloudkit.paging import paginate
 from cloudkit.services.database import DatabaseService
 from cloudkit_local import _postgres as pg
 from cloudkit_local._root import Database, free_port, root_from, write_atomic
-from cloudkit_local.errors import mapped
+from cloudkit_local.errors import LocalErrors, mapped
 
 PAGE = 100
 ENGINES = ("postgres", "sqlite")
@@ -74,7 +74,7 @@ def _not_found(kind: str, ident: str) -> NotFound:
     return NotFound(f"database {kind} {ident!r} does not exist", provider="local", code=code)
 
 
-class LocalDatabase(DatabaseService):
+class LocalDatabase(LocalErrors, DatabaseService):
     """Database instances served by real servers under the local root."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

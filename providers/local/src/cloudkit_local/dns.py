@@ -29,7 +29,7 @@ from cloudkit.errors import AlreadyExists, Conflict, NotFound
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.services.dns import DNSService
 from cloudkit_local._root import Database, open_dir, root_from
-from cloudkit_local.errors import PROVIDER, mapped
+from cloudkit_local.errors import PROVIDER, LocalErrors, mapped
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS zones (
@@ -65,7 +65,7 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (0, "") if name == "@" else (1, name)
 
 
-class LocalDNS(DNSService):
+class LocalDNS(LocalErrors, DNSService):
     """Zones and record sets kept in SQLite under the local provider's root folder."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

@@ -1,4 +1,10 @@
-"""The one place the local provider turns native errors (sqlite3, OSError) into cloudkit errors."""
+"""The one place the local provider turns native errors (sqlite3, OSError) into cloudkit errors.
+
+Every local service class inherits :class:`LocalErrors`, so the core applies :func:`translate`
+around each driver call and each listing's iteration (see :mod:`cloudkit.provider`). :func:`mapped`
+is kept where the message needs local context or an error is caught and acted upon in the driver
+(cleanup, background threads, recovery).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +24,14 @@ from cloudkit.errors import (
     QuotaExceeded,
     Timeout,
 )
+from cloudkit.provider import TranslatedService
 
 PROVIDER = "local"
+
+
+def _native(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of the errors this provider's stack raises (sqlite3, OS, subprocess, psycopg)."""
+    return isinstance(exc, (sqlite3.Error, OSError, subprocess.SubprocessError)) or type(exc).__module__.startswith("psycopg")
 
 
 def translate(exc: BaseException, operation: str) -> CloudkitError:
@@ -62,6 +74,14 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
     return ProviderError(f"{operation}: {exc}", provider=PROVIDER)
 
 
+class LocalErrors(TranslatedService):
+    """Mixin of every local service: sqlite3, OS, subprocess and psycopg errors translated by the core."""
+
+    def translate_error(self, exc: BaseException, operation: str) -> CloudkitError | None:
+        """:func:`translate` for the local stack's errors; ``None`` for anything else (a driver bug)."""
+        return translate(exc, operation) if _native(exc) else None
+
+
 @contextmanager
 def mapped(operation: str) -> Iterator[None]:
     """Run a block, re-raising sqlite3 and OS errors as cloudkit errors (native error as ``__cause__``)."""
@@ -69,9 +89,7 @@ def mapped(operation: str) -> Iterator[None]:
         yield
     except CloudkitError:
         raise
-    except (sqlite3.Error, OSError, subprocess.SubprocessError) as exc:
-        raise translate(exc, operation) from exc
     except Exception as exc:
-        if type(exc).__module__.startswith("psycopg"):  # imported only where PostgreSQL is used
+        if _native(exc):  # psycopg is imported only where PostgreSQL is used, so it is matched by module
             raise translate(exc, operation) from exc
         raise

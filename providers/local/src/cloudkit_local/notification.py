@@ -42,7 +42,7 @@ from cloudkit.services.notification import NotificationService
 from cloudkit_local._delivery import DeliverySettings, Dispatcher
 from cloudkit_local._root import Database, root_from
 from cloudkit_local._signing import Signer
-from cloudkit_local.errors import mapped
+from cloudkit_local.errors import LocalErrors, mapped
 
 PAGE = 100
 ARN_PREFIX = "arn:local:sns:local:000000000000:"
@@ -105,7 +105,7 @@ def notification_envelope(
     return env
 
 
-class LocalNotification(NotificationService):
+class LocalNotification(LocalErrors, NotificationService):
     """Topics, subscriptions and queues in ``<root>/notification``, with real delivery."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:

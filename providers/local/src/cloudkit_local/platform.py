@@ -57,7 +57,7 @@ from cloudkit.models.platform import (
 from cloudkit.services.platform import PlatformService
 from cloudkit_local import _sandbox
 from cloudkit_local._root import Database, free_port, root_from, write_atomic
-from cloudkit_local.errors import PROVIDER, mapped
+from cloudkit_local.errors import PROVIDER, LocalErrors, mapped
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS applications (
@@ -260,7 +260,7 @@ class DeployTimeout(Timeout):
     """A new version was not healthy before the call's ``timeout``; it was rolled back like a failed one."""
 
 
-class LocalPlatform(PlatformService):
+class LocalPlatform(LocalErrors, PlatformService):
     """Applications, versions, environments and deploys on this machine."""
 
     def __init__(self, settings: Mapping[str, Any]) -> None:

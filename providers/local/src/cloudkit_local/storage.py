@@ -57,7 +57,7 @@ from cloudkit.models.storage import (
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import ObjectReader, Progress
 from cloudkit_local._root import Database, dir_fd, open_dir, open_in, root_from
-from cloudkit_local.errors import PROVIDER, mapped, translate
+from cloudkit_local.errors import PROVIDER, LocalErrors, mapped, translate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -281,7 +281,7 @@ def _parallel_copy(src: int, dst: int, size: int, progress: Progress | None) -> 
     return copied, f"{hashlib.md5(b''.join(digests)).hexdigest()}-{parts}"
 
 
-class LocalStorage(StorageService):
+class LocalStorage(LocalErrors, StorageService):
     """Buckets and objects stored under the local provider's root folder."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
