@@ -4,46 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Union
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
-from cloudkit.refs import DatabaseRef, DatabaseSnapshotRef, optional_ref, ref
-from cloudkit.services.base import Service
+from cloudkit.services.base import Service, operation
 
-InstanceRef = DatabaseRef
-SnapshotRef = DatabaseSnapshotRef
+InstanceRef = Union[DatabaseInstance, str]
+SnapshotRef = Union[DatabaseSnapshot, str]
+
+
+def _db(ref: object, field: str = "instance") -> str:
+    return v.db_identifier(getattr(ref, "id", ref), field)
 
 
 class DatabaseService(Service):
     """Managed database instances. Long operations wait by default (``wait=True``, ``timeout``)."""
 
     family: ClassVar[str] = "database"
-    OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "list_engines",
-        "create_instance",
-        "get_instance",
-        "list_instances",
-        "modify_instance",
-        "reboot_instance",
-        "stop_instance",
-        "start_instance",
-        "delete_instance",
-        "create_snapshot",
-        "get_snapshot",
-        "list_snapshots",
-        "delete_snapshot",
-        "restore_snapshot",
-        "restore_to_point_in_time",
-        "create_read_replica",
-        "promote_read_replica",
-    )
 
+    @operation()
     def list_engines(self) -> list[str]:
         """Engines this provider can run here (``postgres``, ``mysql``, ``sqlite``...)."""
         return self._list_engines()
 
+    @operation()
     def create_instance(
         self,
         identifier: str,
@@ -89,14 +75,17 @@ class DatabaseService(Service):
             timeout=v.timeout(timeout),
         )
 
+    @operation()
     def get_instance(self, instance: InstanceRef) -> DatabaseInstance:
         """An instance by identifier, or ``NotFound``."""
-        return self._get_instance(ref(instance, "instance", DatabaseInstance))
+        return self._get_instance(_db(instance))
 
+    @operation()
     def list_instances(self) -> Iterator[DatabaseInstance]:
         """All instances, lazily."""
         return self._list_instances()
 
+    @operation()
     def modify_instance(
         self,
         instance: InstanceRef,
@@ -124,46 +113,54 @@ class DatabaseService(Service):
             changes["master_password"] = v.db_password(master_password)
         if not changes:
             raise InvalidInput("modify_instance", "give at least one setting to change")
-        return self._modify_instance(ref(instance, "instance", DatabaseInstance), changes, apply_immediately, wait, v.timeout(timeout))
+        return self._modify_instance(_db(instance), changes, apply_immediately, wait, v.timeout(timeout))
 
+    @operation()
     def reboot_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
         """Restart the server."""
-        return self._reboot_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
+        return self._reboot_instance(_db(instance), wait, v.timeout(timeout))
 
+    @operation()
     def stop_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
         """Stop the server; its data stays."""
-        return self._stop_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
+        return self._stop_instance(_db(instance), wait, v.timeout(timeout))
 
+    @operation()
     def start_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
         """Start a stopped server."""
-        return self._start_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
+        return self._start_instance(_db(instance), wait, v.timeout(timeout))
 
+    @operation()
     def delete_instance(
         self, instance: InstanceRef, *, final_snapshot: str | None = None, wait: bool = True, timeout: float = 1800
     ) -> None:
         """Delete an instance, first taking ``final_snapshot`` when named."""
         snap = None if final_snapshot is None else v.db_identifier(final_snapshot, "final_snapshot")
-        self._delete_instance(ref(instance, "instance", DatabaseInstance), snap, wait, v.timeout(timeout))
+        self._delete_instance(_db(instance), snap, wait, v.timeout(timeout))
 
     # ---------------------------------------------------------------- snapshots
+    @operation()
     def create_snapshot(self, instance: InstanceRef, snapshot_id: str, *, wait: bool = True, timeout: float = 1800) -> DatabaseSnapshot:
         """Take a manual snapshot."""
-        ident = ref(instance, "instance", DatabaseInstance)
-        return self._create_snapshot(ident, v.db_identifier(snapshot_id, "snapshot_id"), wait, v.timeout(timeout))
+        return self._create_snapshot(_db(instance), v.db_identifier(snapshot_id, "snapshot_id"), wait, v.timeout(timeout))
 
+    @operation()
     def get_snapshot(self, snapshot: SnapshotRef) -> DatabaseSnapshot:
         """A snapshot by id, or ``NotFound``."""
-        return self._get_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot))
+        return self._get_snapshot(_db(snapshot, "snapshot"))
 
+    @operation()
     def list_snapshots(self, instance: InstanceRef | None = None, *, kind: str | None = None) -> Iterator[DatabaseSnapshot]:
         """Snapshots (of one instance; ``kind`` ``manual`` or ``automated``), lazily."""
         k = None if kind is None else v.one_of("kind", kind, ("manual", "automated"))
-        return self._list_snapshots(optional_ref(instance, "instance", DatabaseInstance), k)
+        return self._list_snapshots(None if instance is None else _db(instance), k)
 
+    @operation()
     def delete_snapshot(self, snapshot: SnapshotRef) -> None:
         """Delete a snapshot."""
-        self._delete_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot))
+        self._delete_snapshot(_db(snapshot, "snapshot"))
 
+    @operation()
     def restore_snapshot(
         self,
         snapshot: SnapshotRef,
@@ -175,8 +172,9 @@ class DatabaseService(Service):
     ) -> DatabaseInstance:
         """Create a new instance holding the snapshot's data."""
         cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
-        return self._restore_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
+        return self._restore_snapshot(_db(snapshot, "snapshot"), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
+    @operation()
     def restore_to_point_in_time(
         self,
         source: InstanceRef,
@@ -188,68 +186,90 @@ class DatabaseService(Service):
     ) -> DatabaseInstance:
         """Create a new instance holding ``source``'s data as of ``time`` (``None``: latest restorable)."""
         when = None if time is None else v.aware_datetime("time", time)
-        return self._restore_to_point_in_time(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), when, wait, v.timeout(timeout))
+        return self._restore_to_point_in_time(_db(source, "source"), v.db_identifier(identifier), when, wait, v.timeout(timeout))
 
+    @operation()
     def create_read_replica(
         self, source: InstanceRef, identifier: str, *, instance_class: str | None = None, wait: bool = True, timeout: float = 1800
     ) -> DatabaseInstance:
         """Create a read replica that streams ``source``'s writes."""
         cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
-        return self._create_read_replica(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
+        return self._create_read_replica(_db(source, "source"), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
+    @operation()
     def promote_read_replica(self, replica: InstanceRef, *, wait: bool = True, timeout: float = 1800) -> DatabaseInstance:
         """Turn a replica into a standalone, writable instance."""
-        return self._promote_read_replica(ref(replica, "replica", DatabaseInstance), wait, v.timeout(timeout))
+        return self._promote_read_replica(_db(replica, "replica"), wait, v.timeout(timeout))
 
     # ---------------------------------------------------------------- driver methods
-    def _list_engines(self) -> list[str]:
-        self._not_supported("list_engines")
+    if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
+        def _list_engines(self) -> list[str]:
+            ...
 
-    def _create_instance(self, identifier: str, **kw: object) -> DatabaseInstance:
-        """Keyword arguments as :meth:`create_instance` passes them, already validated."""
-        self._not_supported("create_instance")
+        def _create_instance(self, identifier: str, **kw: object) -> DatabaseInstance:
+            """Keyword arguments as :meth:`create_instance` passes them, already validated."""
+            ...
 
-    def _get_instance(self, identifier: str) -> DatabaseInstance:
-        self._not_supported("get_instance")
+        def _get_instance(self, identifier: str) -> DatabaseInstance:
+            ...
 
-    def _list_instances(self) -> Iterator[DatabaseInstance]:
-        self._not_supported("list_instances")
+        def _list_instances(self) -> Iterator[DatabaseInstance]:
+            ...
 
-    def _modify_instance(self, identifier: str, changes: dict[str, object], apply_immediately: bool, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("modify_instance")
+        def _modify_instance(
+            self, identifier: str, changes: dict[str, object], apply_immediately: bool, wait: bool, timeout: float
+        ) -> DatabaseInstance:
+            ...
 
-    def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("reboot_instance")
+        def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
 
-    def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("stop_instance")
+        def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
 
-    def _start_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("start_instance")
+        def _start_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
 
-    def _delete_instance(self, identifier: str, final_snapshot: str | None, wait: bool, timeout: float) -> None:
-        self._not_supported("delete_instance")
+        def _delete_instance(self, identifier: str, final_snapshot: str | None, wait: bool, timeout: float) -> None:
+            ...
 
-    def _create_snapshot(self, identifier: str, snapshot_id: str, wait: bool, timeout: float) -> DatabaseSnapshot:
-        self._not_supported("create_snapshot")
+        def _create_snapshot(self, identifier: str, snapshot_id: str, wait: bool, timeout: float) -> DatabaseSnapshot:
+            ...
 
-    def _get_snapshot(self, snapshot_id: str) -> DatabaseSnapshot:
-        self._not_supported("get_snapshot")
+        def _get_snapshot(self, snapshot_id: str) -> DatabaseSnapshot:
+            ...
 
-    def _list_snapshots(self, identifier: str | None, kind: str | None) -> Iterator[DatabaseSnapshot]:
-        self._not_supported("list_snapshots")
+        def _list_snapshots(self, identifier: str | None, kind: str | None) -> Iterator[DatabaseSnapshot]:
+            ...
 
-    def _delete_snapshot(self, snapshot_id: str) -> None:
-        self._not_supported("delete_snapshot")
+        def _delete_snapshot(self, snapshot_id: str) -> None:
+            ...
 
-    def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("restore_snapshot")
+        def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
 
-    def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("restore_to_point_in_time")
+        def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
 
-    def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("create_read_replica")
+        def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
 
-    def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
-        self._not_supported("promote_read_replica")
+        def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

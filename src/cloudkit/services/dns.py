@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
-from cloudkit.refs import ZoneRef, ref
-from cloudkit.services.base import Service
+from cloudkit.services.base import Service, operation
+
+ZoneRef = Union[Zone, str]
 
 #: Record sets a provider manages itself and that zone-file import leaves alone.
 _MANAGED = (("@", "SOA"), ("@", "NS"))
@@ -24,43 +25,27 @@ class DNSService(Service):
     """
 
     family: ClassVar[str] = "dns"
-    OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "create_zone",
-        "get_zone",
-        "list_zones",
-        "delete_zone",
-        "list_records",
-        "get_record",
-        "change_records",
-        "upsert_records",
-        "delete_records",
-        "plan_sync",
-        "export_zone",
-        "import_zone",
-    )
-    DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "get_record": ("list_records",),
-        "upsert_records": ("change_records",),
-        "delete_records": ("change_records",),
-        "plan_sync": ("list_records",),
-        "export_zone": ("get_zone", "list_records"),
-        "import_zone": ("get_zone", "list_records", "change_records"),
-    }
 
     # ---------------------------------------------------------------- zones
+    @operation()
     def create_zone(self, name: str, *, comment: str | None = None) -> Zone:
         """Create a hosted zone with its SOA and NS records. Raises ``AlreadyExists``."""
         v.optional_text("comment", comment, max_len=256)
         return self._create_zone(v.zone_name(name, "name"), comment)
 
+    @operation()
     def get_zone(self, zone: ZoneRef) -> Zone:
         """A zone by id or by name, or ``NotFound``."""
-        return self._get_zone(ref(zone, "zone", Zone))
+        if isinstance(zone, Zone):
+            return self._get_zone(zone.id)
+        return self._get_zone(v.reference("zone", zone))
 
+    @operation()
     def list_zones(self) -> Iterator[Zone]:
         """All zones, lazily."""
         return self._list_zones()
 
+    @operation()
     def delete_zone(self, zone: ZoneRef, *, force: bool = False) -> None:
         """Delete a zone. A zone with records of its own raises ``Conflict`` unless ``force``."""
         z = self._zone(zone)
@@ -71,6 +56,7 @@ class DNSService(Service):
         self._delete_zone(z.id)
 
     # ---------------------------------------------------------------- records
+    @operation()
     def list_records(self, zone: ZoneRef, *, name: str | None = None, type: str | None = None) -> Iterator[RecordSet]:
         """Record sets in the zone (optionally of one name and/or type), lazily."""
         z = self._zone(zone)
@@ -79,6 +65,7 @@ class DNSService(Service):
                                                    [t.lower() for t in v.RECORD_TYPES]).upper()
         return self._list_records(z.id, rname, rtype)
 
+    @operation(derives=("list_records",))
     def get_record(self, zone: ZoneRef, name: str, type: str) -> RecordSet:
         """One record set, or ``NotFound``."""
         from cloudkit.errors import NotFound
@@ -91,6 +78,7 @@ class DNSService(Service):
             return record
         raise NotFound(f"no {type.upper()} record set named {name!r} in zone {z.name}", provider=self.provider)
 
+    @operation()
     def change_records(self, zone: ZoneRef, changes: Sequence[RecordChange], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
         """Apply upserts and deletes as one atomic batch (split only where the provider's quotas demand)."""
         if isinstance(changes, (str, bytes)) or not isinstance(changes, Iterable):
@@ -120,14 +108,17 @@ class DNSService(Service):
             raise InvalidInput("changes", "must hold at least one change")
         return self._change_records(z, checked, wait=wait, timeout=timeout)
 
+    @operation(derives=("change_records",))
     def upsert_records(self, zone: ZoneRef, records: Sequence[RecordSet], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
         """Create or replace record sets, in one atomic batch."""
         return self.change_records(zone, [RecordChange("UPSERT", r) for r in _records(records)], wait=wait, timeout=timeout)
 
+    @operation(derives=("change_records",))
     def delete_records(self, zone: ZoneRef, records: Sequence[RecordSet], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
         """Delete record sets (values must match what is stored), in one atomic batch."""
         return self.change_records(zone, [RecordChange("DELETE", r) for r in _records(records)], wait=wait, timeout=timeout)
 
+    @operation(derives=("list_records",))
     def plan_sync(self, zone: ZoneRef, desired: Sequence[RecordSet], *, delete_missing: bool = False,
                   max_delete_fraction: float = 0.3) -> list[RecordChange]:
         """The changes that make the zone hold ``desired`` (a plan to review, then :meth:`change_records`).
@@ -162,6 +153,7 @@ class DNSService(Service):
         return plan
 
     # ---------------------------------------------------------------- zone files
+    @operation(derives=("get_zone", "list_records"))
     def export_zone(self, zone: ZoneRef) -> str:
         """The zone as RFC 1035 zone-file text (``$ORIGIN`` and ``$TTL`` lines, names relative)."""
         import dns.name
@@ -184,6 +176,7 @@ class DNSService(Service):
         body = zobj.to_text(sorted=True, relativize=True, nl="\n")
         return f"$ORIGIN {origin.to_text()}\n$TTL {default}\n{body}"
 
+    @operation(derives=("get_zone", "list_records", "change_records"))
     def import_zone(self, zone: ZoneRef, text: str, *, replace: bool = False) -> ChangeInfo:
         """Upsert every record set of zone-file ``text`` in one batch (SOA and apex NS are kept).
 
@@ -218,31 +211,32 @@ class DNSService(Service):
 
     # ---------------------------------------------------------------- helpers
     def _zone(self, zone: ZoneRef) -> Zone:
-        """The zone a parameter names: a :class:`Zone` as given (its id checked), else looked up by id or name."""
-        zone_id = ref(zone, "zone", Zone)
-        return zone if isinstance(zone, Zone) else self._get_zone(zone_id)
+        if isinstance(zone, Zone):
+            return zone
+        return self._get_zone(v.reference("zone", zone))
 
     # ---------------------------------------------------------------- driver methods
-    def _create_zone(self, name: str, comment: str | None) -> Zone:
-        self._not_supported("create_zone")
+    if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
+        def _create_zone(self, name: str, comment: str | None) -> Zone:
+            ...
 
-    def _get_zone(self, zone_id_or_name: str) -> Zone:
-        """Return a zone given its id *or* its name (with or without the trailing dot)."""
-        self._not_supported("get_zone")
+        def _get_zone(self, zone_id_or_name: str) -> Zone:
+            """Return a zone given its id *or* its name (with or without the trailing dot)."""
+            ...
 
-    def _list_zones(self) -> Iterator[Zone]:
-        self._not_supported("list_zones")
+        def _list_zones(self) -> Iterator[Zone]:
+            ...
 
-    def _delete_zone(self, zone_id: str) -> None:
-        self._not_supported("delete_zone")
+        def _delete_zone(self, zone_id: str) -> None:
+            ...
 
-    def _list_records(self, zone_id: str, name: str | None, type: str | None) -> Iterator[RecordSet]:
-        """Record sets normalised as :func:`cloudkit.validation.record_set` returns them."""
-        self._not_supported("list_records")
+        def _list_records(self, zone_id: str, name: str | None, type: str | None) -> Iterator[RecordSet]:
+            """Record sets normalised as :func:`cloudkit.validation.record_set` returns them."""
+            ...
 
-    def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
-        """Apply validated, normalised changes atomically. DELETE of a missing record set raises ``NotFound``."""
-        self._not_supported("change_records")
+        def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+            """Apply validated, normalised changes atomically. DELETE of a missing record set raises ``NotFound``."""
+            ...
 
 
 def _records(records: Any) -> list[RecordSet]:

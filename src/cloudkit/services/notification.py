@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Union
 
 from cloudkit import validation as v
 from cloudkit.models.notification import Delivery, PublishResult, Queue, QueueMessage, Subscription, Topic
-from cloudkit.refs import MessageRef, QueueRef, SubscriptionRef, TopicRef, optional_ref, ref
-from cloudkit.services.base import Service
+from cloudkit.services.base import Service, operation
+
+TopicRef = Union[Topic, str]
+SubscriptionRef = Union[Subscription, str]
+QueueRef = Union[Queue, str]
+
+
+def _id(ref: object, field: str) -> str:
+    return v.reference(field, getattr(ref, "id", ref))
 
 
 class NotificationService(Service):
@@ -23,73 +30,59 @@ class NotificationService(Service):
     """
 
     family: ClassVar[str] = "notification"
-    OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "create_topic",
-        "get_topic",
-        "list_topics",
-        "delete_topic",
-        "subscribe",
-        "confirm_subscription",
-        "get_subscription",
-        "list_subscriptions",
-        "unsubscribe",
-        "publish",
-        "create_queue",
-        "get_queue",
-        "list_queues",
-        "delete_queue",
-        "receive_messages",
-        "ack_message",
-        "list_deliveries",
-    )
 
     # ---------------------------------------------------------------- topics
+    @operation()
     def create_topic(self, name: str, *, display_name: str | None = None) -> Topic:
         """Create a topic (idempotent for the same name, as in SNS)."""
         if display_name is not None:
             v.subject(display_name, "display_name")
         return self._create_topic(v.topic_name(name), display_name)
 
+    @operation()
     def get_topic(self, topic: TopicRef) -> Topic:
         """A topic by id (or name), or ``NotFound``."""
-        return self._get_topic(ref(topic, "topic", Topic))
+        return self._get_topic(_id(topic, "topic"))
 
+    @operation()
     def list_topics(self) -> Iterator[Topic]:
         """All topics, lazily."""
         return self._list_topics()
 
+    @operation()
     def delete_topic(self, topic: TopicRef) -> None:
         """Delete a topic and its subscriptions."""
-        self._delete_topic(ref(topic, "topic", Topic))
+        self._delete_topic(_id(topic, "topic"))
 
     # ---------------------------------------------------------------- subscriptions
-    def subscribe(self, topic: TopicRef, protocol: str, endpoint: QueueRef) -> Subscription:
-        """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``).
-
-        A ``queue`` endpoint is a :class:`Queue` (or its id, name, ARN or URL); the others are strings.
-        """
-        if isinstance(protocol, str) and protocol.lower() == "queue" and not isinstance(endpoint, str):
-            endpoint = ref(endpoint, "endpoint", Queue)
+    @operation()
+    def subscribe(self, topic: TopicRef, protocol: str, endpoint: str) -> Subscription:
+        """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``)."""
         allow = v.flag("allow_link_local_endpoints", self.settings.get("allow_link_local_endpoints", False))
         proto, ep = v.endpoint(protocol, endpoint, allow_link_local=allow)
-        return self._subscribe(ref(topic, "topic", Topic), proto, ep)
+        return self._subscribe(_id(topic, "topic"), proto, ep)
 
+    @operation()
     def confirm_subscription(self, topic: TopicRef, token: str) -> Subscription:
         """Confirm a pending subscription with the token its endpoint received."""
-        return self._confirm_subscription(ref(topic, "topic", Topic), v.reference("token", token))
+        return self._confirm_subscription(_id(topic, "topic"), v.reference("token", token))
 
+    @operation()
     def get_subscription(self, subscription: SubscriptionRef) -> Subscription:
         """A subscription by id, or ``NotFound``."""
-        return self._get_subscription(ref(subscription, "subscription", Subscription))
+        return self._get_subscription(_id(subscription, "subscription"))
 
+    @operation()
     def list_subscriptions(self, topic: TopicRef | None = None) -> Iterator[Subscription]:
         """Subscriptions of one topic, or of all topics, lazily."""
-        return self._list_subscriptions(optional_ref(topic, "topic", Topic))
+        return self._list_subscriptions(None if topic is None else _id(topic, "topic"))
 
+    @operation()
     def unsubscribe(self, subscription: SubscriptionRef) -> None:
         """Remove a subscription."""
-        self._unsubscribe(ref(subscription, "subscription", Subscription))
+        self._unsubscribe(_id(subscription, "subscription"))
 
+    @operation()
     def publish(
         self,
         topic: TopicRef,
@@ -100,94 +93,119 @@ class NotificationService(Service):
     ) -> PublishResult:
         """Publish ``message`` (at most 256 KiB) to every confirmed subscription of ``topic``."""
         return self._publish(
-            ref(topic, "topic", Topic), v.message(message), v.subject(subject), v.message_attributes(attributes)
+            _id(topic, "topic"), v.message(message), v.subject(subject), v.message_attributes(attributes)
         )
 
     # ---------------------------------------------------------------- queues
+    @operation()
     def create_queue(self, name: str) -> Queue:
         """Create a queue (idempotent for the same name)."""
         return self._create_queue(v.queue_name(name))
 
+    @operation()
     def get_queue(self, queue: QueueRef) -> Queue:
         """A queue by id (or name), or ``NotFound``."""
-        return self._get_queue(ref(queue, "queue", Queue))
+        return self._get_queue(_id(queue, "queue"))
 
+    @operation()
     def list_queues(self) -> Iterator[Queue]:
         """All queues, lazily."""
         return self._list_queues()
 
+    @operation()
     def delete_queue(self, queue: QueueRef) -> None:
         """Delete a queue and its messages."""
-        self._delete_queue(ref(queue, "queue", Queue))
+        self._delete_queue(_id(queue, "queue"))
 
+    @operation()
     def receive_messages(
         self, queue: QueueRef, *, max_messages: int = 10, wait_seconds: float = 0, visibility_timeout: int = 30
     ) -> list[QueueMessage]:
         """Receive up to ``max_messages``; they stay hidden for ``visibility_timeout`` until acknowledged."""
         return self._receive_messages(
-            ref(queue, "queue", Queue),
+            _id(queue, "queue"),
             v.int_range("max_messages", max_messages, 1, 10),
             v.number_range("wait_seconds", wait_seconds, 0, 20),
             v.int_range("visibility_timeout", visibility_timeout, 0, 43200),
         )
 
-    def ack_message(self, queue: QueueRef, receipt: MessageRef) -> None:
-        """Acknowledge (delete) a received message: the :class:`QueueMessage` or its receipt."""
-        self._ack_message(ref(queue, "queue", Queue), ref(receipt, "receipt", QueueMessage))
+    @operation()
+    def ack_message(self, queue: QueueRef, receipt: str) -> None:
+        """Acknowledge (delete) a received message by its receipt."""
+        self._ack_message(_id(queue, "queue"), v.reference("receipt", receipt))
 
+    @operation()
     def list_deliveries(self, *, topic: TopicRef | None = None, status: str | None = None) -> Iterator[Delivery]:
         """Delivery records: outbox entries (``sent``), retries (``retrying``), dead letters (``dead``)."""
         st = None if status is None else v.one_of("status", status, ("pending", "retrying", "sent", "dead"))
-        return self._list_deliveries(optional_ref(topic, "topic", Topic), st)
+        return self._list_deliveries(None if topic is None else _id(topic, "topic"), st)
 
     # ---------------------------------------------------------------- driver methods
-    def _create_topic(self, name: str, display_name: str | None) -> Topic:
-        self._not_supported("create_topic")
+    if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
+        def _create_topic(self, name: str, display_name: str | None) -> Topic:
+            ...
 
-    def _get_topic(self, topic_id: str) -> Topic:
-        self._not_supported("get_topic")
+        def _get_topic(self, topic_id: str) -> Topic:
+            ...
 
-    def _list_topics(self) -> Iterator[Topic]:
-        self._not_supported("list_topics")
+        def _list_topics(self) -> Iterator[Topic]:
+            ...
 
-    def _delete_topic(self, topic_id: str) -> None:
-        self._not_supported("delete_topic")
+        def _delete_topic(self, topic_id: str) -> None:
+            ...
 
-    def _subscribe(self, topic_id: str, protocol: str, endpoint: str) -> Subscription:
-        self._not_supported("subscribe")
+        def _subscribe(self, topic_id: str, protocol: str, endpoint: str) -> Subscription:
+            ...
 
-    def _confirm_subscription(self, topic_id: str, token: str) -> Subscription:
-        self._not_supported("confirm_subscription")
+        def _confirm_subscription(self, topic_id: str, token: str) -> Subscription:
+            ...
 
-    def _get_subscription(self, subscription_id: str) -> Subscription:
-        self._not_supported("get_subscription")
+        def _get_subscription(self, subscription_id: str) -> Subscription:
+            ...
 
-    def _list_subscriptions(self, topic_id: str | None) -> Iterator[Subscription]:
-        self._not_supported("list_subscriptions")
+        def _list_subscriptions(self, topic_id: str | None) -> Iterator[Subscription]:
+            ...
 
-    def _unsubscribe(self, subscription_id: str) -> None:
-        self._not_supported("unsubscribe")
+        def _unsubscribe(self, subscription_id: str) -> None:
+            ...
 
-    def _publish(self, topic_id: str, message: str, subject: str | None, attributes: dict[str, str]) -> PublishResult:
-        self._not_supported("publish")
+        def _publish(self, topic_id: str, message: str, subject: str | None, attributes: dict[str, str]) -> PublishResult:
+            ...
 
-    def _create_queue(self, name: str) -> Queue:
-        self._not_supported("create_queue")
+        def _create_queue(self, name: str) -> Queue:
+            ...
 
-    def _get_queue(self, queue_id: str) -> Queue:
-        self._not_supported("get_queue")
+        def _get_queue(self, queue_id: str) -> Queue:
+            ...
 
-    def _list_queues(self) -> Iterator[Queue]:
-        self._not_supported("list_queues")
+        def _list_queues(self) -> Iterator[Queue]:
+            ...
 
-    def _delete_queue(self, queue_id: str) -> None:
-        self._not_supported("delete_queue")
+        def _delete_queue(self, queue_id: str) -> None:
+            ...
 
-    def _receive_messages(self, queue_id: str, max_messages: int, wait_seconds: float, visibility_timeout: int) -> list[QueueMessage]:
-        self._not_supported("receive_messages")
+        def _receive_messages(self, queue_id: str, max_messages: int, wait_seconds: float, visibility_timeout: int) -> list[QueueMessage]:
+            ...
 
-    def _ack_message(self, queue_id: str, receipt: str) -> None:
-        self._not_supported("ack_message")
+        def _ack_message(self, queue_id: str, receipt: str) -> None:
+            ...
 
-    def _list_deliveries(self, topic_id: str | None, status: str | None) -> Iterator[Delivery]:
-        self._not_supported("list_deliveries")
+        def _list_deliveries(self, topic_id: str | None, status: str | None) -> Iterator[Delivery]:
+            ...
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

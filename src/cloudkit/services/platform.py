@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Union
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
@@ -19,20 +19,23 @@ from cloudkit.models.platform import (
     Event,
     Stack,
 )
-from cloudkit.refs import AppRef, EnvRef, StackRef, TemplateRef, VersionRef, optional_ref, ref
-from cloudkit.services.base import Service
+from cloudkit.services.base import Service, operation
+
+AppRef = Union[Application, str]
+EnvRef = Union[Environment, str]
+VersionRef = Union[AppVersion, str]
 
 
-def _app(application: object) -> str:
-    return ref(application, "application", Application)
+def _app(ref: object) -> str:
+    return v.application_name(getattr(ref, "name", ref))
 
 
-def _env(environment: object, field: str = "environment") -> str:
-    return ref(environment, field, Environment)
+def _env(ref: object) -> str:
+    return v.reference("environment", getattr(ref, "id", ref))
 
 
-def _version(version: object, application: str | None = None) -> str:
-    return ref(version, "version", AppVersion, within=application)
+def _version(ref: object) -> str:
+    return v.version_label(getattr(ref, "label", ref))
 
 
 def _settings(value: object, field: str = "settings") -> EnvironmentSettings | None:
@@ -65,47 +68,30 @@ class PlatformService(Service):
     """
 
     family: ClassVar[str] = "platform"
-    OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "create_application",
-        "get_application",
-        "list_applications",
-        "delete_application",
-        "create_version",
-        "list_versions",
-        "delete_version",
-        "list_stacks",
-        "create_environment",
-        "get_environment",
-        "list_environments",
-        "deploy",
-        "update_settings",
-        "get_settings",
-        "create_template",
-        "list_templates",
-        "delete_template",
-        "events",
-        "swap_urls",
-        "terminate_environment",
-    )
 
     # ---------------------------------------------------------------- applications
+    @operation()
     def create_application(self, name: str, *, description: str | None = None) -> Application:
         """Create an application. Raises ``AlreadyExists``."""
         return self._create_application(v.application_name(name, "name"), v.optional_text("description", description, max_len=200))
 
+    @operation()
     def get_application(self, application: AppRef) -> Application:
         """An application by name, or ``NotFound``."""
         return self._get_application(_app(application))
 
+    @operation()
     def list_applications(self) -> Iterator[Application]:
         """All applications."""
         return self._list_applications()
 
+    @operation()
     def delete_application(self, application: AppRef, *, terminate_environments: bool = False) -> None:
         """Delete an application with its versions; running environments raise ``Conflict`` unless terminated."""
         self._delete_application(_app(application), terminate_environments)
 
     # ---------------------------------------------------------------- versions
+    @operation()
     def create_version(
         self, application: AppRef, label: str, *, source: str | os.PathLike[str] | bytes, description: str | None = None
     ) -> AppVersion:
@@ -126,28 +112,31 @@ class PlatformService(Service):
             _app(application), v.version_label(label, "label"), src, v.optional_text("description", description, max_len=200)
         )
 
+    @operation()
     def list_versions(self, application: AppRef) -> Iterator[AppVersion]:
         """Versions of an application, newest first."""
         return self._list_versions(_app(application))
 
+    @operation()
     def delete_version(self, application: AppRef, version: VersionRef) -> None:
         """Delete a version that no environment runs."""
-        app = _app(application)
-        self._delete_version(app, _version(version, app))
+        self._delete_version(_app(application), _version(version))
 
+    @operation()
     def list_stacks(self) -> Iterator[Stack]:
         """Platforms environments can run on."""
         return self._list_stacks()
 
     # ---------------------------------------------------------------- environments
+    @operation()
     def create_environment(
         self,
         application: AppRef,
         name: str,
         *,
         version: VersionRef,
-        stack: StackRef | None = None,
-        template: TemplateRef | None = None,
+        stack: str | None = None,
+        template: str | None = None,
         settings: EnvironmentSettings | None = None,
         wait: bool = True,
         timeout: float = 900,
@@ -155,56 +144,63 @@ class PlatformService(Service):
         """Launch an environment running ``version`` on ``stack`` (or on a saved ``template``)."""
         if stack is None and template is None:
             raise InvalidInput("stack", "give a stack or a template")
-        app = _app(application)
         return self._create_environment(
-            app,
+            _app(application),
             v.environment_name(name, "name"),
-            version=_version(version, app),
-            stack=optional_ref(stack, "stack", Stack),
-            template=optional_ref(template, "template", ConfigurationTemplate, within=app),
+            version=_version(version),
+            stack=None if stack is None else v.reference("stack", stack, max_len=256),
+            template=None if template is None else v.reference("template", template, max_len=256),
             settings=_settings(settings),
             wait=wait,
             timeout=v.timeout(timeout),
         )
 
+    @operation()
     def get_environment(self, environment: EnvRef) -> Environment:
         """An environment by id or name, or ``NotFound``."""
         return self._get_environment(_env(environment))
 
+    @operation()
     def list_environments(self, application: AppRef | None = None, *, include_terminated: bool = False) -> Iterator[Environment]:
         """Environments (of one application)."""
         return self._list_environments(None if application is None else _app(application), include_terminated)
 
+    @operation()
     def deploy(self, environment: EnvRef, version: VersionRef, *, wait: bool = True, timeout: float = 900) -> Environment:
         """Roll ``version`` out to the environment; a failed health check rolls back and raises."""
         return self._deploy(_env(environment), _version(version), wait, v.timeout(timeout))
 
+    @operation()
     def update_settings(self, environment: EnvRef, settings: EnvironmentSettings, *, wait: bool = True, timeout: float = 900) -> Environment:
         """Apply new settings (environment variables, instance count, options)."""
         s = _settings(settings)
         assert s is not None
         return self._update_settings(_env(environment), s, wait, v.timeout(timeout))
 
+    @operation()
     def get_settings(self, environment: EnvRef) -> EnvironmentSettings:
         """The environment's current settings."""
         return self._get_settings(_env(environment))
 
+    @operation()
     def swap_urls(self, environment_a: EnvRef, environment_b: EnvRef) -> None:
         """Exchange the URLs of two environments (blue/green switch)."""
-        self._swap_urls(_env(environment_a, "environment_a"), _env(environment_b, "environment_b"))
+        self._swap_urls(_env(environment_a), _env(environment_b))
 
+    @operation()
     def terminate_environment(self, environment: EnvRef, *, wait: bool = True, timeout: float = 900) -> Environment:
         """Stop and remove an environment."""
         return self._terminate_environment(_env(environment), wait, v.timeout(timeout))
 
     # ---------------------------------------------------------------- templates
+    @operation()
     def create_template(
         self,
         application: AppRef,
         name: str,
         *,
         environment: EnvRef | None = None,
-        stack: StackRef | None = None,
+        stack: str | None = None,
         settings: EnvironmentSettings | None = None,
         description: str | None = None,
     ) -> ConfigurationTemplate:
@@ -214,22 +210,24 @@ class PlatformService(Service):
         return self._create_template(
             _app(application),
             v.resource_name("name", name, max_len=100),
-            optional_ref(environment, "environment", Environment),
-            optional_ref(stack, "stack", Stack),
+            None if environment is None else _env(environment),
+            None if stack is None else v.reference("stack", stack, max_len=256),
             _settings(settings),
             v.optional_text("description", description, max_len=200),
         )
 
+    @operation()
     def list_templates(self, application: AppRef) -> Iterator[ConfigurationTemplate]:
         """Saved configuration templates of an application."""
         return self._list_templates(_app(application))
 
-    def delete_template(self, application: AppRef, name: TemplateRef) -> None:
-        """Delete a configuration template (the :class:`ConfigurationTemplate` or its name)."""
-        app = _app(application)
-        self._delete_template(app, ref(name, "name", ConfigurationTemplate, within=app))
+    @operation()
+    def delete_template(self, application: AppRef, name: str) -> None:
+        """Delete a configuration template."""
+        self._delete_template(_app(application), v.reference("name", name, max_len=100))
 
     # ---------------------------------------------------------------- events
+    @operation()
     def events(
         self,
         *,
@@ -249,66 +247,87 @@ class PlatformService(Service):
         )
 
     # ---------------------------------------------------------------- driver methods
-    def _create_application(self, name: str, description: str | None) -> Application:
-        self._not_supported("create_application")
+    if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
+        def _create_application(self, name: str, description: str | None) -> Application:
+            ...
 
-    def _get_application(self, name: str) -> Application:
-        self._not_supported("get_application")
+        def _get_application(self, name: str) -> Application:
+            ...
 
-    def _list_applications(self) -> Iterator[Application]:
-        self._not_supported("list_applications")
+        def _list_applications(self) -> Iterator[Application]:
+            ...
 
-    def _delete_application(self, name: str, terminate_environments: bool) -> None:
-        self._not_supported("delete_application")
+        def _delete_application(self, name: str, terminate_environments: bool) -> None:
+            ...
 
-    def _create_version(self, application: str, label: str, source: Path | bytes, description: str | None) -> AppVersion:
-        self._not_supported("create_version")
+        def _create_version(self, application: str, label: str, source: Path | bytes, description: str | None) -> AppVersion:
+            ...
 
-    def _list_versions(self, application: str) -> Iterator[AppVersion]:
-        self._not_supported("list_versions")
+        def _list_versions(self, application: str) -> Iterator[AppVersion]:
+            ...
 
-    def _delete_version(self, application: str, label: str) -> None:
-        self._not_supported("delete_version")
+        def _delete_version(self, application: str, label: str) -> None:
+            ...
 
-    def _list_stacks(self) -> Iterator[Stack]:
-        self._not_supported("list_stacks")
+        def _list_stacks(self) -> Iterator[Stack]:
+            ...
 
-    def _create_environment(self, application: str, name: str, **kw: object) -> Environment:
-        """Keyword arguments as :meth:`create_environment` passes them, already validated."""
-        self._not_supported("create_environment")
+        def _create_environment(self, application: str, name: str, **kw: object) -> Environment:
+            """Keyword arguments as :meth:`create_environment` passes them, already validated."""
+            ...
 
-    def _get_environment(self, env_id_or_name: str) -> Environment:
-        self._not_supported("get_environment")
+        def _get_environment(self, env_id_or_name: str) -> Environment:
+            ...
 
-    def _list_environments(self, application: str | None, include_terminated: bool) -> Iterator[Environment]:
-        self._not_supported("list_environments")
+        def _list_environments(self, application: str | None, include_terminated: bool) -> Iterator[Environment]:
+            ...
 
-    def _deploy(self, env: str, label: str, wait: bool, timeout: float) -> Environment:
-        self._not_supported("deploy")
+        def _deploy(self, env: str, label: str, wait: bool, timeout: float) -> Environment:
+            ...
 
-    def _update_settings(self, env: str, settings: EnvironmentSettings, wait: bool, timeout: float) -> Environment:
-        self._not_supported("update_settings")
+        def _update_settings(self, env: str, settings: EnvironmentSettings, wait: bool, timeout: float) -> Environment:
+            ...
 
-    def _get_settings(self, env: str) -> EnvironmentSettings:
-        self._not_supported("get_settings")
+        def _get_settings(self, env: str) -> EnvironmentSettings:
+            ...
 
-    def _swap_urls(self, env_a: str, env_b: str) -> None:
-        self._not_supported("swap_urls")
+        def _swap_urls(self, env_a: str, env_b: str) -> None:
+            ...
 
-    def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
-        self._not_supported("terminate_environment")
+        def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
+            ...
 
-    def _create_template(
-        self, application: str, name: str, environment: str | None, stack: str | None,
-        settings: EnvironmentSettings | None, description: str | None,
-    ) -> ConfigurationTemplate:
-        self._not_supported("create_template")
+        def _create_template(
+            self, application: str, name: str, environment: str | None, stack: str | None,
+            settings: EnvironmentSettings | None, description: str | None,
+        ) -> ConfigurationTemplate:
+            ...
 
-    def _list_templates(self, application: str) -> Iterator[ConfigurationTemplate]:
-        self._not_supported("list_templates")
+        def _list_templates(self, application: str) -> Iterator[ConfigurationTemplate]:
+            ...
 
-    def _delete_template(self, application: str, name: str) -> None:
-        self._not_supported("delete_template")
+        def _delete_template(self, application: str, name: str) -> None:
+            ...
 
-    def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool, timeout: float) -> Iterator[Event]:
-        self._not_supported("events")
+        def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool, timeout: float) -> Iterator[Event]:
+            ...
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, ClassVar, Union
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Union
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
@@ -19,16 +19,16 @@ from cloudkit.models.storage import (
     LifecycleRule,
     ObjectInfo,
 )
-from cloudkit.refs import BucketRef, ObjectRef, ref, refs
-from cloudkit.services.base import Service
+from cloudkit.services.base import Service, operation
 from cloudkit.streams import Data, ObjectReader, Progress, ProgressReader, as_reader
 
+BucketRef = Union[Bucket, str]
 Listing = Union[ObjectInfo, CommonPrefix]
 
 
-def bucket_of(bucket: object, field: str = "bucket") -> str:
-    """The bucket name of a :class:`Bucket` or a name, validated (see :func:`cloudkit.refs.ref`)."""
-    return ref(bucket, field, Bucket)
+def bucket_of(ref: Any) -> str:
+    """The bucket name of a :class:`Bucket` or a name, validated."""
+    return v.bucket_name(ref.name if isinstance(ref, Bucket) else ref)
 
 
 class StorageService(Service):
@@ -39,40 +39,24 @@ class StorageService(Service):
     """
 
     family: ClassVar[str] = "storage"
-    OPERATIONS: ClassVar[tuple[str, ...]] = (
-        "create_bucket",
-        "get_bucket",
-        "list_buckets",
-        "delete_bucket",
-        "put_object",
-        "get_object",
-        "head_object",
-        "upload_file",
-        "download_file",
-        "copy_object",
-        "delete_object",
-        "delete_objects",
-        "list_objects",
-        "presign_url",
-        "set_lifecycle",
-        "get_lifecycle",
-        "apply_lifecycle",
-    )
-    DERIVED: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     # ---------------------------------------------------------------- buckets
+    @operation()
     def create_bucket(self, name: str, *, region: str | None = None) -> Bucket:
         """Create a bucket. Raises ``AlreadyExists`` when the name is taken."""
         return self._create_bucket(v.bucket_name(name, "name"), None if region is None else v.reference("region", region, max_len=64))
 
+    @operation()
     def get_bucket(self, bucket: BucketRef) -> Bucket:
         """Return a bucket, or raise ``NotFound``."""
         return self._get_bucket(bucket_of(bucket))
 
+    @operation()
     def list_buckets(self) -> Iterator[Bucket]:
         """All buckets, lazily, in name order."""
         return self._list_buckets()
 
+    @operation()
     def delete_bucket(self, bucket: BucketRef, *, force: bool = False) -> None:
         """Delete a bucket. A bucket holding objects raises ``Conflict`` unless ``force`` deletes them first."""
         name = bucket_of(bucket)
@@ -85,6 +69,7 @@ class StorageService(Service):
         self._delete_bucket(name)
 
     # ---------------------------------------------------------------- objects
+    @operation()
     def put_object(
         self,
         bucket: BucketRef,
@@ -107,16 +92,17 @@ class StorageService(Service):
             reader = ProgressReader(reader, size, progress)  # type: ignore[assignment]
         return self._put_object(name, key, reader, size, ctype, meta)
 
-    def get_object(self, bucket: BucketRef, key: ObjectRef, *, range: tuple[int, int | None] | None = None) -> ObjectReader:
+    @operation()
+    def get_object(self, bucket: BucketRef, key: str, *, range: tuple[int, int | None] | None = None) -> ObjectReader:
         """Open an object for reading; ``range=(start, end)`` reads bytes start..end inclusive."""
-        name = bucket_of(bucket)
-        return self._get_object(name, ref(key, "key", ObjectInfo, within=name), v.byte_range(range))
+        return self._get_object(bucket_of(bucket), v.object_key(key), v.byte_range(range))
 
-    def head_object(self, bucket: BucketRef, key: ObjectRef) -> ObjectInfo:
+    @operation()
+    def head_object(self, bucket: BucketRef, key: str) -> ObjectInfo:
         """An object's size, ETag, content type and metadata, without its bytes."""
-        name = bucket_of(bucket)
-        return self._head_object(name, ref(key, "key", ObjectInfo, within=name))
+        return self._head_object(bucket_of(bucket), v.object_key(key))
 
+    @operation(derives=("put_object",))
     def upload_file(
         self,
         path: str | os.PathLike[str],
@@ -136,17 +122,17 @@ class StorageService(Service):
             raise InvalidInput("path", f"{str(p)!r} is not a readable file")
         return self._upload_file(p, name, key, ctype, meta, progress)
 
+    @operation(derives=("get_object",))
     def download_file(
         self,
         bucket: BucketRef,
-        key: ObjectRef,
+        key: str,
         path: str | os.PathLike[str],
         *,
         progress: Progress | None = None,
     ) -> ObjectInfo:
         """Download an object to ``path``; the file appears whole or not at all."""
-        name = bucket_of(bucket)
-        key = ref(key, "key", ObjectInfo, within=name)
+        name, key = bucket_of(bucket), v.object_key(key)
         p = Path(path)
         if p.is_dir():
             raise InvalidInput("path", f"{str(p)!r} is a directory")
@@ -154,36 +140,37 @@ class StorageService(Service):
             raise InvalidInput("path", f"folder {str(p.parent)!r} does not exist")
         return self._download_file(name, key, p, progress)
 
+    @operation()
     def copy_object(
         self,
         src_bucket: BucketRef,
-        src_key: ObjectRef,
+        src_key: str,
         dst_bucket: BucketRef,
         dst_key: str,
         *,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         """Copy an object; ``metadata`` replaces the source's metadata when given."""
-        src = bucket_of(src_bucket, "src_bucket")
         return self._copy_object(
-            src,
-            ref(src_key, "src_key", ObjectInfo, within=src),
-            bucket_of(dst_bucket, "dst_bucket"),
+            bucket_of(src_bucket),
+            v.object_key(src_key, "src_key"),
+            bucket_of(dst_bucket),
             v.object_key(dst_key, "dst_key"),
             None if metadata is None else v.user_metadata(metadata),
         )
 
-    def delete_object(self, bucket: BucketRef, key: ObjectRef) -> None:
+    @operation()
+    def delete_object(self, bucket: BucketRef, key: str) -> None:
         """Delete an object. Deleting a key that does not exist is not an error (as in S3)."""
-        name = bucket_of(bucket)
-        self._delete_object(name, ref(key, "key", ObjectInfo, within=name))
+        self._delete_object(bucket_of(bucket), v.object_key(key))
 
-    def delete_objects(self, bucket: BucketRef, keys: Iterable[ObjectRef]) -> DeleteResult:
+    @operation(derives=("delete_object",))
+    def delete_objects(self, bucket: BucketRef, keys: Iterable[str]) -> DeleteResult:
         """Delete many keys, batched as the provider allows; returns what was deleted and what failed."""
         name = bucket_of(bucket)
         if isinstance(keys, str):
             raise InvalidInput("keys", "must be an iterable of keys, not a single string")
-        checked = refs(keys, "keys", ObjectInfo, within=name)
+        checked = [v.object_key(k, "keys") for k in keys]
         deleted: list[str] = []
         errors: dict[str, str] = {}
         for i in range(0, len(checked), 1000):
@@ -192,6 +179,7 @@ class StorageService(Service):
             errors.update(result.errors)
         return DeleteResult(deleted=deleted, errors=errors)
 
+    @operation()
     def list_objects(
         self,
         bucket: BucketRef,
@@ -211,20 +199,22 @@ class StorageService(Service):
             v.key_prefix(start_after, "start_after")
         return self._list_objects(name, prefix, delimiter, start_after)
 
-    def presign_url(self, bucket: BucketRef, key: ObjectRef, *, method: str = "GET", expires_in: int = 3600) -> str:
+    @operation()
+    def presign_url(self, bucket: BucketRef, key: str, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A URL that lets anyone holding it GET or PUT this object until it expires."""
-        name = bucket_of(bucket)
-        return self._presign_url(name, ref(key, "key", ObjectInfo, within=name), v.presign_method(method),
-                                 v.expires_in(expires_in))
+        return self._presign_url(bucket_of(bucket), v.object_key(key), v.presign_method(method), v.expires_in(expires_in))
 
+    @operation()
     def set_lifecycle(self, bucket: BucketRef, rules: Sequence[LifecycleRule]) -> None:
         """Replace the bucket's lifecycle rules (an empty list removes them)."""
         self._set_lifecycle(bucket_of(bucket), v.lifecycle_rules(rules))
 
+    @operation()
     def get_lifecycle(self, bucket: BucketRef) -> list[LifecycleRule]:
         """The bucket's lifecycle rules."""
         return self._get_lifecycle(bucket_of(bucket))
 
+    @operation()
     def apply_lifecycle(self, bucket: BucketRef | None = None, *, now: datetime | None = None) -> LifecycleReport:
         """Run one lifecycle sweep now (for providers that do not apply rules by themselves)."""
         name = None if bucket is None else bucket_of(bucket)
@@ -232,35 +222,55 @@ class StorageService(Service):
         return self._apply_lifecycle(name, when)
 
     # ---------------------------------------------------------------- driver methods
-    def _create_bucket(self, name: str, region: str | None) -> Bucket:
-        self._not_supported("create_bucket")
+    if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
+        def _create_bucket(self, name: str, region: str | None) -> Bucket:
+            ...
 
-    def _get_bucket(self, name: str) -> Bucket:
-        self._not_supported("get_bucket")
+        def _get_bucket(self, name: str) -> Bucket:
+            ...
 
-    def _list_buckets(self) -> Iterator[Bucket]:
-        self._not_supported("list_buckets")
+        def _list_buckets(self) -> Iterator[Bucket]:
+            ...
 
-    def _delete_bucket(self, name: str) -> None:
-        self._not_supported("delete_bucket")
+        def _delete_bucket(self, name: str) -> None:
+            ...
 
-    def _put_object(
-        self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
-    ) -> ObjectInfo:
-        self._not_supported("put_object")
+        def _put_object(
+            self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
+        ) -> ObjectInfo:
+            ...
 
-    def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
-        self._not_supported("get_object")
+        def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
+            ...
 
-    def _head_object(self, bucket: str, key: str) -> ObjectInfo:
-        self._not_supported("head_object")
+        def _head_object(self, bucket: str, key: str) -> ObjectInfo:
+            ...
+
+        def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
+            ...
+
+        def _delete_object(self, bucket: str, key: str) -> None:
+            ...
+
+        def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
+            ...
+
+        def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
+            ...
+
+        def _set_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
+            ...
+
+        def _get_lifecycle(self, bucket: str) -> list[LifecycleRule]:
+            ...
+
+        def _apply_lifecycle(self, bucket: str | None, now: datetime | None) -> LifecycleReport:
+            ...
 
     def _upload_file(
         self, path: Path, bucket: str, key: str, content_type: str | None, metadata: dict[str, str], progress: Progress | None
     ) -> ObjectInfo:
         """Default: stream the file through ``_put_object``. Providers with multipart override it."""
-        if not self._implements("put_object"):
-            self._not_supported("upload_file")
         size = path.stat().st_size
         with open(path, "rb") as fh:
             reader: IO[bytes] = fh
@@ -270,8 +280,6 @@ class StorageService(Service):
 
     def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
         """Default: stream ``_get_object`` into a temp file beside ``path``, then rename it into place."""
-        if not self._implements("get_object"):
-            self._not_supported("download_file")
         with self._get_object(bucket, key, None) as src:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
             try:
@@ -290,38 +298,15 @@ class StorageService(Service):
                 raise
             return src.info
 
-    def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
-        self._not_supported("copy_object")
-
-    def _delete_object(self, bucket: str, key: str) -> None:
-        self._not_supported("delete_object")
-
     def _delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
         """Default: one ``_delete_object`` per key. Providers with a batch call override it."""
-        if not self._implements("delete_object"):
-            self._not_supported("delete_objects")
         for key in keys:
             self._delete_object(bucket, key)
         return DeleteResult(deleted=keys)
 
-    def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
-        self._not_supported("list_objects")
-
-    def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
-        self._not_supported("presign_url")
-
-    def _set_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
-        self._not_supported("set_lifecycle")
-
-    def _get_lifecycle(self, bucket: str) -> list[LifecycleRule]:
-        self._not_supported("get_lifecycle")
-
-    def _apply_lifecycle(self, bucket: str | None, now: datetime | None) -> LifecycleReport:
-        self._not_supported("apply_lifecycle", "the provider applies lifecycle rules by itself")
 
 
-StorageService.DERIVED = {
-    "upload_file": ("put_object",),
-    "download_file": ("get_object",),
-    "delete_objects": ("delete_object",),
-}
+
+
+
+
