@@ -216,3 +216,75 @@ def test_throttling_is_retried_then_raised_as_throttled(monkeypatch: pytest.Monk
     assert len(sent) == 4 and len(slept) == 3  # four attempts, three backoffs between them
     assert caught.value.code == "SlowDown" and caught.value.retry_after == 2.0
     assert isinstance(caught.value.__cause__, bx.ClientError)
+
+
+# ------------------------------------------------------------------ one translation point, one paging path
+
+def _stubbed(family: str, service: str, **settings: Any) -> tuple[Any, Any]:
+    """An aws service of ``family`` whose ``service`` client answers from a botocore Stubber (no network)."""
+    import importlib
+
+    from botocore.stub import Stubber
+
+    svc = importlib.import_module(f"cloudkit_aws.{family}").make_service(
+        {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:9", **settings})
+    stub = Stubber(svc._aws.client(service))
+    stub.activate()
+    return svc, stub
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.mark.usefixtures("fake_credentials")
+def test_database_listing_pages_with_the_page_size_setting_within_rds_bounds() -> None:
+    svc, stub = _stubbed("database", "rds", page_size=5)  # RDS takes 20-100: 5 is raised to 20
+    base = {"DBInstanceStatus": "available", "Engine": "postgres", "DBInstanceClass": "db.t3.micro"}
+    stub.add_response("describe_db_instances", {"DBInstances": [{**base, "DBInstanceIdentifier": "a"}], "Marker": "m1"},
+                      {"MaxRecords": 20})
+    stub.add_response("describe_db_instances", {"DBInstances": [{**base, "DBInstanceIdentifier": "b"}]},
+                      {"MaxRecords": 20, "Marker": "m1"})
+    assert [d.id for d in svc.list_instances()] == ["a", "b"]
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.usefixtures("fake_credentials")
+def test_notification_and_platform_listings_use_the_page_size_setting() -> None:
+    svc, stub = _stubbed("notification", "sqs", page_size=2)
+    stub.add_response("list_queues", {"NextToken": "t"}, {"MaxResults": 2})
+    stub.add_response("list_queues", {}, {"MaxResults": 2, "NextToken": "t"})
+    assert list(svc.list_queues()) == []
+    stub.assert_no_pending_responses()
+
+    plat, eb = _stubbed("platform", "elasticbeanstalk", page_size=3)
+    eb.add_response("describe_environments", {"Environments": []}, {"IncludeDeleted": False, "MaxRecords": 3})
+    assert list(plat.list_environments()) == []
+    eb.assert_no_pending_responses()
+
+
+@pytest.mark.usefixtures("fake_credentials")
+def test_sns_listings_leave_out_a_page_size_sns_does_not_take() -> None:
+    svc, stub = _stubbed("notification", "sns", page_size=2)
+    stub.add_response("list_topics", {"Topics": [{"TopicArn": "arn:aws:sns:us-east-1:123456789012:t1"}]}, {})
+    stub.add_response("get_topic_attributes", {"Attributes": {}},
+                      {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t1"})
+    assert [t.name for t in svc.list_topics()] == ["t1"]
+
+
+@pytest.mark.usefixtures("fake_credentials")
+def test_the_core_translates_errors_of_driver_calls_that_no_longer_map_them() -> None:
+    svc, stub = _stubbed("database", "rds")
+    stub.add_client_error("delete_db_snapshot", "DBSnapshotNotFound", "snapshot gone", 404)
+    with pytest.raises(errors.NotFound) as caught:
+        svc.delete_snapshot("snap-1")
+    assert str(caught.value).startswith("database.delete_snapshot: snapshot gone")
+    assert isinstance(caught.value.__cause__, bx.ClientError)
+
+
+def test_the_aws_translator_declines_what_is_not_the_aws_stacks() -> None:
+    mixin = aws_errors.AwsErrors()
+    assert mixin.translate_error(KeyError("x"), "dns.get_zone") is None
+    assert isinstance(mixin.translate_error(_client_error("NoSuchHostedZone", status=404), "dns.get_zone"), errors.NotFound)

@@ -182,7 +182,7 @@ class ComputeService(Service):
 
     # ---------------------------------------------------------------- security groups
     @operation()
-    def create_security_group(self, name: str, description: str = "", *, rules: Sequence[SecurityRule] = ()) -> SecurityGroup:
+    def create_security_group(self, name: str, *, description: str = "", rules: Sequence[SecurityRule] = ()) -> SecurityGroup:
         """Create a security group, optionally with ingress rules."""
         checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(v.sequence("rules", rules))]
         if not isinstance(description, str):

@@ -25,7 +25,7 @@ class DatabaseService(Service):
     family: ClassVar[str] = "database"
 
     @operation()
-    def list_engines(self) -> list[str]:
+    def list_engines(self) -> Iterator[str]:
         """Engines this provider can run here (``postgres``, ``mysql``, ``sqlite``...)."""
         return self._list_engines()
 
@@ -203,7 +203,7 @@ class DatabaseService(Service):
 
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
-        def _list_engines(self) -> list[str]:
+        def _list_engines(self) -> Iterator[str]:
             ...
 
         def _create_instance(self, identifier: str, **kw: object) -> DatabaseInstance:

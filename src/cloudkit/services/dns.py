@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Union
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
+from cloudkit.plan import DELETE_THRESHOLD, MIN_EXISTING, UPDATE_THRESHOLD, Plan
 from cloudkit.services.base import Service, operation
 
 ZoneRef = Union[Zone, str]
@@ -119,38 +120,67 @@ class DNSService(Service):
         return self.change_records(zone, [RecordChange("DELETE", r) for r in _records(records)], wait=wait, timeout=timeout)
 
     @operation(derives=("list_records",))
-    def plan_sync(self, zone: ZoneRef, desired: Sequence[RecordSet], *, delete_missing: bool = False,
-                  max_delete_fraction: float = 0.3) -> list[RecordChange]:
-        """The changes that make the zone hold ``desired`` (a plan to review, then :meth:`change_records`).
+    def plan_sync(
+        self,
+        zone: ZoneRef,
+        desired: Sequence[RecordSet],
+        *,
+        delete_missing: bool = False,
+        update_threshold: float = UPDATE_THRESHOLD,
+        delete_threshold: float = DELETE_THRESHOLD,
+        min_existing: int = MIN_EXISTING,
+    ) -> Plan:
+        """The :class:`~cloudkit.plan.Plan` that makes the zone hold ``desired``: inspect it, then :meth:`apply_plan`.
 
-        With ``delete_missing`` record sets not in ``desired`` are deleted too (never SOA or apex NS);
-        a plan deleting more than ``max_delete_fraction`` of the zone's record sets raises ``Conflict``.
+        With ``delete_missing`` record sets not in ``desired`` are deleted too (never SOA or apex NS).
+        The thresholds (fractions of the zone's own record sets, checked only when it holds at least
+        ``min_existing``) decide what :meth:`~cloudkit.plan.Plan.raise_if_unsafe` refuses.
         """
-        from cloudkit.errors import Conflict
-
         z = self._zone(zone)
-        v.number_range("max_delete_fraction", max_delete_fraction, 0, 1)
+        v.number_range("update_threshold", update_threshold, 0, 1)
+        v.number_range("delete_threshold", delete_threshold, 0, 1)
+        v.int_range("min_existing", min_existing, 0, 1_000_000)
         want = {}
         for i, r in enumerate(_records(desired)):
             rec = v.record_set(r, z.name, f"desired[{i}]")
             want[(rec.name, rec.type)] = rec
         have = {(r.name, r.type): r for r in self._list_records(z.id, None, None)}
-        plan: list[RecordChange] = []
+        creates: list[RecordChange] = []
+        updates: list[RecordChange] = []
         for key, rec in want.items():
             cur = have.get(key)
-            if cur is None or cur.ttl != rec.ttl or sorted(cur.values) != sorted(rec.values):
-                plan.append(RecordChange("UPSERT", rec))
-        if delete_missing:
-            doomed = [r for k, r in have.items() if k not in want and k not in _MANAGED]
-            own = [k for k in have if k not in _MANAGED]
-            if own and len(doomed) / len(own) > max_delete_fraction:
-                raise Conflict(
-                    f"plan deletes {len(doomed)} of {len(own)} record sets in {z.name}, over the "
-                    f"max_delete_fraction of {max_delete_fraction}",
-                    provider=self.provider,
-                )
-            plan.extend(RecordChange("DELETE", r) for r in doomed)
-        return plan
+            if cur is None:
+                creates.append(RecordChange("UPSERT", rec))
+            elif cur.ttl != rec.ttl or sorted(cur.values) != sorted(rec.values):
+                updates.append(RecordChange("UPSERT", rec))
+        doomed = [r for k, r in have.items() if k not in want and k not in _MANAGED] if delete_missing else []
+        return Plan(
+            zone=z,
+            creates=tuple(creates),
+            updates=tuple(updates),
+            deletes=tuple(RecordChange("DELETE", r) for r in doomed),
+            existing=sum(1 for k in have if k not in _MANAGED),
+            update_threshold=float(update_threshold),
+            delete_threshold=float(delete_threshold),
+            min_existing=min_existing,
+        )
+
+    @operation(derives=("change_records",))
+    def apply_plan(self, plan: Plan, *, force: bool = False, wait: bool = False, timeout: float = 300) -> ChangeInfo:
+        """Apply a plan from :meth:`plan_sync` as one atomic batch.
+
+        An unsafe plan raises :class:`~cloudkit.plan.UnsafePlan` (naming the counts) unless ``force``;
+        an empty plan changes nothing and returns an ``INSYNC`` ChangeInfo.
+        """
+        if not isinstance(plan, Plan):
+            raise InvalidInput("plan", "must be a Plan returned by plan_sync")
+        v.flag("force", force)
+        v.timeout(timeout)
+        if not force:
+            plan.raise_if_unsafe()
+        if not plan:
+            return ChangeInfo(id="", status="INSYNC", change_count=0)
+        return self.change_records(plan.zone, list(plan.changes), wait=wait, timeout=timeout)
 
     # ---------------------------------------------------------------- zone files
     @operation(derives=("get_zone", "list_records"))
@@ -204,10 +234,10 @@ class DNSService(Service):
                     continue
                 values = [rd.to_text(origin=origin, relativize=False) for rd in rds]
                 desired.append(RecordSet(name=rel, type=rtype, ttl=rds.ttl, values=values))
-        plan = self.plan_sync(z, desired, delete_missing=replace, max_delete_fraction=1.0)
+        plan = self.plan_sync(z, desired, delete_missing=replace)
         if not plan:
             return ChangeInfo(id="", status="INSYNC", change_count=0)
-        return self._change_records(z, plan)
+        return self._change_records(z, list(plan.changes))  # an explicit replace: no thresholds
 
     # ---------------------------------------------------------------- helpers
     def _zone(self, zone: ZoneRef) -> Zone:

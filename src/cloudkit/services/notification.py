@@ -56,7 +56,7 @@ class NotificationService(Service):
 
     # ---------------------------------------------------------------- subscriptions
     @operation()
-    def subscribe(self, topic: TopicRef, protocol: str, endpoint: str) -> Subscription:
+    def subscribe(self, topic: TopicRef, *, protocol: str, endpoint: str) -> Subscription:
         """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``)."""
         allow = v.flag("allow_link_local_endpoints", self.settings.get("allow_link_local_endpoints", False))
         proto, ep = v.endpoint(protocol, endpoint, allow_link_local=allow)

@@ -61,11 +61,16 @@ class StorageService(Service):
         """Delete a bucket. A bucket holding objects raises ``Conflict`` unless ``force`` deletes them first."""
         name = bucket_of(bucket)
         if force:
-            while True:
-                keys = [o.key for o in self._list_objects(name, "", None, None) if isinstance(o, ObjectInfo)][:1000]
-                if not keys:
-                    break
-                self._delete_objects(name, keys)
+            # One pass over the listing, deleting behind it in batches of 1,000 (listings page by key).
+            batch: list[str] = []
+            for item in self._list_objects(name, "", None, None):
+                if isinstance(item, ObjectInfo):
+                    batch.append(item.key)
+                if len(batch) == 1000:
+                    self._delete_objects(name, batch)
+                    batch = []
+            if batch:
+                self._delete_objects(name, batch)
         self._delete_bucket(name)
 
     # ---------------------------------------------------------------- objects

@@ -19,7 +19,9 @@ Settings the aws provider understands (all optional):
 ``s3_addressing_style``
     ``auto``, ``path`` or ``virtual`` (default ``path`` when an endpoint URL is set, else ``auto``).
 ``page_size``
-    Items asked for per page by every paginated listing (default: each API's own maximum).
+    Items asked for per page by every paginated listing (default: each API's own maximum). All
+    listings page through :meth:`AwsSession.pages`, which brings the value within the bounds of
+    each API (RDS takes 20-100) and leaves it out for APIs that take no page size (SNS).
 ``waiter_delay``
     Seconds between polls of a waiter (default: each waiter's own AWS-defined delay).
 
@@ -53,6 +55,10 @@ DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_POOL = 20
 
 _ADDRESSING = ("auto", "path", "virtual")
+
+
+#: Bounds of the page size parameter per service where they are narrower than 1-1000.
+_PAGE_BOUNDS = {"rds": (20, 100), "ec2": (5, 1000), "route53": (1, 300)}
 
 
 class AwsSession:
@@ -185,15 +191,24 @@ class AwsSession:
 
         client = self.client(service)
         with mapped(operation):
-            if self.page_size is not None:
-                params = {**params, "PaginationConfig": {"PageSize": self.page_size}}
-            pages = iter(client.get_paginator(method).paginate(**params))
+            paginator = client.get_paginator(method)
+            size = self.page_size_for(service, paginator)
+            if size is not None:
+                params = {**params, "PaginationConfig": {"PageSize": size}}
+            pages = iter(paginator.paginate(**params))
         while True:
             with mapped(operation):
                 page = next(pages, None)
             if page is None:
                 return
             yield page
+
+    def page_size_for(self, service: str, paginator: Any) -> int | None:
+        """The ``page_size`` setting as ``paginator``'s API takes it (``None``: the API's default)."""
+        if self.page_size is None or not getattr(paginator, "_limit_key", None):
+            return None  # not set, or the API has no page size parameter (SNS listings)
+        low, high = _PAGE_BOUNDS.get(service, (1, 1000))
+        return min(max(self.page_size, low), high)
 
     def wait(self, service: str, waiter_name: str, operation: str, timeout: float, **params: Any) -> None:
         """Run a boto3 waiter until it succeeds; ``Timeout`` after about ``timeout`` seconds."""

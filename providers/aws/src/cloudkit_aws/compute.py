@@ -189,15 +189,13 @@ class AwsCompute(AwsErrors, ComputeService):
                 yield _image(image)
 
     def _get_image(self, image_id: str) -> Image:
-        with mapped(f"get image {image_id}"):
-            found = self._ec2.describe_images(ImageIds=[image_id]).get("Images", [])
+        found = self._ec2.describe_images(ImageIds=[image_id]).get("Images", [])
         if not found:
             raise NotFound(f"get image {image_id}: no such image", provider=PROVIDER, code="InvalidAMIID.NotFound")
         return _image(found[0])
 
     def _create_image(self, instance_id: str, name: str, wait: bool, timeout: float) -> Image:
-        with mapped(f"create image {name} from {instance_id}"):
-            image_id = self._ec2.create_image(InstanceId=instance_id, Name=name)["ImageId"]
+        image_id = self._ec2.create_image(InstanceId=instance_id, Name=name)["ImageId"]
         if wait:
             self._wait("image_available", f"image {image_id}", timeout, ImageIds=[image_id])
         return self._get_image(image_id)
@@ -213,8 +211,7 @@ class AwsCompute(AwsErrors, ComputeService):
                 )
 
     def _list_locations(self) -> Iterator[Location]:
-        with mapped("list locations"):
-            zones = self._ec2.describe_availability_zones().get("AvailabilityZones", [])
+        zones = self._ec2.describe_availability_zones().get("AvailabilityZones", [])
         for z in zones:
             yield Location(id=z["ZoneName"], name=z["ZoneName"],
                            extra={k: z[k] for k in ("ZoneId", "RegionName", "State", "ZoneType") if k in z})
@@ -252,8 +249,7 @@ class AwsCompute(AwsErrors, ComputeService):
             params["SubnetId"] = kw["subnet"]
         if kw.get("zone"):
             params["Placement"] = {"AvailabilityZone": kw["zone"]}
-        with mapped(f"create instance {name}"):
-            out = self._ec2.run_instances(**params)
+        out = self._ec2.run_instances(**params)
         instance_id = out["Instances"][0]["InstanceId"]
         if kw.get("wait", True):
             self._wait("instance_running", f"instance {instance_id}", kw.get("timeout", 600), InstanceIds=[instance_id])
@@ -261,8 +257,7 @@ class AwsCompute(AwsErrors, ComputeService):
         return _instance(out["Instances"][0])
 
     def _get_instance(self, instance_id: str) -> Instance:
-        with mapped(f"get instance {instance_id}"):
-            out = self._ec2.describe_instances(InstanceIds=[instance_id])
+        out = self._ec2.describe_instances(InstanceIds=[instance_id])
         for reservation in out.get("Reservations", []):
             for i in reservation.get("Instances", []):
                 return _instance(i)
@@ -314,34 +309,29 @@ class AwsCompute(AwsErrors, ComputeService):
         return self._get_instance(instance_id)
 
     def _get_console_output(self, instance_id: str) -> str:
-        with mapped(f"console output of {instance_id}"):
-            out = self._ec2.get_console_output(InstanceId=instance_id)
+        out = self._ec2.get_console_output(InstanceId=instance_id)
         text = out.get("Output") or ""  # botocore decodes the base64 EC2 sends
         return text if isinstance(text, str) else bytes(text).decode("utf-8", "replace")
 
     # ---------------------------------------------------------------- key pairs
     def _create_key_pair(self, name: str) -> KeyPair:
-        with mapped(f"create key pair {name}"):
-            out = self._ec2.create_key_pair(KeyName=name)
+        out = self._ec2.create_key_pair(KeyName=name)
         return KeyPair(name=out["KeyName"], fingerprint=out.get("KeyFingerprint"), private_key=out.get("KeyMaterial"),
                        extra={"KeyPairId": out.get("KeyPairId")})
 
     def _import_key_pair(self, name: str, public_key: str) -> KeyPair:
-        with mapped(f"import key pair {name}"):
-            out = self._ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
+        out = self._ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode())
         return KeyPair(name=out["KeyName"], fingerprint=out.get("KeyFingerprint"), public_key=public_key,
                        extra={"KeyPairId": out.get("KeyPairId")})
 
     def _list_key_pairs(self) -> Iterator[KeyPair]:
-        with mapped("list key pairs"):
-            pairs = self._ec2.describe_key_pairs(IncludePublicKey=True).get("KeyPairs", [])
+        pairs = self._ec2.describe_key_pairs(IncludePublicKey=True).get("KeyPairs", [])
         for kp in pairs:
             yield KeyPair(name=kp["KeyName"], fingerprint=kp.get("KeyFingerprint"), public_key=kp.get("PublicKey"),
                           extra={"KeyPairId": kp.get("KeyPairId"), "KeyType": kp.get("KeyType")})
 
     def _delete_key_pair(self, name: str) -> None:
-        with mapped(f"delete key pair {name}"):
-            self._ec2.delete_key_pair(KeyName=name)
+        self._ec2.delete_key_pair(KeyName=name)
 
     # ---------------------------------------------------------------- security groups
     def _describe_group(self, group_id: str) -> SecurityGroup:
@@ -352,8 +342,7 @@ class AwsCompute(AwsErrors, ComputeService):
         return _group(found[0])
 
     def _create_security_group(self, name: str, description: str, rules: list[SecurityRule]) -> SecurityGroup:
-        with mapped(f"create security group {name}"):
-            group_id = self._ec2.create_security_group(GroupName=name, Description=description or name)["GroupId"]
+        group_id = self._ec2.create_security_group(GroupName=name, Description=description or name)["GroupId"]
         if rules:
             try:
                 self._authorize_ingress(group_id, rules)
@@ -369,17 +358,14 @@ class AwsCompute(AwsErrors, ComputeService):
                 yield _group(g)
 
     def _delete_security_group(self, group_id: str) -> None:
-        with mapped(f"delete security group {group_id}"):
-            self._ec2.delete_security_group(GroupId=group_id)
+        self._ec2.delete_security_group(GroupId=group_id)
 
     def _authorize_ingress(self, group_id: str, rules: list[SecurityRule]) -> SecurityGroup:
-        with mapped(f"authorize ingress on {group_id}"):
-            self._ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(rules))
+        self._ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(rules))
         return self._describe_group(group_id)
 
     def _revoke_ingress(self, group_id: str, rules: list[SecurityRule]) -> SecurityGroup:
-        with mapped(f"revoke ingress on {group_id}"):
-            self._ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(rules))
+        self._ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(rules))
         return self._describe_group(group_id)
 
     # ---------------------------------------------------------------- volumes
@@ -398,8 +384,7 @@ class AwsCompute(AwsErrors, ComputeService):
             params["SnapshotId"] = snapshot_id
         if name:
             params["TagSpecifications"] = [{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": name}]}]
-        with mapped(f"create volume of {size_gb} GiB"):
-            volume_id = self._ec2.create_volume(**params)["VolumeId"]
+        volume_id = self._ec2.create_volume(**params)["VolumeId"]
         if wait:
             self._wait("volume_available", f"volume {volume_id}", timeout, VolumeIds=[volume_id])
         return self._get_volume(volume_id)
@@ -410,12 +395,10 @@ class AwsCompute(AwsErrors, ComputeService):
                 yield _volume(vol)
 
     def _delete_volume(self, volume_id: str) -> None:
-        with mapped(f"delete volume {volume_id}"):
-            self._ec2.delete_volume(VolumeId=volume_id)
+        self._ec2.delete_volume(VolumeId=volume_id)
 
     def _attach_volume(self, volume_id: str, instance_id: str, device: str, wait: bool, timeout: float) -> Volume:
-        with mapped(f"attach volume {volume_id} to {instance_id}"):
-            self._ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=device)
+        self._ec2.attach_volume(VolumeId=volume_id, InstanceId=instance_id, Device=device)
         if wait:
             self._wait("volume_in_use", f"volume {volume_id} to attach", timeout, VolumeIds=[volume_id])
         return self._get_volume(volume_id)
@@ -425,19 +408,16 @@ class AwsCompute(AwsErrors, ComputeService):
         params: dict[str, Any] = {"VolumeId": volume_id}
         if current.attached_to:  # name the attachment, so the call detaches exactly what we saw
             params.update(InstanceId=current.attached_to, Device=current.device)
-        with mapped(f"detach volume {volume_id}"):
-            self._ec2.detach_volume(**params)
+        self._ec2.detach_volume(**params)
         if wait:
             self._wait("volume_available", f"volume {volume_id} to detach", timeout, VolumeIds=[volume_id])
         return self._get_volume(volume_id)
 
     def _create_volume_snapshot(self, volume_id: str, description: str, wait: bool, timeout: float) -> VolumeSnapshot:
-        with mapped(f"snapshot volume {volume_id}"):
-            snap = self._ec2.create_snapshot(VolumeId=volume_id, Description=description)
+        snap = self._ec2.create_snapshot(VolumeId=volume_id, Description=description)
         if wait:
             self._wait("snapshot_completed", f"snapshot {snap['SnapshotId']}", timeout, SnapshotIds=[snap["SnapshotId"]])
-            with mapped(f"get snapshot {snap['SnapshotId']}"):
-                snap = self._ec2.describe_snapshots(SnapshotIds=[snap["SnapshotId"]])["Snapshots"][0]
+            snap = self._ec2.describe_snapshots(SnapshotIds=[snap["SnapshotId"]])["Snapshots"][0]
         return _snapshot(snap)
 
     def _list_volume_snapshots(self) -> Iterator[VolumeSnapshot]:
@@ -446,8 +426,7 @@ class AwsCompute(AwsErrors, ComputeService):
                 yield _snapshot(snap)
 
     def _delete_volume_snapshot(self, snapshot_id: str) -> None:
-        with mapped(f"delete snapshot {snapshot_id}"):
-            self._ec2.delete_snapshot(SnapshotId=snapshot_id)
+        self._ec2.delete_snapshot(SnapshotId=snapshot_id)
 
 
 def make_service(settings: Mapping[str, Any]) -> AwsCompute:

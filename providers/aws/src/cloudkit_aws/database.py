@@ -142,15 +142,11 @@ class AwsDatabase(AwsErrors, DatabaseService):
         return self._describe(identifier, operation)
 
     # ------------------------------------------------------------------ engines and instances
-    def _list_engines(self) -> list[str]:
+    def _list_engines(self) -> Iterator[str]:
         engines: set[str] = set()
-        pages = iter(self.rds.get_paginator("describe_db_engine_versions").paginate())
-        while True:
-            with mapped("database.list_engines"):
-                page = next(pages, None)
-            if page is None:
-                return sorted(engines)
+        for page in self._aws.pages("rds", "describe_db_engine_versions", "database.list_engines"):
             engines.update(v["Engine"] for v in page.get("DBEngineVersions", []))
+        return iter(sorted(engines))
 
     def _create_instance(self, identifier: str, **kw: Any) -> DatabaseInstance:
         op = "database.create_instance"
@@ -173,20 +169,14 @@ class AwsDatabase(AwsErrors, DatabaseService):
             args["StorageType"] = "io1"
         if kw.get("maintenance_window"):
             args["PreferredMaintenanceWindow"] = kw["maintenance_window"]
-        with mapped(op):
-            made = self.rds.create_db_instance(**args)["DBInstance"]
+        made = self.rds.create_db_instance(**args)["DBInstance"]
         return self._settle(identifier, made, bool(kw["wait"]), float(kw["timeout"]), op)
 
     def _get_instance(self, identifier: str) -> DatabaseInstance:
         return self._describe(identifier, "database.get_instance")
 
     def _list_instances(self) -> Iterator[DatabaseInstance]:
-        pages = iter(self.rds.get_paginator("describe_db_instances").paginate())
-        while True:
-            with mapped("database.list_instances"):
-                page = next(pages, None)
-            if page is None:
-                return
+        for page in self._aws.pages("rds", "describe_db_instances", "database.list_instances"):
             for d in page.get("DBInstances", []):
                 yield _instance(d)
 
@@ -202,20 +192,17 @@ class AwsDatabase(AwsErrors, DatabaseService):
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "ApplyImmediately": apply_immediately}
         for key, value in changes.items():
             args[names[key]] = value
-        with mapped(op):
-            result = self.rds.modify_db_instance(**args)["DBInstance"]
+        result = self.rds.modify_db_instance(**args)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)
 
     def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.reboot_instance"
-        with mapped(op):
-            result = self.rds.reboot_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        result = self.rds.reboot_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)
 
     def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.stop_instance"
-        with mapped(op):
-            result = self.rds.stop_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        result = self.rds.stop_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
         if not wait:
             return _instance(result)
         self._wait("db_instance_stopped", op, timeout, DBInstanceIdentifier=identifier)
@@ -223,8 +210,7 @@ class AwsDatabase(AwsErrors, DatabaseService):
 
     def _start_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.start_instance"
-        with mapped(op):
-            result = self.rds.start_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        result = self.rds.start_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)
 
     def _delete_instance(self, identifier: str, final_snapshot: str | None, wait: bool, timeout: float) -> None:
@@ -235,8 +221,7 @@ class AwsDatabase(AwsErrors, DatabaseService):
             args["SkipFinalSnapshot"] = False
         else:
             args["SkipFinalSnapshot"] = True
-        with mapped(op):
-            self.rds.delete_db_instance(**args)
+        self.rds.delete_db_instance(**args)
         if wait:
             self._wait("db_instance_deleted", op, timeout, DBInstanceIdentifier=identifier)
             if final_snapshot:
@@ -245,8 +230,7 @@ class AwsDatabase(AwsErrors, DatabaseService):
     # ------------------------------------------------------------------ snapshots
     def _create_snapshot(self, identifier: str, snapshot_id: str, wait: bool, timeout: float) -> DatabaseSnapshot:
         op = "database.create_snapshot"
-        with mapped(op):
-            made = self.rds.create_db_snapshot(DBSnapshotIdentifier=snapshot_id, DBInstanceIdentifier=identifier)["DBSnapshot"]
+        made = self.rds.create_db_snapshot(DBSnapshotIdentifier=snapshot_id, DBInstanceIdentifier=identifier)["DBSnapshot"]
         if not wait:
             return _snapshot(made)
         self._wait("db_snapshot_available", op, timeout, DBSnapshotIdentifier=snapshot_id)
@@ -266,26 +250,19 @@ class AwsDatabase(AwsErrors, DatabaseService):
             args["DBInstanceIdentifier"] = identifier
         if kind:
             args["SnapshotType"] = kind
-        pages = iter(self.rds.get_paginator("describe_db_snapshots").paginate(**args))
-        while True:
-            with mapped("database.list_snapshots"):
-                page = next(pages, None)
-            if page is None:
-                return
+        for page in self._aws.pages("rds", "describe_db_snapshots", "database.list_snapshots", **args):
             for d in page.get("DBSnapshots", []):
                 yield _snapshot(d)
 
     def _delete_snapshot(self, snapshot_id: str) -> None:
-        with mapped("database.delete_snapshot"):
-            self.rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
+        self.rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
 
     def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.restore_snapshot"
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "DBSnapshotIdentifier": snapshot_id}
         if instance_class:
             args["DBInstanceClass"] = instance_class
-        with mapped(op):
-            made = self.rds.restore_db_instance_from_db_snapshot(**args)["DBInstance"]
+        made = self.rds.restore_db_instance_from_db_snapshot(**args)["DBInstance"]
         return self._settle(identifier, made, wait, timeout, op)
 
     def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
@@ -295,8 +272,7 @@ class AwsDatabase(AwsErrors, DatabaseService):
             args["UseLatestRestorableTime"] = True
         else:
             args["RestoreTime"] = time
-        with mapped(op):
-            made = self.rds.restore_db_instance_to_point_in_time(**args)["DBInstance"]
+        made = self.rds.restore_db_instance_to_point_in_time(**args)["DBInstance"]
         return self._settle(identifier, made, wait, timeout, op)
 
     def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
@@ -304,12 +280,10 @@ class AwsDatabase(AwsErrors, DatabaseService):
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "SourceDBInstanceIdentifier": source}
         if instance_class:
             args["DBInstanceClass"] = instance_class
-        with mapped(op):
-            made = self.rds.create_db_instance_read_replica(**args)["DBInstance"]
+        made = self.rds.create_db_instance_read_replica(**args)["DBInstance"]
         return self._settle(identifier, made, wait, timeout, op)
 
     def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.promote_read_replica"
-        with mapped(op):
-            result = self.rds.promote_read_replica(DBInstanceIdentifier=identifier)["DBInstance"]
+        result = self.rds.promote_read_replica(DBInstanceIdentifier=identifier)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)

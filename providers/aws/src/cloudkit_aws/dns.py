@@ -141,8 +141,7 @@ class AwsDNS(AwsErrors, DNSService):
         if comment:
             params["HostedZoneConfig"] = {"Comment": comment}
         # botocore's retries resend the same CallerReference, so a retried create never makes two zones.
-        with mapped(f"create zone {name}"):
-            out = self._r53.create_hosted_zone(**params)
+        out = self._r53.create_hosted_zone(**params)
         return self._zone_model(out["HostedZone"], out.get("DelegationSet"))
 
     def _get_zone(self, zone_id_or_name: str) -> Zone:
@@ -153,8 +152,7 @@ class AwsDNS(AwsErrors, DNSService):
             if found is None:
                 raise NotFound(f"get zone {name}: no hosted zone with this name", provider=PROVIDER, code="NoSuchHostedZone")
             ref = found.id
-        with mapped(f"get zone {ref}"):
-            out = self._r53.get_hosted_zone(Id=zone_id(ref))
+        out = self._r53.get_hosted_zone(Id=zone_id(ref))
         return self._zone_model(out["HostedZone"], out.get("DelegationSet"))
 
     def _list_zones(self) -> Iterator[Zone]:
@@ -163,8 +161,7 @@ class AwsDNS(AwsErrors, DNSService):
                 yield self._zone_model(hz)
 
     def _delete_zone(self, zone_id_: str) -> None:
-        with mapped(f"delete zone {zone_id_}"):
-            self._r53.delete_hosted_zone(Id=zone_id(zone_id_))
+        self._r53.delete_hosted_zone(Id=zone_id(zone_id_))
 
     # ---------------------------------------------------------------- records
     def _record(self, rrset: Mapping[str, Any], zone: str) -> RecordSet:

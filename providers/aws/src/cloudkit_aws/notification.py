@@ -101,12 +101,7 @@ class AwsNotification(AwsErrors, NotificationService):
         raise NotFound(f"{operation}: no topic named {topic!r}", provider=PROVIDER)
 
     def _topic_arns(self, operation: str) -> Iterator[str]:
-        pages = iter(self.sns.get_paginator("list_topics").paginate())
-        while True:
-            with mapped(operation):
-                page = next(pages, None)
-            if page is None:
-                return
+        for page in self._aws.pages("sns", "list_topics", operation):
             for item in page.get("Topics", []):
                 yield item["TopicArn"]
 
@@ -121,8 +116,7 @@ class AwsNotification(AwsErrors, NotificationService):
             attributes["DisplayName"] = display_name
         if name.endswith(".fifo"):
             attributes["FifoTopic"] = "true"
-        with mapped("notification.create_topic"):
-            arn = self.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        arn = self.sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
         return self._topic(arn, "notification.create_topic")
 
     def _get_topic(self, topic_id: str) -> Topic:
@@ -139,8 +133,7 @@ class AwsNotification(AwsErrors, NotificationService):
         arn = self._topic_arn(topic_id, "notification.delete_topic")
         self._topic(arn, "notification.delete_topic")  # SNS deletes a missing topic silently: say NotFound
         subs = list(self._list_subscriptions(arn))
-        with mapped("notification.delete_topic"):
-            self.sns.delete_topic(TopicArn=arn)
+        self.sns.delete_topic(TopicArn=arn)
         for sub in subs:  # SNS drops them with the topic; make sure none is left behind
             if sub.id.startswith("arn:"):
                 try:
@@ -173,11 +166,10 @@ class AwsNotification(AwsErrors, NotificationService):
             queue = self._get_queue(endpoint)
             endpoint = queue.id
             self._allow_topic(queue, arn)
-        with mapped(op):
-            sub_arn = self.sns.subscribe(
-                TopicArn=arn, Protocol=_TO_SNS[protocol], Endpoint=endpoint, Attributes=attributes,
-                ReturnSubscriptionArn=True,
-            )["SubscriptionArn"]
+        sub_arn = self.sns.subscribe(
+            TopicArn=arn, Protocol=_TO_SNS[protocol], Endpoint=endpoint, Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
         return self._subscription(sub_arn, op)
 
     def _allow_topic(self, queue: Queue, topic_arn: str) -> None:
@@ -210,8 +202,7 @@ class AwsNotification(AwsErrors, NotificationService):
     def _confirm_subscription(self, topic_id: str, token: str) -> Subscription:
         op = "notification.confirm_subscription"
         arn = self._topic_arn(topic_id, op)
-        with mapped(op):
-            sub_arn = self.sns.confirm_subscription(TopicArn=arn, Token=token)["SubscriptionArn"]
+        sub_arn = self.sns.confirm_subscription(TopicArn=arn, Token=token)["SubscriptionArn"]
         return self._subscription(sub_arn, op)
 
     def _get_subscription(self, subscription_id: str) -> Subscription:
@@ -222,16 +213,12 @@ class AwsNotification(AwsErrors, NotificationService):
     def _list_subscriptions(self, topic_id: str | None) -> Iterator[Subscription]:
         op = "notification.list_subscriptions"
         if topic_id is None:
-            pages = iter(self.sns.get_paginator("list_subscriptions").paginate())
+            pages = self._aws.pages("sns", "list_subscriptions", op)
         else:
             arn = self._topic_arn(topic_id, op)
             self._topic(arn, op)
-            pages = iter(self.sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn))
-        while True:
-            with mapped(op):
-                page = next(pages, None)
-            if page is None:
-                return
+            pages = self._aws.pages("sns", "list_subscriptions_by_topic", op, TopicArn=arn)
+        for page in pages:
             for item in page.get("Subscriptions", []):
                 proto = item.get("Protocol", "")
                 sub_arn = item.get("SubscriptionArn", "")
@@ -246,8 +233,7 @@ class AwsNotification(AwsErrors, NotificationService):
 
     def _unsubscribe(self, subscription_id: str) -> None:
         sub = self._get_subscription(subscription_id)  # SNS ignores unknown ARNs: say NotFound instead
-        with mapped("notification.unsubscribe"):
-            self.sns.unsubscribe(SubscriptionArn=sub.id)
+        self.sns.unsubscribe(SubscriptionArn=sub.id)
 
     def _publish(self, topic_id: str, message: str, subject: str | None, attributes: dict[str, str]) -> PublishResult:
         op = "notification.publish"
@@ -261,8 +247,7 @@ class AwsNotification(AwsErrors, NotificationService):
             digest = hashlib.sha256(json.dumps([message, subject, sorted(attributes.items())]).encode()).hexdigest()
             kwargs["MessageGroupId"] = "cloudkit"
             kwargs["MessageDeduplicationId"] = digest
-        with mapped(op):
-            message_id = self.sns.publish(**kwargs)["MessageId"]
+        message_id = self.sns.publish(**kwargs)["MessageId"]
         return PublishResult(message_id=message_id, topic_id=arn)
 
     # ------------------------------------------------------------------ queues
@@ -298,8 +283,7 @@ class AwsNotification(AwsErrors, NotificationService):
 
     def _create_queue(self, name: str) -> Queue:
         attributes = {"FifoQueue": "true"} if name.endswith(".fifo") else {}
-        with mapped("notification.create_queue"):
-            url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        url = self.sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         return self._queue(url, "notification.create_queue")
 
     def _get_queue(self, queue_id: str) -> Queue:
@@ -307,12 +291,7 @@ class AwsNotification(AwsErrors, NotificationService):
 
     def _list_queues(self) -> Iterator[Queue]:
         op = "notification.list_queues"
-        pages = iter(self.sqs.get_paginator("list_queues").paginate())
-        while True:
-            with mapped(op):
-                page = next(pages, None)
-            if page is None:
-                return
+        for page in self._aws.pages("sqs", "list_queues", op):
             for url in page.get("QueueUrls", []):
                 try:
                     yield self._queue(url, op)
@@ -321,8 +300,7 @@ class AwsNotification(AwsErrors, NotificationService):
 
     def _delete_queue(self, queue_id: str) -> None:
         queue = self._get_queue(queue_id)
-        with mapped("notification.delete_queue"):
-            self.sqs.delete_queue(QueueUrl=queue.url)
+        self.sqs.delete_queue(QueueUrl=queue.url)
         with self._lock:
             for key in [k for k, v in self._urls.items() if v == queue.url]:
                 del self._urls[key]
@@ -330,19 +308,17 @@ class AwsNotification(AwsErrors, NotificationService):
     def _receive_messages(self, queue_id: str, max_messages: int, wait_seconds: float, visibility_timeout: int) -> list[QueueMessage]:
         op = "notification.receive_messages"
         url = self._queue_url(queue_id, op)
-        with mapped(op):
-            reply = self.sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=max_messages,
-                WaitTimeSeconds=math.ceil(wait_seconds),
-                VisibilityTimeout=visibility_timeout,
-                MessageAttributeNames=["All"],
-                MessageSystemAttributeNames=["All"],
-            )
+        reply = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=math.ceil(wait_seconds),
+            VisibilityTimeout=visibility_timeout,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
         return [_queue_message(m) for m in reply.get("Messages", [])]
 
     def _ack_message(self, queue_id: str, receipt: str) -> None:
         op = "notification.ack_message"
         url = self._queue_url(queue_id, op)
-        with mapped(op):
-            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)

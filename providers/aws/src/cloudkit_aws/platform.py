@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time as _time
 import zipfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from cloudkit.models.platform import (
     Event,
     Stack,
 )
+from cloudkit.provider import follow as follow_events
 from cloudkit.services.platform import PlatformService
 from cloudkit_aws._session import PROVIDER, AwsSession
 from cloudkit_aws.errors import AwsErrors, mapped
@@ -232,31 +232,27 @@ class AwsPlatform(AwsErrors, PlatformService):
         args: dict[str, Any] = {"ApplicationName": name}
         if description:
             args["Description"] = description
-        with mapped("platform.create_application"):
-            made = self.eb.create_application(**args)["Application"]
+        made = self.eb.create_application(**args)["Application"]
         return self._application(made)
 
     def _get_application(self, name: str) -> Application:
         return self._application(self._describe_app(name, "platform.get_application"))
 
     def _list_applications(self) -> Iterator[Application]:
-        with mapped("platform.list_applications"):
-            apps = self.eb.describe_applications()["Applications"]
+        apps = self.eb.describe_applications()["Applications"]
         for d in apps:
             yield self._application(d)
 
     def _delete_application(self, name: str, terminate_environments: bool) -> None:
         op = "platform.delete_application"
         self._describe_app(name, op)
-        with mapped(op):
-            envs = self.eb.describe_environments(ApplicationName=name, IncludeDeleted=False)["Environments"]
+        envs = self.eb.describe_environments(ApplicationName=name, IncludeDeleted=False)["Environments"]
         live = [e for e in envs if e.get("Status") in _LIVE]
         if live and not terminate_environments:
             names = ", ".join(e["EnvironmentName"] for e in live)
             raise Conflict(f"{op}: {name!r} still runs environments ({names}); terminate them first "
                            "or pass terminate_environments=True", provider=PROVIDER)
-        with mapped(op):
-            self.eb.delete_application(ApplicationName=name, TerminateEnvByForce=bool(terminate_environments))
+        self.eb.delete_application(ApplicationName=name, TerminateEnvByForce=bool(terminate_environments))
 
     # ------------------------------------------------------------------ versions
     def _storage_bucket(self) -> str:
@@ -268,8 +264,7 @@ class AwsPlatform(AwsErrors, PlatformService):
     def _create_version(self, application: str, label: str, source: Path | bytes, description: str | None) -> AppVersion:
         op = "platform.create_version"
         self._describe_app(application, op)
-        with mapped(op):
-            existing = self.eb.describe_application_versions(ApplicationName=application, VersionLabels=[label])
+        existing = self.eb.describe_application_versions(ApplicationName=application, VersionLabels=[label])
         if existing.get("ApplicationVersions"):
             raise AlreadyExists(f"{op}: {application!r} already has a version {label!r}", provider=PROVIDER)
         with tempfile.TemporaryDirectory(prefix="cloudkit-bundle-") as tmp:
@@ -319,32 +314,23 @@ class AwsPlatform(AwsErrors, PlatformService):
     def _list_versions(self, application: str) -> Iterator[AppVersion]:
         op = "platform.list_versions"
         self._describe_app(application, op)
-        pages = iter(self.eb.get_paginator("describe_application_versions").paginate(ApplicationName=application))
-        while True:
-            with mapped(op):
-                page = next(pages, None)
-            if page is None:
-                return
+        for page in self._aws.pages("elasticbeanstalk", "describe_application_versions", op, ApplicationName=application):
             for d in page.get("ApplicationVersions", []):
                 yield _version(d)
 
     def _delete_version(self, application: str, label: str) -> None:
         op = "platform.delete_version"
-        with mapped(op):
-            found = self.eb.describe_application_versions(ApplicationName=application, VersionLabels=[label])
+        found = self.eb.describe_application_versions(ApplicationName=application, VersionLabels=[label])
         if not found.get("ApplicationVersions"):
             raise NotFound(f"{op}: {application!r} has no version {label!r}", provider=PROVIDER)
-        with mapped(op):
-            users = self.eb.describe_environments(ApplicationName=application, VersionLabel=label, IncludeDeleted=False)
+        users = self.eb.describe_environments(ApplicationName=application, VersionLabel=label, IncludeDeleted=False)
         running = [e["EnvironmentName"] for e in users["Environments"] if e.get("Status") in _LIVE]
         if running:
             raise Conflict(f"{op}: version {label!r} runs in {', '.join(running)}", provider=PROVIDER)
-        with mapped(op):
-            self.eb.delete_application_version(ApplicationName=application, VersionLabel=label, DeleteSourceBundle=True)
+        self.eb.delete_application_version(ApplicationName=application, VersionLabel=label, DeleteSourceBundle=True)
 
     def _list_stacks(self) -> Iterator[Stack]:
-        with mapped("platform.list_stacks"):
-            reply = self.eb.list_available_solution_stacks()
+        reply = self.eb.list_available_solution_stacks()
         details = {d["SolutionStackName"]: d for d in reply.get("SolutionStackDetails", [])}
         for name in reply.get("SolutionStacks", []):
             yield Stack(name=name, language=_stack_language(name), extra=details.get(name, {}))
@@ -359,8 +345,7 @@ class AwsPlatform(AwsErrors, PlatformService):
             args["SolutionStackName"] = self._stack_name(kw["stack"], op)
         if kw.get("settings") is not None:
             args["OptionSettings"] = to_option_settings(kw["settings"])
-        with mapped(op):
-            made = self.eb.create_environment(**args)
+        made = self.eb.create_environment(**args)
         if not kw.get("wait", True):
             return _environment(made)
         self._wait("environment_exists", op, float(kw["timeout"]), made["EnvironmentId"])
@@ -373,12 +358,7 @@ class AwsPlatform(AwsErrors, PlatformService):
         args: dict[str, Any] = {"IncludeDeleted": include_terminated}
         if application:
             args["ApplicationName"] = application
-        pages = iter(self.eb.get_paginator("describe_environments").paginate(**args))
-        while True:
-            with mapped("platform.list_environments"):
-                page = next(pages, None)
-            if page is None:
-                return
+        for page in self._aws.pages("elasticbeanstalk", "describe_environments", "platform.list_environments", **args):
             for d in page.get("Environments", []):
                 yield _environment(d)
 
@@ -407,10 +387,9 @@ class AwsPlatform(AwsErrors, PlatformService):
     def _get_settings(self, env: str) -> EnvironmentSettings:
         op = "platform.get_settings"
         d = self._live_env(env, op)
-        with mapped(op):
-            found = self.eb.describe_configuration_settings(
-                ApplicationName=d["ApplicationName"], EnvironmentName=d["EnvironmentName"]
-            )["ConfigurationSettings"]
+        found = self.eb.describe_configuration_settings(
+            ApplicationName=d["ApplicationName"], EnvironmentName=d["EnvironmentName"]
+        )["ConfigurationSettings"]
         return from_option_settings(found[0].get("OptionSettings", []) if found else [])
 
     def _swap_urls(self, env_a: str, env_b: str) -> None:
@@ -418,14 +397,12 @@ class AwsPlatform(AwsErrors, PlatformService):
         a, b = self._live_env(env_a, op), self._live_env(env_b, op)
         if a["EnvironmentId"] == b["EnvironmentId"]:
             raise InvalidInput("environment_b", "must be another environment than environment_a", provider=PROVIDER)
-        with mapped(op):
-            self.eb.swap_environment_cnames(SourceEnvironmentId=a["EnvironmentId"], DestinationEnvironmentId=b["EnvironmentId"])
+        self.eb.swap_environment_cnames(SourceEnvironmentId=a["EnvironmentId"], DestinationEnvironmentId=b["EnvironmentId"])
 
     def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
         op = "platform.terminate_environment"
         d = self._live_env(env, op)
-        with mapped(op):
-            result = self.eb.terminate_environment(EnvironmentId=d["EnvironmentId"])
+        result = self.eb.terminate_environment(EnvironmentId=d["EnvironmentId"])
         if not wait:
             return _environment(result)
         self._wait("environment_terminated", op, timeout, d["EnvironmentId"])
@@ -456,8 +433,7 @@ class AwsPlatform(AwsErrors, PlatformService):
             args["OptionSettings"] = to_option_settings(settings)
         if description:
             args["Description"] = description
-        with mapped(op):
-            made = self.eb.create_configuration_template(**args)
+        made = self.eb.create_configuration_template(**args)
         return self._template(application, made)
 
     def _list_templates(self, application: str) -> Iterator[ConfigurationTemplate]:
@@ -472,8 +448,7 @@ class AwsPlatform(AwsErrors, PlatformService):
                 yield self._template(application, d)
 
     def _delete_template(self, application: str, name: str) -> None:
-        with mapped("platform.delete_template"):
-            self.eb.delete_configuration_template(ApplicationName=application, TemplateName=name)
+        self.eb.delete_configuration_template(ApplicationName=application, TemplateName=name)
 
     # ------------------------------------------------------------------ events
     def _fetch_events(self, application: str | None, env_id: str | None, since: datetime | None) -> list[Event]:
@@ -485,12 +460,7 @@ class AwsPlatform(AwsErrors, PlatformService):
         if since is not None:
             args["StartTime"] = since
         out: list[Event] = []
-        pages = iter(self.eb.get_paginator("describe_events").paginate(**args))
-        while True:
-            with mapped("platform.events"):
-                page = next(pages, None)
-            if page is None:
-                break
+        for page in self._aws.pages("elasticbeanstalk", "describe_events", "platform.events", **args):
             for d in page.get("Events", []):
                 out.append(Event(
                     timestamp=d["EventDate"],
@@ -505,17 +475,13 @@ class AwsPlatform(AwsErrors, PlatformService):
 
     def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool, timeout: float) -> Iterator[Event]:
         env_id = None if environment is None else self._describe_env(environment, "platform.events")["EnvironmentId"]
-        deadline = _time.monotonic() + timeout
-        seen: set[tuple[Any, ...]] = set()
         cursor = since
-        while True:
-            for event in self._fetch_events(application, env_id, cursor):
-                key = (event.timestamp, event.message, event.environment, event.application)
-                if key in seen:
-                    continue
-                seen.add(key)
+
+        def fetch() -> Iterator[Event]:
+            nonlocal cursor
+            for event in self._fetch_events(application, env_id, cursor):  # StartTime is inclusive: follow() dedupes
                 cursor = event.timestamp if cursor is None or event.timestamp > cursor else cursor
                 yield event
-            if not follow or _time.monotonic() >= deadline:
-                return
-            _time.sleep(max(0.0, min(self._poll, deadline - _time.monotonic())))
+
+        return follow_events(fetch, follow=follow, timeout=timeout, interval=self._poll,
+                             key=lambda e: (e.timestamp, e.message, e.environment, e.application))

@@ -131,13 +131,11 @@ class AwsStorage(AwsErrors, StorageService):
             else:
                 raise AlreadyExists(f"create bucket {name}: you already own this bucket", provider=PROVIDER,
                                     code="BucketAlreadyOwnedByYou")
-        with mapped(f"create bucket {name}"):
-            self.aws.client("s3", region).create_bucket(**params)
+        self.aws.client("s3", region).create_bucket(**params)
         return Bucket(name=name, region=where)
 
     def _get_bucket(self, name: str) -> Bucket:
-        with mapped(f"get bucket {name}"):
-            head = self._s3.head_bucket(Bucket=name)
+        head = self._s3.head_bucket(Bucket=name)
         headers = head.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         region = head.get("BucketRegion") or headers.get("x-amz-bucket-region")
         return Bucket(name=name, region=region)
@@ -148,14 +146,12 @@ class AwsStorage(AwsErrors, StorageService):
                 yield Bucket(name=b["Name"], region=b.get("BucketRegion"), created_at=b.get("CreationDate"))
 
     def _delete_bucket(self, name: str) -> None:
-        with mapped(f"delete bucket {name}"):
-            self._s3.delete_bucket(Bucket=name)
+        self._s3.delete_bucket(Bucket=name)
 
     # ---------------------------------------------------------------- objects
     def _put_object(
         self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
     ) -> ObjectInfo:
-        op = f"put object {bucket}/{key}"
         extra: dict[str, Any] = {"Metadata": metadata}
         if content_type:
             extra["ContentType"] = content_type
@@ -165,17 +161,15 @@ class AwsStorage(AwsErrors, StorageService):
         except (AttributeError, ValueError, OSError):
             seekable = False
         if seekable:
-            with mapped(op):
-                out = self._s3.put_object(Bucket=bucket, Key=key, Body=reader, ContentLength=size, **extra)
+            out = self._s3.put_object(Bucket=bucket, Key=key, Body=reader, ContentLength=size, **extra)
             head = {**out, "ContentType": content_type or "binary/octet-stream", "Metadata": metadata}
             return _info(bucket, key, head, size)
         # Length unknown or not seekable: the transfer manager reads it in parts, never all at once.
-        with mapped(op):
-            manager = self.aws.transfer_manager()
-            try:
-                manager.upload(reader, bucket, key, extra_args=extra).result()
-            finally:
-                manager.shutdown()
+        manager = self.aws.transfer_manager()
+        try:
+            manager.upload(reader, bucket, key, extra_args=extra).result()
+        finally:
+            manager.shutdown()
         return self._head_object(bucket, key)
 
     def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
@@ -184,8 +178,7 @@ class AwsStorage(AwsErrors, StorageService):
         if range is not None:
             start, end = range
             params["Range"] = f"bytes={start}-{'' if end is None else end}"
-        with mapped(op):
-            out = self._s3.get_object(**params)
+        out = self._s3.get_object(**params)
         size = None
         content_range = out.get("ContentRange")
         if content_range and "/" in content_range:
@@ -195,47 +188,41 @@ class AwsStorage(AwsErrors, StorageService):
         return ObjectReader(info, out["Body"], on_error=lambda exc: translate(exc, op))
 
     def _head_object(self, bucket: str, key: str) -> ObjectInfo:
-        with mapped(f"head object {bucket}/{key}"):
-            head = self._s3.head_object(Bucket=bucket, Key=key)
+        head = self._s3.head_object(Bucket=bucket, Key=key)
         return _info(bucket, key, head)
 
     def _upload_file(
         self, path: Path, bucket: str, key: str, content_type: str | None, metadata: dict[str, str], progress: Progress | None
     ) -> ObjectInfo:
-        op = f"upload {path.name} to {bucket}/{key}"
         extra: dict[str, Any] = {"Metadata": metadata}
         if content_type:
             extra["ContentType"] = content_type
-        with mapped(op):
-            size = path.stat().st_size
-            adapter = _Progress(progress, size)
-            manager = self.aws.transfer_manager()
-            try:
-                manager.upload(str(path), bucket, key, extra_args=extra, subscribers=_subscribers(adapter, size)).result()
-            finally:
-                manager.shutdown()
+        size = path.stat().st_size
+        adapter = _Progress(progress, size)
+        manager = self.aws.transfer_manager()
+        try:
+            manager.upload(str(path), bucket, key, extra_args=extra, subscribers=_subscribers(adapter, size)).result()
+        finally:
+            manager.shutdown()
         adapter.finish()
         return self._head_object(bucket, key)
 
     def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
         info = self._head_object(bucket, key)
-        op = f"download {bucket}/{key}"
         adapter = _Progress(progress, info.size)
         extra: dict[str, Any] = {}
         if info.extra.get("VersionId"):
             extra["VersionId"] = info.extra["VersionId"]  # the bytes of the version we sized
-        with mapped(op):
-            manager = self.aws.transfer_manager()
-            try:
-                # s3transfer writes to a temporary name beside ``path`` and renames it when complete.
-                manager.download(bucket, key, str(path), extra_args=extra, subscribers=_subscribers(adapter, info.size)).result()
-            finally:
-                manager.shutdown()
+        manager = self.aws.transfer_manager()
+        try:
+            # s3transfer writes to a temporary name beside ``path`` and renames it when complete.
+            manager.download(bucket, key, str(path), extra_args=extra, subscribers=_subscribers(adapter, info.size)).result()
+        finally:
+            manager.shutdown()
         adapter.finish()
         return info
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
-        op = f"copy {src_bucket}/{src_key} to {dst_bucket}/{dst_key}"
         source = self._head_object(src_bucket, src_key)
         extra: dict[str, Any] = {}
         if metadata is not None:
@@ -243,26 +230,22 @@ class AwsStorage(AwsErrors, StorageService):
             if source.content_type:
                 extra["ContentType"] = source.content_type
         if source.size <= COPY_LIMIT:
-            with mapped(op):
-                self._s3.copy_object(CopySource={"Bucket": src_bucket, "Key": src_key}, Bucket=dst_bucket, Key=dst_key, **extra)
+            self._s3.copy_object(CopySource={"Bucket": src_bucket, "Key": src_key}, Bucket=dst_bucket, Key=dst_key, **extra)
         else:
-            with mapped(op):
-                manager = self.aws.transfer_manager()
-                try:
-                    manager.copy({"Bucket": src_bucket, "Key": src_key}, dst_bucket, dst_key, extra_args=extra).result()
-                finally:
-                    manager.shutdown()
+            manager = self.aws.transfer_manager()
+            try:
+                manager.copy({"Bucket": src_bucket, "Key": src_key}, dst_bucket, dst_key, extra_args=extra).result()
+            finally:
+                manager.shutdown()
         return self._head_object(dst_bucket, dst_key)
 
     def _delete_object(self, bucket: str, key: str) -> None:
-        with mapped(f"delete object {bucket}/{key}"):
-            self._s3.delete_object(Bucket=bucket, Key=key)
+        self._s3.delete_object(Bucket=bucket, Key=key)
 
     def _delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
         if not keys:
             return DeleteResult()
-        with mapped(f"delete {len(keys)} objects in {bucket}"):
-            out = self._s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": False})
+        out = self._s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": False})
         deleted = [d["Key"] for d in out.get("Deleted", [])]
         errors = {e["Key"]: f"{e.get('Code', 'Error')}: {e.get('Message', '')}".strip() for e in out.get("Errors", [])}
         return DeleteResult(deleted=deleted, errors=errors)
@@ -292,18 +275,15 @@ class AwsStorage(AwsErrors, StorageService):
 
     def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
         client_method = "get_object" if method == "GET" else "put_object"
-        with mapped(f"presign {method} {bucket}/{key}"):
-            url: str = self._s3.generate_presigned_url(
-                client_method, Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in, HttpMethod=method
-            )
+        url: str = self._s3.generate_presigned_url(
+            client_method, Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in, HttpMethod=method
+        )
         return url
 
     # ---------------------------------------------------------------- lifecycle
     def _set_lifecycle(self, bucket: str, rules: list[LifecycleRule]) -> None:
-        op = f"set lifecycle of {bucket}"
         if not rules:
-            with mapped(op):
-                self._s3.delete_bucket_lifecycle(Bucket=bucket)
+            self._s3.delete_bucket_lifecycle(Bucket=bucket)
             return
         native = []
         for rule in rules:
@@ -317,8 +297,7 @@ class AwsStorage(AwsErrors, StorageService):
             if rule.expire_after_days is not None:
                 r["Expiration"] = {"Days": rule.expire_after_days}
             native.append(r)
-        with mapped(op):
-            self._s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": native})
+        self._s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": native})
 
     def _get_lifecycle(self, bucket: str) -> list[LifecycleRule]:
         from cloudkit.errors import NotFound

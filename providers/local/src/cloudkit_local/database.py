@@ -368,8 +368,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
                       f"database server {rec['id']} leaving recovery", interval=0.1)
 
     # ------------------------------------------------------------ engines
-    def _list_engines(self) -> list[str]:
-        return ["postgres", "sqlite"] if self.runner is not None else ["sqlite"]
+    def _list_engines(self) -> Iterator[str]:
+        return iter(["postgres", "sqlite"] if self.runner is not None else ["sqlite"])
 
     def _check_engine(self, engine: str, version: str | None) -> tuple[str, str]:
         engine = {"postgresql": "postgres", "sqlite3": "sqlite"}.get(engine, engine)
