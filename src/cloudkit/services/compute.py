@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
@@ -20,17 +20,22 @@ from cloudkit.models.compute import (
     Volume,
     VolumeSnapshot,
 )
+from cloudkit.refs import (
+    GroupRef,
+    ImageRef,
+    InstanceRef,
+    InstanceTypeRef,
+    KeyPairRef,
+    LocationRef,
+    VolumeRef,
+    VolumeSnapshotRef,
+    optional_ref,
+    ref,
+    refs,
+)
 from cloudkit.services.base import Service, operation
 
-InstanceRef = Union[Instance, str]
-ImageRef = Union[Image, str]
-GroupRef = Union[SecurityGroup, str]
-VolumeRef = Union[Volume, str]
-VSnapshotRef = Union[VolumeSnapshot, str]
-
-
-def _id(ref: object, field: str) -> str:
-    return v.reference(field, getattr(ref, "id", ref))
+VSnapshotRef = VolumeSnapshotRef
 
 
 class ComputeService(Service):
@@ -50,12 +55,12 @@ class ComputeService(Service):
     @operation()
     def get_image(self, image: ImageRef) -> Image:
         """An image by id, or ``NotFound``."""
-        return self._get_image(_id(image, "image"))
+        return self._get_image(ref(image, "image", Image))
 
     @operation()
     def create_image(self, instance: InstanceRef, name: str, *, wait: bool = True, timeout: float = 1800) -> Image:
         """Capture an instance's disk as a new image."""
-        return self._create_image(_id(instance, "instance"), v.resource_name("name", name), wait, v.timeout(timeout))
+        return self._create_image(ref(instance, "instance", Instance), v.resource_name("name", name), wait, v.timeout(timeout))
 
     @operation()
     def list_instance_types(self) -> Iterator[InstanceType]:
@@ -74,13 +79,13 @@ class ComputeService(Service):
         name: str,
         *,
         image: ImageRef,
-        instance_type: str,
-        key_pair: str | KeyPair | None = None,
+        instance_type: InstanceTypeRef,
+        key_pair: KeyPairRef | None = None,
         security_groups: Sequence[GroupRef] = (),
         user_data: str | bytes | None = None,
         role: str | None = None,
         subnet: str | None = None,
-        zone: str | None = None,
+        zone: LocationRef | None = None,
         tags: Mapping[str, str] | None = None,
         client_token: str | None = None,
         wait: bool = True,
@@ -94,19 +99,19 @@ class ComputeService(Service):
         if isinstance(security_groups, str):
             raise InvalidInput("security_groups", "must be a sequence of groups, not a single string")
         security_groups = v.sequence("security_groups", security_groups)
-        kp = None if key_pair is None else v.reference("key_pair", getattr(key_pair, "name", key_pair), max_len=255)
-        groups = tuple(_id(g, "security_groups") for g in security_groups)
+        kp = optional_ref(key_pair, "key_pair", KeyPair)
+        groups = tuple(refs(security_groups, "security_groups", SecurityGroup))
         client_token = v.client_token(client_token)
         return self._create_instance(
             v.instance_name(name),
-            image=_id(image, "image"),
-            instance_type=v.reference("instance_type", instance_type, max_len=255),
+            image=ref(image, "image", Image),
+            instance_type=ref(instance_type, "instance_type", InstanceType),
             key_pair=kp,
             security_groups=groups,
             user_data=v.user_data(user_data),
             role=None if role is None else v.reference("role", role),
             subnet=None if subnet is None else v.reference("subnet", subnet),
-            zone=None if zone is None else v.reference("zone", zone, max_len=255),
+            zone=optional_ref(zone, "zone", Location),
             tags=v.tags(tags),
             client_token=client_token,
             wait=wait,
@@ -116,7 +121,7 @@ class ComputeService(Service):
     @operation()
     def get_instance(self, instance: InstanceRef) -> Instance:
         """An instance by id, or ``NotFound``."""
-        return self._get_instance(_id(instance, "instance"))
+        return self._get_instance(ref(instance, "instance", Instance))
 
     @operation()
     def list_instances(self, *, state: str | None = None, tags: Mapping[str, str] | None = None) -> Iterator[Instance]:
@@ -127,32 +132,32 @@ class ComputeService(Service):
     @operation()
     def start_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
         """Start a stopped instance."""
-        return self._start_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+        return self._start_instance(ref(instance, "instance", Instance), wait, v.timeout(timeout))
 
     @operation()
     def stop_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
         """Stop an instance; its disk is kept."""
-        return self._stop_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+        return self._stop_instance(ref(instance, "instance", Instance), wait, v.timeout(timeout))
 
     @operation()
     def reboot_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
         """Reboot an instance."""
-        return self._reboot_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+        return self._reboot_instance(ref(instance, "instance", Instance), wait, v.timeout(timeout))
 
     @operation()
     def terminate_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> Instance:
         """Terminate an instance; its disk is gone."""
-        return self._terminate_instance(_id(instance, "instance"), wait, v.timeout(timeout))
+        return self._terminate_instance(ref(instance, "instance", Instance), wait, v.timeout(timeout))
 
     @operation()
     def wait_for_instance(self, instance: InstanceRef, state: str, *, timeout: float = 600) -> Instance:
         """Block until the instance reaches ``state`` or raise ``Timeout``."""
-        return self._wait_for_instance(_id(instance, "instance"), v.one_of("state", state, INSTANCE_STATES), v.timeout(timeout))
+        return self._wait_for_instance(ref(instance, "instance", Instance), v.one_of("state", state, INSTANCE_STATES), v.timeout(timeout))
 
     @operation()
     def get_console_output(self, instance: InstanceRef) -> str:
         """What the instance printed on its console (boot log, user-data output)."""
-        return self._get_console_output(_id(instance, "instance"))
+        return self._get_console_output(ref(instance, "instance", Instance))
 
     # ---------------------------------------------------------------- key pairs
     @operation()
@@ -176,9 +181,9 @@ class ComputeService(Service):
         return self._list_key_pairs()
 
     @operation()
-    def delete_key_pair(self, name: str | KeyPair) -> None:
+    def delete_key_pair(self, name: KeyPairRef) -> None:
         """Delete a key pair."""
-        self._delete_key_pair(v.reference("name", getattr(name, "name", name), max_len=255))
+        self._delete_key_pair(ref(name, "name", KeyPair))
 
     # ---------------------------------------------------------------- security groups
     @operation()
@@ -198,7 +203,7 @@ class ComputeService(Service):
     @operation()
     def delete_security_group(self, group: GroupRef) -> None:
         """Delete a security group."""
-        self._delete_security_group(_id(group, "group"))
+        self._delete_security_group(ref(group, "group", SecurityGroup))
 
     @operation()
     def authorize_ingress(self, group: GroupRef, rules: Sequence[SecurityRule]) -> SecurityGroup:
@@ -206,7 +211,7 @@ class ComputeService(Service):
         checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(v.sequence("rules", rules))]
         if not checked:
             raise InvalidInput("rules", "must hold at least one rule")
-        return self._authorize_ingress(_id(group, "group"), checked)
+        return self._authorize_ingress(ref(group, "group", SecurityGroup), checked)
 
     @operation()
     def revoke_ingress(self, group: GroupRef, rules: Sequence[SecurityRule]) -> SecurityGroup:
@@ -214,20 +219,20 @@ class ComputeService(Service):
         checked = [v.security_rule(r, f"rules[{i}]") for i, r in enumerate(v.sequence("rules", rules))]
         if not checked:
             raise InvalidInput("rules", "must hold at least one rule")
-        return self._revoke_ingress(_id(group, "group"), checked)
+        return self._revoke_ingress(ref(group, "group", SecurityGroup), checked)
 
     # ---------------------------------------------------------------- volumes
     @operation()
     def create_volume(
-        self, size_gb: int, *, name: str | None = None, zone: str | None = None, snapshot: VSnapshotRef | None = None,
+        self, size_gb: int, *, name: str | None = None, zone: LocationRef | None = None, snapshot: VSnapshotRef | None = None,
         wait: bool = True, timeout: float = 600,
     ) -> Volume:
         """Create a volume (from a snapshot when given)."""
         return self._create_volume(
             v.int_range("size_gb", size_gb, 1, 65536),
             None if name is None else v.resource_name("name", name),
-            None if zone is None else v.reference("zone", zone, max_len=255),
-            None if snapshot is None else _id(snapshot, "snapshot"),
+            optional_ref(zone, "zone", Location),
+            optional_ref(snapshot, "snapshot", VolumeSnapshot),
             wait,
             v.timeout(timeout),
         )
@@ -240,7 +245,7 @@ class ComputeService(Service):
     @operation()
     def delete_volume(self, volume: VolumeRef) -> None:
         """Delete a detached volume."""
-        self._delete_volume(_id(volume, "volume"))
+        self._delete_volume(ref(volume, "volume", Volume))
 
     @operation()
     def attach_volume(self, volume: VolumeRef, instance: InstanceRef, device: str, *, wait: bool = True, timeout: float = 300) -> Volume:
@@ -248,12 +253,12 @@ class ComputeService(Service):
         dev = v.require_str("device", device)
         if not re.fullmatch(r"/dev/[A-Za-z0-9/_-]{1,64}", dev):
             raise InvalidInput("device", "must be a device path such as /dev/sdf")
-        return self._attach_volume(_id(volume, "volume"), _id(instance, "instance"), dev, wait, v.timeout(timeout))
+        return self._attach_volume(ref(volume, "volume", Volume), ref(instance, "instance", Instance), dev, wait, v.timeout(timeout))
 
     @operation()
     def detach_volume(self, volume: VolumeRef, *, wait: bool = True, timeout: float = 300) -> Volume:
         """Detach a volume."""
-        return self._detach_volume(_id(volume, "volume"), wait, v.timeout(timeout))
+        return self._detach_volume(ref(volume, "volume", Volume), wait, v.timeout(timeout))
 
     @operation()
     def create_volume_snapshot(self, volume: VolumeRef, *, description: str = "", wait: bool = True, timeout: float = 1800) -> VolumeSnapshot:
@@ -261,7 +266,7 @@ class ComputeService(Service):
         if not isinstance(description, str):
             raise InvalidInput("description", "must be a string of at most 255 characters")
         v.optional_text("description", description, max_len=255)
-        return self._create_volume_snapshot(_id(volume, "volume"), description, wait, v.timeout(timeout))
+        return self._create_volume_snapshot(ref(volume, "volume", Volume), description, wait, v.timeout(timeout))
 
     @operation()
     def list_volume_snapshots(self) -> Iterator[VolumeSnapshot]:
@@ -271,7 +276,7 @@ class ComputeService(Service):
     @operation()
     def delete_volume_snapshot(self, snapshot: VSnapshotRef) -> None:
         """Delete a volume snapshot."""
-        self._delete_volume_snapshot(_id(snapshot, "snapshot"))
+        self._delete_volume_snapshot(ref(snapshot, "snapshot", VolumeSnapshot))
 
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+from cloudkit.refs import DatabaseRef, DatabaseSnapshotRef, optional_ref, ref
 from cloudkit.services.base import Service, operation
 
-InstanceRef = Union[DatabaseInstance, str]
-SnapshotRef = Union[DatabaseSnapshot, str]
-
-
-def _db(ref: object, field: str = "instance") -> str:
-    return v.db_identifier(getattr(ref, "id", ref), field)
+InstanceRef = DatabaseRef
+SnapshotRef = DatabaseSnapshotRef
 
 
 class DatabaseService(Service):
@@ -78,7 +75,7 @@ class DatabaseService(Service):
     @operation()
     def get_instance(self, instance: InstanceRef) -> DatabaseInstance:
         """An instance by identifier, or ``NotFound``."""
-        return self._get_instance(_db(instance))
+        return self._get_instance(ref(instance, "instance", DatabaseInstance))
 
     @operation()
     def list_instances(self) -> Iterator[DatabaseInstance]:
@@ -113,22 +110,22 @@ class DatabaseService(Service):
             changes["master_password"] = v.db_password(master_password)
         if not changes:
             raise InvalidInput("modify_instance", "give at least one setting to change")
-        return self._modify_instance(_db(instance), changes, apply_immediately, wait, v.timeout(timeout))
+        return self._modify_instance(ref(instance, "instance", DatabaseInstance), changes, apply_immediately, wait, v.timeout(timeout))
 
     @operation()
     def reboot_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
         """Restart the server."""
-        return self._reboot_instance(_db(instance), wait, v.timeout(timeout))
+        return self._reboot_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
 
     @operation()
     def stop_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
         """Stop the server; its data stays."""
-        return self._stop_instance(_db(instance), wait, v.timeout(timeout))
+        return self._stop_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
 
     @operation()
     def start_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
         """Start a stopped server."""
-        return self._start_instance(_db(instance), wait, v.timeout(timeout))
+        return self._start_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
 
     @operation()
     def delete_instance(
@@ -136,29 +133,30 @@ class DatabaseService(Service):
     ) -> None:
         """Delete an instance, first taking ``final_snapshot`` when named."""
         snap = None if final_snapshot is None else v.db_identifier(final_snapshot, "final_snapshot")
-        self._delete_instance(_db(instance), snap, wait, v.timeout(timeout))
+        self._delete_instance(ref(instance, "instance", DatabaseInstance), snap, wait, v.timeout(timeout))
 
     # ---------------------------------------------------------------- snapshots
     @operation()
     def create_snapshot(self, instance: InstanceRef, snapshot_id: str, *, wait: bool = True, timeout: float = 1800) -> DatabaseSnapshot:
         """Take a manual snapshot."""
-        return self._create_snapshot(_db(instance), v.db_identifier(snapshot_id, "snapshot_id"), wait, v.timeout(timeout))
+        ident = ref(instance, "instance", DatabaseInstance)
+        return self._create_snapshot(ident, v.db_identifier(snapshot_id, "snapshot_id"), wait, v.timeout(timeout))
 
     @operation()
     def get_snapshot(self, snapshot: SnapshotRef) -> DatabaseSnapshot:
         """A snapshot by id, or ``NotFound``."""
-        return self._get_snapshot(_db(snapshot, "snapshot"))
+        return self._get_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot))
 
     @operation()
     def list_snapshots(self, instance: InstanceRef | None = None, *, kind: str | None = None) -> Iterator[DatabaseSnapshot]:
         """Snapshots (of one instance; ``kind`` ``manual`` or ``automated``), lazily."""
         k = None if kind is None else v.one_of("kind", kind, ("manual", "automated"))
-        return self._list_snapshots(None if instance is None else _db(instance), k)
+        return self._list_snapshots(optional_ref(instance, "instance", DatabaseInstance), k)
 
     @operation()
     def delete_snapshot(self, snapshot: SnapshotRef) -> None:
         """Delete a snapshot."""
-        self._delete_snapshot(_db(snapshot, "snapshot"))
+        self._delete_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot))
 
     @operation()
     def restore_snapshot(
@@ -172,7 +170,7 @@ class DatabaseService(Service):
     ) -> DatabaseInstance:
         """Create a new instance holding the snapshot's data."""
         cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
-        return self._restore_snapshot(_db(snapshot, "snapshot"), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
+        return self._restore_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
     @operation()
     def restore_to_point_in_time(
@@ -186,7 +184,7 @@ class DatabaseService(Service):
     ) -> DatabaseInstance:
         """Create a new instance holding ``source``'s data as of ``time`` (``None``: latest restorable)."""
         when = None if time is None else v.aware_datetime("time", time)
-        return self._restore_to_point_in_time(_db(source, "source"), v.db_identifier(identifier), when, wait, v.timeout(timeout))
+        return self._restore_to_point_in_time(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), when, wait, v.timeout(timeout))
 
     @operation()
     def create_read_replica(
@@ -194,12 +192,12 @@ class DatabaseService(Service):
     ) -> DatabaseInstance:
         """Create a read replica that streams ``source``'s writes."""
         cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
-        return self._create_read_replica(_db(source, "source"), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
+        return self._create_read_replica(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
     @operation()
     def promote_read_replica(self, replica: InstanceRef, *, wait: bool = True, timeout: float = 1800) -> DatabaseInstance:
         """Turn a replica into a standalone, writable instance."""
-        return self._promote_read_replica(_db(replica, "replica"), wait, v.timeout(timeout))
+        return self._promote_read_replica(ref(replica, "replica", DatabaseInstance), wait, v.timeout(timeout))
 
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported

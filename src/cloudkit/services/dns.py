@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.dns import ChangeInfo, RecordChange, RecordSet, Zone
 from cloudkit.plan import DELETE_THRESHOLD, MIN_EXISTING, UPDATE_THRESHOLD, Plan
+from cloudkit.refs import ZoneRef, ref
 from cloudkit.services.base import Service, operation
-
-ZoneRef = Union[Zone, str]
 
 #: Record sets a provider manages itself and that zone-file import leaves alone.
 _MANAGED = (("@", "SOA"), ("@", "NS"))
@@ -37,9 +36,7 @@ class DNSService(Service):
     @operation()
     def get_zone(self, zone: ZoneRef) -> Zone:
         """A zone by id or by name, or ``NotFound``."""
-        if isinstance(zone, Zone):
-            return self._get_zone(zone.id)
-        return self._get_zone(v.reference("zone", zone))
+        return self._get_zone(ref(zone, "zone", Zone))
 
     @operation()
     def list_zones(self) -> Iterator[Zone]:
@@ -241,9 +238,9 @@ class DNSService(Service):
 
     # ---------------------------------------------------------------- helpers
     def _zone(self, zone: ZoneRef) -> Zone:
-        if isinstance(zone, Zone):
-            return zone
-        return self._get_zone(v.reference("zone", zone))
+        """The zone a parameter names: a :class:`Zone` as given (its id checked), else looked up by id or name."""
+        zone_id = ref(zone, "zone", Zone)
+        return zone if isinstance(zone, Zone) else self._get_zone(zone_id)
 
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.models.notification import Delivery, PublishResult, Queue, QueueMessage, Subscription, Topic
+from cloudkit.refs import MessageRef, QueueRef, SubscriptionRef, TopicRef, optional_ref, ref
 from cloudkit.services.base import Service, operation
-
-TopicRef = Union[Topic, str]
-SubscriptionRef = Union[Subscription, str]
-QueueRef = Union[Queue, str]
-
-
-def _id(ref: object, field: str) -> str:
-    return v.reference(field, getattr(ref, "id", ref))
 
 
 class NotificationService(Service):
@@ -42,7 +35,7 @@ class NotificationService(Service):
     @operation()
     def get_topic(self, topic: TopicRef) -> Topic:
         """A topic by id (or name), or ``NotFound``."""
-        return self._get_topic(_id(topic, "topic"))
+        return self._get_topic(ref(topic, "topic", Topic))
 
     @operation()
     def list_topics(self) -> Iterator[Topic]:
@@ -52,35 +45,40 @@ class NotificationService(Service):
     @operation()
     def delete_topic(self, topic: TopicRef) -> None:
         """Delete a topic and its subscriptions."""
-        self._delete_topic(_id(topic, "topic"))
+        self._delete_topic(ref(topic, "topic", Topic))
 
     # ---------------------------------------------------------------- subscriptions
     @operation()
-    def subscribe(self, topic: TopicRef, *, protocol: str, endpoint: str) -> Subscription:
-        """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``)."""
+    def subscribe(self, topic: TopicRef, *, protocol: str, endpoint: QueueRef) -> Subscription:
+        """Subscribe ``endpoint`` over ``protocol`` (``http``, ``https``, ``email``, ``sms``, ``queue``).
+
+        A ``queue`` endpoint is a :class:`Queue` (or its id, name, ARN or URL); the others are strings.
+        """
+        if isinstance(protocol, str) and protocol.lower() == "queue" and not isinstance(endpoint, str):
+            endpoint = ref(endpoint, "endpoint", Queue)
         allow = v.flag("allow_link_local_endpoints", self.settings.get("allow_link_local_endpoints", False))
         proto, ep = v.endpoint(protocol, endpoint, allow_link_local=allow)
-        return self._subscribe(_id(topic, "topic"), proto, ep)
+        return self._subscribe(ref(topic, "topic", Topic), proto, ep)
 
     @operation()
     def confirm_subscription(self, topic: TopicRef, token: str) -> Subscription:
         """Confirm a pending subscription with the token its endpoint received."""
-        return self._confirm_subscription(_id(topic, "topic"), v.reference("token", token))
+        return self._confirm_subscription(ref(topic, "topic", Topic), v.reference("token", token))
 
     @operation()
     def get_subscription(self, subscription: SubscriptionRef) -> Subscription:
         """A subscription by id, or ``NotFound``."""
-        return self._get_subscription(_id(subscription, "subscription"))
+        return self._get_subscription(ref(subscription, "subscription", Subscription))
 
     @operation()
     def list_subscriptions(self, topic: TopicRef | None = None) -> Iterator[Subscription]:
         """Subscriptions of one topic, or of all topics, lazily."""
-        return self._list_subscriptions(None if topic is None else _id(topic, "topic"))
+        return self._list_subscriptions(optional_ref(topic, "topic", Topic))
 
     @operation()
     def unsubscribe(self, subscription: SubscriptionRef) -> None:
         """Remove a subscription."""
-        self._unsubscribe(_id(subscription, "subscription"))
+        self._unsubscribe(ref(subscription, "subscription", Subscription))
 
     @operation()
     def publish(
@@ -93,7 +91,7 @@ class NotificationService(Service):
     ) -> PublishResult:
         """Publish ``message`` (at most 256 KiB) to every confirmed subscription of ``topic``."""
         return self._publish(
-            _id(topic, "topic"), v.message(message), v.subject(subject), v.message_attributes(attributes)
+            ref(topic, "topic", Topic), v.message(message), v.subject(subject), v.message_attributes(attributes)
         )
 
     # ---------------------------------------------------------------- queues
@@ -105,7 +103,7 @@ class NotificationService(Service):
     @operation()
     def get_queue(self, queue: QueueRef) -> Queue:
         """A queue by id (or name), or ``NotFound``."""
-        return self._get_queue(_id(queue, "queue"))
+        return self._get_queue(ref(queue, "queue", Queue))
 
     @operation()
     def list_queues(self) -> Iterator[Queue]:
@@ -115,7 +113,7 @@ class NotificationService(Service):
     @operation()
     def delete_queue(self, queue: QueueRef) -> None:
         """Delete a queue and its messages."""
-        self._delete_queue(_id(queue, "queue"))
+        self._delete_queue(ref(queue, "queue", Queue))
 
     @operation()
     def receive_messages(
@@ -123,22 +121,22 @@ class NotificationService(Service):
     ) -> list[QueueMessage]:
         """Receive up to ``max_messages``; they stay hidden for ``visibility_timeout`` until acknowledged."""
         return self._receive_messages(
-            _id(queue, "queue"),
+            ref(queue, "queue", Queue),
             v.int_range("max_messages", max_messages, 1, 10),
             v.number_range("wait_seconds", wait_seconds, 0, 20),
             v.int_range("visibility_timeout", visibility_timeout, 0, 43200),
         )
 
     @operation()
-    def ack_message(self, queue: QueueRef, receipt: str) -> None:
-        """Acknowledge (delete) a received message by its receipt."""
-        self._ack_message(_id(queue, "queue"), v.reference("receipt", receipt))
+    def ack_message(self, queue: QueueRef, receipt: MessageRef) -> None:
+        """Acknowledge (delete) a received message: the :class:`QueueMessage` or its receipt."""
+        self._ack_message(ref(queue, "queue", Queue), ref(receipt, "receipt", QueueMessage))
 
     @operation()
     def list_deliveries(self, *, topic: TopicRef | None = None, status: str | None = None) -> Iterator[Delivery]:
         """Delivery records: outbox entries (``sent``), retries (``retrying``), dead letters (``dead``)."""
         st = None if status is None else v.one_of("status", status, ("pending", "retrying", "sent", "dead"))
-        return self._list_deliveries(None if topic is None else _id(topic, "topic"), st)
+        return self._list_deliveries(optional_ref(topic, "topic", Topic), st)
 
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
@@ -19,23 +19,20 @@ from cloudkit.models.platform import (
     Event,
     Stack,
 )
+from cloudkit.refs import AppRef, EnvRef, StackRef, TemplateRef, VersionRef, optional_ref, ref
 from cloudkit.services.base import Service, operation
 
-AppRef = Union[Application, str]
-EnvRef = Union[Environment, str]
-VersionRef = Union[AppVersion, str]
+
+def _app(application: object) -> str:
+    return ref(application, "application", Application)
 
 
-def _app(ref: object) -> str:
-    return v.application_name(getattr(ref, "name", ref))
+def _env(environment: object, field: str = "environment") -> str:
+    return ref(environment, field, Environment)
 
 
-def _env(ref: object) -> str:
-    return v.reference("environment", getattr(ref, "id", ref))
-
-
-def _version(ref: object) -> str:
-    return v.version_label(getattr(ref, "label", ref))
+def _version(version: object, application: str | None = None) -> str:
+    return ref(version, "version", AppVersion, within=application)
 
 
 def _settings(value: object, field: str = "settings") -> EnvironmentSettings | None:
@@ -120,7 +117,8 @@ class PlatformService(Service):
     @operation()
     def delete_version(self, application: AppRef, version: VersionRef) -> None:
         """Delete a version that no environment runs."""
-        self._delete_version(_app(application), _version(version))
+        app = _app(application)
+        self._delete_version(app, _version(version, app))
 
     @operation()
     def list_stacks(self) -> Iterator[Stack]:
@@ -135,8 +133,8 @@ class PlatformService(Service):
         name: str,
         *,
         version: VersionRef,
-        stack: str | None = None,
-        template: str | None = None,
+        stack: StackRef | None = None,
+        template: TemplateRef | None = None,
         settings: EnvironmentSettings | None = None,
         wait: bool = True,
         timeout: float = 900,
@@ -144,12 +142,13 @@ class PlatformService(Service):
         """Launch an environment running ``version`` on ``stack`` (or on a saved ``template``)."""
         if stack is None and template is None:
             raise InvalidInput("stack", "give a stack or a template")
+        app = _app(application)
         return self._create_environment(
-            _app(application),
+            app,
             v.environment_name(name, "name"),
-            version=_version(version),
-            stack=None if stack is None else v.reference("stack", stack, max_len=256),
-            template=None if template is None else v.reference("template", template, max_len=256),
+            version=_version(version, app),
+            stack=optional_ref(stack, "stack", Stack),
+            template=optional_ref(template, "template", ConfigurationTemplate, within=app),
             settings=_settings(settings),
             wait=wait,
             timeout=v.timeout(timeout),
@@ -185,7 +184,7 @@ class PlatformService(Service):
     @operation()
     def swap_urls(self, environment_a: EnvRef, environment_b: EnvRef) -> None:
         """Exchange the URLs of two environments (blue/green switch)."""
-        self._swap_urls(_env(environment_a), _env(environment_b))
+        self._swap_urls(_env(environment_a, "environment_a"), _env(environment_b, "environment_b"))
 
     @operation()
     def terminate_environment(self, environment: EnvRef, *, wait: bool = True, timeout: float = 900) -> Environment:
@@ -200,7 +199,7 @@ class PlatformService(Service):
         name: str,
         *,
         environment: EnvRef | None = None,
-        stack: str | None = None,
+        stack: StackRef | None = None,
         settings: EnvironmentSettings | None = None,
         description: str | None = None,
     ) -> ConfigurationTemplate:
@@ -210,8 +209,8 @@ class PlatformService(Service):
         return self._create_template(
             _app(application),
             v.resource_name("name", name, max_len=100),
-            None if environment is None else _env(environment),
-            None if stack is None else v.reference("stack", stack, max_len=256),
+            optional_ref(environment, "environment", Environment),
+            optional_ref(stack, "stack", Stack),
             _settings(settings),
             v.optional_text("description", description, max_len=200),
         )
@@ -222,9 +221,10 @@ class PlatformService(Service):
         return self._list_templates(_app(application))
 
     @operation()
-    def delete_template(self, application: AppRef, name: str) -> None:
-        """Delete a configuration template."""
-        self._delete_template(_app(application), v.reference("name", name, max_len=100))
+    def delete_template(self, application: AppRef, name: TemplateRef) -> None:
+        """Delete a configuration template (the :class:`ConfigurationTemplate` or its name)."""
+        app = _app(application)
+        self._delete_template(app, ref(name, "name", ConfigurationTemplate, within=app))
 
     # ---------------------------------------------------------------- events
     @operation()

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Union
+from typing import IO, TYPE_CHECKING, ClassVar, Union
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
@@ -19,16 +19,16 @@ from cloudkit.models.storage import (
     LifecycleRule,
     ObjectInfo,
 )
+from cloudkit.refs import BucketRef, ObjectRef, ref, refs
 from cloudkit.services.base import Service, operation
 from cloudkit.streams import Data, ObjectReader, Progress, ProgressReader, as_reader
 
-BucketRef = Union[Bucket, str]
 Listing = Union[ObjectInfo, CommonPrefix]
 
 
-def bucket_of(ref: Any) -> str:
-    """The bucket name of a :class:`Bucket` or a name, validated."""
-    return v.bucket_name(ref.name if isinstance(ref, Bucket) else ref)
+def bucket_of(bucket: object, field: str = "bucket") -> str:
+    """The bucket name of a :class:`Bucket` or a name, validated (see :func:`cloudkit.refs.ref`)."""
+    return ref(bucket, field, Bucket)
 
 
 class StorageService(Service):
@@ -98,14 +98,16 @@ class StorageService(Service):
         return self._put_object(name, key, reader, size, ctype, meta)
 
     @operation()
-    def get_object(self, bucket: BucketRef, key: str, *, range: tuple[int, int | None] | None = None) -> ObjectReader:
+    def get_object(self, bucket: BucketRef, key: ObjectRef, *, range: tuple[int, int | None] | None = None) -> ObjectReader:
         """Open an object for reading; ``range=(start, end)`` reads bytes start..end inclusive."""
-        return self._get_object(bucket_of(bucket), v.object_key(key), v.byte_range(range))
+        name = bucket_of(bucket)
+        return self._get_object(name, ref(key, "key", ObjectInfo, within=name), v.byte_range(range))
 
     @operation()
-    def head_object(self, bucket: BucketRef, key: str) -> ObjectInfo:
+    def head_object(self, bucket: BucketRef, key: ObjectRef) -> ObjectInfo:
         """An object's size, ETag, content type and metadata, without its bytes."""
-        return self._head_object(bucket_of(bucket), v.object_key(key))
+        name = bucket_of(bucket)
+        return self._head_object(name, ref(key, "key", ObjectInfo, within=name))
 
     @operation(derives=("put_object",))
     def upload_file(
@@ -131,13 +133,14 @@ class StorageService(Service):
     def download_file(
         self,
         bucket: BucketRef,
-        key: str,
+        key: ObjectRef,
         path: str | os.PathLike[str],
         *,
         progress: Progress | None = None,
     ) -> ObjectInfo:
         """Download an object to ``path``; the file appears whole or not at all."""
-        name, key = bucket_of(bucket), v.object_key(key)
+        name = bucket_of(bucket)
+        key = ref(key, "key", ObjectInfo, within=name)
         p = Path(path)
         if p.is_dir():
             raise InvalidInput("path", f"{str(p)!r} is a directory")
@@ -149,33 +152,35 @@ class StorageService(Service):
     def copy_object(
         self,
         src_bucket: BucketRef,
-        src_key: str,
+        src_key: ObjectRef,
         dst_bucket: BucketRef,
         dst_key: str,
         *,
         metadata: Mapping[str, str] | None = None,
     ) -> ObjectInfo:
         """Copy an object; ``metadata`` replaces the source's metadata when given."""
+        src = bucket_of(src_bucket, "src_bucket")
         return self._copy_object(
-            bucket_of(src_bucket),
-            v.object_key(src_key, "src_key"),
-            bucket_of(dst_bucket),
+            src,
+            ref(src_key, "src_key", ObjectInfo, within=src),
+            bucket_of(dst_bucket, "dst_bucket"),
             v.object_key(dst_key, "dst_key"),
             None if metadata is None else v.user_metadata(metadata),
         )
 
     @operation()
-    def delete_object(self, bucket: BucketRef, key: str) -> None:
+    def delete_object(self, bucket: BucketRef, key: ObjectRef) -> None:
         """Delete an object. Deleting a key that does not exist is not an error (as in S3)."""
-        self._delete_object(bucket_of(bucket), v.object_key(key))
+        name = bucket_of(bucket)
+        self._delete_object(name, ref(key, "key", ObjectInfo, within=name))
 
     @operation(derives=("delete_object",))
-    def delete_objects(self, bucket: BucketRef, keys: Iterable[str]) -> DeleteResult:
+    def delete_objects(self, bucket: BucketRef, keys: Iterable[ObjectRef]) -> DeleteResult:
         """Delete many keys, batched as the provider allows; returns what was deleted and what failed."""
         name = bucket_of(bucket)
         if isinstance(keys, str):
             raise InvalidInput("keys", "must be an iterable of keys, not a single string")
-        checked = [v.object_key(k, "keys") for k in keys]
+        checked = refs(keys, "keys", ObjectInfo, within=name)
         deleted: list[str] = []
         errors: dict[str, str] = {}
         for i in range(0, len(checked), 1000):
@@ -205,9 +210,11 @@ class StorageService(Service):
         return self._list_objects(name, prefix, delimiter, start_after)
 
     @operation()
-    def presign_url(self, bucket: BucketRef, key: str, *, method: str = "GET", expires_in: int = 3600) -> str:
+    def presign_url(self, bucket: BucketRef, key: ObjectRef, *, method: str = "GET", expires_in: int = 3600) -> str:
         """A URL that lets anyone holding it GET or PUT this object until it expires."""
-        return self._presign_url(bucket_of(bucket), v.object_key(key), v.presign_method(method), v.expires_in(expires_in))
+        name = bucket_of(bucket)
+        return self._presign_url(name, ref(key, "key", ObjectInfo, within=name), v.presign_method(method),
+                                 v.expires_in(expires_in))
 
     @operation()
     def set_lifecycle(self, bucket: BucketRef, rules: Sequence[LifecycleRule]) -> None:
