@@ -272,3 +272,60 @@ def test_download_stream_reads_exact_sizes_without_copying_whole_chunks() -> Non
     stream.read(1)
     stream.close()
     assert closed == [True, True]
+
+
+class _Boom:
+    """A stand-in libcloud driver whose calls raise what libcloud raises."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raise self.exc
+
+        return call
+
+
+def test_the_core_applies_the_libcloud_translator_to_driver_calls_and_listings() -> None:
+    from libcloud.common.types import InvalidCredsError
+    from libcloud.storage.types import ContainerDoesNotExistError
+
+    storage = cloudkit.connect("libcloud:s3", key="k", secret="s").storage
+    storage._driver_obj = _Boom(ContainerDoesNotExistError(value=None, driver=None, container_name="bk1"))  # type: ignore[attr-defined]
+    with pytest.raises(NotFound) as caught:
+        storage.get_bucket("bk1")
+    assert str(caught.value).startswith("storage.get_bucket: bucket 'bk1' does not exist")
+    assert caught.value.provider == "libcloud:s3" and isinstance(caught.value.__cause__, ContainerDoesNotExistError)
+
+    storage._driver_obj = _Boom(InvalidCredsError("bad key"))  # type: ignore[attr-defined]
+    with pytest.raises(AuthenticationError, match="storage.list_buckets"):
+        list(storage.list_buckets())
+
+
+def test_the_libcloud_translator_declines_driver_bugs() -> None:
+    storage = cloudkit.connect("libcloud:s3", key="k", secret="s").storage
+    assert storage.translate_error(KeyError("x"), "storage.get_bucket") is None  # type: ignore[attr-defined]
+    storage._driver_obj = _Boom(KeyError("secret-key-index"))  # type: ignore[attr-defined]
+    with pytest.raises(ProviderError) as caught:
+        storage.get_bucket("bk1")
+    assert "LibcloudStorage._get_bucket" in str(caught.value) and "secret-key-index" not in str(caught.value)
+
+
+def test_a_compute_wait_that_times_out_names_the_resource_and_its_state_and_deletes_nothing() -> None:
+    from cloudkit.errors import Timeout
+    from cloudkit.models.compute import Volume
+
+    compute = cloudkit.connect("libcloud:ec2", key="k", secret="s", region="us-east-1", poll_interval=0.01).compute
+    compute._driver_obj = _Boom(AssertionError("nothing may be deleted or called on a timeout"))  # type: ignore[attr-defined]
+    looks: list[int] = []
+
+    def fetch() -> Volume:
+        looks.append(1)
+        return Volume(id="vol-1", size_gb=1, state="creating")
+
+    with pytest.raises(Timeout) as caught:
+        compute._wait("volume vol-1", "available", fetch, lambda v: v.state == "available", 0.05)  # type: ignore[attr-defined]
+    assert "volume vol-1 did not become available" in str(caught.value)
+    assert "last seen creating" in str(caught.value) and "deletes nothing" in str(caught.value)
+    assert len(looks) >= 2

@@ -13,14 +13,14 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudkit.errors import InvalidInput, NotFound, Timeout
+from cloudkit.errors import InvalidInput, NotFound
 from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, Volume, VolumeSnapshot
+from cloudkit.provider import poll_until
 from cloudkit.services.compute import ComputeService
 from cloudkit_libcloud._driver import LazyDriver
 from cloudkit_libcloud.errors import LibcloudErrors, mapped
@@ -280,17 +280,11 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
                 return node
         raise NotFound(f"compute.get_instance: instance {instance_id!r} does not exist", provider=self.provider)
 
-    def _wait(self, what: str, fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float) -> Any:
-        end = time.monotonic() + timeout
-        delay = min(self._poll, 0.5)
-        while True:
-            current = fetch()
-            if done(current):
-                return current
-            if time.monotonic() >= end:
-                raise Timeout(f"{what} did not finish within {timeout:g} s", provider=self.provider)
-            time.sleep(delay)
-            delay = min(delay * 2 or self._poll, self._poll)
+    def _wait(self, what: str, target: str, fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float) -> Any:
+        """Poll through the shared wait rule: a Timeout names the resource and its state, and deletes nothing."""
+        return poll_until(fetch, done, timeout=timeout, what=what, target=target, interval=self._poll,
+                          initial=min(self._poll, 0.5), state=lambda current: getattr(current, "state", None),
+                          provider=self.provider)
 
     def _location(self, zone: str) -> Any:
         with mapped(self.provider, "compute.list_locations"):
@@ -309,8 +303,7 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
             kwargs["ex_owner"] = owner
         if name is not None and "ex_filters" in params:
             kwargs["ex_filters"] = {"name": name}
-        with mapped(self.provider, "compute.list_images"):
-            images = self._driver.list_images(**kwargs)
+        images = self._driver.list_images(**kwargs)
         for img in images:
             result = self._image(img)
             if name is not None and not fnmatch.fnmatchcase(result.name, name):
@@ -320,17 +313,14 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
             yield result
 
     def _get_image(self, image_id: str) -> Image:
-        with mapped(self.provider, "compute.get_image"):
-            return self._image(self._driver.get_image(image_id))
+        return self._image(self._driver.get_image(image_id))
 
     def _create_image(self, instance_id: str, name: str, wait: bool, timeout: float) -> Image:
-        with mapped(self.provider, "compute.create_image"):
-            img = self._driver.create_image(self._node(instance_id), name)
+        img = self._driver.create_image(self._node(instance_id), name)
         return self._image(img)
 
     def _list_instance_types(self) -> Iterator[InstanceType]:
-        with mapped(self.provider, "compute.list_instance_types"):
-            sizes = self._driver.list_sizes()
+        sizes = self._driver.list_sizes()
         for s in sizes:
             extra = s.extra or {}
             cpus = extra.get("cpu") or extra.get("vcpus") or getattr(s, "vcpus", None)
@@ -338,8 +328,7 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
                                extra=_plain({**extra, "price": s.price, "disk_gb": s.disk}))
 
     def _list_locations(self) -> Iterator[Location]:
-        with mapped(self.provider, "compute.list_locations"):
-            locations = self._driver.list_locations()
+        locations = self._driver.list_locations()
         for loc in locations:
             az = getattr(loc, "availability_zone", None)
             ident = getattr(az, "name", None) or str(loc.id)
@@ -382,8 +371,7 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
         image = NodeImage(id=str(kw["image"]), name=None, driver=self._driver)  # type: ignore[arg-type]
         size = NodeSize(id=str(kw["instance_type"]), name=str(kw["instance_type"]), ram=0, disk=0, bandwidth=None,
                         price=None, driver=self._driver)  # type: ignore[arg-type]
-        with mapped(self.provider, "compute.create_instance"):
-            node = self._driver.create_node(name=name, image=image, size=size, **kwargs)
+        node = self._driver.create_node(name=name, image=image, size=size, **kwargs)
         instance = self._instance(node)
         if kw.get("wait", True):
             return self._wait_for_instance(instance.id, "running", float(kw.get("timeout", 600)))
@@ -407,8 +395,7 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
         return self._instance(self._find_node(instance_id))
 
     def _list_instances(self, state: str | None, tags: dict[str, str]) -> Iterator[Instance]:
-        with mapped(self.provider, "compute.list_instances"):
-            nodes = self._driver.list_nodes()
+        nodes = self._driver.list_nodes()
         for node in nodes:
             inst = self._instance(node)
             if state is not None and inst.state != state:
@@ -442,7 +429,7 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
 
     def _wait_for_instance(self, instance_id: str, state: str, timeout: float) -> Instance:
         return self._wait(  # type: ignore[no-any-return]
-            f"instance {instance_id} reaching {state!r}",
+            f"instance {instance_id}", state,
             lambda: self._get_instance(instance_id),
             lambda inst: inst.state == state,
             timeout,
@@ -450,25 +437,21 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
 
     # ---------------------------------------------------------------- key pairs
     def _create_key_pair(self, name: str) -> KeyPair:
-        with mapped(self.provider, "compute.create_key_pair"):
-            return self._key_pair(self._driver.create_key_pair(name))
+        return self._key_pair(self._driver.create_key_pair(name))
 
     def _import_key_pair(self, name: str, public_key: str) -> KeyPair:
-        with mapped(self.provider, "compute.import_key_pair"):
-            kp = self._driver.import_key_pair_from_string(name, public_key)
+        kp = self._driver.import_key_pair_from_string(name, public_key)
         result = self._key_pair(kp)
         return KeyPair(name=result.name, fingerprint=result.fingerprint, public_key=result.public_key or public_key)
 
     def _list_key_pairs(self) -> Iterator[KeyPair]:
-        with mapped(self.provider, "compute.list_key_pairs"):
-            pairs = self._driver.list_key_pairs()
+        pairs = self._driver.list_key_pairs()
         for kp in pairs:
             yield KeyPair(name=str(kp.name), fingerprint=kp.fingerprint, public_key=kp.public_key or None)
 
     def _delete_key_pair(self, name: str) -> None:
-        with mapped(self.provider, "compute.delete_key_pair"):
-            kp = self._driver.get_key_pair(name)
-            self._driver.delete_key_pair(kp)
+        kp = self._driver.get_key_pair(name)
+        self._driver.delete_key_pair(kp)
 
     # ---------------------------------------------------------------- volumes
     def _find_volume(self, volume_id: str) -> Any:
@@ -480,7 +463,7 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
 
     def _wait_volume(self, volume_id: str, done: Callable[[Volume], bool], what: str, timeout: float) -> Volume:
         return self._wait(  # type: ignore[no-any-return]
-            f"volume {volume_id} {what}", lambda: self._volume(self._find_volume(volume_id)), done, timeout
+            f"volume {volume_id}", what, lambda: self._volume(self._find_volume(volume_id)), done, timeout
         )
 
     def _create_volume(self, size_gb: int, name: str | None, zone: str | None, snapshot_id: str | None, wait: bool,
@@ -489,35 +472,30 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
         if zone is not None:
             location = self._location(zone)
         else:
-            with mapped(self.provider, "compute.list_locations"):
-                locations = self._driver.list_locations()
+            locations = self._driver.list_locations()
             location = locations[0] if locations else None
         snapshot = None
         if snapshot_id is not None:
             from libcloud.compute.base import VolumeSnapshot as LSnapshot
 
             snapshot = LSnapshot(id=snapshot_id, driver=self._driver)
-        with mapped(self.provider, "compute.create_volume"):
-            vol = self._driver.create_volume(size_gb, name or "", location=location, snapshot=snapshot)
+        vol = self._driver.create_volume(size_gb, name or "", location=location, snapshot=snapshot)
         if wait:
-            return self._wait_volume(str(vol.id), lambda x: x.state not in ("creating", "unknown"), "becoming available", timeout)
+            return self._wait_volume(str(vol.id), lambda x: x.state not in ("creating", "unknown"), "available", timeout)
         return self._volume(vol)
 
     def _list_volumes(self) -> Iterator[Volume]:
-        with mapped(self.provider, "compute.list_volumes"):
-            volumes = self._driver.list_volumes()
+        volumes = self._driver.list_volumes()
         for vol in volumes:
             yield self._volume(vol)
 
     def _delete_volume(self, volume_id: str) -> None:
-        with mapped(self.provider, "compute.delete_volume"):
-            self._driver.destroy_volume(self._native_volume(volume_id))
+        self._driver.destroy_volume(self._native_volume(volume_id))
 
     def _attach_volume(self, volume_id: str, instance_id: str, device: str, wait: bool, timeout: float) -> Volume:
-        with mapped(self.provider, "compute.attach_volume"):
-            self._driver.attach_volume(self._node(instance_id), self._native_volume(volume_id), device)
+        self._driver.attach_volume(self._node(instance_id), self._native_volume(volume_id), device)
         if wait:
-            return self._wait_volume(volume_id, lambda x: x.attached_to == instance_id, "attaching", timeout)
+            return self._wait_volume(volume_id, lambda x: x.attached_to == instance_id, f"attached to {instance_id}", timeout)
         return self._volume(self._find_volume(volume_id))
 
     def _detach_volume(self, volume_id: str, wait: bool, timeout: float) -> Volume:
@@ -529,18 +507,15 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
             params = {"Action": "DetachVolume", "VolumeId": volume_id}
             if current.attached_to:
                 params["InstanceId"] = current.attached_to
-            with mapped(self.provider, "compute.detach_volume"):
-                self._driver.connection.request(self._driver.path, params=params)
+            self._driver.connection.request(self._driver.path, params=params)
         else:
-            with mapped(self.provider, "compute.detach_volume"):
-                self._driver.detach_volume(self._native_volume(volume_id))
+            self._driver.detach_volume(self._native_volume(volume_id))
         if wait:
-            return self._wait_volume(volume_id, lambda x: x.attached_to is None, "detaching", timeout)
+            return self._wait_volume(volume_id, lambda x: x.attached_to is None, "detached", timeout)
         return self._volume(self._find_volume(volume_id))
 
     def _create_volume_snapshot(self, volume_id: str, description: str, wait: bool, timeout: float) -> VolumeSnapshot:
-        with mapped(self.provider, "compute.create_volume_snapshot"):
-            snap = self._driver.create_volume_snapshot(self._native_volume(volume_id), name=description or None)
+        snap = self._driver.create_volume_snapshot(self._native_volume(volume_id), name=description or None)
         result = self._snapshot(snap)
         if result.volume_id is None:
             result = VolumeSnapshot(id=result.id, volume_id=volume_id, size_gb=result.size_gb, state=result.state,
@@ -550,16 +525,14 @@ class LibcloudCompute(LibcloudErrors, LazyDriver, ComputeService):
 
     def _list_volume_snapshots(self) -> Iterator[VolumeSnapshot]:
         params = set(inspect.signature(self._driver.list_snapshots).parameters)
-        with mapped(self.provider, "compute.list_volume_snapshots"):
-            snaps = self._driver.list_snapshots(owner="self") if "owner" in params else self._driver.list_snapshots()
+        snaps = self._driver.list_snapshots(owner="self") if "owner" in params else self._driver.list_snapshots()
         for snap in snaps:
             yield self._snapshot(snap)
 
     def _delete_volume_snapshot(self, snapshot_id: str) -> None:
         from libcloud.compute.base import VolumeSnapshot as LSnapshot
 
-        with mapped(self.provider, "compute.delete_volume_snapshot"):
-            self._driver.destroy_volume_snapshot(LSnapshot(id=snapshot_id, driver=self._driver))
+        self._driver.destroy_volume_snapshot(LSnapshot(id=snapshot_id, driver=self._driver))
 
 
 def make_service(provider: str, settings: Mapping[str, Any]) -> LibcloudCompute:

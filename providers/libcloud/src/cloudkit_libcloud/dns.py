@@ -137,8 +137,7 @@ class LibcloudDNS(LibcloudErrors, LazyDriver, DNSService):
         extra: dict[str, Any] = {}
         if self._nameservers is not None:
             extra["nameservers"] = list(self._nameservers)
-        with mapped(self.provider, "dns.create_zone"):
-            lz = self._driver.create_zone(domain=self._domain(name), type="master", ttl=None, extra=extra or None)
+        lz = self._driver.create_zone(domain=self._domain(name), type="master", ttl=None, extra=extra or None)
         zone = self._to_zone(lz)
         return Zone(id=zone.id, name=name, comment=comment, name_servers=zone.name_servers, extra=zone.extra)
 
@@ -146,17 +145,15 @@ class LibcloudDNS(LibcloudErrors, LazyDriver, DNSService):
         from libcloud.dns.types import ZoneDoesNotExistError
 
         wanted = zone_id_or_name.rstrip(".").lower()
-        with mapped(self.provider, "dns.get_zone"):
-            for lz in self._driver.list_zones():
-                if str(lz.id) == zone_id_or_name or str(lz.domain).rstrip(".").lower() == wanted:
-                    return self._to_zone(lz)
-            raise ZoneDoesNotExistError(  # type: ignore[no-untyped-call]
-                value=f"zone {zone_id_or_name!r} does not exist", driver=self._driver,
-                                        zone_id=zone_id_or_name)
+        for lz in self._driver.list_zones():
+            if str(lz.id) == zone_id_or_name or str(lz.domain).rstrip(".").lower() == wanted:
+                return self._to_zone(lz)
+        raise ZoneDoesNotExistError(  # type: ignore[no-untyped-call]
+            value=f"zone {zone_id_or_name!r} does not exist", driver=self._driver,
+                                    zone_id=zone_id_or_name)
 
     def _list_zones(self) -> Iterator[Zone]:
-        with mapped(self.provider, "dns.list_zones"):
-            zones = list(self._driver.list_zones())
+        zones = list(self._driver.list_zones())
         for lz in zones:
             yield self._to_zone(lz)
 
@@ -166,9 +163,8 @@ class LibcloudDNS(LibcloudErrors, LazyDriver, DNSService):
         if own:
             raise Conflict(f"dns.delete_zone: zone {zone.name} still holds {len(own)} record sets (use force=True)",
                            provider=self.provider)
-        with mapped(self.provider, "dns.delete_zone"):
-            if not self._driver.delete_zone(self._lzone(zone)):
-                raise NotFound(f"dns.delete_zone: zone {zone.name} was not deleted", provider=self.provider)
+        if not self._driver.delete_zone(self._lzone(zone)):
+            raise NotFound(f"dns.delete_zone: zone {zone.name} was not deleted", provider=self.provider)
 
     # ---------------------------------------------------------------- records
     def _list_records(self, zone_id: str, name: str | None, type: str | None) -> Iterator[RecordSet]:
@@ -287,8 +283,7 @@ class PowerDNS(LibcloudDNS):
                 })
         drv = self._driver
         action = f"{drv.api_root}/servers/{drv.ex_server}/zones/{zone.id}"
-        with mapped(self.provider, "dns.change_records"):
-            drv.connection.request(action=action, data=json.dumps({"rrsets": rrsets}), method="PATCH")
+        drv.connection.request(action=action, data=json.dumps({"rrsets": rrsets}), method="PATCH")
         return ChangeInfo(id=_change_id(zone, changes), status="INSYNC", change_count=len(changes),
                           submitted_at=datetime.now(UTC))
 

@@ -15,11 +15,11 @@ every program that merely lists providers or connects to another one. :func:`ava
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
 import cloudkit
+from cloudkit.provider import load_family
 from cloudkit_libcloud._driver import FAMILIES, PREFIX, all_providers, driver_name, families_of
 
 DISTRIBUTION = "cloudkit-libcloud"
@@ -118,8 +118,7 @@ class LibcloudPlugin:
             return None  # a native plugin owns this name; never shadow it with a same-named libcloud driver
         if family not in families_of(provider):
             return None
-        module = importlib.import_module(f"cloudkit_libcloud.{family}")
-        return module.make_service(provider, settings)
+        return load_family("cloudkit_libcloud", family).make_service(provider, settings)
 
 
 plugin = LibcloudPlugin()

@@ -23,7 +23,7 @@ from cloudkit.models.storage import Bucket, CommonPrefix, ObjectInfo
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import CHUNK, ObjectReader, iter_chunks
 from cloudkit_libcloud._driver import LazyDriver
-from cloudkit_libcloud.errors import LibcloudErrors, mapped, translate
+from cloudkit_libcloud.errors import LibcloudErrors, translate
 
 #: cloudkit operation -> the libcloud StorageDriver methods it needs.
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -265,37 +265,33 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
     def _create_bucket(self, name: str, region: str | None) -> Bucket:
         from libcloud.storage.types import ContainerAlreadyExistsError, ContainerDoesNotExistError
 
-        with mapped(self.provider, "storage.create_bucket"):
-            if self._single_put:
-                # S3 in us-east-1 answers 200 to creating a bucket its caller already owns.
-                try:
-                    self._driver.get_container(name)
-                except ContainerDoesNotExistError:
-                    pass
-                else:
-                    raise ContainerAlreadyExistsError(  # type: ignore[no-untyped-call]
-                        value=f"bucket {name!r} already exists", driver=self._driver,
-                                                      container_name=name)
-            if region is not None and region != getattr(self._driver, "region_name", region):
-                from cloudkit.errors import InvalidInput
+        if self._single_put:
+            # S3 in us-east-1 answers 200 to creating a bucket its caller already owns.
+            try:
+                self._driver.get_container(name)
+            except ContainerDoesNotExistError:
+                pass
+            else:
+                raise ContainerAlreadyExistsError(  # type: ignore[no-untyped-call]
+                    value=f"bucket {name!r} already exists", driver=self._driver,
+                                                  container_name=name)
+        if region is not None and region != getattr(self._driver, "region_name", region):
+            from cloudkit.errors import InvalidInput
 
-                raise InvalidInput("region", f"this connection serves region {self._driver.region_name!r}; connect with region={region!r}")
-            return self._bucket(self._driver.create_container(name))
+            raise InvalidInput("region", f"this connection serves region {self._driver.region_name!r}; connect with region={region!r}")
+        return self._bucket(self._driver.create_container(name))
 
     def _get_bucket(self, name: str) -> Bucket:
-        with mapped(self.provider, "storage.get_bucket"):
-            return self._bucket(self._driver.get_container(name))
+        return self._bucket(self._driver.get_container(name))
 
     def _list_buckets(self) -> Iterator[Bucket]:
-        with mapped(self.provider, "storage.list_buckets"):
-            containers = sorted(self._driver.iterate_containers(), key=lambda c: c.name)
+        containers = sorted(self._driver.iterate_containers(), key=lambda c: c.name)
         for c in containers:
             yield self._bucket(c)
 
     def _delete_bucket(self, name: str) -> None:
-        with mapped(self.provider, "storage.delete_bucket"):
-            if not self._driver.delete_container(self._container(name)):
-                raise NotFound(f"storage.delete_bucket: bucket {name!r} was not deleted", provider=self.provider)
+        if not self._driver.delete_container(self._container(name)):
+            raise NotFound(f"storage.delete_bucket: bucket {name!r} was not deleted", provider=self.provider)
 
     # ---------------------------------------------------------------- objects
     def _put_object(
@@ -304,29 +300,28 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
         extra: dict[str, Any] = {"meta_data": self._meta_out(metadata)}
         if content_type:
             extra["content_type"] = content_type
-        with mapped(self.provider, "storage.put_object"):
-            if self._single_put and size is not None and size <= SINGLE_PUT_MAX:
-                # libcloud's S3 stream upload is always multipart (three requests, a "-1" ETag);
-                # an object of known, small size goes in one PUT through the driver's own helper.
-                obj = self._driver._put_object(container=self._container(bucket), object_name=key, extra=extra,
-                                               stream=_SizedReader(reader, size), verify_hash=False)
-            elif self._direct_put and size is not None and 0 < size <= AZURE_DIRECT_MAX:
-                # libcloud's Azure stream upload is always Put Block + Put Block List; a blob of known
-                # size up to one block goes in a single Put Blob through the driver's own helper (an empty
-                # one keeps the block path: Azure refuses the signature of an empty Put Blob from libcloud).
-                source = _SizedReader(reader, size, md5=True)
-                obj = self._driver._put_object(container=self._container(bucket), object_name=key, stream=source,
-                                               extra=extra, verify_hash=False, blob_size=size)
-                obj.hash = source.hexdigest()
-            else:
-                self._hashes.sink = []
-                try:
-                    obj = self._driver.upload_object_via_stream(iter_chunks(reader, CHUNK), self._container(bucket), key, extra=extra)
-                    sink = self._hashes.sink
-                finally:
-                    self._hashes.sink = None
-                if self._md5_etag and sink:
-                    obj.hash = sink[0].hexdigest()  # the digest of the whole stream (created first)
+        if self._single_put and size is not None and size <= SINGLE_PUT_MAX:
+            # libcloud's S3 stream upload is always multipart (three requests, a "-1" ETag);
+            # an object of known, small size goes in one PUT through the driver's own helper.
+            obj = self._driver._put_object(container=self._container(bucket), object_name=key, extra=extra,
+                                           stream=_SizedReader(reader, size), verify_hash=False)
+        elif self._direct_put and size is not None and 0 < size <= AZURE_DIRECT_MAX:
+            # libcloud's Azure stream upload is always Put Block + Put Block List; a blob of known
+            # size up to one block goes in a single Put Blob through the driver's own helper (an empty
+            # one keeps the block path: Azure refuses the signature of an empty Put Blob from libcloud).
+            source = _SizedReader(reader, size, md5=True)
+            obj = self._driver._put_object(container=self._container(bucket), object_name=key, stream=source,
+                                           extra=extra, verify_hash=False, blob_size=size)
+            obj.hash = source.hexdigest()
+        else:
+            self._hashes.sink = []
+            try:
+                obj = self._driver.upload_object_via_stream(iter_chunks(reader, CHUNK), self._container(bucket), key, extra=extra)
+                sink = self._hashes.sink
+            finally:
+                self._hashes.sink = None
+            if self._md5_etag and sink:
+                obj.hash = sink[0].hexdigest()  # the digest of the whole stream (created first)
         info = self._info(bucket, obj)
         return ObjectInfo(
             bucket=bucket, key=key, size=info.size if size is None else size, etag=info.etag,
@@ -335,21 +330,20 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
         )
 
     def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
-        with mapped(self.provider, "storage.get_object"):
-            obj = self._driver.get_object(bucket, key)
-            info = self._info(bucket, obj)
-            if range is None:
-                stream = self._driver.download_object_as_stream(obj, chunk_size=CHUNK)
-            else:
-                start, end = range
-                if start >= info.size:
-                    from cloudkit.errors import InvalidInput
+        obj = self._driver.get_object(bucket, key)
+        info = self._info(bucket, obj)
+        if range is None:
+            stream = self._driver.download_object_as_stream(obj, chunk_size=CHUNK)
+        else:
+            start, end = range
+            if start >= info.size:
+                from cloudkit.errors import InvalidInput
 
-                    raise InvalidInput("range", f"starts at {start}, past the end of the {info.size}-byte object")
-                if not self._ranges:
-                    self._not_supported("get_object", f"libcloud's {self._driver_cls.__name__} cannot read byte ranges")
-                stop = info.size if end is None else min(end + 1, info.size)
-                stream = self._driver.download_object_range_as_stream(obj, start, stop, chunk_size=CHUNK)
+                raise InvalidInput("range", f"starts at {start}, past the end of the {info.size}-byte object")
+            if not self._ranges:
+                self._not_supported("get_object", f"libcloud's {self._driver_cls.__name__} cannot read byte ranges")
+            stop = info.size if end is None else min(end + 1, info.size)
+            stream = self._driver.download_object_range_as_stream(obj, start, stop, chunk_size=CHUNK)
         provider = self.provider
 
         def on_error(exc: Exception) -> CloudkitError:
@@ -358,37 +352,32 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
         return ObjectReader(info, _ChunkStream(stream), on_error=on_error)
 
     def _head_object(self, bucket: str, key: str) -> ObjectInfo:
-        with mapped(self.provider, "storage.head_object"):
-            return self._info(bucket, self._driver.get_object(bucket, key))
+        return self._info(bucket, self._driver.get_object(bucket, key))
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
         """libcloud has no server-side copy: the bytes stream through this process, in chunks."""
         with self._get_object(src_bucket, src_key, None) as src:
             meta = dict(src.info.metadata) if metadata is None else metadata
-            with mapped(self.provider, "storage.get_bucket"):
-                self._driver.get_container(dst_bucket)  # fail before reading when the target is missing
+            self._driver.get_container(dst_bucket)  # fail before reading when the target is missing
             return self._put_object(dst_bucket, dst_key, src, src.info.size, src.info.content_type, meta)  # type: ignore[arg-type]
 
     def _delete_object(self, bucket: str, key: str) -> None:
         from libcloud.storage.types import ObjectDoesNotExistError
 
-        with mapped(self.provider, "storage.delete_object"):
-            try:
-                self._driver.delete_object(self._object(bucket, key))
-            except ObjectDoesNotExistError:
-                # Deleting a missing key is not an error (as in S3), a missing bucket is.
-                self._driver.get_container(bucket)
+        try:
+            self._driver.delete_object(self._object(bucket, key))
+        except ObjectDoesNotExistError:
+            # Deleting a missing key is not an error (as in S3), a missing bucket is.
+            self._driver.get_container(bucket)
 
     def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
-        with mapped(self.provider, "storage.list_objects"):
-            listing = self._driver.iterate_container_objects(self._container(bucket), prefix=prefix or None)
+        listing = self._driver.iterate_container_objects(self._container(bucket), prefix=prefix or None)
         last_prefix: str | None = None
         while True:
-            with mapped(self.provider, "storage.list_objects"):
-                try:
-                    obj = next(listing)
-                except StopIteration:
-                    return
+            try:
+                obj = next(listing)
+            except StopIteration:
+                return
             key = obj.name
             if prefix and not key.startswith(prefix):
                 continue
@@ -414,13 +403,12 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
             self._not_supported("presign_url", f"libcloud's {self._driver_cls.__name__} cannot choose the expiry")
         if method != "GET":
             kwargs["ex_method"] = method
-        with mapped(self.provider, "storage.presign_url"):
-            if method == "GET":
-                obj = self._driver.get_object(bucket, key)
-            else:
-                self._driver.get_container(bucket)
-                obj = self._object(bucket, key)
-            return str(self._driver.get_object_cdn_url(obj, **kwargs))
+        if method == "GET":
+            obj = self._driver.get_object(bucket, key)
+        else:
+            self._driver.get_container(bucket)
+            obj = self._object(bucket, key)
+        return str(self._driver.get_object_cdn_url(obj, **kwargs))
 
 
 def make_service(provider: str, settings: Mapping[str, Any]) -> LibcloudStorage:

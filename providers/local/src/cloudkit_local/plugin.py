@@ -6,12 +6,8 @@ a module is imported only when its family is first used, so ``connect("local")``
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from collections.abc import Mapping
-from typing import Any
-
 import cloudkit
+from cloudkit.provider import FamilyPlugin
 
 ALL_FAMILIES = ("compute", "storage", "dns", "notification", "database", "platform")
 
@@ -44,33 +40,13 @@ SETTINGS = (
 )
 
 
-def _families() -> frozenset[str]:
-    """The families whose module this distribution ships."""
-    return frozenset(f for f in ALL_FAMILIES if importlib.util.find_spec(f"cloudkit_local.{f}") is not None)
+class LocalPlugin(FamilyPlugin):
+    """Serves the ``local`` provider: ``cloudkit_local.<family>.make_service(settings)``, imported on first use."""
 
-
-class LocalPlugin:
-    """Serves the ``local`` provider."""
-
-    @cloudkit.hookimpl
-    def cloudkit_providers(self) -> list[cloudkit.ProviderInfo]:
-        """Announce ``local`` with its families and declared settings."""
-        return [
-            cloudkit.ProviderInfo(
-                name="local",
-                families=_families(),
-                description="Everything on this machine: no account, no network (the default).",
-                distribution="cloudkit-local",
-                settings=SETTINGS,
-            )
-        ]
-
-    @cloudkit.hookimpl
-    def cloudkit_make_service(self, provider: str, family: str, settings: Mapping[str, Any]) -> Any:
-        if provider != "local" or family not in _families():
-            return None
-        module = importlib.import_module(f"cloudkit_local.{family}")
-        return module.make_service(settings)
+    def __init__(self) -> None:
+        super().__init__("local", "cloudkit_local", families=ALL_FAMILIES,
+                         description="Everything on this machine: no account, no network (the default).",
+                         distribution="cloudkit-local", settings=SETTINGS)
 
 
 plugin = LocalPlugin()
