@@ -288,3 +288,16 @@ def test_the_aws_translator_declines_what_is_not_the_aws_stacks() -> None:
     mixin = aws_errors.AwsErrors()
     assert mixin.translate_error(KeyError("x"), "dns.get_zone") is None
     assert isinstance(mixin.translate_error(_client_error("NoSuchHostedZone", status=404), "dns.get_zone"), errors.NotFound)
+
+
+def test_a_waiter_timeout_names_the_last_seen_state_and_deletes_nothing() -> None:
+    from botocore.exceptions import WaiterError
+
+    last = {"Reservations": [{"Instances": [{"InstanceId": "i-1", "State": {"Code": 0, "Name": "pending"}}]}],
+            "ResponseMetadata": {"HTTPStatusCode": 200}}
+    err = aws_errors.translate(WaiterError("InstanceRunning", "Max attempts exceeded", last), "compute.create_instance")
+    assert isinstance(err, errors.Timeout)
+    assert "last seen pending" in str(err) and "deletes nothing" in str(err)
+    rds = {"DBInstances": [{"DBInstanceIdentifier": "db1", "DBInstanceStatus": "backing-up"}]}
+    assert "last seen backing-up" in str(aws_errors.translate(WaiterError("DBInstanceAvailable", "Max attempts exceeded", rds), "x"))
+    assert "state is unknown" in str(aws_errors.translate(WaiterError("W", "Max attempts exceeded", {}), "x"))

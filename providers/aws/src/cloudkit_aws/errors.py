@@ -285,6 +285,27 @@ _DEFAULT_TEXT = {
 }
 
 
+_STATE_KEYS = ("DBInstanceStatus", "Status", "State", "VolumeState")
+
+
+def last_state(response: Any) -> str | None:
+    """The first resource state in a describe answer (``State.Name``, ``Status``, ``DBInstanceStatus``...)."""
+    queue = [response]
+    while queue:
+        item = queue.pop(0)
+        if isinstance(item, dict):
+            for key in _STATE_KEYS:
+                value = item.get(key)
+                if isinstance(value, dict) and isinstance(value.get("Name"), str):
+                    return str(value["Name"])
+                if isinstance(value, str) and value:
+                    return value
+            queue.extend(v for k, v in item.items() if k != "ResponseMetadata")
+        elif isinstance(item, list):
+            queue.extend(item)
+    return None
+
+
 def translate(exc: BaseException, operation: str) -> CloudkitError:
     """The cloudkit error for a native ``exc`` raised while doing ``operation``."""
     if isinstance(exc, CloudkitError):
@@ -300,7 +321,10 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
         if "terminal failure state" in str(exc):
             return Conflict(f"{operation}: the resource reached a state it cannot leave for the one awaited",
                             provider=PROVIDER, code="WaiterFailure")
-        return Timeout(f"{operation}: gave up waiting ({scrub(getattr(exc, 'reason', '') or str(exc))})", provider=PROVIDER)
+        state = last_state(last)
+        seen = f"it was last seen {state}" if state else "its state is unknown"
+        return Timeout(f"{operation}: gave up waiting ({scrub(getattr(exc, 'reason', '') or str(exc))}); {seen} and is "
+                       "left as it is (a timeout deletes nothing)", provider=PROVIDER)
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError,
                         bx.NoAuthTokenError, bx.TokenRetrievalError, bx.SSOError, bx.UnauthorizedSSOTokenError)):
         return AuthenticationError(
