@@ -83,7 +83,7 @@ def bench_queue(n: int, cloud: cloudkit.Cloud, paced: bool) -> dict[str, float]:
     svc = cloud.notification
     topic = svc.create_topic(f"bench-queue-{paced}")
     queue = svc.create_queue(f"bench-queue-{paced}")
-    svc.subscribe(topic, "queue", queue.id)
+    svc.subscribe(topic, protocol="queue", endpoint=queue.id)
     sent: dict[str, float] = {}
     got: dict[str, float] = {}
 
@@ -152,7 +152,7 @@ def bench_http(n: int, cloud: cloudkit.Cloud, endpoint: Endpoint, paced: bool) -
     endpoint.bodies.clear()
     endpoint.arrived.clear()
     endpoint.done.clear()
-    sub = svc.subscribe(topic, "http", endpoint.url)
+    sub = svc.subscribe(topic, protocol="http", endpoint=endpoint.url)
     deadline = time.monotonic() + 10
     while not endpoint.bodies and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -59,7 +59,7 @@ def test_instance_life_cycle_with_everything(aws_cloud: cloudkit.Cloud, aws_cass
     iam.add_role_to_instance_profile(InstanceProfileName="ck-role", RoleName="ck-role")
     image = _ubuntu(aws_cloud)
     key = compute.import_key_pair("ck-key", PUBLIC_KEY)
-    group = compute.create_security_group("ck-web", "web servers", rules=[SecurityRule("tcp", 443, 443, "0.0.0.0/0")])
+    group = compute.create_security_group("ck-web", description="web servers", rules=[SecurityRule("tcp", 443, 443, "0.0.0.0/0")])
     zone = f"{h.REGION}b"
     inst = compute.create_instance(
         "web-1", image=image, instance_type="t3.micro", key_pair=key, security_groups=[group], user_data=CLOUD_INIT,
@@ -124,7 +124,7 @@ def test_key_pairs_and_security_groups(aws_cloud: cloudkit.Cloud) -> None:
     assert imported.fingerprint and imported.private_key is None
     assert sorted(k.name for k in compute.list_key_pairs()) == ["ck-imported", "ck-made"]
 
-    group = compute.create_security_group("ck-db", "database", rules=[SecurityRule("tcp", 5432, None, "10.0.0.0/8")])
+    group = compute.create_security_group("ck-db", description="database", rules=[SecurityRule("tcp", 5432, None, "10.0.0.0/8")])
     assert group.rules == (SecurityRule("tcp", 5432, 5432, "10.0.0.0/8"),)
     more = compute.authorize_ingress(group, [SecurityRule("udp", 53, 53, "192.0.2.0/24"), SecurityRule("icmp", cidr="0.0.0.0/0")])
     assert set(more.rules) == {
@@ -138,7 +138,7 @@ def test_key_pairs_and_security_groups(aws_cloud: cloudkit.Cloud) -> None:
     assert SecurityRule("udp", 53, 53, "192.0.2.0/24") not in less.rules
     assert group.id in {g.id for g in compute.list_security_groups()}
     with pytest.raises(errors.AlreadyExists):
-        compute.create_security_group("ck-db", "again")
+        compute.create_security_group("ck-db", description="again")
     compute.delete_security_group(group)
     assert group.id not in {g.id for g in compute.list_security_groups()}
     with pytest.raises(errors.NotFound):

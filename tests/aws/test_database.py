@@ -105,7 +105,7 @@ def test_point_in_time_restore_and_read_replicas(aws_cloud: cloudkit.Cloud) -> N
 
 
 def test_engines_come_from_the_api(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
-    engines = aws_cloud.database.list_engines()
+    engines = list(aws_cloud.database.list_engines())
     assert {"mysql", "postgres"} <= set(engines) and engines == sorted(engines)
     assert h.recorded_requests(aws_cassette, action="DescribeDBEngineVersions") == 1
 

@@ -23,7 +23,7 @@ def test_publish_reaches_a_subscribed_queue_with_subject_and_attributes(aws_clou
     queue = n.create_queue("ck-deploys-inbox")
     assert queue.id.startswith("arn:aws:sqs:") and queue.name == "ck-deploys-inbox" and queue.url
 
-    sub = n.subscribe(topic, "queue", queue.name)
+    sub = n.subscribe(topic, protocol="queue", endpoint=queue.name)
     assert (sub.protocol, sub.endpoint, sub.status, sub.topic_id) == ("queue", queue.id, "confirmed", topic.id)
     assert sub.extra.get("RawMessageDelivery", "false") == "false"  # the envelope, unwrapped on receive
 
@@ -32,7 +32,7 @@ def test_publish_reaches_a_subscribed_queue_with_subject_and_attributes(aws_clou
     [statement] = policy["Statement"]
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic.id}}
-    n.subscribe(topic, "queue", queue.id)  # subscribing again adds no second statement
+    n.subscribe(topic, protocol="queue", endpoint=queue.id)  # subscribing again adds no second statement
     policy = json.loads(n.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["Policy"])["Attributes"]["Policy"])
     assert len(policy["Statement"]) == 1
 
@@ -54,7 +54,7 @@ def test_visibility_timeout_hides_a_message_until_it_expires(aws_cloud: cloudkit
     n = aws_cloud.notification
     topic = n.create_topic("ck-jobs")
     queue = n.create_queue("ck-jobs-queue")
-    n.subscribe(topic, "queue", queue.url)
+    n.subscribe(topic, protocol="queue", endpoint=queue.url)
     n.publish(topic, "job 1")
 
     [first] = n.receive_messages(queue, visibility_timeout=0)  # visible again at once
@@ -74,17 +74,17 @@ def test_topics_and_subscriptions_of_every_protocol(aws_cloud: cloudkit.Cloud) -
     assert {t.name for t in n.list_topics()} == {"ck-alerts", "ck-other"}
 
     subs = {
-        "email": n.subscribe(topic, "email", "ops@example.com"),
-        "sms": n.subscribe(topic, "sms", "+1 415 555 0100"),
-        "http": n.subscribe(topic, "http", "http://hooks.example.com/sns"),
-        "https": n.subscribe(topic, "https", "https://hooks.example.com/sns"),
+        "email": n.subscribe(topic, protocol="email", endpoint="ops@example.com"),
+        "sms": n.subscribe(topic, protocol="sms", endpoint="+1 415 555 0100"),
+        "http": n.subscribe(topic, protocol="http", endpoint="http://hooks.example.com/sns"),
+        "https": n.subscribe(topic, protocol="https", endpoint="https://hooks.example.com/sns"),
     }
     assert subs["sms"].endpoint == "+14155550100"
     assert {s.protocol for s in subs.values()} == {"email", "sms", "http", "https"}
     listed = {s.id: s for s in n.list_subscriptions(topic)}
     assert set(listed) == {s.id for s in subs.values()}
     assert listed[subs["email"].id].endpoint == "ops@example.com"
-    n.subscribe(other, "email", "dev@example.com")
+    n.subscribe(other, protocol="email", endpoint="dev@example.com")
     assert len(list(n.list_subscriptions())) == 5
     assert n.get_subscription(subs["http"].id) == subs["http"]
 
@@ -123,7 +123,7 @@ def test_queues_crud_and_missing_things_map_to_cloudkit_errors(aws_cloud: cloudk
     with pytest.raises(errors.NotFound):
         n.publish("arn:aws:sns:us-east-1:000000000000:ck-nope", "x")
     with pytest.raises(errors.NotFound):
-        n.subscribe("ck-nope", "email", "ops@example.com")
+        n.subscribe("ck-nope", protocol="email", endpoint="ops@example.com")
     topic = n.create_topic("ck-confirm")
     with pytest.raises(errors.NotFound):  # moto confirms everything at once; no pending subscription holds this token
         n.confirm_subscription(topic, "not-a-real-token")
@@ -134,10 +134,10 @@ def test_bad_input_is_rejected_before_any_request(aws_cloud: cloudkit.Cloud, aws
     topic = "arn:aws:sns:us-east-1:000000000000:ck-x"
     cases = [
         (lambda: n.create_topic("bad name!"), "name"),
-        (lambda: n.subscribe(topic, "email", "not-an-address"), "endpoint"),
-        (lambda: n.subscribe(topic, "sms", "12"), "endpoint"),
-        (lambda: n.subscribe(topic, "https", "http://plain.example.com"), "endpoint"),
-        (lambda: n.subscribe(topic, "pigeon", "x"), "protocol"),
+        (lambda: n.subscribe(topic, protocol="email", endpoint="not-an-address"), "endpoint"),
+        (lambda: n.subscribe(topic, protocol="sms", endpoint="12"), "endpoint"),
+        (lambda: n.subscribe(topic, protocol="https", endpoint="http://plain.example.com"), "endpoint"),
+        (lambda: n.subscribe(topic, protocol="pigeon", endpoint="x"), "protocol"),
         (lambda: n.publish(topic, ""), "message"),
         (lambda: n.publish(topic, "x" * (256 * 1024 + 1)), "message"),
         (lambda: n.publish(topic, "x", subject="two\nlines"), "subject"),
@@ -166,7 +166,7 @@ def test_fifo_topic_delivers_in_order_to_a_fifo_queue(aws_cloud: cloudkit.Cloud,
     topic = n.create_topic("ck-ledger.fifo")
     queue = n.create_queue("ck-ledger.fifo")
     assert topic.extra["FifoTopic"] == "true" and queue.extra["FifoQueue"] == "true"
-    n.subscribe(topic, "queue", queue.id)
+    n.subscribe(topic, protocol="queue", endpoint=queue.id)
     for text in ("debit 10", "credit 5", "debit 1"):
         n.publish(topic, text, attributes={"account": "7"})
     got = n.receive_messages(queue, max_messages=10)

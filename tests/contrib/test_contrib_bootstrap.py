@@ -204,7 +204,7 @@ echo "proof: $(cat /etc/chef/client.rb | head -n 1) / $(stat -c %a /etc/chef/val
                              args=["role-web"], expires_in=300)
     # The instance reaches the bucket's presigned URLs on 127.0.0.1 only with the host network,
     # which the local provider gives instances whose security group opens a port.
-    group = cloud.compute.create_security_group("web", "bootstrap test", rules=[SecurityRule("tcp", 8080)])
+    group = cloud.compute.create_security_group("web", description="bootstrap test", rules=[SecurityRule("tcp", 8080)])
     inst = launch_bootstrapped(cloud, "boot-1", boot, image="local:debian-host", instance_type="local.small",
                                security_groups=[group])
     try:

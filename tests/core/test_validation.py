@@ -257,12 +257,12 @@ def test_link_local_endpoints_are_refused_unless_allowed(url: str) -> None:
     from cloudkit.services.notification import NotificationService
 
     with pytest.raises(InvalidInput, match="allow_link_local_endpoints"):
-        NotificationService("nothing", {}).subscribe("arn:t", "http", url)
+        NotificationService("nothing", {}).subscribe("arn:t", protocol="http", endpoint=url)
     for allowed in (True, "true"):
         with pytest.raises(NotSupported):  # past validation, into the (absent) driver
-            NotificationService("nothing", {"allow_link_local_endpoints": allowed}).subscribe("arn:t", "http", url)
+            NotificationService("nothing", {"allow_link_local_endpoints": allowed}).subscribe("arn:t", protocol="http", endpoint=url)
     with pytest.raises(InvalidInput, match="allow_link_local_endpoints"):
-        NotificationService("nothing", {"allow_link_local_endpoints": "maybe"}).subscribe("arn:t", "http", url)
+        NotificationService("nothing", {"allow_link_local_endpoints": "maybe"}).subscribe("arn:t", protocol="http", endpoint=url)
 
 
 @pytest.mark.parametrize(

@@ -186,7 +186,7 @@ def groups_cmd() -> None:
 @click.option("--rule", "rules", multiple=True, metavar="PROTO[:PORT[-PORT][:CIDR]]", help="Ingress rule (repeatable).")
 def group_create(name: str, description: str, rules: tuple[str, ...]) -> None:
     """Create security group NAME."""
-    render_one(get_cloud().compute.create_security_group(name, description, rules=[_rule(r) for r in rules]))
+    render_one(get_cloud().compute.create_security_group(name, description=description, rules=[_rule(r) for r in rules]))
 
 
 @groups_cmd.command("list")

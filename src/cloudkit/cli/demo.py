@@ -148,8 +148,8 @@ class Tour:
         self.cleanups.append(("queue demo-audit", lambda: n.delete_queue(queue)))
         self.say(f"Created topic [bold]{topic.name}[/] and queue [bold]{queue.name}[/]")
         with http_endpoint() as (url, received):
-            http_sub = n.subscribe(topic, "http", url)
-            n.subscribe(topic, "queue", queue.id)
+            http_sub = n.subscribe(topic, protocol="http", endpoint=url)
+            n.subscribe(topic, protocol="queue", endpoint=queue.id)
             self.say(f"Subscribed the HTTP endpoint {url} ({http_sub.status}) and the queue")
             if not _wait(lambda: any(d.get("Type") == "SubscriptionConfirmation" for d in received), 15):
                 raise CloudkitError("the HTTP endpoint never received its subscription confirmation")
@@ -213,7 +213,7 @@ class Tour:
     def database(self) -> None:
         """Create a database, write a row, snapshot, restore, read the row back."""
         db = self.cloud.database
-        engines = db.list_engines()
+        engines = list(db.list_engines())
         import importlib.util
 
         has_client = importlib.util.find_spec("psycopg") is not None

@@ -62,7 +62,7 @@ def subscriptions(topic: str | None) -> None:
 @click.argument("endpoint")
 def subscribe(topic: str, protocol: str, endpoint: str) -> None:
     """Subscribe ENDPOINT to TOPIC over PROTOCOL (http/https/email start pending until confirmed)."""
-    render_one(get_cloud().notification.subscribe(topic, protocol, endpoint))
+    render_one(get_cloud().notification.subscribe(topic, protocol=protocol, endpoint=endpoint))
 
 
 @group.command("confirm")

@@ -18,8 +18,7 @@ operations, the ``cloudkit_call`` instrumentation of every public method, and a 
 every primitive operation that raises :class:`NotSupported` naming the provider and the operation
 (the typed driver signatures are declared for type checkers only). A provider implements the
 driver methods it supports; the rest drop out of :meth:`Service.capabilities`. Calling such an
-operation validates its input and then raises ``NotSupported``; an operation the instance lists in
-``unsupported`` (support known only at run time) raises ``NotSupported`` before anything else.
+operation validates its input and then raises ``NotSupported``.
 """
 
 from __future__ import annotations
@@ -82,15 +81,12 @@ def _unimplemented(op: Operation) -> Callable[..., NoReturn]:
 def _gated(op: Operation, method: F) -> F:
     """``method`` with the support rule: ``NotSupported`` names the operation the caller called.
 
-    An operation in ``service.unsupported`` raises at once. A derived operation whose foundations
-    the provider lacks validates its input first, like every other one, and then raises naming
-    itself (not the missing primitive it reached).
+    A derived operation whose foundations the provider lacks validates its input first, like every
+    other one, and then raises naming itself (not the missing primitive it reached).
     """
 
     @functools.wraps(method)
     def gate(self: Service, *args: Any, **kwargs: Any) -> Any:
-        if op.name in self.unsupported:
-            self._not_supported(op.name)
         if not op.derived or self._implements(op.name):
             return method(self, *args, **kwargs)
         try:

@@ -167,7 +167,7 @@ class ComputeConformance(Conformance):
         name = unique_name("sg")
         ssh = SecurityRule("tcp", 22, 22, "10.0.0.0/8")
         web = SecurityRule("tcp", 80, 80, "0.0.0.0/0")
-        group = compute.create_security_group(name, "conformance", rules=[ssh])
+        group = compute.create_security_group(name, description="conformance", rules=[ssh])
         try:
             assert group.name == name and ssh in group.rules
             group = compute.authorize_ingress(group, [web])
@@ -182,7 +182,7 @@ class ComputeConformance(Conformance):
 
     def test_instance_in_security_group(self, cloudkit_cloud: Cloud, compute: ComputeService, launch: object) -> None:
         requires(cloudkit_cloud, "compute", "create_security_group", "delete_security_group")
-        group = compute.create_security_group(unique_name("sg"), "web", rules=[SecurityRule("tcp", 8080)])
+        group = compute.create_security_group(unique_name("sg"), description="web", rules=[SecurityRule("tcp", 8080)])
         try:
             inst = launch(security_groups=[group])  # type: ignore[operator]
             assert group.id in inst.security_groups

@@ -56,7 +56,7 @@ class DatabaseConformance(Conformance):
         if self.engine is not None:
             return self.engine
         requires(cloudkit_cloud, "database", "list_engines")
-        engines = database.list_engines()
+        engines = list(database.list_engines())
         return "postgres" if "postgres" in engines else engines[0]
 
     @pytest.fixture
@@ -106,7 +106,7 @@ class DatabaseConformance(Conformance):
 
     def test_engines_are_listed(self, cloudkit_cloud: Cloud, database: DatabaseService) -> None:
         requires(cloudkit_cloud, "database", "list_engines")
-        engines = database.list_engines()
+        engines = list(database.list_engines())
         assert engines
         assert all(isinstance(e, str) and e == e.lower() for e in engines)
 

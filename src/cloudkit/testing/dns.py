@@ -229,12 +229,16 @@ class DNSConformance(Conformance):
         requires(cloudkit_cloud, "dns", "plan_sync")
         dns.upsert_records(zone, [RecordSet("keep", "A", 300, ("192.0.2.1",)), RecordSet("drop", "A", 300, ("192.0.2.2",))])
         desired = [RecordSet("keep", "A", 300, ("192.0.2.1",)), RecordSet("add", "A", 300, ("192.0.2.3",))]
-        assert [(c.action, c.record.name) for c in dns.plan_sync(zone, desired)] == [("UPSERT", "add")]
-        plan = dns.plan_sync(zone, desired, delete_missing=True, max_delete_fraction=1.0)
-        assert sorted((c.action, c.record.name) for c in plan) == [("DELETE", "drop"), ("UPSERT", "add")]
-        with pytest.raises(Conflict):
-            dns.plan_sync(zone, [], delete_missing=True, max_delete_fraction=0.3)
-        dns.change_records(zone, plan)
+        assert [(c.action, c.record.name) for c in dns.plan_sync(zone, desired).changes] == [("UPSERT", "add")]
+        plan = dns.plan_sync(zone, desired, delete_missing=True, min_existing=1)
+        assert sorted((c.action, c.record.name) for c in plan.changes) == [("DELETE", "drop"), ("UPSERT", "add")]
+        assert (len(plan.creates), len(plan.updates), len(plan.deletes), plan.existing) == (1, 0, 1, 2)
+        unsafe = dns.plan_sync(zone, [], delete_missing=True, min_existing=1)
+        with pytest.raises(Conflict, match="2 deletes of 2"):  # UnsafePlan is a Conflict
+            dns.apply_plan(unsafe)
+        with pytest.raises(Conflict, match="1 deletes of 2"):
+            plan.raise_if_unsafe()
+        dns.apply_plan(plan, force=True)
         assert set(_own(dns.list_records(zone))) == {("keep", "A"), ("add", "A")}
 
     # ------------------------------------------------------------ zone files

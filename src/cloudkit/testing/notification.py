@@ -95,14 +95,14 @@ class NotificationConformance(Conformance):
             notification.create_topic("no spaces allowed")
         assert err.value.field == "name"
         with pytest.raises(InvalidInput) as err:
-            notification.subscribe("any-topic", "carrier-pigeon", "coo")
+            notification.subscribe("any-topic", protocol="carrier-pigeon", endpoint="coo")
         assert err.value.field == "protocol"
         with pytest.raises(InvalidInput):
-            notification.subscribe("any-topic", "email", "not-an-address")
+            notification.subscribe("any-topic", protocol="email", endpoint="not-an-address")
         with pytest.raises(InvalidInput):
-            notification.subscribe("any-topic", "sms", "12345")
+            notification.subscribe("any-topic", protocol="sms", endpoint="12345")
         with pytest.raises(InvalidInput):
-            notification.subscribe("any-topic", "https", "http://example.com/hook")
+            notification.subscribe("any-topic", protocol="https", endpoint="http://example.com/hook")
         with pytest.raises(InvalidInput) as err:
             notification.publish("any-topic", "x" * (256 * 1024 + 1))
         assert err.value.field == "message"
@@ -137,7 +137,7 @@ class NotificationConformance(Conformance):
     def test_publish_reaches_a_queue_subscription(self, cloudkit_cloud: Cloud, notification: NotificationService,
                                                   topic: Topic, queue: Queue) -> None:
         requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
-        sub = notification.subscribe(topic, "queue", queue.id)
+        sub = notification.subscribe(topic, protocol="queue", endpoint=queue.id)
         assert sub.protocol == "queue"
         assert sub.status == "confirmed"
         assert sub.topic_id == topic.id
@@ -159,7 +159,7 @@ class NotificationConformance(Conformance):
         self, cloudkit_cloud: Cloud, notification: NotificationService, topic: Topic, queue: Queue
     ) -> None:
         requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
-        notification.subscribe(topic, "queue", queue.id)
+        notification.subscribe(topic, protocol="queue", endpoint=queue.id)
         notification.publish(topic, "at least once")
         deadline = time.monotonic() + self.delivery_timeout
         first: list[QueueMessage] = []
@@ -183,7 +183,7 @@ class NotificationConformance(Conformance):
         queues = [notification.create_queue(unique_name("ckq")) for _ in range(2)]
         try:
             for q in queues:
-                notification.subscribe(topic, "queue", q.id)
+                notification.subscribe(topic, protocol="queue", endpoint=q.id)
             for i in range(3):
                 notification.publish(topic, f"message {i}")
             for q in queues:
@@ -197,8 +197,8 @@ class NotificationConformance(Conformance):
     def test_subscriptions_list_and_unsubscribe(self, cloudkit_cloud: Cloud, notification: NotificationService,
                                                 topic: Topic, queue: Queue) -> None:
         requires(cloudkit_cloud, "notification", "subscribe", "list_subscriptions", "get_subscription", "unsubscribe")
-        sub = notification.subscribe(topic, "queue", queue.id)
-        sms = notification.subscribe(topic, "sms", "+14155550100")
+        sub = notification.subscribe(topic, protocol="queue", endpoint=queue.id)
+        sms = notification.subscribe(topic, protocol="sms", endpoint="+14155550100")
         assert sms.status == "confirmed"
         assert {s.id for s in notification.list_subscriptions(topic)} == {sub.id, sms.id}
         assert sub.id in {s.id for s in notification.list_subscriptions()}
@@ -212,20 +212,20 @@ class NotificationConformance(Conformance):
                                                        queue: Queue) -> None:
         requires(cloudkit_cloud, "notification", "create_topic", "subscribe", "list_subscriptions", "delete_topic")
         topic = notification.create_topic(unique_name("ck"))
-        sub = notification.subscribe(topic, "queue", queue.id)
+        sub = notification.subscribe(topic, protocol="queue", endpoint=queue.id)
         notification.delete_topic(topic)
         assert sub.id not in {s.id for s in notification.list_subscriptions()}
 
     def test_http_and_email_subscriptions_start_pending(self, cloudkit_cloud: Cloud, notification: NotificationService,
                                                         topic: Topic) -> None:
         requires(cloudkit_cloud, "notification", "subscribe")
-        sub = notification.subscribe(topic, "email", "ops@example.com")
+        sub = notification.subscribe(topic, protocol="email", endpoint="ops@example.com")
         assert sub.protocol == "email"
         assert sub.status == "pending"
 
     def test_sms_goes_to_the_outbox(self, cloudkit_cloud: Cloud, notification: NotificationService, topic: Topic) -> None:
         requires(cloudkit_cloud, "notification", "subscribe", "publish", "list_deliveries")
-        notification.subscribe(topic, "sms", "+1 415 555 0100")
+        notification.subscribe(topic, protocol="sms", endpoint="+1 415 555 0100")
         result = notification.publish(topic, "your code is 123456")
         sent = [d for d in notification.list_deliveries(topic=topic, status="sent") if d.message_id == result.message_id]
         assert [(d.protocol, d.endpoint, d.body) for d in sent] == [("sms", "+14155550100", "your code is 123456")]

@@ -189,7 +189,7 @@ def _free_port() -> int:
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="the sandbox serves with the host's /usr/bin/python3")
 def test_security_group_opening_a_port_shares_the_network(compute: ComputeService) -> None:
     port = _free_port()
-    group = compute.create_security_group("web", "http", rules=[SecurityRule("tcp", port)])
+    group = compute.create_security_group("web", description="http", rules=[SecurityRule("tcp", port)])
     inst = compute.create_instance(
         "web-1", image=IMAGE, instance_type="local.small", security_groups=[group],
         user_data=f"#!/bin/sh\necho served-from-sandbox > /srv/index.html\ncd /srv && exec python3 -m http.server {port} "

@@ -38,7 +38,7 @@ def _wait(predicate: Callable[[], Any], timeout: float = 10) -> Any:
 
 def _confirmed_http(cloud: cloudkit.Cloud, receiver: Receiver, topic: str) -> Any:
     n = cloud.notification
-    sub = n.subscribe(topic, "http", receiver.url)
+    sub = n.subscribe(topic, protocol="http", endpoint=receiver.url)
     assert sub.status == "pending"
     confirmation = verify_envelope(receiver.wait_for(1)[0], n.signing_certificate())  # type: ignore[attr-defined]
     assert confirmation["Type"] == "SubscriptionConfirmation"
@@ -89,7 +89,7 @@ def test_email_confirmation_and_delivery_through_smtp(make_cloud: MakeCloud, mai
     cloud = make_cloud(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_sender="alerts@example.com")
     n = cloud.notification
     topic = n.create_topic("alerts")
-    sub = n.subscribe(topic, "email", "ops@example.com")
+    sub = n.subscribe(topic, protocol="email", endpoint="ops@example.com")
     assert sub.status == "pending"
     rcpt, confirmation = mailbox.wait_for(1)[0]
     assert rcpt == ["ops@example.com"]
@@ -111,7 +111,7 @@ def test_queue_delivery_is_the_published_text_with_typed_fields(make_cloud: Make
     n = make_cloud().notification
     topic = n.create_topic("orders")
     queue = n.create_queue("order-worker")
-    n.subscribe(topic, "queue", "order-worker")  # by name
+    n.subscribe(topic, protocol="queue", endpoint="order-worker")  # by name
     published = json.dumps({"order": 7})
     before = datetime.now(UTC)
     result = n.publish(topic, published, subject="New order", attributes={"kind": "created"})
@@ -238,9 +238,9 @@ def test_bad_input_and_missing_queue(make_cloud: MakeCloud) -> None:
     n = make_cloud().notification
     topic = n.create_topic("input")
     with pytest.raises(NotFound):
-        n.subscribe(topic, "queue", "no-such-queue")
+        n.subscribe(topic, protocol="queue", endpoint="no-such-queue")
     with pytest.raises(InvalidInput) as err:
-        n.subscribe(topic, "http", "ftp://example.com/")
+        n.subscribe(topic, protocol="http", endpoint="ftp://example.com/")
     assert err.value.field == "endpoint"
     with pytest.raises(InvalidInput) as err:
         n.list_deliveries(status="lost")
@@ -301,7 +301,7 @@ def test_https_delivery_checks_the_endpoint_certificate(make_cloud: MakeCloud, t
     try:
         untrusting = make_cloud(delivery_attempts=100).notification
         topic = untrusting.create_topic("tls")
-        untrusting.subscribe(topic, "https", url)
+        untrusting.subscribe(topic, protocol="https", endpoint=url)
         [retrying] = _wait(lambda: [d for d in _all_rows(untrusting) if d["status"] == "retrying"])
         assert "CERTIFICATE_VERIFY_FAILED" in retrying["last_error"]  # TLS is checked: nothing reached the endpoint
         assert bodies == []
