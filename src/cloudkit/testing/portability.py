@@ -99,7 +99,7 @@ def _diff(a: Any, b: Any, path: str, ignore: Mapping[str, str], out: list[str]) 
             out.append(f"{path}: {len(a)} items != {len(b)} items ({a!r} != {b!r})")
             return
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _diff(x, y, f"{path}.{i}", ignore, out)
+            _diff(x, y, f"{path}.{i}" if path else str(i), ignore, out)
         return
     if a != b or type(a) is not type(b):
         out.append(f"{path}: {a!r} != {b!r}")
