@@ -299,7 +299,7 @@ def test_the_core_applies_the_libcloud_translator_to_driver_calls_and_listings()
     assert caught.value.provider == "libcloud:s3" and isinstance(caught.value.__cause__, ContainerDoesNotExistError)
 
     storage._driver_obj = _Boom(InvalidCredsError("bad key"))  # type: ignore[attr-defined]
-    with pytest.raises(AuthenticationError, match="storage.list_buckets"):
+    with pytest.raises(AuthenticationError, match=r"storage\.list_buckets"):
         list(storage.list_buckets())
 
 

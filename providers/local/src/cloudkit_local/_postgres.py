@@ -16,7 +16,6 @@ import re
 import shutil
 import stat
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -224,17 +223,14 @@ def running_pid(data: Path) -> int | None:
     return pid
 
 
-def wait_until(check: Any, timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll ``check()`` until true, else raise :class:`cloudkit.errors.Timeout`."""
-    from cloudkit.errors import Timeout
+def wait_until(check: Any, timeout: float, what: str, target: str, interval: float = 0.05) -> None:
+    """Poll ``check()`` until true, else raise :class:`cloudkit.errors.Timeout` naming ``what`` and ``target``.
 
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return
-        if time.monotonic() > deadline:
-            raise Timeout(f"{what} did not happen within {timeout:g}s", provider="local")
-        time.sleep(interval)
+    The shared wait rule (:func:`cloudkit.provider.poll_until`): nothing is undone on a timeout.
+    """
+    from cloudkit.provider import poll_until
+
+    poll_until(check, bool, timeout=timeout, what=what, target=target, interval=interval, provider="local")
 
 
 def connect(port: int, user: str, password: str, dbname: str = "postgres", timeout: float = 10) -> Any:

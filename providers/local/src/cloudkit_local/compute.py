@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 
-from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Timeout
+from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from cloudkit.models.compute import (
     Image,
     Instance,
@@ -45,6 +45,7 @@ from cloudkit.models.compute import (
     Volume,
     VolumeSnapshot,
 )
+from cloudkit.provider import poll_until
 from cloudkit.services.compute import ComputeService
 from cloudkit_local import _cloudinit, _guestfs, _sandbox
 from cloudkit_local._root import Database, root_from
@@ -237,27 +238,26 @@ class LocalCompute(LocalErrors, ComputeService):
         image_id = _new_id("local:image", 6)
         dest = self.root / "images" / image_id
         rootfs = self._dir(instance_id) / "rootfs"
-        with mapped("capture image"):
-            tmp = dest.with_name(dest.name + ".part")
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir()
-            for sub in _sandbox.PRIVATE_DIRS:
-                if (rootfs / sub).is_dir() and not (rootfs / sub).is_symlink():
-                    _guestfs.copy_tree(rootfs / sub, tmp / sub)
-            # A new instance boots for the first time: drop the per-instance cloud-init state (a link
-            # on the way is not followed: the copy is the guest's writing).
-            _guestfs.remove_tree(tmp, _cloudinit.STATE_DIR)
-            try:
-                with self._tx() as conn:
-                    conn.execute(
-                        "INSERT INTO images (id, name, description, source_instance, created_at) VALUES (?,?,?,?,?)",
-                        (image_id, name, f"captured from {instance_id}", instance_id, _now()),
-                    )
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            tmp.rename(dest)
+        tmp = dest.with_name(dest.name + ".part")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        for sub in _sandbox.PRIVATE_DIRS:
+            if (rootfs / sub).is_dir() and not (rootfs / sub).is_symlink():
+                _guestfs.copy_tree(rootfs / sub, tmp / sub)
+        # A new instance boots for the first time: drop the per-instance cloud-init state (a link
+        # on the way is not followed: the copy is the guest's writing).
+        _guestfs.remove_tree(tmp, _cloudinit.STATE_DIR)
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO images (id, name, description, source_instance, created_at) VALUES (?,?,?,?,?)",
+                    (image_id, name, f"captured from {instance_id}", instance_id, _now()),
+                )
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        tmp.rename(dest)
         return self._get_image(image_id)
 
     def _list_instance_types(self) -> Iterator[InstanceType]:
@@ -537,26 +537,21 @@ class LocalCompute(LocalErrors, ComputeService):
                                  (instance_id,))
                     conn.execute("UPDATE volumes SET state = 'available', attached_to = NULL, device = NULL "
                                  "WHERE attached_to = ?", (instance_id,))
-                with mapped("remove instance root"):
-                    rootfs = self._dir(instance_id) / "rootfs"
-                    if rootfs.exists():
-                        shutil.rmtree(rootfs)
+                rootfs = self._dir(instance_id) / "rootfs"
+                if rootfs.exists():
+                    shutil.rmtree(rootfs)
         return self._get_instance(instance_id)
 
     def _wait_for_instance(self, instance_id: str, state: str, timeout: float) -> Instance:
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            inst = self._instance(self._row(instance_id))
-            if inst.state == state:
-                return inst
+        def cannot(inst: Instance) -> Conflict | None:
             if inst.state == "terminated" or (state == "running" and inst.state == "stopped"):
-                raise Conflict(f"instance {instance_id} is {inst.state}; it will not become {state}", provider=PROVIDER)
-            if time.monotonic() >= deadline:
-                raise Timeout(f"instance {instance_id} did not become {state} within {timeout:g}s (it is {inst.state})",
-                              provider=PROVIDER)
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+                return Conflict(f"instance {instance_id} is {inst.state}; it will not become {state}", provider=PROVIDER)
+            return None
+
+        # The wait rule (cloudkit.provider): on Timeout the instance keeps booting or stopping.
+        return poll_until(lambda: self._instance(self._row(instance_id)), lambda inst: inst.state == state,
+                          timeout=timeout, what=f"instance {instance_id}", target=state, state=lambda inst: inst.state,
+                          failed=cannot, interval=0.05, initial=0.002, provider=PROVIDER)
 
     def _get_console_output(self, instance_id: str) -> str:
         self._row(instance_id)
@@ -700,11 +695,10 @@ class LocalCompute(LocalErrors, ComputeService):
                 raise InvalidInput("size_gb", f"must be at least the snapshot's size ({snap['size_gb']} GiB)")
         volume_id = _new_id("vol", 8)
         dest = self.root / "volumes" / volume_id
-        with mapped("create volume"):
-            if snap is not None:
-                _copy_tree(self.root / "snapshots" / snap["id"], dest)
-            else:
-                dest.mkdir()
+        if snap is not None:
+            _copy_tree(self.root / "snapshots" / snap["id"], dest)
+        else:
+            dest.mkdir()
         try:
             with self._tx() as conn:
                 conn.execute(
@@ -726,8 +720,7 @@ class LocalCompute(LocalErrors, ComputeService):
             raise Conflict(f"volume {volume_id} is attached to {row['attached_to']}; detach it first", provider=PROVIDER)
         with self._tx() as conn:
             conn.execute("DELETE FROM volumes WHERE id = ?", (volume_id,))
-        with mapped("delete volume"):
-            shutil.rmtree(self.root / "volumes" / volume_id, ignore_errors=True)
+        shutil.rmtree(self.root / "volumes" / volume_id, ignore_errors=True)
 
     def _attach_volume(self, volume_id: str, instance_id: str, device: str, wait: bool, timeout: float) -> Volume:
         inst = self._row(instance_id)
@@ -772,8 +765,7 @@ class LocalCompute(LocalErrors, ComputeService):
         vol = self._volume_row(volume_id)
         snapshot_id = _new_id("snap", 8)
         dest = self.root / "snapshots" / snapshot_id
-        with mapped("copy volume"):
-            _copy_tree(self.root / "volumes" / volume_id, dest)
+        _copy_tree(self.root / "volumes" / volume_id, dest)
         try:
             with self._tx() as conn:
                 conn.execute(
@@ -793,8 +785,7 @@ class LocalCompute(LocalErrors, ComputeService):
         self._snapshot_row(snapshot_id)
         with self._tx() as conn:
             conn.execute("DELETE FROM volume_snapshots WHERE id = ?", (snapshot_id,))
-        with mapped("delete snapshot"):
-            shutil.rmtree(self.root / "snapshots" / snapshot_id, ignore_errors=True)
+        shutil.rmtree(self.root / "snapshots" / snapshot_id, ignore_errors=True)
 
 
 def make_service(settings: Mapping[str, Any]) -> LocalCompute:

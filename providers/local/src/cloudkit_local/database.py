@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported, Timeout
 from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
 from cloudkit.paging import paginate
 from cloudkit.services.database import DatabaseService
@@ -302,6 +302,12 @@ class LocalDatabase(LocalErrors, DatabaseService):
             with self._lock:
                 try:
                     work()
+                except Timeout as exc:
+                    # The wait rule (cloudkit.provider): a timeout deletes and undoes nothing. The
+                    # instance stays, marked failed so that it can be inspected and deleted.
+                    self._set_status(rec, "failed" if rec["engine"] == "postgres" else "available")
+                    raise Timeout(f"database instance {rec['id']!r}: {exc}; it is left in place, now "
+                                  f"{self._live_status(rec)} (delete_instance removes it)", provider="local") from exc
                 except BaseException:
                     if undo is not None:
                         undo()
@@ -365,7 +371,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
     def _wait_primary(self, rec: Mapping[str, Any], timeout: float) -> None:
         """Wait until a server has left recovery (after point-in-time restore or promotion)."""
         pg.wait_until(lambda: self._sql(rec, [("SELECT pg_is_in_recovery()", ())])[0] is False, timeout,
-                      f"database server {rec['id']} leaving recovery", interval=0.1)
+                      f"database server {rec['id']}", "a primary (out of recovery)", interval=0.1)
 
     # ------------------------------------------------------------ engines
     def _list_engines(self) -> Iterator[str]:
@@ -789,7 +795,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         stamp = time.time()
         seg = self._sql(src, [("SELECT txid_current()", ()), ("SELECT pg_walfile_name(pg_switch_wal())", ())])[1]
         archived = Path(src["archive"]) / str(seg)
-        pg.wait_until(archived.exists, timeout, f"archiving WAL segment {seg} of {src['id']}")
+        pg.wait_until(archived.exists, timeout, f"WAL segment {seg} of {src['id']}", "archived")
         return stamp
 
     # ------------------------------------------------------------ replicas

@@ -157,21 +157,19 @@ class LocalDNS(LocalErrors, DNSService):
             return self._zone_model(self._zone_row(conn, zid), conn)
 
     def _get_zone(self, zone_id_or_name: str) -> Zone:
-        with mapped("get zone"):
-            rows = self.db.query("SELECT * FROM zones WHERE id = ?", (zone_id_or_name,))
-            if not rows:
-                name = zone_id_or_name.strip().rstrip(".").lower()
-                rows = self.db.query("SELECT * FROM zones WHERE name = ?", (name,))
-            if not rows:
-                raise NotFound(f"no hosted zone {zone_id_or_name!r}", provider=PROVIDER, code="NoSuchHostedZone")
-            return self._zone_model(rows[0])
+        rows = self.db.query("SELECT * FROM zones WHERE id = ?", (zone_id_or_name,))
+        if not rows:
+            name = zone_id_or_name.strip().rstrip(".").lower()
+            rows = self.db.query("SELECT * FROM zones WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"no hosted zone {zone_id_or_name!r}", provider=PROVIDER, code="NoSuchHostedZone")
+        return self._zone_model(rows[0])
 
     def _list_zones(self) -> Iterator[Zone]:
         after = ""
         while True:
-            with mapped("list zones"):
-                rows = self.db.query("SELECT * FROM zones WHERE name > ? ORDER BY name LIMIT ?", (after, PAGE))
-                zones = [self._zone_model(r) for r in rows]
+            rows = self.db.query("SELECT * FROM zones WHERE name > ? ORDER BY name LIMIT ?", (after, PAGE))
+            zones = [self._zone_model(r) for r in rows]
             yield from zones
             if len(rows) < PAGE:
                 return
@@ -194,9 +192,8 @@ class LocalDNS(LocalErrors, DNSService):
 
     # ------------------------------------------------------------ records
     def _list_records(self, zone_id: str, name: str | None, type: str | None) -> Iterator[RecordSet]:
-        with mapped("list records"):
-            if not self.db.query("SELECT 1 FROM zones WHERE id = ?", (zone_id,)):
-                raise NotFound(f"no hosted zone with id {zone_id!r}", provider=PROVIDER, code="NoSuchHostedZone")
+        if not self.db.query("SELECT 1 FROM zones WHERE id = ?", (zone_id,)):
+            raise NotFound(f"no hosted zone with id {zone_id!r}", provider=PROVIDER, code="NoSuchHostedZone")
         return self._iter_records(zone_id, name, type)
 
     def _iter_records(self, zone_id: str, name: str | None, type: str | None) -> Iterator[RecordSet]:

@@ -54,6 +54,8 @@ def translate(exc: BaseException, operation: str) -> CloudkitError:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         tail = " ".join(str(detail).strip().splitlines()[-3:])
+        if tool == "pg_ctl" and "in time" in tail:  # pg_ctl -w -t gave up waiting: the server may still come up
+            return Timeout(f"{operation}: {tail}", provider=PROVIDER)
         return ProviderError(f"{operation}: {tool} exited with status {exc.returncode}: {tail}", provider=PROVIDER)
     if type(exc).__module__.startswith("psycopg"):
         sqlstate = getattr(exc, "sqlstate", None) or ""

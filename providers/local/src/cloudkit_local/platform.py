@@ -54,6 +54,7 @@ from cloudkit.models.platform import (
     Event,
     Stack,
 )
+from cloudkit.provider import follow as follow_events
 from cloudkit.services.platform import PlatformService
 from cloudkit_local import _sandbox
 from cloudkit_local._root import Database, free_port, root_from, write_atomic
@@ -395,8 +396,7 @@ class LocalPlatform(LocalErrors, PlatformService):
     # ================================================================ versions
     def _create_version(self, application: str, label: str, source: Path | bytes, description: str | None) -> AppVersion:
         if isinstance(source, Path):
-            with mapped("read version source"):
-                data = _zip_folder(source) if source.is_dir() else source.read_bytes()
+            data = _zip_folder(source) if source.is_dir() else source.read_bytes()
         else:
             data = source
         _check_bundle(data)
@@ -418,8 +418,7 @@ class LocalPlatform(LocalErrors, PlatformService):
             kind, ref = "storage", f"{BUCKET}/{key}"
         else:
             path = self.root / "bundles" / f"{digest}.zip"
-            with mapped("store version bundle"):
-                write_atomic(path, data, mode=0o644)
+            write_atomic(path, data, mode=0o644)
             kind, ref = "file", str(path)
         try:
             with self._tx() as conn:
@@ -872,8 +871,7 @@ class LocalPlatform(LocalErrors, PlatformService):
         with self._tx() as conn:
             conn.execute("UPDATE environments SET status = 'terminated', health = 'grey', proxy_pid = NULL, "
                          "busy_pid = NULL, updated_at = ? WHERE id = ?", (_now(), row["id"]))
-        with mapped("remove environment files"):
-            shutil.rmtree(self.root / "envs" / row["id"] / "releases", ignore_errors=True)
+        shutil.rmtree(self.root / "envs" / row["id"] / "releases", ignore_errors=True)
         self._event(f"terminateEnvironment completed successfully for {row['name']}", application=row["application"],
                     environment=row["name"])
         return self._environment(self._env_row(row["id"]))
@@ -963,8 +961,9 @@ class LocalPlatform(LocalErrors, PlatformService):
         if environment is not None:
             env_name = self._env_row(environment)["name"]
         last = 0
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def fetch() -> Iterator[Event]:
+            nonlocal last
             sql = "SELECT * FROM events WHERE id > ?"
             params: list[Any] = [last]
             if application is not None:
@@ -980,9 +979,8 @@ class LocalPlatform(LocalErrors, PlatformService):
                     continue
                 yield Event(timestamp=ts, message=row["message"], severity=row["severity"],
                             application=row["application"], environment=row["environment"], version=row["version"])
-            if not follow or time.monotonic() >= deadline:
-                return
-            time.sleep(0.1)
+
+        return follow_events(fetch, follow=follow, timeout=timeout, interval=0.1)
 
 
 def make_service(settings: Mapping[str, Any]) -> LocalPlatform:

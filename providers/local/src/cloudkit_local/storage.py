@@ -505,25 +505,23 @@ class LocalStorage(LocalErrors, StorageService):
 
     # ------------------------------------------------------------ buckets
     def _create_bucket(self, name: str, region: str | None) -> Bucket:
-        with mapped("create bucket"):
-            with self.db.transaction() as conn:
-                if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
-                    from cloudkit.errors import AlreadyExists
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone():
+                from cloudkit.errors import AlreadyExists
 
-                    raise AlreadyExists(f"bucket {name!r} already exists", provider=PROVIDER, code="BucketAlreadyExists")
-                bid = uuid.uuid4().hex
-                with self._dir("buckets") as folder:
-                    os.mkdir(bid, 0o700, dir_fd=folder)
-                conn.execute(
-                    "INSERT INTO buckets (name, id, region, created_at) VALUES (?, ?, ?, ?)",
-                    (name, bid, region, time.time()),
-                )
-            row = self.db.query("SELECT * FROM buckets WHERE name = ?", (name,))[0]
+                raise AlreadyExists(f"bucket {name!r} already exists", provider=PROVIDER, code="BucketAlreadyExists")
+            bid = uuid.uuid4().hex
+            with self._dir("buckets") as folder:
+                os.mkdir(bid, 0o700, dir_fd=folder)
+            conn.execute(
+                "INSERT INTO buckets (name, id, region, created_at) VALUES (?, ?, ?, ?)",
+                (name, bid, region, time.time()),
+            )
+        row = self.db.query("SELECT * FROM buckets WHERE name = ?", (name,))[0]
         return self._bucket(row)
 
     def _get_bucket(self, name: str) -> Bucket:
-        with mapped("get bucket"):
-            rows = self.db.query("SELECT * FROM buckets WHERE name = ?", (name,))
+        rows = self.db.query("SELECT * FROM buckets WHERE name = ?", (name,))
         if not rows:
             raise NotFound(f"no bucket named {name!r}", provider=PROVIDER, code="NoSuchBucket")
         return self._bucket(rows[0])
@@ -531,8 +529,7 @@ class LocalStorage(LocalErrors, StorageService):
     def _list_buckets(self) -> Iterator[Bucket]:
         after = ""
         while True:
-            with mapped("list buckets"):
-                rows = self.db.query("SELECT * FROM buckets WHERE name > ? ORDER BY name LIMIT ?", (after, PAGE))
+            rows = self.db.query("SELECT * FROM buckets WHERE name > ? ORDER BY name LIMIT ?", (after, PAGE))
             for row in rows:
                 yield self._bucket(row)
             if len(rows) < PAGE:
@@ -540,16 +537,15 @@ class LocalStorage(LocalErrors, StorageService):
             after = rows[-1]["name"]
 
     def _delete_bucket(self, name: str) -> None:
-        with mapped("delete bucket"):
-            with self.db.transaction() as conn:
-                row = self._bucket_row(conn, name)
-                if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
-                    raise Conflict(f"bucket {name!r} is not empty", provider=PROVIDER, code="BucketNotEmpty")
-                busy = conn.execute("SELECT 1 FROM pending WHERE bucket_id = ? LIMIT 1", (row["id"],)).fetchone()
-                conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
-            if not busy:
-                with self._dir("buckets") as folder:
-                    shutil.rmtree(row["id"], ignore_errors=True, dir_fd=folder)
+        with self.db.transaction() as conn:
+            row = self._bucket_row(conn, name)
+            if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                raise Conflict(f"bucket {name!r} is not empty", provider=PROVIDER, code="BucketNotEmpty")
+            busy = conn.execute("SELECT 1 FROM pending WHERE bucket_id = ? LIMIT 1", (row["id"],)).fetchone()
+            conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+        if not busy:
+            with self._dir("buckets") as folder:
+                shutil.rmtree(row["id"], ignore_errors=True, dir_fd=folder)
 
     # ------------------------------------------------------------ writes
     def _store(
@@ -674,8 +670,7 @@ class LocalStorage(LocalErrors, StorageService):
         """
         from cloudkit.streams import ProgressReader
 
-        with mapped("open file to upload"):
-            fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        fh = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
         with fh:
             total = os.fstat(fh.fileno()).st_size
             if total > MULTIPART_THRESHOLD:
@@ -685,8 +680,7 @@ class LocalStorage(LocalErrors, StorageService):
             return self._store(bucket, key, lambda fd: _copy_stream(reader, fd, total), content_type, metadata)
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
-        with mapped("copy object"):
-            src_bucket_id, row, src = self._open_object(src_bucket, src_key)
+        src_bucket_id, row, src = self._open_object(src_bucket, src_key)
         with src:
             size = row["size"]
 
@@ -706,8 +700,7 @@ class LocalStorage(LocalErrors, StorageService):
 
     # ------------------------------------------------------------ reads
     def _get_object(self, bucket: str, key: str, range: tuple[int, int | None] | None) -> ObjectReader:
-        with mapped("get object"):
-            _, row, fh = self._open_object(bucket, key)
+        _, row, fh = self._open_object(bucket, key)
         info = self._info(bucket, row)
         size = info.size
         if range is None:
@@ -722,42 +715,40 @@ class LocalStorage(LocalErrors, StorageService):
         return ObjectReader(info, source, on_error=lambda exc: translate(exc, "read object"))
 
     def _head_object(self, bucket: str, key: str) -> ObjectInfo:
-        with mapped("head object"):
-            _, row = self._object_row(bucket, key)
+        _, row = self._object_row(bucket, key)
         return self._info(bucket, row)
 
     def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
-        with mapped("download object"):
-            _, row, src = self._open_object(bucket, key)
-            info = self._info(bucket, row)
-            with src:
-                tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        _, row, src = self._open_object(bucket, key)
+        info = self._info(bucket, row)
+        with src:
+            tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.part"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
                 try:
-                    try:
-                        done = 0
-                        # Without a progress callback the kernel copies it all in as few calls as it likes.
-                        step = CHUNK if progress is not None else 1 << 30
-                        while done < info.size:
-                            want = min(step, info.size - done)
-                            try:
-                                n = os.copy_file_range(src.fileno(), fd, want)
-                            except OSError as exc:
-                                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                                    raise
-                                n = os.sendfile(fd, src.fileno(), None, want)
-                            if n == 0:
-                                break
-                            done += n
-                            if progress is not None:
-                                progress(done, info.size)
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                    os.replace(tmp, path)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
+                    done = 0
+                    # Without a progress callback the kernel copies it all in as few calls as it likes.
+                    step = CHUNK if progress is not None else 1 << 30
+                    while done < info.size:
+                        want = min(step, info.size - done)
+                        try:
+                            n = os.copy_file_range(src.fileno(), fd, want)
+                        except OSError as exc:
+                            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                                raise
+                            n = os.sendfile(fd, src.fileno(), None, want)
+                        if n == 0:
+                            break
+                        done += n
+                        if progress is not None:
+                            progress(done, info.size)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         return info
 
     # ------------------------------------------------------------ deletes
@@ -766,27 +757,25 @@ class LocalStorage(LocalErrors, StorageService):
 
     def _delete_objects(self, bucket: str, keys: list[str]) -> DeleteResult:
         garbage: list[tuple[str, str]] = []
-        with mapped("delete objects"):
-            with self.db.transaction() as conn:
-                bucket_id = self._bucket_row(conn, bucket)["id"]
-                now = time.time()
-                for key in keys:
-                    row = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
-                    if row is None:
-                        continue
-                    conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
-                    conn.execute(
-                        "INSERT OR IGNORE INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'garbage', ?)",
-                        (row["blob"], bucket_id, now),
-                    )
-                    garbage.append((bucket_id, row["blob"]))
-            self._discard(garbage)
+        with self.db.transaction() as conn:
+            bucket_id = self._bucket_row(conn, bucket)["id"]
+            now = time.time()
+            for key in keys:
+                row = conn.execute("SELECT blob FROM objects WHERE bucket = ? AND key = ?", (bucket, key)).fetchone()
+                if row is None:
+                    continue
+                conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+                conn.execute(
+                    "INSERT OR IGNORE INTO pending (blob, bucket_id, kind, created_at) VALUES (?, ?, 'garbage', ?)",
+                    (row["blob"], bucket_id, now),
+                )
+                garbage.append((bucket_id, row["blob"]))
+        self._discard(garbage)
         return DeleteResult(deleted=keys)
 
     # ------------------------------------------------------------ listing
     def _list_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
-        with mapped("list objects"):
-            self._bucket_id(bucket)
+        self._bucket_id(bucket)
         return self._iter_objects(bucket, prefix, delimiter, start_after)
 
     def _iter_objects(self, bucket: str, prefix: str, delimiter: str | None, start_after: str | None) -> Iterator[Listing]:
@@ -885,14 +874,12 @@ class LocalStorage(LocalErrors, StorageService):
             return stop_endpoint(self.base)
 
     def _presign_url(self, bucket: str, key: str, method: str, expires_in: int) -> str:
-        with mapped("presign url"):
-            self._bucket_id(bucket)
+        self._bucket_id(bucket)
         expires = int(time.time()) + expires_in
         sig = self.signature(method, bucket, key, expires)
         from cloudkit_local._presign import ensure_endpoint
 
-        with mapped("start presign endpoint"):
-            port = ensure_endpoint(self.root, self.base, expires)
+        port = ensure_endpoint(self.root, self.base, expires)
         query = urlencode({"method": method, "expires": expires, "signature": sig})
         return f"http://127.0.0.1:{port}/{bucket}/{quote(key, safe='/-_.~')}?{query}"
 
@@ -914,8 +901,7 @@ class LocalStorage(LocalErrors, StorageService):
             conn.execute("UPDATE buckets SET lifecycle = ? WHERE name = ?", (json.dumps(data), bucket))
 
     def _get_lifecycle(self, bucket: str) -> list[LifecycleRule]:
-        with mapped("get lifecycle"):
-            rows = self.db.query("SELECT lifecycle FROM buckets WHERE name = ?", (bucket,))
+        rows = self.db.query("SELECT lifecycle FROM buckets WHERE name = ?", (bucket,))
         if not rows:
             raise NotFound(f"no bucket named {bucket!r}", provider=PROVIDER, code="NoSuchBucket")
         return [LifecycleRule(**r) for r in json.loads(rows[0]["lifecycle"])]
@@ -926,12 +912,11 @@ class LocalStorage(LocalErrors, StorageService):
         Keys in the report are plain keys when one bucket is swept, ``bucket/key`` when all are.
         """
         when = (now or datetime.now(UTC)).timestamp()
-        with mapped("apply lifecycle"):
-            if bucket is None:
-                buckets = [r["name"] for r in self.db.query("SELECT name FROM buckets ORDER BY name")]
-            else:
-                self._bucket_id(bucket)
-                buckets = [bucket]
+        if bucket is None:
+            buckets = [r["name"] for r in self.db.query("SELECT name FROM buckets ORDER BY name")]
+        else:
+            self._bucket_id(bucket)
+            buckets = [bucket]
         archived: list[str] = []
         expired: list[str] = []
         for name in buckets:
