@@ -11,7 +11,7 @@ See ``lc_harness.py`` for the modes. Fixtures:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,6 @@ import lc_servers as servers
 import pytest
 
 import cloudkit
-
-#: Port named in replay mode (nothing listens there; vcrpy answers every request).
-REPLAY_PORT = 9
 
 
 class Backend:
@@ -46,7 +43,7 @@ class Backend:
 def _backend(name: str, present: bool, start: Callable[[], servers.Server], replay: dict[str, Any]) -> Iterator[Backend]:
     mode = h.mode(present)
     if mode == "replay":
-        yield Backend(name, mode, replay)
+        yield Backend(name, mode, dict(replay))
         return
     server = start()
     try:
@@ -60,7 +57,7 @@ def azurite_backend() -> Iterator[Backend]:
     """Azurite's blob service (``azurite-blob``)."""
     yield from _backend(
         "azurite", servers.have_azurite() is not None, servers.start_azurite,
-        {"key": servers.AZURITE_ACCOUNT, "secret": servers.AZURITE_KEY, "host": "127.0.0.1", "port": REPLAY_PORT, "secure": False},
+        h.REPLAY_SETTINGS["azurite"],
     )
 
 
@@ -69,7 +66,7 @@ def pdns_backend() -> Iterator[Backend]:
     """PowerDNS with the SQLite backend and its HTTP API."""
     yield from _backend(
         "powerdns", servers.have_pdns() is not None, servers.start_pdns,
-        {"key": "ck-test-api-key", "host": "127.0.0.1", "port": REPLAY_PORT, "secure": False, "api_version": "v1"},
+        h.REPLAY_SETTINGS["powerdns"],
     )
 
 
@@ -78,8 +75,7 @@ def moto_backend() -> Iterator[Backend]:
     """A moto server (S3 and EC2) in this process."""
     yield from _backend(
         "moto", True, servers.start_moto,
-        {"key": "testing-key-id", "secret": "testing-secret-key", "host": "127.0.0.1", "port": REPLAY_PORT,
-         "secure": False, "region": "us-east-1"},
+        h.REPLAY_SETTINGS["moto"],
     )
 
 
@@ -94,9 +90,33 @@ def lc_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
         return
     record = "record" in modes
     path = h.cassette_path(request.node.nodeid)
+    if record:
+        (h.CASSETTES / path).unlink(missing_ok=True)  # a re-recording starts from nothing: one server per cassette
     # A test that made no request has no cassette file; replaying it, any request fails the test.
-    with h.make_vcr(record).use_cassette(path) as cassette:
+    with h.use_cassette(record, path) as cassette:
         yield cassette
+    if not record and _call_passed(request.node):
+        h.assert_all_played(cassette)  # fewer requests than recorded fails the test
+
+
+def _call_passed(item: pytest.Item) -> bool:
+    """Whether the test body ran to its end (passed, or skipped after its requests; not failed or xfailed)."""
+    report = item.stash.get(_CALL_REPORT, None)
+    return not (report is None or report.failed or hasattr(report, "wasxfail"))
+
+
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep the call phase's report on the item (the cassette fixture checks it at teardown)."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
 
 
 def _connect(provider: str, backend: Backend, **more: Any) -> cloudkit.Cloud:

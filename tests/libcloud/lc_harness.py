@@ -10,23 +10,52 @@ Each backend (Azurite, PowerDNS, moto) runs in one of three modes:
 
       CLOUDKIT_RECORD=1 .venv/bin/pytest tests/libcloud
 
-Requests match on method, host, path and query (not the port: live servers run on free ports).
+Replay is strict. A request matches a recorded one on method, scheme, host, path and query (not
+the port: live servers run on free ports), on its **body** (JSON compared as data, XML in canonical
+form, multipart boundaries and ``127.0.0.1:<port>`` normalised, bodies too large to store compared
+by their SHA-256) and on the **headers that carry meaning** (content type, checksums, ranges,
+user metadata, storage class, Azure blob properties). Every recorded exchange is played once
+(``allow_playback_repeats=False``) and :func:`assert_all_played` fails a test that sent fewer
+requests than were recorded. Recording deletes the old cassette first, so one cassette always
+holds one recording, from one server (:func:`servers_in`).
+
 Before anything is written, credentials headers (``Authorization``, ``X-API-Key``, dates and
-content hashes) and signed or random query parameters (SAS and SigV4 signatures, EC2 client
-tokens) are dropped, and EC2 private key material is replaced by a placeholder.
+content hashes of the signature) and signed or random query parameters (SAS and SigV4 signatures,
+EC2 client tokens) are dropped, and EC2 private key material is replaced by a placeholder.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import lc_servers as servers
 import vcr
+from vcr.request import Request
+from vcr.serialize import deserialize
+from vcr.serializers import yamlserializer
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "tests" / "cassettes" / "libcloud"
+
+#: Port named in replay mode (nothing listens there; vcrpy answers every request).
+REPLAY_PORT = 9
+#: The settings each backend is reached with in replay mode.
+REPLAY_SETTINGS: dict[str, dict[str, Any]] = {
+    "azurite": {"key": servers.AZURITE_ACCOUNT, "secret": servers.AZURITE_KEY, "host": "127.0.0.1",
+                "port": REPLAY_PORT, "secure": False},
+    "powerdns": {"key": "ck-test-api-key", "host": "127.0.0.1", "port": REPLAY_PORT, "secure": False,
+                 "api_version": "v1"},
+    "moto": {"key": "testing-key-id", "secret": "testing-secret-key", "host": "127.0.0.1", "port": REPLAY_PORT,
+             "secure": False, "region": "us-east-1"},
+}
 
 FILTERED_HEADERS = [
     "authorization",
@@ -51,10 +80,23 @@ FILTERED_QUERY = [
     "AWSAccessKeyId",
     "Timestamp",
 ]
-#: Request bodies larger than this are not stored (replay does not match on bodies).
+#: Request bodies larger than this are stored as their length and SHA-256 (and matched on those).
 MAX_STORED_REQUEST_BODY = 64 * 1024
 _KEY_MATERIAL = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 PRIVATE_KEY_PLACEHOLDER = b"-----BEGIN RSA PRIVATE KEY-----\nREDACTED\n-----END RSA PRIVATE KEY-----"
+
+#: Request headers compared on replay (besides every ``x-amz-meta-*``, ``x-ms-meta-*`` and ``x-ms-blob-*``).
+MEANINGFUL_HEADERS = frozenset({
+    "content-type", "content-md5", "content-encoding", "content-disposition", "content-language",
+    "cache-control", "range", "x-ms-range", "x-amz-storage-class", "x-amz-acl", "x-amz-copy-source",
+    "x-amz-copy-source-range", "x-amz-tagging", "x-amz-checksum-crc32", "x-amz-checksum-sha256",
+    "x-amz-server-side-encryption", "x-ms-copy-source", "x-ms-access-tier", "x-ms-blob-condition-maxsize",
+    "if-match", "if-none-match",
+})
+MEANINGFUL_HEADER_PREFIXES = ("x-amz-meta-", "x-ms-meta-", "x-ms-blob-")
+_LOOPBACK_PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
+_LOOPBACK_PORT_BYTES = re.compile(_LOOPBACK_PORT.pattern.encode())
+_BOUNDARY = re.compile(r"boundary=\"?([^\";,\s]+)")
 
 
 def mode(binary_present: bool) -> str:
@@ -66,12 +108,31 @@ def mode(binary_present: bool) -> str:
     return "replay"
 
 
-def _scrub_request(request: Any) -> Any:
-    body = request.body
-    if body is not None and not isinstance(body, (bytes, str)):
-        request.body = b"<streamed body not stored>"
-    elif body is not None and len(body) > MAX_STORED_REQUEST_BODY:
-        request.body = b"<large body not stored>"
+def _raw_body(request: Request) -> bytes | None:
+    """The request body as bytes (vcrpy keeps file and iterator bodies as bytes / a list of chunks)."""
+    raw: Any = getattr(request, "_body", None)
+    if isinstance(raw, list):
+        raw = b"".join(c if isinstance(c, bytes) else str(c).encode() for c in raw)
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if raw is None or isinstance(raw, bytes):
+        return raw
+    return str(raw).encode("utf-8")
+
+
+def large_body_placeholder(body: bytes) -> bytes:
+    """What a body over :data:`MAX_STORED_REQUEST_BODY` is stored (and matched) as."""
+    return f"<large body not stored: {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}>".encode()
+
+
+def _scrub_request(request: Request) -> Request:
+    body = _raw_body(request)
+    if body is not None and len(body) > MAX_STORED_REQUEST_BODY:
+        body = large_body_placeholder(body)
+    # Stored as plain bytes whatever was sent (a file object would be written as a pickled BytesIO).
+    request._was_file = False
+    request._was_iter = False
+    request.body = body
     return request
 
 
@@ -86,18 +147,126 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _header(request: Request, name: str) -> str:
+    value: Any = request.headers.get(name) or ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return str(value)
+
+
+def _canonical_body(request: Request) -> Any:
+    """The body as compared on replay: JSON as data, XML canonicalised, ports and boundaries normalised."""
+    body = _raw_body(request)
+    if not body:
+        return None
+    boundary = _BOUNDARY.search(_header(request, "Content-Type"))
+    if boundary:
+        body = body.replace(boundary.group(1).encode("latin-1"), b"BOUNDARY")
+    stripped = body.strip()
+    if stripped[:1] in (b"{", b"["):
+        try:
+            return ("json", json.loads(_LOOPBACK_PORT.sub(r"\1:PORT", stripped.decode("utf-8"))))
+        except ValueError:
+            pass
+    if stripped[:1] == b"<" and not stripped.startswith(b"<large body not stored"):
+        try:
+            text = ET.canonicalize(stripped.decode("utf-8"), strip_text=True)
+            return ("xml", _LOOPBACK_PORT.sub(r"\1:PORT", text))
+        except (ET.ParseError, ValueError):
+            pass
+    return ("bytes", _LOOPBACK_PORT_BYTES.sub(rb"\1:PORT", body))
+
+
+def body_matcher(r1: Request, r2: Request) -> None:
+    """Bodies carry meaning: JSON (PowerDNS) and XML (block lists, multipart completion) and bytes."""
+    if _raw_body(r1) == _raw_body(r2):
+        return
+    b1, b2 = _canonical_body(r1), _canonical_body(r2)
+    if b1 != b2:
+        raise AssertionError(f"body {_short(b1)} != recorded {_short(b2)}")
+
+
+def meaningful_headers(request: Request) -> dict[str, str]:
+    """The headers compared on replay, lower-cased, with loopback ports normalised."""
+    out: dict[str, str] = {}
+    for name in request.headers:
+        low = name.lower()
+        if low in MEANINGFUL_HEADERS or low.startswith(MEANINGFUL_HEADER_PREFIXES):
+            value = _LOOPBACK_PORT.sub(r"\1:PORT", _header(request, name))
+            out[low] = _BOUNDARY.sub("boundary=BOUNDARY", value) if low == "content-type" else value
+    return out
+
+
+def headers_matcher(r1: Request, r2: Request) -> None:
+    """Content type, checksums, ranges, metadata and blob properties must be the recorded ones."""
+    h1, h2 = meaningful_headers(r1), meaningful_headers(r2)
+    if h1 != h2:
+        diff = {k: (h1.get(k), h2.get(k)) for k in sorted(set(h1) | set(h2)) if h1.get(k) != h2.get(k)}
+        raise AssertionError(f"headers differ (sent, recorded): {diff}")
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+MATCH_ON = ("method", "scheme", "host", "path", "query", "body_meaning", "headers_meaning")
+
+
 def make_vcr(record: bool) -> vcr.VCR:
-    """The VCR of the libcloud tests (replay: ``record_mode='none'``; record: ``'all'``)."""
-    return vcr.VCR(
+    """The VCR of the libcloud tests (replay: ``record_mode='none'``, strict; record: ``'all'``)."""
+    recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="all" if record else "none",
-        match_on=["method", "scheme", "host", "path", "query"],
+        match_on=list(MATCH_ON),
         filter_headers=FILTERED_HEADERS,
         filter_query_parameters=FILTERED_QUERY,
         before_record_request=_scrub_request,
         before_record_response=_scrub_response,
         decode_compressed_response=True,
     )
+    recorder.register_matcher("body_meaning", body_matcher)
+    recorder.register_matcher("headers_meaning", headers_matcher)
+    return recorder
+
+
+def use_cassette(record: bool, path: str, library: Path | None = None) -> Any:
+    """The cassette at ``path`` (under ``library``, default :data:`CASSETTES`); each exchange plays once."""
+    recorder = make_vcr(record)
+    if library is not None:
+        recorder.cassette_library_dir = str(library)
+    return recorder.use_cassette(path, allow_playback_repeats=False)
+
+
+class UnplayedInteractions(AssertionError):
+    """A replayed test sent fewer requests than its cassette recorded."""
+
+
+def assert_all_played(cassette: Any) -> None:
+    """Fail when a replayed cassette still holds exchanges nobody asked for (each listed)."""
+    if cassette.all_played:
+        return
+    left = [f"#{i} {req.method} {req.uri}" for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]]
+    raise UnplayedInteractions(
+        f"{len(left)} of {len(cassette.data)} recorded exchanges of {cassette._path} were never requested:\n  "
+        + "\n  ".join(left[:20]) + ("\n  ..." if len(left) > 20 else "")
+    )
+
+
+def load_requests(path: Path) -> list[Request]:
+    """The recorded requests of one cassette file."""
+    requests, _ = deserialize(path.read_text(encoding="utf-8"), yamlserializer)
+    return list(requests)
+
+
+def servers_in(requests: Iterable[Request]) -> set[str]:
+    """The ``host:port`` endpoints a list of requests went to."""
+    found = set()
+    for request in requests:
+        parts = urlsplit(request.uri)
+        default = 443 if parts.scheme == "https" else 80
+        found.add(f"{parts.hostname}:{parts.port or default}")
+    return found
 
 
 def cassette_path(nodeid: str) -> str:
