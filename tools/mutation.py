@@ -1,0 +1,164 @@
+"""Run mutmut area by area and print the mutation score of each.
+
+Every area names the modules it mutates and the tests that pin them. mutmut 3 copies the
+code it mutates into ``mutants/`` and puts ``mutants/src`` first on ``sys.path``; the
+providers and contrib live in their own ``src`` directories, so each area runs in a
+scratch directory (``build/mutation/<area>``) whose ``src/`` links every package of the
+workspace. The shared options come from ``[tool.mutmut]`` in the root ``pyproject.toml``.
+
+Usage::
+
+    python tools/mutation.py                 # the quick areas (CI-sized)
+    python tools/mutation.py --all           # every area (slow: the full run)
+    python tools/mutation.py validation aws-errors
+    python tools/mutation.py --list
+
+Exit status: 0 when every measured area reaches ``--min-score`` (default 0, report only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+PACKAGES = {
+    "cloudkit": ROOT / "src" / "cloudkit",
+    "cloudkit_local": ROOT / "providers" / "local" / "src" / "cloudkit_local",
+    "cloudkit_aws": ROOT / "providers" / "aws" / "src" / "cloudkit_aws",
+    "cloudkit_libcloud": ROOT / "providers" / "libcloud" / "src" / "cloudkit_libcloud",
+    "cloudkit_contrib": ROOT / "contrib" / "src" / "cloudkit_contrib",
+}
+
+
+@dataclass(frozen=True)
+class Area:
+    """One unit of the mutation report: the modules mutated and the tests run against them."""
+
+    name: str
+    mutate: tuple[str, ...]
+    tests: tuple[str, ...]
+    quick: bool = True
+
+
+AREAS = (
+    Area("validation", ("cloudkit/validation.py",), ("tests/core/test_validation.py", "tests/core/test_pin_validation.py")),
+    Area("local-errors", ("cloudkit_local/errors.py",), ("tests/local/test_pin_local_errors.py",)),
+    Area("aws-errors", ("cloudkit_aws/errors.py",), ("tests/aws/test_errors_and_session.py", "tests/aws/test_pin_aws_errors.py")),
+    Area(
+        "libcloud-errors",
+        ("cloudkit_libcloud/errors.py",),
+        ("tests/libcloud/test_libcloud_plugin.py", "tests/libcloud/test_pin_libcloud_errors.py"),
+    ),
+    Area(
+        "local-delivery-backoff",
+        ("cloudkit_local/_delivery.py",),
+        ("tests/local/notification/test_pin_delivery.py",),
+    ),
+    Area("plugins", ("cloudkit/plugins.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_plugins.py")),
+    Area("config", ("cloudkit/config.py",), ("tests/core/test_plugins_config.py",)),
+    Area("local-dns", ("cloudkit_local/dns.py",), ("tests/local/dns",), quick=False),
+    Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
+    Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
+    Area("aws-families", ("cloudkit_aws/*",), ("tests/aws",), quick=False),
+    Area("libcloud-families", ("cloudkit_libcloud/*",), ("tests/libcloud",), quick=False),
+    Area("contrib", ("cloudkit_contrib/*",), ("tests/contrib",), quick=False),
+)
+
+
+def _toml_value(value: object) -> str:
+    return json.dumps(value)
+
+
+def _prepare(area: Area, shared: dict[str, object], pytest_ini: dict[str, object]) -> Path:
+    """Lay out the scratch directory of one area and write its configuration."""
+    work = WORK / area.name
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "src").mkdir(parents=True)
+    for name, path in PACKAGES.items():
+        (work / "src" / name).symlink_to(path, target_is_directory=True)
+    (work / "tests").symlink_to(ROOT / "tests", target_is_directory=True)
+    config: dict[str, object] = dict(shared)
+    config["source_paths"] = [f"src/{name}" for name in PACKAGES]
+    config["only_mutate"] = [f"src/{pattern}" for pattern in area.mutate]
+    config["pytest_add_cli_args_test_selection"] = list(area.tests)
+    lines = ["[tool.mutmut]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in config.items()]
+    lines.append("")
+    lines.append("[tool.pytest.ini_options]")
+    lines += [f"{key} = {_toml_value(value)}" for key, value in pytest_ini.items() if key != "testpaths"]
+    (work / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return work
+
+
+def _score(work: Path) -> dict[str, int]:
+    mutmut = [sys.executable, "-m", "mutmut"]
+    subprocess.run([*mutmut, "export-cicd-stats"], cwd=work, check=True, capture_output=True)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    return {key: int(value) for key, value in stats.items() if isinstance(value, int | float)}
+
+
+def _survivors(work: Path) -> list[str]:
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results"], cwd=work, capture_output=True, text=True).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen areas and print one score line per area (and the surviving mutants)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("areas", nargs="*", help="area names (default: the quick areas)")
+    parser.add_argument("--all", action="store_true", help="every area, including the slow ones")
+    parser.add_argument("--list", action="store_true", help="list the areas and exit")
+    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs (default 2)")
+    parser.add_argument("--min-score", type=float, default=0.0, help="fail when an area scores below this percentage")
+    args = parser.parse_args(argv)
+    if args.list:
+        for area in AREAS:
+            print(f"{area.name:24} {'quick' if area.quick else 'full '}  mutates {', '.join(area.mutate)}  tests {', '.join(area.tests)}")
+        return 0
+    known = {area.name: area for area in AREAS}
+    unknown = [name for name in args.areas if name not in known]
+    if unknown:
+        parser.error(f"unknown area(s): {', '.join(unknown)} (see --list)")
+    chosen = [known[name] for name in args.areas] if args.areas else [a for a in AREAS if args.all or a.quick]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shared = dict(pyproject.get("tool", {}).get("mutmut", {}))
+    pytest_ini = dict(pyproject.get("tool", {}).get("pytest", {}).get("ini_options", {}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUTANT_")}
+    failed = False
+    rows = []
+    for area in chosen:
+        work = _prepare(area, shared, pytest_ini)
+        print(f"== {area.name}", flush=True)
+        run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)], cwd=work, env=env)
+        if run.returncode != 0:
+            print(f"   mutmut failed in {area.name} (exit {run.returncode}); see {work}")
+            failed = True
+            continue
+        stats = _score(work)
+        killed = stats.get("killed", 0) + stats.get("timeout", 0) + stats.get("caught_by_type_check", 0)
+        total = killed + stats.get("survived", 0) + stats.get("no_tests", 0) + stats.get("suspicious", 0)
+        score = 100.0 * killed / total if total else 100.0
+        rows.append((area.name, killed, total, score))
+        for line in _survivors(work):
+            print("   ", line)
+        if score < args.min_score:
+            failed = True
+    print()
+    print(f"{'area':24} {'killed':>7} {'total':>6} {'score':>7}")
+    for name, killed, total, score in rows:
+        print(f"{name:24} {killed:7} {total:6} {score:6.1f}%")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
