@@ -70,11 +70,67 @@ def test_unknown_provider_lists_the_installed_ones() -> None:
     with pytest.raises(InvalidInput) as info:
         plugins.resolve_provider("no-such-provider")
     assert info.value.field == "provider"
-    assert "unknown provider 'no-such-provider'; installed providers: " in str(info.value)
-    assert "local" in str(info.value)
+    listed = ", ".join(sorted(plugins.providers()))
+    assert info.value.rule == f"unknown provider 'no-such-provider'; installed providers: {listed}"
+    assert "local" in listed
     for bad in ("", None, 3):
-        with pytest.raises(InvalidInput, match="must be a non-empty provider name"):
+        with pytest.raises(InvalidInput) as refused:
             plugins.resolve_provider(bad)  # type: ignore[arg-type]
+        assert (refused.value.field, refused.value.rule) == ("provider", "must be a non-empty provider name")
+
+
+def test_no_provider_installed_says_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plugins, "providers", dict)
+    with pytest.raises(InvalidInput) as info:
+        plugins.resolve_provider("nothing-here")
+    assert info.value.rule == "unknown provider 'nothing-here'; installed providers: none"
+
+
+def test_a_fresh_manager_is_set_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit.calls import LogCalls, RunCall
+
+    monkeypatch.setattr(plugins, "_pm", None)
+    monkeypatch.setattr(plugins, "_loaded", False)
+    pm = plugins.plugin_manager()
+    assert pm.project_name == "cloudkit"
+    assert isinstance(pm.get_plugin("cloudkit.run-call"), RunCall)
+    assert isinstance(pm.get_plugin("cloudkit.log-calls"), LogCalls)
+    assert pm.hook.cloudkit_make_service.spec is not None
+    assert plugins._loaded is True
+    assert "local" in {info.name for batch in pm.hook.cloudkit_providers() for info in batch or ()}
+    assert plugins.plugin_manager() is pm
+
+
+class _Catalogued:
+    @cloudkit.hookimpl
+    def cloudkit_provider_catalogue(self) -> list[cloudkit.ProviderInfo]:
+        return [cloudkit.ProviderInfo(name="pin-catalogued", families={"dns"}, description="on demand")]
+
+
+class _Maker:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, object]] = []
+
+    @cloudkit.hookimpl(tryfirst=True)
+    def cloudkit_make_service(self, provider: str, family: str, settings: object) -> object | None:
+        if provider != "pin-maker":
+            return None
+        self.seen.append((provider, family, settings))
+        return self
+
+
+def test_catalogue_adds_on_demand_providers_and_make_service_passes_settings(registered: list[object]) -> None:
+    catalogued, maker = _Catalogued(), _Maker()
+    plugins.register_plugin(catalogued, name="pin-catalogued-plugin")
+    plugins.register_plugin(maker)
+    registered.extend([catalogued, maker])
+    assert plugins.plugin_manager().get_plugin("pin-catalogued-plugin") is catalogued
+    assert plugins.catalogue()["pin-catalogued"].description == "on demand"
+    assert "pin-catalogued" not in plugins.providers()
+    assert list(plugins.catalogue()) == sorted(plugins.catalogue())
+    settings = {"region": "here"}
+    assert plugins.make_service("pin-maker", "dns", settings) is maker
+    assert maker.seen == [("pin-maker", "dns", settings)]
 
 
 def test_provider_info_converts_its_fields() -> None:

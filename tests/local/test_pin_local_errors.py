@@ -146,3 +146,35 @@ def test_mapped_reraises_native_errors_with_cause_and_leaves_others() -> None:
     with pytest.raises(NotFound) as kept, le.mapped("write"):
         raise gone
     assert kept.value is gone
+
+
+def test_every_mapped_error_names_the_local_provider() -> None:
+    cases = [
+        sqlite3.IntegrityError("x"),
+        sqlite3.OperationalError("database is locked"),
+        subprocess.CalledProcessError(1, ["pg_ctl"], stderr="did not start in time"),
+        _psycopg_error("FATAL", "28P01"),
+    ]
+    for exc in cases:
+        assert le.translate(exc, "op").provider == "local"
+
+
+def test_called_process_error_edge_cases() -> None:
+    empty = le.translate(subprocess.CalledProcessError(3, []), "x")
+    assert empty.message == "x: a command exited with status 3: "
+    undecodable = le.translate(subprocess.CalledProcessError(1, ["tool"], stderr=b"bad \xff byte"), "x")
+    assert undecodable.message == "x: tool exited with status 1: bad \ufffd byte"
+
+
+def test_psycopg_error_without_sqlstate_attribute() -> None:
+    cls = type("InterfaceError", (Exception,), {"__module__": "psycopg"})
+    err = le.translate(cls("connection lost"), "query")
+    assert type(err) is ProviderError
+    assert err.code is None
+    assert err.message == "query: InterfaceError: connection lost"
+
+
+def test_translate_error_passes_the_operation() -> None:
+    err = le.LocalErrors().translate_error(OSError(errno.ENOENT, "missing"), "get_object")
+    assert err is not None
+    assert err.message == "get_object: missing"
