@@ -34,3 +34,10 @@ bench: setup
 MATRIX_PROVIDERS := local aws libcloud:s3 libcloud:azure_blobs libcloud:powerdns libcloud:ec2
 providers-doc: setup
 	$(VENV)/bin/python -c "import re,subprocess,sys; p='docs/providers.md'; s=open(p).read(); i=s.index('| operation |'); t=subprocess.run(['$(VENV)/bin/cloudkit','--set','region=us-east-1','capabilities',*'$(MATRIX_PROVIDERS)'.split(),'--markdown'],capture_output=True,text=True,check=True).stdout; open(p,'w').write(s[:i]+t)"
+
+# Mutation testing with mutmut, area by area, with a score per area (see docs/testing.md). The quick areas
+# by default; AREAS="validation plugins" picks areas, MUTATION_ARGS=--all runs every area (the full run, slow).
+# Not part of `make test` or CI's test command.
+.PHONY: mutation
+mutation: setup
+	$(PY) tools/mutation.py $(MUTATION_ARGS) $(AREAS)
