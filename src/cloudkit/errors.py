@@ -31,6 +31,10 @@ class CloudkitError(Exception):
     error code (for example ``NoSuchBucket``) for callers that need it.
     """
 
+    #: ``True`` when the call failed after the provider received it, so its effect may have been
+    #: applied (a connection lost after sending, a server error); the message says so too.
+    may_have_been_applied: bool = False
+
     def __init__(self, message: str, *, provider: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message

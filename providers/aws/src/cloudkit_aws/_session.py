@@ -11,7 +11,14 @@ Settings the aws provider understands (all optional):
 ``<service>_endpoint_url``
     The same for one service only, for example ``s3_endpoint_url`` or ``route53_endpoint_url``.
 ``max_attempts``
-    Attempts per call under botocore's *standard* retry mode (default 5, throttling included).
+    Attempts per call, the first one included (default 5, throttling included).
+``retry_mode``
+    botocore's retry mode: ``standard`` (default), ``legacy`` or ``adaptive``. In ``standard`` and
+    ``adaptive`` mode each client also keeps botocore's *retry quota* (500 tokens; a retry costs 5
+    after throttling and 14 after any other failure, a success gives 1 back): under sustained
+    failures it runs dry and calls get a single attempt until successes refill it. ``legacy`` has
+    no quota, so every call gets ``max_attempts`` attempts however many calls fail. See
+    ``docs/aws/README.md``, "Retries and faults", for measured figures.
 ``connect_timeout`` / ``read_timeout``
     Socket timeouts in seconds (defaults 10 and 60).
 ``max_pool_connections``
@@ -53,6 +60,8 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_POOL = 20
+DEFAULT_RETRY_MODE = "standard"
+RETRY_MODES = ("standard", "legacy", "adaptive")
 
 _ADDRESSING = ("auto", "path", "virtual")
 
@@ -85,6 +94,7 @@ class AwsSession:
         if s.get("endpoint_url") is not None:
             self.endpoint_url = v.url(s["endpoint_url"], "endpoint_url")
         self.max_attempts = v.int_range("max_attempts", s.get("max_attempts", DEFAULT_MAX_ATTEMPTS), 1, 20)
+        self.retry_mode = v.one_of("retry_mode", s.get("retry_mode", DEFAULT_RETRY_MODE), RETRY_MODES)
         self.connect_timeout = v.number_range("connect_timeout", s.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT), 0.1, 3600)
         self.read_timeout = v.number_range("read_timeout", s.get("read_timeout", DEFAULT_READ_TIMEOUT), 0.1, 3600)
         self.max_pool_connections = v.int_range("max_pool_connections", s.get("max_pool_connections", DEFAULT_POOL), 1, 1000)
@@ -134,8 +144,9 @@ class AwsSession:
         if service == "s3":
             extra["s3"] = {"addressing_style": self.s3_addressing_style}
             extra["signature_version"] = "s3v4"  # presigned URLs too
+        retries: Any = {"mode": self.retry_mode, "total_max_attempts": self.max_attempts}
         return Config(
-            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+            retries=retries,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             max_pool_connections=self.max_pool_connections,
@@ -150,7 +161,7 @@ class AwsSession:
             if found is not None:
                 return found
             session = self._boto3_session_locked()
-            from cloudkit_aws.errors import mapped
+            from cloudkit_aws.errors import mapped, note_attempt
 
             with mapped(f"connect to {service}"):
                 kwargs: dict[str, Any] = {"config": self.client_config(service)}
@@ -163,6 +174,10 @@ class AwsSession:
                 if where is not None:
                     kwargs["region_name"] = where
                 made = session.client(service, **kwargs)
+                # every attempt is noted, so that an error says when its call may have been applied; first,
+                # because legacy mode's handler raises the last attempt's exception out of the event
+                event = f"needs-retry.{made.meta.service_model.service_id.hyphenize()}"
+                made.meta.events.register_first(event, note_attempt, unique_id="cloudkit-may-have-been-applied")
             self._clients[(service, region)] = made
             return made
 

@@ -306,8 +306,105 @@ def last_state(response: Any) -> str | None:
     return None
 
 
+#: Set in a call's request context once one of its attempts failed after AWS received the request,
+#: then on every later attempt's parsed answer (``ResponseMetadata``) or exception, so that the
+#: error of the call's last attempt carries it (see :func:`note_attempt`).
+MAYBE_APPLIED = "cloudkit_may_have_been_applied"
+
+#: Appended to the message of an error whose call may have taken effect.
+MAYBE_APPLIED_TEXT = (
+    "The request reached AWS before the call failed, so its effect may have been applied: "
+    "check the resource before repeating a call that is not idempotent."
+)
+
+
+def _answer_reached(status: int, parsed: Any) -> bool:
+    """Whether an error answer means AWS may have acted on the request (a 5xx that is not throttling)."""
+    if status < 500:
+        return False
+    code = str(((parsed if isinstance(parsed, dict) else {}).get("Error") or {}).get("Code") or status)
+    return error_class(code, "", status) is not Throttled  # a service that throttles has not processed it
+
+
+def _exception_reached(exc: BaseException) -> bool:
+    """Whether a transport failure came after the request was sent (connection closed, read timeout)."""
+    import botocore.exceptions as bx
+
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ProxyConnectionError, bx.SSLError)):
+        return False  # never connected: nothing was sent
+    return isinstance(exc, (bx.HTTPClientError, OSError))
+
+
+def _reached_server(response: Any, caught_exception: BaseException | None) -> bool:
+    """Whether one attempt (its ``(http, parsed)`` answer or its exception) failed after AWS may have acted."""
+    if caught_exception is not None:
+        return _exception_reached(caught_exception)
+    if not response:
+        return False
+    http, parsed = response
+    return _answer_reached(getattr(http, "status_code", 0) or 0, parsed)
+
+
+def note_attempt(request_dict: Any = None, response: Any = None, caught_exception: BaseException | None = None,
+                 **_: Any) -> None:
+    """botocore ``needs-retry`` handler: remember that a call may have been applied (never decides a retry).
+
+    Registered on every client by :class:`~cloudkit_aws._session.AwsSession`; the flag goes to the
+    request context, shared by all attempts of one call, and from there onto the current attempt's
+    parsed answer or exception, which become the call's error if this attempt is its last.
+    """
+    context = (request_dict or {}).get("context")
+    if context is None:
+        return
+    if _reached_server(response, caught_exception):
+        context[MAYBE_APPLIED] = True
+    if not context.get(MAYBE_APPLIED):
+        return
+    if caught_exception is not None:
+        try:
+            setattr(caught_exception, MAYBE_APPLIED, True)
+        except AttributeError:  # pragma: no cover - exceptions with slots
+            pass
+    elif response and isinstance(response[1], dict):
+        response[1].setdefault("ResponseMetadata", {})[MAYBE_APPLIED] = True
+
+
+def _maybe_applied(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # s3transfer wraps botocore's error
+        seen.add(id(current))
+        if getattr(current, MAYBE_APPLIED, False):
+            return True
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):
+            meta = response.get("ResponseMetadata") or {}
+            if meta.get(MAYBE_APPLIED):
+                return True
+            if _answer_reached(int(meta.get("HTTPStatusCode") or 0), response):  # the last attempt's own answer
+                return True
+        elif _native(current) and _exception_reached(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def translate(exc: BaseException, operation: str) -> CloudkitError:
-    """The cloudkit error for a native ``exc`` raised while doing ``operation``."""
+    """The cloudkit error for a native ``exc`` raised while doing ``operation``.
+
+    When the call may have been applied before it failed (see :func:`note_attempt`) the error's
+    ``may_have_been_applied`` is ``True`` and its message says so.
+    """
+    error = _translate(exc, operation)
+    if not isinstance(exc, CloudkitError) and _maybe_applied(exc):
+        error.may_have_been_applied = True
+        if MAYBE_APPLIED_TEXT not in error.message:
+            error.message = f"{error.message.rstrip('.')}. {MAYBE_APPLIED_TEXT}"
+            error.args = (error.message,)
+    return error
+
+
+def _translate(exc: BaseException, operation: str) -> CloudkitError:
     if isinstance(exc, CloudkitError):
         return exc
     import botocore.exceptions as bx
