@@ -102,16 +102,27 @@ class FaultProxy:
         self.rate = rate
         self.kinds = kinds
         self.stats = Stats()
+        #: Faults (or ``None`` for a clean exchange) for the next requests, used before the RNG is.
+        self.script: list[str | None] = []
+        #: When set, only requests whose ``"METHOD path"`` matches it can get a fault.
+        self.only: re.Pattern[str] | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
 
-    def draw(self) -> str | None:
-        """The fault for the next request (``None``: a clean exchange)."""
+    def draw(self, request: str = "") -> str | None:
+        """The fault for the next request, ``"METHOD path"`` (``None``: a clean exchange)."""
         with self._lock:
             self.stats.requests += 1
+            if self.only is not None and not self.only.search(request):
+                return None
+            if self.script:
+                scripted = self.script.pop(0)
+                if scripted is not None:
+                    self.stats.faults[scripted] += 1
+                return scripted
             hit = self._rng.random() < self.rate
             kind = self._rng.choice(self.kinds)  # drawn either way, so the sequence does not depend on rate
             if not hit:
@@ -222,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         if "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
             found = re.search(rb"(?:^|&)Action=([A-Za-z0-9]+)", body)
             action = found.group(1).decode() if found else None
-        kind = self.owner.draw()
+        kind = self.owner.draw(f"{self.command} {self.path}")
         if kind is not None:
             self.owner.record(Injected(kind, service, self.command, self.path, action))
         if kind == "reset-before":
