@@ -45,6 +45,12 @@ _ENCODINGS = {
 STATE_DIR = "/var/lib/cloud/instance"
 BOOT_SCRIPT = "/run/cloudkit/boot.sh"
 USER_SCRIPT = "/run/cloudkit/user-data.sh"
+#: Lines the boot script prints on the console (a host-owned file the guest can only append to
+#: through its output) when a boot starts and finishes, followed by the boot id. The host reads the
+#: instance's state from these, never from files in the guest's tree; the marker files under
+#: STATE_DIR are still written for programs inside the instance.
+BOOT_STARTED = "[cloudkit-init] boot-started"
+BOOT_FINISHED = "[cloudkit-init] boot-finished"
 #: The files of the host's boot folder (outside the guest's tree).
 BOOT_SCRIPT_FILE = "boot.sh"
 USER_SCRIPT_FILE = "user-data.sh"
@@ -185,6 +191,7 @@ def boot_script(data: UserData) -> str:
         "trap 'log \"SIGTERM received: shutting down\"; exit 143' TERM",
         f"mkdir -p {STATE_DIR}",
         f"echo \"$CLOUDKIT_BOOT_ID\" > {STATE_DIR}/boot-started",
+        f"echo \"{BOOT_STARTED} $CLOUDKIT_BOOT_ID\"",
         "log \"booting $(hostname) (boot $CLOUDKIT_BOOT_ID)\"",
     ]
     out += _run("bootcmd", data.bootcmd)
@@ -204,6 +211,7 @@ def boot_script(data: UserData) -> str:
     out.append(f"  touch {STATE_DIR}/first-boot-done")
     out.append("fi")
     out.append(f"echo \"$CLOUDKIT_BOOT_ID\" > {STATE_DIR}/boot-finished")
+    out.append(f"echo \"{BOOT_FINISHED} $CLOUDKIT_BOOT_ID\"")
     out.append("log \"Cloud-init finished (boot $CLOUDKIT_BOOT_ID)\"")
     out.append("exec sleep infinity")
     return "\n".join(out) + "\n"

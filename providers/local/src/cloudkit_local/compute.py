@@ -19,6 +19,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -33,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
 from cloudkit.models.compute import (
     Image,
     Instance,
@@ -67,7 +68,8 @@ CREATE TABLE IF NOT EXISTS instances (
     pid INTEGER,
     pid_start INTEGER,
     boot_id TEXT,
-    share_net INTEGER NOT NULL DEFAULT 0
+    share_net INTEGER NOT NULL DEFAULT 0,
+    finished_boot TEXT
 );
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY,
@@ -188,8 +190,21 @@ class LocalCompute(LocalErrors, ComputeService):
             for sub in ("instances", "volumes", "snapshots", "images"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.db = Database(self.root / "compute.db", SCHEMA)
+        self._migrate()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Add the columns newer code reads to a database made by older code."""
+        columns = {row["name"] for row in self.db.query("PRAGMA table_info(instances)")}
+        if "finished_boot" not in columns:
+            try:
+                with self._tx() as conn:
+                    conn.execute("ALTER TABLE instances ADD COLUMN finished_boot TEXT")
+            except CloudkitError:  # another process added it first
+                columns = {row["name"] for row in self.db.query("PRAGMA table_info(instances)")}
+                if "finished_boot" not in columns:
+                    raise
 
     def close(self) -> None:
         """Close the metadata database. Running instances keep running (stop or terminate them)."""
@@ -278,16 +293,22 @@ class LocalCompute(LocalErrors, ComputeService):
             raise NotFound(f"instance {instance_id!r} does not exist", provider=PROVIDER)
         return self._refresh(rows[0])
 
-    def _boot_marker(self, instance_id: str, name: str) -> str | None:
-        """A boot marker the guest wrote, read as untrusted data: a small regular file, or nothing.
+    def _console_says(self, instance_id: str, marker: str, boot_id: str) -> bool:
+        """Whether the console's last 64 KiB hold ``marker`` for ``boot_id`` (a line the boot script prints).
 
-        The guest may have replaced the marker (or a folder above it) with a link to a host file, a
-        FIFO, a folder or a huge file: none of these is followed, blocks, or is read past 256 bytes.
+        The console is a host file outside the guest's tree that the sandbox can only append to, so
+        this never follows a guest's link or blocks on a guest's FIFO. A guest can print the line
+        itself, but that only changes what it reports about its own boot; a guest that floods its
+        console before the host sees the line stays ``pending``.
         """
-        data = _guestfs.read_small(self._dir(instance_id) / "rootfs", f"{_cloudinit.STATE_DIR}/{name}", limit=256)
-        if data is None:
-            return None
-        return data.decode("ascii", "replace").strip()
+        try:
+            with open(self._dir(instance_id) / "console.log", "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 65536))
+                tail = fh.read()
+        except OSError:
+            return False
+        return f"{marker} {boot_id}\n".encode() in tail
 
     def _refresh(self, row: sqlite3.Row) -> sqlite3.Row:
         """Bring a row's state in line with its process (gone -> stopped; booted -> running)."""
@@ -298,13 +319,26 @@ class LocalCompute(LocalErrors, ComputeService):
         new = state
         if not _sandbox.alive(row["pid"], row["pid_start"]):
             new = "stopped"
-        elif state == "pending" and row["boot_id"] and self._boot_marker(row["id"], "boot-started") == row["boot_id"]:
+        elif state == "pending" and row["boot_id"] and self._console_says(row["id"], _cloudinit.BOOT_STARTED, row["boot_id"]):
             new = "running"
         if new == state:
             return row
         with self._tx() as conn:
             conn.execute("UPDATE instances SET state = ? WHERE id = ? AND state = ?", (new, row["id"], state))
         return self.db.query("SELECT * FROM instances WHERE id = ?", (row["id"],))[0]
+
+    def _boot_finished(self, row: sqlite3.Row) -> bool:
+        """Whether this boot has finished: recorded once seen on the console, so later output cannot hide it."""
+        boot_id = row["boot_id"]
+        if not boot_id:
+            return False
+        if row["finished_boot"] == boot_id:
+            return True
+        if not self._console_says(row["id"], _cloudinit.BOOT_FINISHED, boot_id):
+            return False
+        with self._tx() as conn:
+            conn.execute("UPDATE instances SET finished_boot = ? WHERE id = ? AND boot_id = ?", (boot_id, row["id"], boot_id))
+        return True
 
     def _reap(self) -> None:
         for pid, proc in list(self._children.items()):
@@ -317,7 +351,7 @@ class LocalCompute(LocalErrors, ComputeService):
             "boot_id": row["boot_id"],
         }
         if row["state"] in ("pending", "running"):
-            extra["boot_finished"] = bool(row["boot_id"]) and self._boot_marker(row["id"], "boot-finished") == row["boot_id"]
+            extra["boot_finished"] = self._boot_finished(row)
             extra["pid"] = row["pid"]
         return Instance(
             id=row["id"],
