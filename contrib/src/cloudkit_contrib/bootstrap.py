@@ -464,6 +464,20 @@ def _line(value: object, field: str, max_len: int = 1024) -> str:
     return text
 
 
+def _bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(field, f"must be True or False, not {type(value).__name__}")
+    return value
+
+
+def _public_url(value: object, field: str) -> str:
+    """An http(s) URL that does not point at a link-local or metadata address."""
+    checked = validation.url(value, field)
+    if validation.is_link_local(urlsplit(checked).hostname or ""):
+        raise InvalidInput(field, "must not point at a link-local or cloud metadata address (169.254.0.0/16, fe80::/10)")
+    return checked
+
+
 def _attributes(value: object, field: str, names: frozenset[str], rule: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -500,7 +514,7 @@ def _install(mode: object, package: object, url: object, sha256: object, args: o
         return _Install(mode, package, None, None, ())
     if url is None:
         raise InvalidInput("installer_url", "is required with install='script'")
-    checked_url = validation.url(url, "installer_url", allow_link_local=False)
+    checked_url = _public_url(url, "installer_url")
     digest = None
     if sha256 is not None:
         digest = _matching(sha256, "installer_sha256", _SHA256, "must be 64 lower-case hexadecimal digits")
@@ -640,7 +654,7 @@ def puppet_user_data(
     port = None if server_port is None else validation.port(server_port, "server_port")
     ca = None if ca_server is None else _host(ca_server, "ca_server")
     wait = validation.int_range("waitforcert", waitforcert, 0, 86400)
-    run_service = validation.flag("service", service)
+    run_service = _bool(service, "service")
     how = _install(install, package, installer_url, installer_sha256, installer_args)
     agent = _matching(agent, "agent", _AGENT, "must be a command name or an absolute path of letters, digits, '.', '_', '+' and '-'")
     confdir = _dest_path(confdir, "confdir")
@@ -736,7 +750,7 @@ def chef_user_data(
     if prefix and not prefix.endswith("/"):
         raise InvalidInput("prefix", "must be empty or end with '/'")
     key_source = _source(validation_key, "validation_key")
-    url = validation.url(server_url, "server_url", allow_link_local=False)
+    url = _public_url(server_url, "server_url")
     parts = urlsplit(url)
     if "@" in parts.netloc:
         raise InvalidInput("server_url", "must not contain user credentials")
@@ -772,8 +786,8 @@ def chef_user_data(
     except (TypeError, ValueError) as exc:
         raise InvalidInput("first_boot", f"must be JSON data (strings, numbers, booleans, lists, mappings): {exc}") from None
     validation.unicode_text("first_boot", first_boot_json)
-    license_ok = validation.flag("accept_license", accept_license)
-    delete_key = validation.flag("delete_validation_key", delete_validation_key)
+    license_ok = _bool(accept_license, "accept_license")
+    delete_key = _bool(delete_validation_key, "delete_validation_key")
     lifetime = validation.expires_in(expires_in)
     how = _install(install, package, installer_url if install == "script" else None, installer_sha256, installer_args)
     agent = _matching(agent, "agent", _AGENT, "must be a command name or an absolute path of letters, digits, '.', '_', '+' and '-'")
