@@ -384,6 +384,8 @@ class CloudkitFileSystem(AbstractFileSystem, metaclass=_FileSystemMeta):  # type
                 buckets.append(bucket)
             elif self.isfile(p):
                 by_bucket.setdefault(bucket, []).append(key)
+            elif not self.isdir(p):
+                raise FileNotFound(p)
         for bucket, keys in by_bucket.items():
             with _translated(bucket):
                 result = self.storage.delete_objects(bucket, keys)
@@ -516,12 +518,20 @@ class CloudkitFile(AbstractBufferedFile):  # type: ignore[misc]
         self._spool: IO[bytes] | None = None
         self._spool_path: str | None = None
         self._pending = b""
-        super().__init__(fs, path, mode, **kwargs)
         if mode != "rb":
             from cloudkit import validation  # the key rules, before any byte is buffered
 
             validation.bucket_name(bucket)
             validation.object_key(key)
+        super().__init__(fs, path, mode, **kwargs)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Close; a write interrupted by an exception is discarded instead of stored half-done."""
+        if exc_type is not None and self.mode != "rb" and not self.closed:
+            self.discard()
+            self.closed = True
+            return
+        self.close()
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         if start >= end:
