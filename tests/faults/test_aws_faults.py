@@ -41,10 +41,9 @@ def test_scenario_at_20_percent_loses_nothing(proxy: FaultProxy, moto: Any) -> N
         through.close()
         direct.close()
     report = {name: vars(st) for name, st in results.items()}
-    assert set(proxy.stats.faults) == set(KINDS), proxy.stats.faults  # every kind of fault was met
-    assert sum(proxy.stats.faults.values()) > 200, proxy.stats.faults
     for name, st in results.items():
-        assert st.calls == {"put": 200, "get": 200, "upsert": 300, "publish": 20, "create_instance": 10}[name]
+        wanted = {"put": 200, "get": 200, "upsert": 300, "publish": 20, "create_instance": 10}[name]
+        assert st.calls == wanted or (name == "get" and st.calls >= 200 - results["put"].failed), report  # no get of a failed put
         assert st.untyped == 0, report
         assert st.lost == 0, report
         assert st.corrupt == 0, report
@@ -53,6 +52,8 @@ def test_scenario_at_20_percent_loses_nothing(proxy: FaultProxy, moto: Any) -> N
             assert st.duplicates == 0, report
     # 0.2 ** 5 per request: about 0.2 failed calls expected in the whole run; without retries, ~150
     assert sum(st.failed for st in results.values()) <= 3, report
+    assert set(proxy.stats.faults) == set(KINDS), proxy.stats.faults  # every kind of fault was met
+    assert sum(proxy.stats.faults.values()) > 150, proxy.stats.faults
 
 
 @pytest.mark.parametrize("mode", ["standard", "legacy"])
