@@ -527,7 +527,7 @@ class CloudkitFile(AbstractBufferedFile):  # type: ignore[misc]
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         """Close; a write interrupted by an exception is discarded instead of stored half-done."""
-        if exc_type is not None and self.mode != "rb" and not self.closed:
+        if exc_type is not None and self.mode != "rb" and not getattr(self, "_closed", True):
             self.discard()
             self.closed = True
             return
