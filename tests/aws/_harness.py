@@ -15,21 +15,33 @@ Modes (environment variable ``CLOUDKIT_RECORD``):
 
 ``CLOUDKIT_AWS_ENDPOINT=http://127.0.0.1:PORT`` records against a server you started yourself.
 
+Replay is strict (:func:`make_vcr`, :data:`MATCH_ON`). A request matches a recorded one on method,
+path and query, on its **body** -- query-protocol forms (EC2, SNS, RDS, Elastic Beanstalk) field by
+field, random tokens and secrets aside; JSON as data; XML (Route 53 change batches, S3 lifecycle and
+multipart documents) in canonical form without the random ``CallerReference``; other bytes as sent,
+multipart boundaries and loopback ports normalised -- and on the **headers that carry meaning**
+(content type, checksums, ranges, copy source, storage class, tagging, ``x-amz-meta-*``). Each
+recorded exchange plays once, and :func:`assert_all_played` fails a test that sent fewer requests
+than were recorded.
+
 Before anything is written, cassettes are cleaned: the ``Authorization``, ``X-Amz-Date``,
 ``X-Amz-Security-Token``, ``X-Amz-Content-SHA256`` and SDK headers are dropped, signed query
-parameters removed, access key ids and the account id replaced, and large request bodies (which
-replay never needs: requests match on method, path, query and the ``Action`` form field) omitted.
+parameters removed, access key ids, the account id and password/token form fields replaced, and
+request bodies over :data:`MAX_STORED_REQUEST_BODY` stored as their length and SHA-256 (so they
+still match). The same cleaning runs on every request replayed before it is compared.
 ``test_cassette_secrets.py`` scans every cassette afterwards.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
 import socket
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -52,7 +64,7 @@ FAKE_SECRET = "testing"
 REPLAY_ENDPOINT = "http://127.0.0.1:4566"
 REGION = os.environ.get("CLOUDKIT_AWS_REGION", "us-east-1")
 
-#: Request bodies larger than this are not stored (replay does not match on bodies).
+#: Request bodies larger than this are stored as their length and SHA-256 (and matched on those).
 MAX_STORED_REQUEST_BODY = 64 * 1024
 
 FILTERED_HEADERS = [
@@ -227,21 +239,56 @@ class MotoServer:
 
 # --------------------------------------------------------------------------- vcr
 
+#: Form fields (last dotted part of the name) whose values are random or secret: never compared.
+#: Secrets are redacted in cassettes anyway; client tokens are fresh UUIDs on every run, and the
+#: conformance kit imports a key pair it generates afresh each run.
+VOLATILE_FORM_FIELDS = re.compile(r"^(ClientToken|ClientRequestToken|Token|.*Password|PublicKeyMaterial)$")
+#: Request headers compared on replay (besides every prefix in :data:`MEANINGFUL_HEADER_PREFIXES`).
+MEANINGFUL_HEADERS = frozenset({
+    "content-type", "content-md5", "content-encoding", "content-disposition", "content-language",
+    "cache-control", "expires", "range", "if-match", "if-none-match", "if-modified-since",
+    "x-amz-storage-class", "x-amz-acl", "x-amz-copy-source", "x-amz-copy-source-range",
+    "x-amz-metadata-directive", "x-amz-tagging", "x-amz-tagging-directive", "x-amz-server-side-encryption",
+    "x-amz-website-redirect-location", "x-amz-sdk-checksum-algorithm", "x-amz-trailer",
+    "x-amz-decoded-content-length",
+})
+#: Header prefixes compared on replay: user metadata, checksums, object lock settings, grants.
+MEANINGFUL_HEADER_PREFIXES = ("x-amz-meta-", "x-amz-checksum-", "x-amz-object-lock-", "x-amz-grant-")
+#: The random reference Route 53 requires on CreateHostedZone (left out of the comparison).
+_CALLER_REFERENCE = re.compile(r"<CallerReference>[^<]*</CallerReference>")
+_LOOPBACK_PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
+_LOOPBACK_PORT_BYTES = re.compile(_LOOPBACK_PORT.pattern.encode())
+_BOUNDARY = re.compile(r"boundary=\"?([^\";,\s]+)")
+_LARGE_BODY = b"<large body not stored: "
+
+
+def _raw_body(request: Request) -> bytes | None:
+    """The request body as bytes (vcrpy keeps file and iterator bodies as bytes / a list of chunks)."""
+    raw: Any = getattr(request, "_body", None)
+    if isinstance(raw, list):
+        raw = b"".join(c if isinstance(c, bytes) else str(c).encode() for c in raw)
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if raw is None or isinstance(raw, bytes):
+        return raw
+    if hasattr(raw, "getvalue"):  # a BytesIO pickled by an older recording
+        return bytes(raw.getvalue())
+    return str(raw).encode("utf-8")
+
+
+def _header(request: Request, name: str) -> str:
+    value: Any = request.headers.get(name) or ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return str(value)
+
 
 def _form(request: Request) -> dict[str, list[str]]:
-    ctype = request.headers.get("Content-Type") or ""
-    if isinstance(ctype, bytes):
-        ctype = ctype.decode("latin-1")
-    if request.method != "POST" or "x-www-form-urlencoded" not in ctype:
+    """The fields of a query-protocol (``application/x-www-form-urlencoded``) POST, else ``{}``."""
+    if request.method != "POST" or "x-www-form-urlencoded" not in _header(request, "Content-Type"):
         return {}
-    body = request.body
-    if hasattr(body, "read"):
-        body = body.read()
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if not isinstance(body, str):
-        return {}
-    return parse_qs(body)
+    body = _raw_body(request)
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True) if body else {}
 
 
 def action_matcher(r1: Request, r2: Request) -> None:
@@ -249,6 +296,136 @@ def action_matcher(r1: Request, r2: Request) -> None:
     a1, a2 = _form(r1).get("Action"), _form(r2).get("Action")
     if a1 != a2:
         raise AssertionError(f"Action {a1} != {a2}")
+
+
+def large_body_placeholder(body: bytes) -> bytes:
+    """What a body over :data:`MAX_STORED_REQUEST_BODY` is stored (and matched) as."""
+    return _LARGE_BODY + f"{len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}>".encode()
+
+
+def canonical_form(request: Request) -> dict[str, list[str]]:
+    """The form fields compared on replay: all but :data:`VOLATILE_FORM_FIELDS`, loopback ports normalised."""
+    return {k: [_LOOPBACK_PORT.sub(r"\1:PORT", v) for v in vs] for k, vs in _form(request).items()
+            if not VOLATILE_FORM_FIELDS.match(k.split(".")[-1])}
+
+
+def _without_keys(data: Any, keys: frozenset[str]) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_keys(v, keys) for k, v in data.items() if k not in keys}
+    if isinstance(data, list):
+        return [_without_keys(v, keys) for v in data]
+    return data
+
+
+def canonical_body(request: Request, ignore_json_keys: frozenset[str] = frozenset()) -> Any:
+    """The body as compared on replay: a form, JSON data, canonical XML, or bytes (see the module doc).
+
+    ``ignore_json_keys``: keys left out of JSON objects at any depth (see :func:`make_vcr`).
+    """
+    body = _raw_body(request)
+    if not body:
+        return None
+    if body.startswith(_LARGE_BODY):
+        return ("large", body)
+    if _form(request):
+        return ("form", canonical_form(request))
+    archive = _archive_content(body)
+    if archive is not None:
+        return archive
+    boundary = _BOUNDARY.search(_header(request, "Content-Type"))
+    if boundary:
+        body = body.replace(boundary.group(1).encode("latin-1"), b"BOUNDARY")
+    stripped = body.strip()
+    if stripped[:1] in (b"{", b"["):
+        try:
+            data = json.loads(_LOOPBACK_PORT.sub(r"\1:PORT", stripped.decode("utf-8")))
+            return ("json", _without_keys(data, ignore_json_keys) if ignore_json_keys else data)
+        except ValueError:
+            pass
+    if stripped[:1] == b"<" and not stripped.startswith(_LARGE_BODY):
+        try:
+            text = ET.canonicalize(stripped.decode("utf-8"), strip_text=True)
+            return ("xml", _LOOPBACK_PORT.sub(r"\1:PORT", _CALLER_REFERENCE.sub("", text)))
+        except (ET.ParseError, ValueError):
+            pass
+    return ("bytes", _LOOPBACK_PORT_BYTES.sub(rb"\1:PORT", body))
+
+
+def _archive_content(body: bytes) -> tuple[str, Any] | None:
+    """What a zip or gzip body holds (``None`` if it is neither).
+
+    Archives built during a test (application versions, backup archives) carry the time they were
+    made, so they are compared by what they hold: a zip by each member's name and SHA-256, a gzip
+    stream by the SHA-256 of its decompressed bytes.
+    """
+    import gzip
+    import io
+    import zipfile
+    import zlib
+
+    try:
+        if body.startswith(b"PK\x03\x04"):
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                return ("zip", [(i.filename, hashlib.sha256(archive.read(i)).hexdigest()) for i in archive.infolist()])
+        if body.startswith(b"\x1f\x8b"):
+            return ("gzip", hashlib.sha256(gzip.decompress(body)).hexdigest())
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError):
+        return None
+    return None
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def body_matcher(r1: Request, r2: Request, ignore_json_keys: frozenset[str] = frozenset()) -> None:
+    """Bodies carry meaning: form fields, Route 53 / S3 XML, JSON, object bytes (see :func:`canonical_body`)."""
+    if _raw_body(r1) == _raw_body(r2):
+        return
+    b1, b2 = canonical_body(r1, ignore_json_keys), canonical_body(r2, ignore_json_keys)
+    if b1 == b2:
+        return
+    if b1 and b2 and b1[0] == b2[0] == "form":
+        f1, f2 = b1[1], b2[1]
+        diff = {k: (f1.get(k), f2.get(k)) for k in sorted(set(f1) | set(f2)) if f1.get(k) != f2.get(k)}
+        raise AssertionError(f"form fields differ (sent, recorded): {_short(diff, 600)}")
+    raise AssertionError(f"body differs (sent, recorded): {_difference(b1, b2)}")
+
+
+def _difference(sent: Any, recorded: Any, context: int = 80) -> str:
+    """Where two canonical bodies first differ, with some context on each side."""
+    t1, t2 = (v[1] if isinstance(v, tuple) and isinstance(v[1], str) else repr(v) for v in (sent, recorded))
+    kinds = tuple(v[0] if isinstance(v, tuple) else None for v in (sent, recorded))
+    at = next((i for i, (a, b) in enumerate(zip(t1, t2, strict=False)) if a != b), min(len(t1), len(t2)))
+    start = max(0, at - context)
+    return f"{kinds[0]} ...{t1[start:at + context]}... != {kinds[1]} ...{t2[start:at + context]}..."
+
+
+def meaningful_headers(request: Request) -> dict[str, str]:
+    """The headers compared on replay, lower-cased, boundaries and loopback ports normalised."""
+    out: dict[str, str] = {}
+    for name in request.headers:
+        low = name.lower()
+        if low in MEANINGFUL_HEADERS or low.startswith(MEANINGFUL_HEADER_PREFIXES):
+            value = _LOOPBACK_PORT.sub(r"\1:PORT", _header(request, name))
+            out[low] = _BOUNDARY.sub("boundary=BOUNDARY", value) if low == "content-type" else value
+    return out
+
+
+def headers_matcher(r1: Request, r2: Request) -> None:
+    """Content type, checksums, ranges, copy source, storage class and metadata must be the recorded ones."""
+    h1, h2 = meaningful_headers(r1), meaningful_headers(r2)
+    if _raw_body(r1) != _raw_body(r2):
+        # The bodies differ only in what body_matcher normalises (archive time stamps, ports, ignored
+        # JSON keys), so checksums of the bytes differ too: compare which checksums were sent, not values.
+        for headers in (h1, h2):
+            for name in headers:
+                if name == "content-md5" or name.startswith("x-amz-checksum-"):
+                    headers[name] = "<checksum of the body>"
+    if h1 != h2:
+        diff = {k: (h1.get(k), h2.get(k)) for k in sorted(set(h1) | set(h2)) if h1.get(k) != h2.get(k)}
+        raise AssertionError(f"headers differ (sent, recorded): {diff}")
 
 
 def _replace(data: bytes, secrets: Iterable[bytes]) -> bytes:
@@ -260,30 +437,32 @@ def _replace(data: bytes, secrets: Iterable[bytes]) -> bytes:
 
 
 class Scrubber:
-    """Removes account ids and access keys from requests and responses before they are stored."""
+    """Removes account ids, access keys and secret form fields from requests and responses.
+
+    Runs on every request before it is stored and, in replay, before it is compared, so a
+    recorded request and its replayed twin are cleaned the same way.
+    """
 
     def __init__(self, account_ids: Iterable[str] = (), key_ids: Iterable[str] = ()) -> None:
         self.secrets = [s.encode() for s in (*account_ids, *key_ids) if s and s != ACCOUNT_PLACEHOLDER]
 
     def request(self, request: Request) -> Request:
+        """Clean a request (large bodies become :func:`large_body_placeholder`, stored as plain bytes)."""
         request.uri = _replace(request.uri.encode(), self.secrets).decode()
-        body = request.body
-        if hasattr(body, "read"):
-            body = body.read()
-        if isinstance(body, str):
-            body = body.encode()
-        if isinstance(body, bytes):
-            if len(body) > MAX_STORED_REQUEST_BODY:
-                request.headers["X-Cloudkit-Omitted-Body"] = str(len(body))
-                body = b""
+        body = _raw_body(request)
+        if body is not None:
+            # Cleaned first, so that a large body's digest is the same in the recording and in replay.
             body = _SECRET_FORM_FIELD.sub(rb"\1REDACTED", _replace(body, self.secrets))
-            if request._was_file:  # keep the shape vcrpy expects
-                request._body = body
-            else:
-                request.body = body
+            if len(body) > MAX_STORED_REQUEST_BODY:
+                body = large_body_placeholder(body)
+        # Stored as plain bytes whatever was sent (a file object would be written as a pickled BytesIO).
+        request._was_file = False
+        request._was_iter = False
+        request.body = body
         return request
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """Clean a response (body and headers)."""
         response = copy.deepcopy(response)
         body = response.get("body", {}).get("string")
         if isinstance(body, str):
@@ -299,20 +478,62 @@ class Scrubber:
         return response
 
 
-def make_vcr(record: bool, scrubber: Scrubber) -> vcr.VCR:
-    """The VCR every aws test uses (replay: ``record_mode='none'``; record: ``'all'``)."""
+#: What a replayed request is matched on (the custom matchers are registered by :func:`make_vcr`).
+MATCH_ON = ("method", "path", "query", "action", "body_meaning", "headers_meaning")
+
+
+def make_vcr(record: bool, scrubber: Scrubber,
+             before_record_request: Callable[[Request], Request | None] | None = None,
+             ignore_json_keys: Iterable[str] = ()) -> vcr.VCR:
+    """The VCR of the aws tests (replay: ``record_mode='none'``, strict; record: ``'all'``).
+
+    ``before_record_request`` replaces ``scrubber.request`` (a wrapper that drops some requests and
+    passes the others to the scrubber). ``ignore_json_keys`` names JSON keys whose values vary from
+    run to run in a suite's bodies (left out of the comparison wherever they appear).
+    """
+    ignored = frozenset(ignore_json_keys)
+
+    def body_meaning(r1: Request, r2: Request) -> None:
+        body_matcher(r1, r2, ignored)
+
+    body_meaning.__name__ = body_meaning.__qualname__ = "body_matcher"
+
     recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="all" if record else "none",
-        match_on=["method", "path", "query", "action"],
+        match_on=list(MATCH_ON),
         filter_headers=FILTERED_HEADERS,
         filter_query_parameters=FILTERED_QUERY,
-        before_record_request=scrubber.request,
+        before_record_request=before_record_request or scrubber.request,
         before_record_response=scrubber.response,
         decode_compressed_response=True,
     )
     recorder.register_matcher("action", action_matcher)
+    recorder.register_matcher("body_meaning", body_meaning)
+    recorder.register_matcher("headers_meaning", headers_matcher)
     return recorder
+
+
+class UnplayedInteractions(AssertionError):
+    """A replayed test sent fewer requests than its cassette recorded."""
+
+
+def describe(request: Request) -> str:
+    """``METHOD path?query Action`` of a request, for failure messages."""
+    action = _form(request).get("Action", [""])[0]
+    query = f"?{request.parsed_uri.query}" if request.parsed_uri.query else ""
+    return f"{request.method} {request.path}{query} {action}".rstrip()
+
+
+def assert_all_played(cassette: Any) -> None:
+    """Fail when a replayed cassette still holds exchanges nobody asked for (each listed)."""
+    if cassette.all_played:
+        return
+    left = [f"#{i} {describe(req)}" for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]]
+    raise UnplayedInteractions(
+        f"{len(left)} of {len(cassette.data)} recorded exchanges of {cassette._path} were never requested:\n  "
+        + "\n  ".join(left[:20]) + ("\n  ..." if len(left) > 20 else "")
+    )
 
 
 def cassette_path(nodeid: str) -> str:

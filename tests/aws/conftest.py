@@ -10,14 +10,16 @@ Fixtures for any aws test module (also the conformance suites, through ``cloudki
 
 * ``aws_backend`` (session) -- mode, endpoint and the moto server when recording.
 * ``aws_cassette`` -- the test's vcrpy cassette (``tests/cassettes/aws/<module>/<test>.yaml``),
-  active for the whole test; ``recorded_requests(aws_cassette, ...)`` counts its requests.
+  active for the whole test; ``recorded_requests(aws_cassette, ...)`` counts its requests. Replay
+  is strict (bodies and meaningful headers compared, each exchange played once) and a test whose
+  body ran to its end fails when recorded exchanges were never requested.
 * ``aws_cloud`` / ``cloudkit_cloud`` -- ``cloudkit.connect("aws", ...)`` inside that cassette.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import _harness as h  # tests/aws is on sys.path (rootdir-relative test modules, no packages)
@@ -99,8 +101,30 @@ def aws_cassette(request: pytest.FixtureRequest, aws_env: Backend) -> Iterator[A
     path = h.cassette_path(request.node.nodeid)
     if not aws_env.replaying:
         (h.CASSETTES / path).unlink(missing_ok=True)  # a re-recording starts from nothing
-    with aws_env.vcr.use_cassette(path) as cassette:
+    with aws_env.vcr.use_cassette(path, allow_playback_repeats=False) as cassette:
         yield cassette
+    if aws_env.replaying and _call_passed(request.node):
+        h.assert_all_played(cassette)  # fewer requests than recorded fails the test
+
+
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+def _call_passed(item: pytest.Item) -> bool:
+    """Whether the test body ran to its end (passed, or skipped after its requests; not failed or xfailed)."""
+    report = item.stash.get(_CALL_REPORT, None)
+    return not (report is None or report.failed or hasattr(report, "wasxfail"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep the call phase's report on the item (the cassette fixture checks it at teardown)."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
 
 
 @pytest.fixture

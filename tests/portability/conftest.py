@@ -1,16 +1,14 @@
 """Fixtures of the portability tests: an http subscriber, the folder to back up, a local and an aws run.
 
 The aws run replays ``tests/cassettes/aws/portability_nightly/`` by default and records against a
-moto server on 127.0.0.1 with ``CLOUDKIT_RECORD=1`` (the harness of ``tests/aws``). Replay is strict:
-requests match on method, path, query, the query-protocol form fields (random tokens aside) and the
-Route 53 change batches, each recorded exchange is played at most once, and a test fails when
-exchanges remain unplayed.
+moto server on 127.0.0.1 with ``CLOUDKIT_RECORD=1`` (the harness of ``tests/aws``, whose strict replay
+it uses: bodies and meaningful headers compared, each recorded exchange played at most once, and a
+test fails when exchanges remain unplayed).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +16,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import vcr
 
 AWS_TESTS = Path(__file__).resolve().parents[1] / "aws"
 if str(AWS_TESTS) not in sys.path:
@@ -33,12 +30,6 @@ from cloudkit.testing.helpers import seed_names  # noqa: E402
 
 if moto_rds.install not in h.MotoServer.setup_hooks:
     h.MotoServer.setup_hooks.append(moto_rds.install)
-
-#: Form fields whose values are random or secret (redacted in cassettes): never matched.
-VOLATILE_FORM_FIELDS = re.compile(r"^(ClientToken|ClientRequestToken|MasterUserPassword|Token|.*Password)$")
-_CALLER_REFERENCE = re.compile(rb"<CallerReference>[^<]*</CallerReference>")  # random per request
-_LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:\d+")
-
 
 @pytest.fixture
 def subscriber() -> Iterator[Subscriber]:
@@ -78,40 +69,6 @@ def local_cloud(tmp_path: Path) -> Iterator[cloudkit.Cloud]:
         shutil.rmtree(data_root, ignore_errors=True)
 
 
-def _form(request: Any) -> dict[str, list[str]]:
-    return h._form(request)
-
-
-def strict_form_matcher(r1: Any, r2: Any) -> None:
-    """Query-protocol requests match on every form field but random tokens and loopback ports."""
-    def clean(form: dict[str, list[str]]) -> dict[str, list[str]]:
-        return {k: [_LOOPBACK_PORT.sub("127.0.0.1:PORT", v) for v in vs] for k, vs in form.items()
-                if not VOLATILE_FORM_FIELDS.match(k.split(".")[-1])}
-
-    f1, f2 = clean(_form(r1)), clean(_form(r2))
-    if f1 != f2:
-        diff = sorted(k for k in set(f1) | set(f2) if f1.get(k) != f2.get(k))
-        raise AssertionError(f"form fields differ: {diff}")
-
-
-def _body(request: Any) -> bytes:
-    body = request.body
-    if hasattr(body, "getvalue"):
-        body = body.getvalue()
-    if isinstance(body, str):
-        body = body.encode()
-    return body if isinstance(body, bytes) else b""
-
-
-def route53_body_matcher(r1: Any, r2: Any) -> None:
-    """Route 53 requests (REST, XML bodies) match on their bodies too (the random ``CallerReference`` aside)."""
-    if "/2013-04-01/" not in r1.path:
-        return
-    b1, b2 = (_CALLER_REFERENCE.sub(b"", _body(r)) for r in (r1, r2))
-    if b1 != b2:
-        raise AssertionError("Route 53 request bodies differ")
-
-
 @pytest.fixture(scope="session")
 def aws_backend() -> Iterator[Any]:
     """Replay (default) or a moto server on 127.0.0.1 (``CLOUDKIT_RECORD=1``) for the aws runs."""
@@ -149,19 +106,9 @@ def run_on_aws(request: pytest.FixtureRequest, aws_backend: Any, monkeypatch: py
                 return None
             return scrubber.request(req)
 
-        recorder = vcr.VCR(
-            cassette_library_dir=str(h.CASSETTES),
-            record_mode="none" if replaying else "all",
-            match_on=["method", "path", "query", "action", "form", "route53_body"],
-            filter_headers=h.FILTERED_HEADERS,
-            filter_query_parameters=h.FILTERED_QUERY,
-            before_record_request=before_record,
-            before_record_response=scrubber.response,
-            decode_compressed_response=True,
-        )
-        recorder.register_matcher("action", h.action_matcher)
-        recorder.register_matcher("form", strict_form_matcher)
-        recorder.register_matcher("route53_body", route53_body_matcher)
+        # The backup manifest names each archive's SHA-256, and a .tar.gz holds the time it was made.
+        recorder = h.make_vcr(not replaying, scrubber, before_record_request=before_record,
+                              ignore_json_keys=("sha256",))
         path = h.cassette_path(request.node.nodeid)
         if not replaying:
             server.reset()
@@ -175,9 +122,7 @@ def run_on_aws(request: pytest.FixtureRequest, aws_backend: Any, monkeypatch: py
             finally:
                 cloud.close()
             if replaying:
-                unplayed = [f"{req.method} {urlsplit(req.uri).path}?{urlsplit(req.uri).query} {_form(req).get('Action', [''])[0]}"
-                            for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]]
-                assert not unplayed, f"the replay skipped {len(unplayed)} recorded requests: {unplayed[:10]}"
+                h.assert_all_played(cassette)
         return result
 
     return run
