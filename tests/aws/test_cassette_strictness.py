@@ -276,3 +276,50 @@ def _cassettes() -> list[Path]:
 @pytest.mark.parametrize("path", _cassettes(), ids=lambda p: str(p.relative_to(h.CASSETTES)))
 def test_no_cassette_stores_a_python_object(path: Path) -> None:
     assert "!!python/" not in path.read_text(encoding="utf-8"), f"{path.name} stores a Python object: re-record it"
+
+
+# ---------------------------------------------------------------- the fixture enforces it
+_PLUGIN = '''
+import importlib.util, sys
+sys.path.insert(0, {aws!r})
+spec = importlib.util.spec_from_file_location("aws_conftest", {conftest!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+globals().update({{k: v for k, v in vars(module).items() if not k.startswith("__")}})
+import _harness, pathlib
+_harness.CASSETTES = pathlib.Path({library!r})
+'''
+_TESTS = '''
+from test_cassette_strictness import dns_flow
+
+def test_all(aws_cloud):
+    dns_flow(aws_cloud)
+
+def test_fewer(aws_cloud):
+    dns_flow(aws_cloud, cleanup=False)
+'''
+
+
+def test_the_aws_cassette_fixture_fails_a_test_that_sent_fewer_requests(tmp_path: Path) -> None:
+    """A replayed test through ``aws_cassette`` that leaves recorded exchanges unplayed errors at teardown."""
+    import os
+    import subprocess
+    import sys
+
+    aws = Path(__file__).resolve().parent
+    library = tmp_path / "cassettes"
+    (library / "fewer").mkdir(parents=True)
+    recorded = (h.CASSETTES / "cassette_strictness" / "test_scenario_dns.yaml").read_bytes()
+    for name in ("test_all", "test_fewer"):
+        (library / "fewer" / f"{name}.yaml").write_bytes(recorded)
+    (tmp_path / "conftest.py").write_text(_PLUGIN.format(aws=str(aws), conftest=str(aws / "conftest.py"),
+                                                         library=str(library)))
+    (tmp_path / "test_fewer.py").write_text(_TESTS)
+    env = {k: v for k, v in os.environ.items() if k not in ("CLOUDKIT_RECORD", "CLOUDKIT_AWS_ENDPOINT")}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                          "-c", os.devnull, str(tmp_path / "test_fewer.py")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = run.stdout + run.stderr
+    assert "2 passed, 1 error" in out, out  # test_fewer passes its call, then errors at teardown
+    assert "ERROR at teardown of test_fewer" in out and "UnplayedInteractions" in out, out
+    assert "never requested" in out and "DELETE /2013-04-01/hostedzone/" in out, out
