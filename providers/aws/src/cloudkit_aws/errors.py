@@ -313,7 +313,7 @@ MAYBE_APPLIED = "cloudkit_may_have_been_applied"
 
 #: Appended to the message of an error whose call may have taken effect.
 MAYBE_APPLIED_TEXT = (
-    "The request reached AWS before the call failed, so its effect may have been applied: "
+    "The call failed after its request was sent, so its effect may have been applied: "
     "check the resource before repeating a call that is not idempotent."
 )
 
