@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def moto() -> Iterator[sc.h.MotoServer]:
+def moto() -> Iterator[Any]:
     """A moto server on 127.0.0.1 (EC2 honouring ClientToken), reset by each test that uses it."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = sc.start_moto()

@@ -247,7 +247,8 @@ def boto_factory(endpoint: str) -> Callable[[str], Any]:
 
     def boto(service: str) -> Any:
         if service not in cache:
-            cache[service] = boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+            make: Any = boto3.client  # any service name, not only the literal ones of the stubs
+            cache[service] = make(service, region_name=REGION, endpoint_url=endpoint)
         return cache[service]
 
     return boto

@@ -18,6 +18,7 @@ from proxy import KINDS, FaultProxy
 
 import cloudkit
 from cloudkit.errors import CloudkitError, InvalidInput, ProviderError, Throttled
+from cloudkit.models import RecordSet
 
 SEED = 20261201
 
@@ -91,7 +92,7 @@ def test_dns_upsert_applied_then_failed_is_flagged(proxy: FaultProxy, moto: Any)
     cloud = sc.connect(proxy.url, max_attempts=1)
     proxy.only = re.compile(r"^POST /2013-04-01/hostedzone/[^/]+/rrset")
     proxy.script = ["reset-after"]
-    record = sc.RecordSet(name="www", type="A", ttl=60, values=("192.0.2.1",))
+    record = RecordSet(name="www", type="A", ttl=60, values=("192.0.2.1",))
     with pytest.raises(ProviderError) as caught:
         cloud.dns.upsert_records(zone.id, [record])
     assert caught.value.may_have_been_applied
