@@ -18,8 +18,9 @@ Modes (environment variable ``CLOUDKIT_RECORD``):
 Replay is strict (:func:`make_vcr`, :data:`MATCH_ON`). A request matches a recorded one on method,
 path and query, on its **body** -- query-protocol forms (EC2, SNS, RDS, Elastic Beanstalk) field by
 field, random tokens and secrets aside; JSON as data; XML (Route 53 change batches, S3 lifecycle and
-multipart documents) in canonical form without the random ``CallerReference``; other bytes as sent,
-multipart boundaries and loopback ports normalised -- and on the **headers that carry meaning**
+multipart documents) in canonical form without the random ``CallerReference``; zip and gzip
+archives by what they hold (they carry the time they were made); other bytes as sent, multipart
+boundaries and loopback ports normalised -- and on the **headers that carry meaning**
 (content type, checksums, ranges, copy source, storage class, tagging, ``x-amz-meta-*``). Each
 recorded exchange plays once, and :func:`assert_all_played` fails a test that sent fewer requests
 than were recorded.
