@@ -61,7 +61,7 @@ def _real_identity() -> tuple[str, str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the cassette scans last, so that a recording run scans the cassettes it has just written."""
-    scans = ("test_cassette_secrets.py::", "test_cassette_strictness.py::test_no_cassette_stores")
+    scans = ("test_cassette_secrets.py::", "test_aws_cassette_strictness.py::test_no_cassette_stores")
     items.sort(key=lambda item: any(s in item.nodeid for s in scans))  # stable: the rest keep their order
 
 

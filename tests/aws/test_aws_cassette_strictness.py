@@ -88,7 +88,7 @@ def test_scenario(name: str, aws_cloud: cloudkit.Cloud) -> None:
 @contextmanager
 def replayed(name: str) -> Iterator[tuple[cloudkit.Cloud, Any]]:
     """The scenario's cassette, replayed strictly whatever the run's mode, and a cloud on it."""
-    path = f"cassette_strictness/test_scenario_{name}.yaml"
+    path = f"aws_cassette_strictness/test_scenario_{name}.yaml"
     assert (h.CASSETTES / path).is_file(), f"{path} is missing: record it (CLOUDKIT_RECORD=1)"
     recorder = h.make_vcr(False, h.Scrubber([h.MOTO_ACCOUNT]))
     with recorder.use_cassette(path, allow_playback_repeats=False) as cassette:
@@ -290,7 +290,7 @@ import _harness, pathlib
 _harness.CASSETTES = pathlib.Path({library!r})
 '''
 _TESTS = '''
-from test_cassette_strictness import dns_flow
+from test_aws_cassette_strictness import dns_flow
 
 def test_all(aws_cloud):
     dns_flow(aws_cloud)
@@ -309,7 +309,7 @@ def test_the_aws_cassette_fixture_fails_a_test_that_sent_fewer_requests(tmp_path
     aws = Path(__file__).resolve().parent
     library = tmp_path / "cassettes"
     (library / "fewer").mkdir(parents=True)
-    recorded = (h.CASSETTES / "cassette_strictness" / "test_scenario_dns.yaml").read_bytes()
+    recorded = (h.CASSETTES / "aws_cassette_strictness" / "test_scenario_dns.yaml").read_bytes()
     for name in ("test_all", "test_fewer"):
         (library / "fewer" / f"{name}.yaml").write_bytes(recorded)
     (tmp_path / "conftest.py").write_text(_PLUGIN.format(aws=str(aws), conftest=str(aws / "conftest.py"),
