@@ -11,6 +11,7 @@ _SUITES = {
     "database": "DatabaseConformance",
     "compute": "ComputeConformance",
     "platform": "PlatformConformance",
+    "references": "ReferenceConformance",
 }
 
 for _family, _cls in _SUITES.items():
