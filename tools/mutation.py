@@ -51,13 +51,21 @@ class Area:
 
 
 AREAS = (
-    Area("validation", ("cloudkit/validation.py",), ("tests/core/test_validation.py", "tests/core/test_pin_validation.py")),
+    Area(
+        "validation",
+        ("cloudkit/validation.py",),
+        ("tests/core/test_validation.py", "tests/core/test_pin_validation.py", "tests/core/test_pin_validation_families.py"),
+    ),
     Area("local-errors", ("cloudkit_local/errors.py",), ("tests/local/test_pin_local_errors.py",)),
     Area("aws-errors", ("cloudkit_aws/errors.py",), ("tests/aws/test_errors_and_session.py", "tests/aws/test_pin_aws_errors.py")),
     Area(
         "libcloud-errors",
         ("cloudkit_libcloud/errors.py",),
-        ("tests/libcloud/test_libcloud_plugin.py", "tests/libcloud/test_pin_libcloud_errors.py"),
+        (
+            "tests/libcloud/test_libcloud_plugin.py",
+            "tests/libcloud/test_pin_libcloud_errors.py",
+            "tests/libcloud/test_pin_libcloud_errors_fields.py",
+        ),
     ),
     Area(
         "local-delivery-backoff",
@@ -67,7 +75,7 @@ AREAS = (
     ),
     Area("local-delivery", ("cloudkit_local/_delivery.py",), ("tests/local/notification",), quick=False),
     Area("plugins", ("cloudkit/plugins.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_plugins.py")),
-    Area("config", ("cloudkit/config.py",), ("tests/core/test_plugins_config.py",)),
+    Area("config", ("cloudkit/config.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_config.py")),
     Area("local-dns", ("cloudkit_local/dns.py",), ("tests/local/dns",), quick=False),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),

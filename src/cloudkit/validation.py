@@ -394,15 +394,20 @@ def record_name(value: object, zone: str, field: str = "name") -> str:
 
 
 def _quote_txt(value: str) -> str:
+    """Unquoted TXT text as zone-file strings of at most 255 bytes of UTF-8 each (quoted text is kept).
+
+    dnspython renders the strings, escaping bytes outside printable ASCII as ``\\DDD``, so a
+    character whose UTF-8 bytes straddle two strings is carried intact rather than mangled.
+    """
+    import dns.rdataclass
+    import dns.rdatatype
+    from dns.rdtypes.ANY.TXT import TXT
+
     if value.startswith('"'):
         return value
     data = value.encode("utf-8")
     chunks = [data[i : i + 255] for i in range(0, len(data), 255)] or [b""]
-    parts = []
-    for chunk in chunks:
-        text = chunk.decode("utf-8", "backslashreplace")
-        parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return " ".join(parts)
+    return str(TXT(dns.rdataclass.IN, dns.rdatatype.TXT, chunks).to_text())
 
 
 def record_value(rtype: str, value: Any, zone: str, field: str = "values") -> str:
