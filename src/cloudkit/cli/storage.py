@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, progress_bar, render, render_one, split_path
+from cloudkit.cli._common import CloudkitGroup, get_cloud, progress_bar, render, render_one, split_path, state
+from cloudkit.cloud import Cloud, connect
 from cloudkit.models.storage import CommonPrefix
 
 
@@ -125,3 +129,119 @@ def presign(target: str, method: str, expires_in: int) -> None:
     """Print a presigned URL for TARGET (BUCKET/KEY)."""
     bucket, key = split_path(target, "target")
     click.echo(get_cloud().storage.presign_url(bucket, key, method=method.upper(), expires_in=expires_in))
+
+
+# ---------------------------------------------------------------- cp / sync
+def _side_cloud(profile: str | None) -> Cloud | None:
+    """A connection to another profile for one side, or ``None`` to use the command's connection."""
+    if profile is None:
+        return None
+    cloud = connect(profile=profile)
+    click.get_current_context().call_on_close(cloud.close)
+    return cloud
+
+
+@contextmanager
+def _overall_bar(total_files: int, total_bytes: int) -> Iterator[Callable[[object], None] | None]:
+    """One rich progress bar for the whole run (files and bytes done, throughput), on a terminal only."""
+    if not sys.stderr.isatty() or total_files == 0:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TextColumn("files"), MofNCompleteColumn(), console=Console(stderr=True), transient=True) as bar:
+        bytes_task = bar.add_task("transfer", total=total_bytes)
+
+        def update(totals: object) -> None:
+            from cloudkit.sync import Totals
+
+            assert isinstance(totals, Totals)
+            bar.update(bytes_task, completed=totals.bytes_done,
+                       description=f"{totals.files_done}/{totals.files_total} files")
+
+        yield update
+
+
+def _transfer(kind: str, source: str, dest: str, *, recursive: bool, delete: bool, exclude: tuple[str, ...],
+              include: tuple[str, ...], dryrun: bool, checksum: bool, workers: int, source_profile: str | None,
+              dest_profile: str | None) -> None:
+    from cloudkit.sync import apply_plan, plan_copy, plan_sync
+
+    src_cloud, dst_cloud = _side_cloud(source_profile), _side_cloud(dest_profile)
+    cloud = get_cloud() if src_cloud is None or dst_cloud is None else None
+    if kind == "sync":
+        plan = plan_sync(source, dest, cloud=cloud, source_cloud=src_cloud, dest_cloud=dst_cloud, delete=delete,
+                         exclude=exclude, include=include, compare="checksum" if checksum else "size-mtime")
+    else:
+        plan = plan_copy(source, dest, recursive=recursive, cloud=cloud, source_cloud=src_cloud,
+                         dest_cloud=dst_cloud, exclude=exclude, include=include)
+    as_json = state().output == "json"
+    if dryrun:
+        if as_json:
+            click.echo(json.dumps([{"action": a.kind, "source": None if a.source is None else str(a.source),
+                                    "dest": str(a.dest), "size": a.size, "reason": a.reason}
+                                   for a in plan.actions], indent=2))
+        else:
+            for action in plan.actions:
+                click.echo(f"(dryrun) {action}")
+            click.echo(f"(dryrun) {len(plan.actions)} actions, {plan.total_bytes} bytes to transfer, "
+                       f"{plan.skipped} up to date", err=True)
+        return
+
+    def report(action: object, error: str | None) -> None:
+        if error is None:
+            click.echo(str(action))
+        else:
+            click.echo(f"failed {action}: {error}", err=True)
+
+    with _overall_bar(len(plan.actions), plan.total_bytes) as bar:
+        result = apply_plan(plan, workers=workers, progress=bar, on_done=report)
+    click.echo(f"{len(result.done)} done, {len(result.failed)} failed, {plan.skipped} up to date", err=True)
+    if result.failed:
+        raise SystemExit(1)
+
+
+_SIDE_HELP = "cloudkit://BUCKET/PREFIX or a local path."
+
+
+def _common_options(func: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed([
+        click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out paths (relative to SOURCE) matching GLOB (repeatable)."),
+        click.option("--include", multiple=True, metavar="GLOB", help="Keep paths matching GLOB even if excluded (repeatable)."),
+        click.option("--dryrun", is_flag=True, help="Print the plan; change nothing."),
+        click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Transfers at once."),
+        click.option("--source-profile", metavar="PROFILE", help="Profile serving a cloudkit:// SOURCE (default: the global one)."),
+        click.option("--dest-profile", metavar="PROFILE", help="Profile serving a cloudkit:// DEST (default: the global one)."),
+    ]):
+        func = option(func)
+    return func
+
+
+@group.command("cp")
+@click.argument("source")
+@click.argument("dest")
+@click.option("--recursive", "-r", is_flag=True, help="Copy everything under SOURCE.")
+@_common_options
+def cp(source: str, dest: str, recursive: bool, exclude: tuple[str, ...], include: tuple[str, ...], dryrun: bool,
+       workers: int, source_profile: str | None, dest_profile: str | None) -> None:
+    """Copy SOURCE to DEST, overwriting (either side: cloudkit://BUCKET/KEY or a local path).
+
+    A DEST ending in / (or an existing folder, or a bare bucket) receives SOURCE under its own name.
+    """
+    _transfer("cp", source, dest, recursive=recursive, delete=False, exclude=exclude, include=include, dryrun=dryrun,
+              checksum=False, workers=workers, source_profile=source_profile, dest_profile=dest_profile)
+
+
+@group.command("sync")
+@click.argument("source")
+@click.argument("dest")
+@click.option("--delete", is_flag=True, help="Delete what DEST holds (inside its prefix) that SOURCE lacks.")
+@click.option("--checksum", is_flag=True, help="Compare MD5 digests instead of size and modification time.")
+@_common_options
+def sync_cmd(source: str, dest: str, delete: bool, checksum: bool, exclude: tuple[str, ...], include: tuple[str, ...],
+             dryrun: bool, workers: int, source_profile: str | None, dest_profile: str | None) -> None:
+    """Make DEST hold what SOURCE holds, copying only new and changed files (safe to re-run)."""
+    _transfer("sync", source, dest, recursive=True, delete=delete, exclude=exclude, include=include, dryrun=dryrun,
+              checksum=checksum, workers=workers, source_profile=source_profile, dest_profile=dest_profile)
