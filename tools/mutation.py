@@ -57,7 +57,16 @@ AREAS = (
         ("tests/core/test_validation.py", "tests/core/test_pin_validation.py", "tests/core/test_pin_validation_families.py"),
     ),
     Area("local-errors", ("cloudkit_local/errors.py",), ("tests/local/test_pin_local_errors.py",)),
-    Area("aws-errors", ("cloudkit_aws/errors.py",), ("tests/aws/test_errors_and_session.py", "tests/aws/test_pin_aws_errors.py")),
+    Area(
+        "aws-errors",
+        ("cloudkit_aws/errors.py",),
+        (
+            "tests/aws/test_errors_and_session.py",
+            "tests/aws/test_pin_aws_errors.py",
+            "tests/aws/test_pin_aws_maybe_applied.py",
+            "tests/aws/test_pin_aws_translate.py",
+        ),
+    ),
     Area(
         "libcloud-errors",
         ("cloudkit_libcloud/errors.py",),
@@ -77,6 +86,12 @@ AREAS = (
     Area("plugins", ("cloudkit/plugins.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_plugins.py")),
     Area("config", ("cloudkit/config.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_config.py")),
     Area("local-dns", ("cloudkit_local/dns.py",), ("tests/local/dns",), quick=False),
+    Area(
+        "local-dns-serial",
+        ("cloudkit_local/dns.py",),
+        ("tests/local/dns/test_local_dns.py", "tests/local/dns/test_pin_dns_serial.py"),
+        names=("cloudkit_local.dns.xǁLocalDNSǁ_bump_serial__mutmut_*", "cloudkit_local.dns.x_soa_serial__mutmut_*"),
+    ),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
     Area("aws-families", ("cloudkit_aws/*",), ("tests/aws",), quick=False),
