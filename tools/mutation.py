@@ -82,6 +82,17 @@ AREAS = (
         ("tests/local/notification/test_pin_delivery.py",),
         names=("cloudkit_local._delivery.x__flag__mutmut_*", "cloudkit_local._delivery.xǁDeliverySettingsǁ*"),
     ),
+    Area(
+        "local-delivery-record",
+        ("cloudkit_local/_delivery.py",),
+        ("tests/local/notification/test_pin_delivery.py", "tests/local/notification/test_pin_delivery_record.py"),
+        names=(
+            "cloudkit_local._delivery.xǁDeliverySettingsǁdelay__mutmut_*",
+            "cloudkit_local._delivery.xǁDispatcherǁ_record__mutmut_*",
+            "cloudkit_local._delivery.xǁDispatcherǁ_attempt__mutmut_*",
+            "cloudkit_local._delivery.xǁDispatcherǁ_deliver__mutmut_*",
+        ),
+    ),
     Area("local-delivery", ("cloudkit_local/_delivery.py",), ("tests/local/notification",), quick=False),
     Area("plugins", ("cloudkit/plugins.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_plugins.py")),
     Area("config", ("cloudkit/config.py",), ("tests/core/test_plugins_config.py", "tests/core/test_pin_config.py")),
