@@ -105,6 +105,18 @@ AREAS = (
     ),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
+    Area(
+        "local-database-restore",
+        ("cloudkit_local/database.py",),
+        ("tests/local/database/test_pin_database_restore.py",),
+        names=(
+            "cloudkit_local.database.xǁLocalDatabaseǁ_new_record__mutmut_*",
+            "cloudkit_local.database.xǁLocalDatabaseǁ_restored_record__mutmut_*",
+            "cloudkit_local.database.xǁLocalDatabaseǁ_restore_snapshot__mutmut_*",
+            "cloudkit_local.database.xǁLocalDatabaseǁ_delete_snapshot__mutmut_*",
+        ),
+        quick=False,
+    ),
     Area("aws-families", ("cloudkit_aws/*",), ("tests/aws",), quick=False),
     Area("libcloud-families", ("cloudkit_libcloud/*",), ("tests/libcloud",), quick=False),
     Area("contrib", ("cloudkit_contrib/*",), ("tests/contrib",), quick=False),
