@@ -16,6 +16,7 @@ import s3transfer.exceptions as s3x
 from cloudkit_aws import errors as ae
 
 from cloudkit.errors import (
+    AlreadyExists,
     AuthenticationError,
     CloudkitError,
     Conflict,
@@ -360,3 +361,35 @@ def test_scrub_replaces_with_three_stars() -> None:
     assert ae.scrub(f"key {KEY} end") == "key *** end"
     secret = "a" * 20 + "B/c+" * 5
     assert ae.scrub(f"s {secret} e") == "s *** e"
+
+
+def test_a_dotted_code_in_the_table_keeps_its_table_class() -> None:
+    assert ae.error_class("InvalidSnapshot.InUse") is AlreadyExists  # not Conflict, which the ".InUse" suffix would give
+    assert ae.error_class("InvalidVolume.ZoneMismatch") is Conflict
+
+
+def test_the_not_found_suffix_wins_over_the_base_code() -> None:
+    assert ae.error_class("Throttling.NotFound") is NotFound
+
+
+def test_waiter_error_without_a_last_response_attribute() -> None:
+    exc = bx.WaiterError(name="W", reason="Max attempts exceeded", last_response={})
+    del exc.last_response
+    assert type(_t(exc)) is Timeout
+
+
+def test_an_unknown_code_in_a_5xx_answer_is_judged_by_its_status() -> None:
+    assert ae._answer_reached(503, {"Error": {"Code": "SomethingNew"}}) is False  # a 503 is throttling
+    assert ae._answer_reached(500, {"Error": {"Code": "SomethingNew"}}) is True
+
+
+def test_a_throttling_code_in_a_500_answer_was_not_applied() -> None:
+    exc = bx.ClientError({"Error": {"Code": "SlowDown", "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "Op")  # type: ignore[typeddict-item]
+    err = _t(exc)
+    assert (type(err), err.may_have_been_applied, err.message) == (Throttled, False, "op: m (SlowDown)")
+
+
+def test_only_trailing_periods_are_dropped_before_the_applied_text() -> None:
+    exc = OSError(27, "file too large: MAX.")
+    setattr(exc, ae.MAYBE_APPLIED, True)
+    assert _t(exc).message == f"op: file too large: MAX. {ae.MAYBE_APPLIED_TEXT}"
