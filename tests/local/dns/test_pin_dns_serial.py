@@ -102,3 +102,14 @@ def test_a_zone_whose_soa_was_removed_by_hand_still_takes_changes(dns: LocalDNS,
 
 def test_soa_serial_reads_the_third_field() -> None:
     assert soa_serial(RecordSet("@", "SOA", 900, (_soa(77),))) == 77
+
+
+def test_a_relative_soa_stored_by_hand_is_read_in_the_zones_origin(dns: LocalDNS, zone: Zone) -> None:
+    conn = sqlite3.connect(dns.root / "dns" / "dns.sqlite3")
+    try:
+        with conn:
+            conn.execute("UPDATE records SET vals = ? WHERE type = 'SOA'", ('["ns1 hostmaster 5 7200 900 1209600 300"]',))
+    finally:
+        conn.close()
+    _touch(dns, zone, 1)
+    assert dns.get_record(zone, "@", "SOA").values == ("ns1.example.com. hostmaster.example.com. 6 7200 900 1209600 300",)
