@@ -1,7 +1,8 @@
 """The reference suite on the libcloud provider: every reference parameter takes the model and the id alike.
 
-The suite replaces the service's driver methods with a recorder that stops at the driver, so no
-request is sent.
+Each libcloud cloud here serves one family, so each class runs the suite's test for that family's
+parameters only. The suite replaces the service's driver methods with a recorder that stops at the
+driver, so no request is sent.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from typing import Any
 import pytest
 
 import cloudkit
-from cloudkit.testing.references import ReferenceConformance
+from cloudkit.testing.references import ReferenceConformance, ReferenceParameter, all_reference_parameters
+
+
+def _of(family: str) -> list[ReferenceParameter]:
+    return [p for p in all_reference_parameters() if p.family == family]
 
 
 class TestS3References(ReferenceConformance):
@@ -21,6 +26,10 @@ class TestS3References(ReferenceConformance):
     def cloudkit_cloud(self, s3_cloud: cloudkit.Cloud) -> Any:
         return s3_cloud
 
+    @pytest.mark.parametrize("param", _of("storage"), ids=lambda p: p.id)
+    def test_model_and_id_are_the_same_reference(self, cloudkit_cloud: cloudkit.Cloud, param: ReferenceParameter) -> None:
+        super().test_model_and_id_are_the_same_reference(cloudkit_cloud, param)
+
 
 class TestPowerDNSReferences(ReferenceConformance):
     """libcloud:powerdns (dns) through the reference suite."""
@@ -29,6 +38,10 @@ class TestPowerDNSReferences(ReferenceConformance):
     def cloudkit_cloud(self, pdns_cloud: cloudkit.Cloud) -> Any:
         return pdns_cloud
 
+    @pytest.mark.parametrize("param", _of("dns"), ids=lambda p: p.id)
+    def test_model_and_id_are_the_same_reference(self, cloudkit_cloud: cloudkit.Cloud, param: ReferenceParameter) -> None:
+        super().test_model_and_id_are_the_same_reference(cloudkit_cloud, param)
+
 
 class TestEC2References(ReferenceConformance):
     """libcloud:ec2 (compute) through the reference suite."""
@@ -36,3 +49,7 @@ class TestEC2References(ReferenceConformance):
     @pytest.fixture
     def cloudkit_cloud(self, ec2_cloud: cloudkit.Cloud) -> Any:
         return ec2_cloud
+
+    @pytest.mark.parametrize("param", _of("compute"), ids=lambda p: p.id)
+    def test_model_and_id_are_the_same_reference(self, cloudkit_cloud: cloudkit.Cloud, param: ReferenceParameter) -> None:
+        super().test_model_and_id_are_the_same_reference(cloudkit_cloud, param)
