@@ -192,3 +192,10 @@ def test_resolve_family_routes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert (r.main.provider, r.route("storage").provider, dict(r.route("storage").settings)) == ("local", "local", {"root": "/x"})
     # resolving twice gives the same routes: the file's tables are not consumed
     assert c.resolve(profile="prod", config_path=cfg).route("dns").provider == "libcloud:powerdns"
+
+
+def test_resolve_names_the_file_and_profile_of_a_bad_provider(tmp_path: Path) -> None:
+    cfg = _write(tmp_path, "[profiles.prod]\nprovider = 3\n")
+    with pytest.raises(ConfigError) as info:
+        c.resolve(profile="prod", config_path=cfg)
+    assert (info.value.field, info.value.rule) == (str(cfg), "profiles.prod.provider must be a string")

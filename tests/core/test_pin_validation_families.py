@@ -833,3 +833,49 @@ def test_record_set_type_checked_even_when_the_model_was_bypassed() -> None:
     object.__setattr__(record, "type", "A")
     object.__setattr__(record, "ttl", -1)
     assert _refusal(lambda: v.record_set(record, ZONE)) == ("records.ttl", "must be between 0 and 2147483647 (got -1)")
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "rule"),
+    [
+        (lambda: v.ttl(-1), "ttl", "must be between 0 and 2147483647 (got -1)"),
+        (lambda: v.port(-1), "port", "must be between 0 and 65535 (got -1)"),
+        (lambda: v.storage_gb(0), "storage_gb", "must be between 1 and 65536 (got 0)"),
+        (lambda: v.storage_gb(0, "size"), "size", "must be between 1 and 65536 (got 0)"),
+        (lambda: v.retention_days(-1), "backup_retention_days", "must be between 0 and 35 (got -1)"),
+        (lambda: v.retention_days(-1, "keep"), "keep", "must be between 0 and 35 (got -1)"),
+        (lambda: v.expires_in(0), "expires_in", "must be between 1 and 604800 (got 0)"),
+        (lambda: v.int_range("n", "x", 0), "n", "must be an integer, not str"),
+        (lambda: v.byte_range([1, 2]), "range", "must be a (start, end) tuple; end is inclusive or None"),
+        (lambda: v.resource_name("n", 5), "n", "must be a string, not int"),
+        (lambda: v.object_key("\ud800", "k"), "k", SURROGATE),
+        (lambda: v.zone_name(5, "z"), "z", "must be a string, not int"),
+        (lambda: v.topic_name(5, "t"), "t", "must be a string, not int"),
+        (lambda: v.queue_name(5, "q"), "q", "must be a string, not int"),
+        (lambda: v.db_identifier(5, "i"), "i", "must be a string, not int"),
+        (lambda: v.db_username(5, "u"), "u", "must be a string, not int"),
+        (lambda: v.maintenance_window(5, "w"), "w", "must be a string, not int"),
+        (lambda: v.cidr(5, "c"), "c", "must be a string, not int"),
+        (lambda: v.record_name("*.a%b", ZONE), "name", "label 'a%b' may contain only letters, digits, '_' and inner '-'"),
+        (lambda: v.url("http://[v1.x]/"), "endpoint", "host in brackets must be an IPv6 address"),
+        (lambda: v.url("http://[v1.x]/", "hook"), "hook", "host in brackets must be an IPv6 address"),
+    ],
+)
+def test_named_fields_and_remaining_rules(call: Callable[[], object], field: str, rule: str) -> None:
+    assert _refusal(call) == (field, rule)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: v._dns_text("f", "\u2003"), "\u2003"),
+        (lambda: v._dns_text("f", "XaX"), "XaX"),
+        (lambda: v._dns_text("f", " a " + "b" * 1022 + " "), "a " + "b" * 1022),
+        (lambda: v.url("http://[1::]/"), "http://[1::]/"),
+        (lambda: v.is_link_local("metadataX"), False),
+        (lambda: v.is_link_local("X169.254.1.1"), False),
+        (lambda: v.db_password("abcdefgX"), "abcdefgX"),
+    ],
+)
+def test_remaining_values_kept_exactly(call: Callable[[], object], expected: object) -> None:
+    assert call() == expected
