@@ -34,7 +34,14 @@ def dispatcher(service: LocalNotification) -> Iterator[Dispatcher]:
 
 
 def _row(
-    service: LocalNotification, owner: str, *, attempts: int, status: str = "retrying", protocol: str = "http", kind: str = "confirmation"
+    service: LocalNotification,
+    owner: str,
+    *,
+    attempts: int,
+    status: str = "retrying",
+    protocol: str = "http",
+    kind: str = "confirmation",
+    subscription: str = "missing-sub",
 ) -> Any:
     now = time.time()
     delivery_id = str(uuid.uuid4())
@@ -42,8 +49,8 @@ def _row(
         conn.execute(
             "INSERT INTO deliveries (id, kind, topic_id, subscription_id, protocol, endpoint, message_id, status, attempts,"
             " body, subject, attributes, token, published_at, next_attempt_at, lease_owner, lease_until, last_error, created_at)"
-            " VALUES (?, ?, 't', 'missing-sub', ?, 'http://127.0.0.1:9/', 'm', ?, ?, 'b', NULL, '{}', 'tok', ?, ?, ?, ?, 'old', ?)",
-            (delivery_id, kind, protocol, status, attempts, now, now, owner, now + 10_000, now),
+            " VALUES (?, ?, 't', ?, ?, 'http://127.0.0.1:9/', 'm', ?, ?, 'b', NULL, '{}', 'tok', ?, ?, ?, ?, 'old', ?)",
+            (delivery_id, kind, subscription, protocol, status, attempts, now, now, owner, now + 10_000, now),
         )
     return service.db.query("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))[0]
 
@@ -154,3 +161,33 @@ def test_an_unexpected_error_is_recorded_with_its_class(service: LocalNotificati
     dispatcher._attempt(row)
     assert _state(service, row)["last_error"] == "KeyError: 'endpoint'"
     assert dispatcher._wake.is_set()
+
+
+def test_a_successful_attempt_is_recorded_as_sent(service: LocalNotification, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispatcher, "_deliver", lambda row: None)
+    row = _row(service, dispatcher.owner, attempts=0)
+    dispatcher._slots.acquire()
+    dispatcher._attempt(row)
+    assert (_state(service, row)["status"], _state(service, row)["last_error"]) == ("sent", None)
+
+
+@pytest.mark.parametrize(("protocol", "route"), [("http", "post"), ("https", "post"), ("email", "email")])
+def test_each_protocol_goes_its_own_way(
+    service: LocalNotification, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch, protocol: str, route: str
+) -> None:
+    calls: list[tuple[str, Any, Any]] = []
+    monkeypatch.setattr(dispatcher, "_envelope", lambda row: {"for": row["seq"]})
+    monkeypatch.setattr(dispatcher, "_post", lambda row, envelope: calls.append(("post", row["seq"], envelope)))
+    monkeypatch.setattr(dispatcher, "_email", lambda row: calls.append(("email", row["seq"], None)))
+    row = _row(service, dispatcher.owner, attempts=0, protocol=protocol)
+    dispatcher._deliver(row)
+    assert calls == ([("post", row["seq"], {"for": row["seq"]})] if route == "post" else [("email", row["seq"], None)])
+
+
+def test_a_notification_whose_subscription_exists_is_delivered(service: LocalNotification, dispatcher: Dispatcher) -> None:
+    topic = service.create_topic("pins")
+    sub = service.subscribe(topic, protocol="sms", endpoint="+15555550100")
+    row = _row(service, dispatcher.owner, attempts=0, protocol="sms", kind="notification", subscription=sub.id)
+    dispatcher._slots.acquire()
+    dispatcher._attempt(row)
+    assert _state(service, row)["last_error"] == "protocol 'sms' is not delivered by the dispatcher"
