@@ -16,7 +16,9 @@ exchange:
 Throttling answers are only injected before forwarding: a service that says "slow down" has not
 processed the request. Error bodies are shaped after the protocol of the service named in the
 request's SigV4 credential scope (S3, EC2, and the ``ErrorResponse`` of Route 53, SNS and the
-other query services), so that botocore parses them as it parses the real ones.
+other query services), so that botocore parses them as it parses the real ones; a request signed
+with Azure's ``SharedKey`` gets Azure Storage's ``<Error>`` document (``ServerBusy`` for
+throttling), one carrying PowerDNS's ``X-API-Key`` gets its JSON ``{"error": ...}``.
 
 Only loopback: the proxy binds 127.0.0.1 and forwards to the ``upstream`` it is given.
 """
@@ -24,6 +26,7 @@ Only loopback: the proxy binds 127.0.0.1 and forwards to the ``upstream`` it is 
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import re
 import socket
@@ -71,8 +74,13 @@ class Stats:
 
 
 def error_body(service: str, code: str, message: str) -> bytes:
-    """An AWS error document for ``service`` in that service's protocol."""
-    if service == "s3":
+    """An error document for ``service`` in that service's protocol (AWS services, ``azure``, ``powerdns``)."""
+    if service == "powerdns":
+        return json.dumps({"error": f"{code}: {message}"}).encode()
+    if service == "azure":
+        code = {"SlowDown": "ServerBusy", "Throttling": "ServerBusy"}.get(code, code)
+        text = f"<Error><Code>{code}</Code><Message>{message}\nRequestId:fault</Message></Error>"
+    elif service == "s3":
         text = f"<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
     elif service == "ec2":
         text = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>"
@@ -208,7 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, service: str, key: str) -> None:
         status, code, message = _ERRORS[key]
         body = error_body(service, code, message)
-        self._answer(status, [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))], body)
+        kind = "application/json" if service == "powerdns" else "text/xml"
+        self._answer(status, [("Content-Type", kind), ("Content-Length", str(len(body)))], body)
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         conn = http.client.HTTPConnection(*self.owner.upstream, timeout=120)
@@ -227,8 +236,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._body()
-        scope = _SCOPE.search(self.headers.get("Authorization") or "")
+        authorization = self.headers.get("Authorization") or ""
+        scope = _SCOPE.search(authorization)
         service = scope.group(1) if scope else "unknown"
+        if authorization.startswith("SharedKey "):
+            service = "azure"
+        elif self.headers.get("X-API-Key") is not None:
+            service = "powerdns"
         action = None
         if "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
             found = re.search(rb"(?:^|&)Action=([A-Za-z0-9]+)", body)
@@ -250,4 +264,4 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(status, headers, data)
 
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = _handle

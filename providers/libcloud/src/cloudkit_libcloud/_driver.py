@@ -149,6 +149,16 @@ def _bounded_retry(window: float) -> type:
     return BoundedRetry
 
 
+def _replayable(body: Any) -> bool:
+    """Whether a request body can be sent again as it is (bytes, text, a dict, nothing).
+
+    A stream (a file-like or an iterator, as object uploads send) is used up by the first attempt:
+    libcloud's retry would send the same ``Content-Length`` with no body left behind it, and wait
+    for an answer the server never gives. Such requests are not retried.
+    """
+    return body is None or isinstance(body, (bytes, bytearray, memoryview, str, dict, list, tuple))
+
+
 def driver_class(family: str, provider: str) -> type:
     """libcloud's driver class of ``family`` for ``provider`` (imports libcloud; no network)."""
     name = driver_name(provider)
@@ -182,6 +192,7 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
     Transient failures (HTTP 429 with its ``Retry-After``, dropped connections) are retried by
     libcloud's own ``Retry`` for at most ``retry_timeout`` seconds (default 30), starting at
     ``retry_delay`` seconds and multiplying by ``retry_backoff``; ``retry_timeout=0`` turns retries off.
+    Requests whose body is a stream (single-request object uploads) are not retried: see :func:`_replayable`.
     """
     cls = driver_class(family, provider)
     kwargs = driver_kwargs(settings)
@@ -211,7 +222,8 @@ def build_driver(family: str, provider: str, settings: Mapping[str, Any]) -> Any
 
     @functools.wraps(request)
     def request_with_retries(*a: Any, **kw: Any) -> Any:
-        kw.setdefault("retry_failed", True)
+        data = kw.get("data", a[2] if len(a) > 2 else None)
+        kw.setdefault("retry_failed", _replayable(data))
         return request(*a, **kw)
 
     conn.request = request_with_retries

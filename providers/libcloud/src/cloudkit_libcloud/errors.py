@@ -135,6 +135,10 @@ def translate(exc: BaseException, provider: str, operation: str) -> CloudkitErro
             return QuotaExceeded(msg, **kw)
         return ProviderError(msg, **kw)
     if isinstance(exc, (MalformedResponseError, LibcloudError)):
+        # Azure Blobs and S3 report a refused request as text ("... Status code: 429."): 429 and
+        # 503 (Azure's ServerBusy, S3's SlowDown) are throttling there.
+        if re.search(r"status[ _]code[=:]\s*(429|503)\b", text, re.IGNORECASE):
+            return Throttled(msg, provider=provider, code=name)
         if re.search(r"status[ _]code[=:]\s*404", text):
             return NotFound(msg, **kw)
         if re.search(r"status[ _]code[=:]\s*409", text):
