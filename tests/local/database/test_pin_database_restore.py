@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import cloudkit
-from cloudkit.errors import AlreadyExists, Conflict
+from cloudkit.errors import AlreadyExists, Conflict, NotFound
 
 PASSWORD = "Sup3r-secret-pw"
 
@@ -36,7 +36,7 @@ def _summary(db: object) -> tuple[object, ...]:
     return tuple(
         getattr(db, name)
         for name in (
-            "id", "engine", "status", "instance_class", "storage_gb", "master_username", "database_name", "multi_az", "iops",
+            "id", "engine", "status", "engine_version", "instance_class", "storage_gb", "master_username", "database_name", "multi_az", "iops",
             "backup_retention_days", "maintenance_window", "replica_of", "endpoint",
         )
     )  # fmt: skip
@@ -45,7 +45,7 @@ def _summary(db: object) -> tuple[object, ...]:
 def test_defaults_of_a_new_instance(cloud: cloudkit.Cloud) -> None:
     db = cloud.database.create_instance("plain", engine="sqlite", master_username="admin", master_password=PASSWORD, wait=True)
     assert _summary(db) == (
-        "plain", "sqlite", "available", "db.t3.micro", 20, "admin", None, False, None, 1, "sun:05:00-sun:05:30", None, None,
+        "plain", "sqlite", "available", sqlite3.sqlite_version, "db.t3.micro", 20, "admin", None, False, None, 1, "sun:05:00-sun:05:30", None, None,
     )  # fmt: skip
     assert db.extra["path"].endswith("/database/sqlite/instances/plain/main.sqlite")
     assert [s.kind for s in cloud.database.list_snapshots("plain")] == ["automated"]  # one backup at creation
@@ -59,10 +59,11 @@ def test_defaults_of_a_new_instance(cloud: cloudkit.Cloud) -> None:
 def test_given_settings_are_kept(cloud: cloudkit.Cloud) -> None:
     db = cloud.database.create_instance(
         "shop", engine="sqlite", master_username="admin", master_password=PASSWORD, instance_class="db.m5.large", storage_gb=30,
-        database_name="app", backup_retention_days=3, multi_az=True, maintenance_window="mon:01:00-mon:01:30", wait=True,
+        database_name="app", backup_retention_days=3, multi_az=True, maintenance_window="mon:01:00-mon:01:30", iops=1000,
+        wait=True,
     )  # fmt: skip
     assert _summary(db) == (
-        "shop", "sqlite", "available", "db.m5.large", 30, "admin", "app", True, None, 3, "mon:01:00-mon:01:30", None, None,
+        "shop", "sqlite", "available", sqlite3.sqlite_version, "db.m5.large", 30, "admin", "app", True, 1000, 3, "mon:01:00-mon:01:30", None, None,
     )  # fmt: skip
     assert db.extra["path"].endswith("/database/sqlite/instances/shop/app.sqlite")
     assert [s.kind for s in cloud.database.list_snapshots("shop")] == ["automated"]
@@ -81,7 +82,7 @@ def snapshot(cloud: cloudkit.Cloud) -> str:
 def test_a_restore_takes_class_storage_user_and_database_from_the_snapshot(cloud: cloudkit.Cloud, snapshot: str) -> None:
     db = cloud.database.restore_snapshot(snapshot, "copy", wait=True)
     assert _summary(db) == (
-        "copy", "sqlite", "available", "db.m5.large", 30, "admin", "app", False, None, 1, "sun:05:00-sun:05:30", None, None,
+        "copy", "sqlite", "available", sqlite3.sqlite_version, "db.m5.large", 30, "admin", "app", False, None, 1, "sun:05:00-sun:05:30", None, None,
     )  # fmt: skip
     assert db.extra["path"].endswith("/database/sqlite/instances/copy/app.sqlite")
     assert sorted(s.kind for s in cloud.database.list_snapshots("copy")) == ["automated"]  # retention 1: one automated backup
@@ -125,3 +126,33 @@ def test_an_automated_snapshot_cannot_be_deleted_by_hand(cloud: cloudkit.Cloud, 
     )  # fmt: skip
     cloud.database.delete_snapshot(snapshot)
     assert [s.kind for s in cloud.database.list_snapshots("src")] == ["automated"]
+
+
+def test_a_restore_copies_the_data_and_names_its_backup_after_the_first_40_characters(cloud: cloudkit.Cloud, root: Path) -> None:
+    src = cloud.database.create_instance("data", engine="sqlite", master_username="admin", master_password=PASSWORD, wait=True)
+    conn = sqlite3.connect(src.extra["path"])
+    try:
+        with conn:
+            conn.execute("CREATE TABLE t (v TEXT)")
+            conn.execute("INSERT INTO t VALUES ('kept')")
+    finally:
+        conn.close()
+    cloud.database.create_snapshot("data", "with-data", wait=True)
+    name = "r" * 45
+    copy = cloud.database.restore_snapshot("with-data", name, wait=True)
+    conn = sqlite3.connect(copy.extra["path"])
+    try:
+        assert conn.execute("SELECT v FROM t").fetchall() == [("kept",)]
+    finally:
+        conn.close()
+    (auto,) = [s.id for s in cloud.database.list_snapshots(name)]
+    assert auto.startswith("r" * 40 + "-auto-")
+
+
+def test_a_snapshot_whose_file_is_gone_is_not_restored_as_an_empty_database(cloud: cloudkit.Cloud, root: Path, snapshot: str) -> None:
+    (root / "database" / "sqlite" / "snapshots" / snapshot / "db.sqlite").unlink()
+    with pytest.raises(NotFound) as info:
+        cloud.database.restore_snapshot(snapshot, "copy", wait=True)
+    assert (info.value.message, info.value.provider) == ("copy a SQLite database: the SQLite database db.sqlite is missing", "local")
+    assert [d.id for d in cloud.database.list_instances()] == ["src"]  # the failed restore was undone
+    assert not (root / "database" / "sqlite" / "instances" / "copy").exists()

@@ -28,6 +28,7 @@ State lives in ``<root>/database/state.db`` (mode 0600); master passwords only i
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -925,6 +926,8 @@ def _start_wal(label: Path) -> str | None:
 def _sqlite_copy(source: Path, target: Path) -> None:
     """A consistent copy of a live SQLite database (online backup API), written atomically."""
     with mapped("copy a SQLite database"):
+        if not source.is_file():  # sqlite3.connect would create an empty database and copy that
+            raise FileNotFoundError(errno.ENOENT, f"the SQLite database {source.name} is missing")
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_name(target.name + ".tmp")
         tmp.unlink(missing_ok=True)
