@@ -614,8 +614,8 @@ _ARN = re.compile(r"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:[\x21-\x7e]+")
 def endpoint(protocol: Any, value: Any, *, allow_link_local: bool = False) -> tuple[str, str]:
     """A subscription ``(protocol, endpoint)`` pair, each checked for its protocol.
 
-    http(s) endpoints to link-local or metadata addresses are refused unless ``allow_link_local``.
-    A ``queue`` endpoint is a queue name, an ARN or a queue URL.
+    http(s) endpoints, and queue endpoints given as URLs, to link-local or metadata addresses are
+    refused unless ``allow_link_local``. A ``queue`` endpoint is a queue name, an ARN or a queue URL.
     """
     from cloudkit.models.notification import PROTOCOLS
 
@@ -632,7 +632,7 @@ def endpoint(protocol: Any, value: Any, *, allow_link_local: bool = False) -> tu
             raise InvalidInput("endpoint", "must be a queue ARN (arn:partition:service:region:account:name)")
         return proto, value
     if value.startswith(("http://", "https://")):
-        return proto, url(value)
+        return proto, url(value, allow_link_local=allow_link_local)
     return proto, queue_name(value, "endpoint")
 
 

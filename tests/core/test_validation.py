@@ -325,3 +325,14 @@ def test_references_refuse_control_characters() -> None:
         with pytest.raises(InvalidInput) as info:
             NotificationService("nothing", {}).get_topic(bad)
         assert info.value.field == "topic"
+
+
+def test_a_queue_url_to_a_metadata_address_is_refused_unless_allowed() -> None:
+    """Queue endpoints given as URLs follow the same link-local rule as http(s) endpoints."""
+    from cloudkit import validation as val
+
+    with pytest.raises(InvalidInput) as info:
+        val.endpoint("queue", "https://169.254.169.254/latest/meta-data")
+    assert info.value.field == "endpoint"
+    assert val.endpoint("queue", "https://169.254.169.254/q", allow_link_local=True) == ("queue", "https://169.254.169.254/q")
+    assert val.endpoint("queue", "https://127.0.0.1:4566/000000000000/q") == ("queue", "https://127.0.0.1:4566/000000000000/q")
