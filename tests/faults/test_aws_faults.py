@@ -20,6 +20,10 @@ import cloudkit
 from cloudkit.errors import CloudkitError, InvalidInput, ProviderError, Throttled
 from cloudkit.models import RecordSet
 
+#: A regression that makes a call retry forever (a fake retry clock never runs out) fails here
+#: instead of stalling the run.
+pytestmark = pytest.mark.timeout(300)
+
 SEED = 20261201
 
 

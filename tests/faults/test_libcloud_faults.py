@@ -21,6 +21,10 @@ from proxy import FaultProxy
 from cloudkit.errors import ProviderError, Throttled, Timeout
 from cloudkit.models import RecordSet
 
+#: A regression that makes a call retry forever (a fake retry clock never runs out) fails here
+#: instead of stalling the run.
+pytestmark = pytest.mark.timeout(120)
+
 SEED = 20261201
 RATE = 0.2
 
