@@ -44,10 +44,15 @@ def application(environ, start_response):
 
 
 def sample_app(text: str) -> bytes:
-    """A zipped WSGI application (``application.py``) whose page says ``text``."""
+    """A zipped WSGI application (``application.py``) whose page says ``text``.
+
+    The archive is reproducible (a fixed time stamp): the same ``text`` gives the same bytes.
+    """
     buf = io.BytesIO()
+    entry = zipfile.ZipInfo("application.py", date_time=(2020, 1, 1, 0, 0, 0))
+    entry.external_attr = 0o644 << 16
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("application.py", APP_TEMPLATE.replace("{text}", text))
+        zf.writestr(entry, APP_TEMPLATE.replace("{text}", text))
     return buf.getvalue()
 
 
