@@ -35,6 +35,9 @@ def server_limits() -> dict[str, int]:
         "channel_timeout": CHANNEL_TIMEOUT,
         "cleanup_interval": CLEANUP_INTERVAL,
         "backlog": BACKLOG,
+        # poll(), not select(): select() cannot watch a descriptor numbered 1024 or more, and the
+        # connection limit above lets a server hold thousands.
+        "asyncore_use_poll": True,
     }
 
 
@@ -53,7 +56,13 @@ def raise_file_limit(want: int = 8192) -> None:
 
 
 class BackgroundServer:
-    """waitress serving ``app`` on 127.0.0.1 (a free port unless ``port`` is given), in a daemon thread."""
+    """waitress serving ``app`` on 127.0.0.1 (a free port unless ``port`` is given), in a daemon thread.
+
+    The thread runs waitress's poll loop itself, checking a stop flag between rounds, so that
+    stopping never depends on a descriptor: the sockets are closed by the loop thread when it
+    ends, and ``stop`` only asks (the trigger is pulled to wake the loop early; if it cannot be,
+    the loop still notices within its one-second timeout).
+    """
 
     def __init__(self, app: Any, *, name: str, threads: int = 4, port: int = 0) -> None:
         from waitress.server import create_server  # type: ignore[import-untyped]
@@ -63,23 +72,36 @@ class BackgroundServer:
             clear_untrusted_proxy_headers=True, **server_limits(),
         )
         self.port: int = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, name=f"{name}-{self.port}", daemon=True)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"{name}-{self.port}", daemon=True)
+
+    def _serve(self) -> None:
+        from waitress import wasyncore
+
+        server = self._server
+        socket_map = server._map
+        timeout = server.adj.asyncore_loop_timeout
+        try:
+            while socket_map and not self._stopping.is_set():
+                wasyncore.poll2(timeout, socket_map)
+        finally:
+            wasyncore.close_all(socket_map)
 
     def start(self) -> None:
         """Start serving in the background."""
         self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
-        """Stop serving and wait for the thread to end.
-
-        The sockets are closed by the server's own loop thread (through its trigger), so the loop
-        never polls a descriptor closed under it.
-        """
+        """Stop serving and wait for the thread to end (its loop closes every socket)."""
         from waitress import wasyncore
 
         server = self._server
+        self._stopping.set()
         if self._thread.is_alive():
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            try:
+                server.trigger.pull_trigger()  # a wake-up only; the loop checks the flag anyway
+            except (OSError, ValueError):
+                pass  # the trigger is gone: the loop ends at its next timeout
             self._thread.join(timeout=timeout)
         else:
             wasyncore.close_all(server._map)
