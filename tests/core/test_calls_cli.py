@@ -73,13 +73,13 @@ def test_debug_log_names_operations_not_arguments(acme: None, caplog: pytest.Log
 
 
 def test_cli_reports_invalid_input_as_usage_error(acme: None) -> None:
-    result = CliRunner().invoke(main, ["--provider", "acme", "storage", "mb", "Not_Valid"])
+    result = CliRunner().invoke(main, ["--provider", "acme", "storage", "create-bucket", "Not_Valid"])
     assert result.exit_code == 2
     assert "name: may contain only lower-case letters" in result.output
 
 
 def test_cli_reports_not_supported_with_exit_code_1(acme: None) -> None:
-    result = CliRunner().invoke(main, ["--provider", "acme", "dns", "zones"])
+    result = CliRunner().invoke(main, ["--provider", "acme", "dns", "list-zones"])
     assert result.exit_code == 1
     assert "NotSupported: acme does not support dns.list_zones" in result.output
 

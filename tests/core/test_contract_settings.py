@@ -49,7 +49,7 @@ def test_cli_set_values_are_typed_by_the_declaration(tmp_path: Path) -> None:
                                        "--set", "key=k", "--set", "retry_timeout=0", "--set", "timeout=0.5",
                                        "capabilities", "libcloud:powerdns"])
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["--provider", "local", "--set", f"rooot={tmp_path}", "storage", "ls"])
+    result = CliRunner().invoke(main, ["--provider", "local", "--set", f"rooot={tmp_path}", "storage", "list-buckets"])
     assert result.exit_code == 2 and "did you mean 'root'" in result.output
 
 

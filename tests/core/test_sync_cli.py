@@ -27,7 +27,7 @@ def cli(root: Path) -> Run:
     def run(*args: str) -> Result:
         return CliRunner().invoke(main, ["--provider", "local", "--set", f"root={root}", *args])
 
-    assert run("storage", "mb", "bkt").exit_code == 0
+    assert run("storage", "create-bucket", "bkt").exit_code == 0
     return run
 
 
@@ -74,7 +74,10 @@ def test_dryrun_prints_the_plan_and_changes_nothing(cli: Run, src: Path, root: P
     r = cli("-o", "json", "storage", "sync", str(src), "cloudkit://bkt/p", "--delete", "--dryrun")
     plan = json.loads(r.stdout)
     assert sorted(a["action"] for a in plan) == ["delete", "upload", "upload", "upload"]
-    r = cli("storage", "sync", str(src), "cloudkit://bkt/p", "--delete")
+    r = cli("storage", "sync", str(src), "cloudkit://bkt/p", "--delete")  # deletes, no terminal, no --yes
+    assert r.exit_code == 2 and "refused without --yes" in r.output
+    assert listing(root) == ["p/stale.txt", "px/other.txt"]  # nothing done, not even the uploads
+    r = cli("storage", "sync", str(src), "cloudkit://bkt/p", "--delete", "--yes")
     assert r.exit_code == 0 and listing(root) == ["p/a.txt", "p/sub/b.bin", "p/sub/skip.tmp", "px/other.txt"]
 
 

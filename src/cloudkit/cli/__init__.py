@@ -5,12 +5,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import json
 from typing import Any
 
 import click
 
-from cloudkit.cli._common import CliState, CloudkitGroup, render
+from cloudkit.cli._common import OUTPUTS, CliState, CloudkitGroup, emit, render
 
 #: command name -> (module, attribute); a module that is not installed is simply not offered.
 _LAZY = {
@@ -24,7 +23,43 @@ _LAZY = {
 }
 
 
+#: Global options accepted anywhere on the line (as the AWS CLI does), each with whether it takes a value.
+_ANYWHERE = {"-o": True, "--output": True, "--query": True}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with ``-o/--output`` and ``--query`` moved in front of the command, wherever they were.
+
+    ``cloudkit storage list-buckets -o json`` then means ``cloudkit -o json storage list-buckets``.
+    Scanning stops at ``--`` (what follows is data), and a value such an option takes moves with it.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name, eq, _ = arg.partition("=")
+        if name in _ANYWHERE and (eq or i + 1 < len(args)):
+            if eq:
+                front.append(arg)
+            else:
+                front.extend(args[i:i + 2])
+                i += 1
+        elif arg.startswith("-o") and len(arg) > 2 and not arg.startswith("--"):
+            front.append(arg)  # -ojson
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class _Main(CloudkitGroup):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         lazy = [n for n, (mod, _) in _LAZY.items() if importlib.util.find_spec(mod) is not None]
         return sorted({*super().list_commands(ctx), *lazy})
@@ -54,12 +89,19 @@ def _setting(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--profile", "-p", envvar="CLOUDKIT_PROFILE", help="Profile from cloudkit.toml.")
 @click.option("--provider", envvar="CLOUDKIT_PROVIDER", help="Provider name (default: local).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A provider setting (repeatable).")
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Choice(OUTPUTS), default="table", show_default=True,
+              help="table, json, or text (tab-separated); accepted anywhere on the line.")
+@click.option("--query", metavar="JMESPATH", help="Filter the JSON form of the result (accepted anywhere on the line).")
 @click.version_option(package_name="cloudkit")
 @click.pass_context
-def main(ctx: click.Context, profile: str | None, provider: str | None, settings: tuple[str, ...], output: str) -> None:
-    """Manage cloud resources on any provider through one API."""
-    st = CliState(profile=profile, provider=provider, output=output, settings=_setting(settings))
+def main(ctx: click.Context, profile: str | None, provider: str | None, settings: tuple[str, ...], output: str,
+         query: str | None) -> None:
+    """Manage cloud resources on any provider through one API.
+
+    Commands read `cloudkit FAMILY OPERATION`, the operation named as in the Python API
+    (`cloudkit storage create-bucket` is `cloud.storage.create_bucket`).
+    """
+    st = CliState(profile=profile, provider=provider, output=output, settings=_setting(settings), query=query)
     ctx.obj = st
     ctx.call_on_close(st.close)
 
@@ -71,6 +113,21 @@ def _dist_version(name: str | None) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return ""
+
+
+def _connect_options(st: CliState, name: str) -> dict[str, Any]:
+    """``--profile`` and ``--set`` for a connection to provider ``name``, when they concern it.
+
+    They concern the provider the global options choose, exactly as ``cloudkit.connect`` picks it
+    (``--provider``, the profile's, ``default_profile``, ``CLOUDKIT_PROVIDER``, then local); a listing
+    of several providers applies them to that one and connects to the others with their defaults.
+    """
+    from cloudkit.config import resolve
+
+    chosen = resolve(st.provider, profile=st.profile).main.provider
+    if chosen != name:
+        return {}
+    return {**({"profile": st.profile} if st.profile else {}), **st.settings}
 
 
 @main.command("providers")
@@ -93,7 +150,7 @@ def providers_cmd(st: CliState, show_all: bool) -> None:
             if family not in info.families:
                 continue
             try:
-                with cloudkit.connect(name) as cloud:
+                with cloudkit.connect(name, **_connect_options(st, name)) as cloud:
                     counts.append(f"{family} {len(cloud.service(family).capabilities())}")
             except cloudkit.CloudkitError as exc:
                 counts.append(f"{family} ({type(exc).__name__})")
@@ -105,10 +162,7 @@ def providers_cmd(st: CliState, show_all: bool) -> None:
             "capabilities": counts,
             "description": info.description,
         })
-    if st.output == "json":
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        render(rows, ["provider", "version", "families", "capabilities", "description"], title="cloudkit providers")
+    render(rows, ["provider", "version", "families", "capabilities", "description"], title="cloudkit providers")
 
 
 @main.command("capabilities")
@@ -131,8 +185,8 @@ def capabilities_cmd(st: CliState, providers: tuple[str, ...], markdown: bool) -
                 except cloudkit.CloudkitError as exc:
                     click.echo(f"warning: {name} {family}: {type(exc).__name__}: {exc}", err=True)
                     support[name][family] = frozenset()
-    if st.output == "json":
-        click.echo(json.dumps({n: {f: sorted(ops) for f, ops in fam.items()} for n, fam in support.items()}, indent=2))
+    if st.output != "table":
+        emit({n: {f: sorted(ops) for f, ops in fam.items()} for n, fam in support.items()})
         return
     rows = []
     for family, interface in FAMILIES.items():
@@ -187,10 +241,7 @@ def settings_cmd(st: CliState, providers: tuple[str, ...], markdown: bool) -> No
         for s in resolve_provider(name).settings or ():
             rows.append({"provider": name, "setting": s.name, "type": "refused" if s.refused else s.type,
                          "default": s.default, "meaning": s.refused or s.doc})
-    if st.output == "json":
-        click.echo(json.dumps(rows, indent=2, default=str))
-    else:
-        render(rows, ["provider", "setting", "type", "default", "meaning"], title="settings")
+    render(rows, ["provider", "setting", "type", "default", "meaning"], title="settings")
 
 
 def run() -> None:

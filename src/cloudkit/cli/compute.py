@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one
+from cloudkit.cli._common import CloudkitGroup, LegacyGroup, confirm_destructive, get_cloud, render, render_one, yes_option
 from cloudkit.errors import InvalidInput
 from cloudkit.models.compute import SecurityRule
 
@@ -41,27 +41,35 @@ def _rule(text: str) -> SecurityRule:
     return SecurityRule(protocol=proto, from_port=lo, to_port=hi, cidr=cidr)
 
 
-@click.group(cls=CloudkitGroup)
+#: Names of the first release, kept working (hidden, with a note) for one more release.
+ALIASES = {
+    "images": "list-images", "types": "list-instance-types", "create": "create-instance", "list": "list-instances",
+    "status": "get-instance", "start": "start-instance", "stop": "stop-instance", "reboot": "reboot-instance",
+    "terminate": "terminate-instance", "console": "get-console-output",
+}
+
+
+@click.group(cls=CloudkitGroup, aliases=ALIASES)
 def group() -> None:
     """Instances (sandboxes on the local provider), images, key pairs, security groups, volumes."""
 
 
 # ------------------------------------------------------------------ catalogue
-@group.command("images")
+@group.command("list-images")
 @click.option("--name", help="Only images whose name matches (* wildcards).")
 def images(name: str | None) -> None:
     """Images instances can boot from."""
     render(get_cloud().compute.list_images(name=name), ["id", "name", "owner", "description"], title="images")
 
 
-@group.command("types")
+@group.command("list-instance-types")
 def types() -> None:
     """Instance types (sizes)."""
     render(get_cloud().compute.list_instance_types(), ["name", "vcpus", "memory_mb"], title="instance types")
 
 
 # ------------------------------------------------------------------ instances
-@group.command("create")
+@group.command("create-instance")
 @click.argument("name")
 @click.option("--image", required=True, help="Image id (local: local:debian-host).")
 @click.option("--type", "instance_type", required=True, help="Instance type (local: local.nano ... local.large).")
@@ -81,7 +89,7 @@ def create(name: str, image: str, instance_type: str, user_data: str | None, key
     render_one(inst)
 
 
-@group.command("list")
+@group.command("list-instances")
 @click.option("--state", help="Only instances in this state.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Only instances with this tag (repeatable).")
 def list_cmd(state: str | None, tags: tuple[str, ...]) -> None:
@@ -89,42 +97,44 @@ def list_cmd(state: str | None, tags: tuple[str, ...]) -> None:
     render(get_cloud().compute.list_instances(state=state, tags=_pairs(tags, "--tag")), INSTANCE_COLUMNS, title="instances")
 
 
-@group.command("status")
+@group.command("get-instance")
 @click.argument("instance")
 def status(instance: str) -> None:
     """Show INSTANCE (an id)."""
     render_one(get_cloud().compute.get_instance(instance))
 
 
-@group.command("start")
+@group.command("start-instance")
 @click.argument("instance")
 def start(instance: str) -> None:
     """Start a stopped INSTANCE."""
     render_one(get_cloud().compute.start_instance(instance))
 
 
-@group.command("stop")
+@group.command("stop-instance")
 @click.argument("instance")
 def stop(instance: str) -> None:
     """Stop INSTANCE (its disk is kept)."""
     render_one(get_cloud().compute.stop_instance(instance))
 
 
-@group.command("reboot")
+@group.command("reboot-instance")
 @click.argument("instance")
 def reboot(instance: str) -> None:
     """Reboot INSTANCE."""
     render_one(get_cloud().compute.reboot_instance(instance))
 
 
-@group.command("terminate")
+@group.command("terminate-instance")
 @click.argument("instance")
-def terminate(instance: str) -> None:
+@yes_option
+def terminate(instance: str, yes: bool) -> None:
     """Terminate INSTANCE (its disk is gone)."""
+    confirm_destructive(f"Terminate instance {instance}?", yes)
     render_one(get_cloud().compute.terminate_instance(instance))
 
 
-@group.command("console")
+@group.command("get-console-output")
 @click.argument("instance")
 def console(instance: str) -> None:
     """Print INSTANCE's console output."""
@@ -132,12 +142,7 @@ def console(instance: str) -> None:
 
 
 # ------------------------------------------------------------------ key pairs
-@group.group("keys", cls=CloudkitGroup)
-def keys() -> None:
-    """SSH key pairs."""
-
-
-@keys.command("create")
+@group.command("create-key-pair")
 @click.argument("name")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the private key here (mode 0600) instead of printing it.")
 def key_create(name: str, out: str | None) -> None:
@@ -152,7 +157,7 @@ def key_create(name: str, out: str | None) -> None:
         click.echo(kp.private_key or "", nl=False)
 
 
-@keys.command("import")
+@group.command("import-key-pair")
 @click.argument("name")
 @click.argument("public_key_file", type=click.Path(exists=True, dir_okay=False))
 def key_import(name: str, public_key_file: str) -> None:
@@ -160,27 +165,24 @@ def key_import(name: str, public_key_file: str) -> None:
     render_one(get_cloud().compute.import_key_pair(name, Path(public_key_file).read_text()))
 
 
-@keys.command("list")
+@group.command("list-key-pairs")
 def key_list() -> None:
     """Key pairs."""
     render(get_cloud().compute.list_key_pairs(), ["name", "fingerprint"], title="key pairs")
 
 
-@keys.command("delete")
+@group.command("delete-key-pair")
 @click.argument("name")
-def key_delete(name: str) -> None:
+@yes_option
+def key_delete(name: str, yes: bool) -> None:
     """Delete key pair NAME."""
+    confirm_destructive(f"Delete key pair {name}?", yes)
     get_cloud().compute.delete_key_pair(name)
     click.echo(f"deleted key pair {name}")
 
 
 # ------------------------------------------------------------------ security groups
-@group.group("groups", cls=CloudkitGroup)
-def groups_cmd() -> None:
-    """Security groups."""
-
-
-@groups_cmd.command("create")
+@group.command("create-security-group")
 @click.argument("name")
 @click.option("--description", default="", help="What the group is for.")
 @click.option("--rule", "rules", multiple=True, metavar="PROTO[:PORT[-PORT][:CIDR]]", help="Ingress rule (repeatable).")
@@ -189,7 +191,7 @@ def group_create(name: str, description: str, rules: tuple[str, ...]) -> None:
     render_one(get_cloud().compute.create_security_group(name, description=description, rules=[_rule(r) for r in rules]))
 
 
-@groups_cmd.command("list")
+@group.command("list-security-groups")
 def group_list() -> None:
     """Security groups and their rules."""
     rows = [{"id": g.id, "name": g.name, "description": g.description,
@@ -198,7 +200,7 @@ def group_list() -> None:
     render(rows, ["id", "name", "description", "rules"], title="security groups")
 
 
-@groups_cmd.command("authorize")
+@group.command("authorize-ingress")
 @click.argument("group_ref")
 @click.argument("rules", nargs=-1, required=True)
 def group_authorize(group_ref: str, rules: tuple[str, ...]) -> None:
@@ -206,7 +208,7 @@ def group_authorize(group_ref: str, rules: tuple[str, ...]) -> None:
     render_one(get_cloud().compute.authorize_ingress(group_ref, [_rule(r) for r in rules]))
 
 
-@groups_cmd.command("revoke")
+@group.command("revoke-ingress")
 @click.argument("group_ref")
 @click.argument("rules", nargs=-1, required=True)
 def group_revoke(group_ref: str, rules: tuple[str, ...]) -> None:
@@ -214,21 +216,18 @@ def group_revoke(group_ref: str, rules: tuple[str, ...]) -> None:
     render_one(get_cloud().compute.revoke_ingress(group_ref, [_rule(r) for r in rules]))
 
 
-@groups_cmd.command("delete")
+@group.command("delete-security-group")
 @click.argument("group_ref")
-def group_delete(group_ref: str) -> None:
+@yes_option
+def group_delete(group_ref: str, yes: bool) -> None:
     """Delete security group GROUP_REF."""
+    confirm_destructive(f"Delete security group {group_ref}?", yes)
     get_cloud().compute.delete_security_group(group_ref)
     click.echo(f"deleted security group {group_ref}")
 
 
 # ------------------------------------------------------------------ volumes
-@group.group("volumes", cls=CloudkitGroup)
-def volumes() -> None:
-    """Volumes and volume snapshots."""
-
-
-@volumes.command("create")
+@group.command("create-volume")
 @click.argument("size_gb", type=int)
 @click.option("--name", help="Volume name.")
 @click.option("--snapshot", help="Create from this snapshot.")
@@ -237,13 +236,13 @@ def volume_create(size_gb: int, name: str | None, snapshot: str | None) -> None:
     render_one(get_cloud().compute.create_volume(size_gb, name=name, snapshot=snapshot))
 
 
-@volumes.command("list")
+@group.command("list-volumes")
 def volume_list() -> None:
     """Volumes."""
     render(get_cloud().compute.list_volumes(), ["id", "name", "size_gb", "state", "attached_to", "device"], title="volumes")
 
 
-@volumes.command("attach")
+@group.command("attach-volume")
 @click.argument("volume")
 @click.argument("instance")
 @click.option("--device", default="/dev/sdf", show_default=True)
@@ -252,22 +251,24 @@ def volume_attach(volume: str, instance: str, device: str) -> None:
     render_one(get_cloud().compute.attach_volume(volume, instance, device))
 
 
-@volumes.command("detach")
+@group.command("detach-volume")
 @click.argument("volume")
 def volume_detach(volume: str) -> None:
     """Detach VOLUME."""
     render_one(get_cloud().compute.detach_volume(volume))
 
 
-@volumes.command("delete")
+@group.command("delete-volume")
 @click.argument("volume")
-def volume_delete(volume: str) -> None:
+@yes_option
+def volume_delete(volume: str, yes: bool) -> None:
     """Delete a detached VOLUME."""
+    confirm_destructive(f"Delete volume {volume}?", yes)
     get_cloud().compute.delete_volume(volume)
     click.echo(f"deleted volume {volume}")
 
 
-@volumes.command("snapshot")
+@group.command("create-volume-snapshot")
 @click.argument("volume")
 @click.option("--description", default="")
 def volume_snapshot(volume: str, description: str) -> None:
@@ -275,8 +276,21 @@ def volume_snapshot(volume: str, description: str) -> None:
     render_one(get_cloud().compute.create_volume_snapshot(volume, description=description))
 
 
-@volumes.command("snapshots")
+@group.command("list-volume-snapshots")
 def volume_snapshots() -> None:
     """Volume snapshots."""
     render(get_cloud().compute.list_volume_snapshots(), ["id", "volume_id", "size_gb", "state", "description", "created_at"],
            title="volume snapshots")
+
+
+# ------------------------------------------------------------------ the first release's sub-groups
+_LEGACY = {
+    "keys": {"create": "create-key-pair", "import": "import-key-pair", "list": "list-key-pairs",
+             "delete": "delete-key-pair"},
+    "groups": {"create": "create-security-group", "list": "list-security-groups", "authorize": "authorize-ingress",
+               "revoke": "revoke-ingress", "delete": "delete-security-group"},
+    "volumes": {"create": "create-volume", "list": "list-volumes", "attach": "attach-volume", "detach": "detach-volume",
+                "delete": "delete-volume", "snapshot": "create-volume-snapshot", "snapshots": "list-volume-snapshots"},
+}
+for _name, _names in _LEGACY.items():
+    group.add_command(LegacyGroup(group, _names, name=_name, help="The first release's names.", hidden=True))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one
+from cloudkit.cli._common import CloudkitGroup, confirm_destructive, get_cloud, render, render_one, yes_option
 from cloudkit.errors import InvalidInput
 
 _INSTANCE_COLUMNS = ["id", "engine", "status", "endpoint", "instance_class", "storage_gb", "replica_of"]
@@ -118,11 +118,10 @@ def start(instance: str) -> None:
 @group.command("delete")
 @click.argument("instance")
 @click.option("--final-snapshot", help="Take this snapshot first.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 def delete(instance: str, final_snapshot: str | None, yes: bool) -> None:
     """Delete INSTANCE (and its automated backups)."""
-    if not yes:
-        click.confirm(f"Delete database instance {instance}?", abort=True)
+    confirm_destructive(f"Delete database instance {instance}?", yes)
     get_cloud().database.delete_instance(instance, final_snapshot=final_snapshot)
     click.echo(f"deleted instance {instance}" + (f" (final snapshot {final_snapshot})" if final_snapshot else ""))
 
@@ -145,8 +144,10 @@ def snapshot(instance: str, snapshot_id: str) -> None:
 
 @group.command("delete-snapshot")
 @click.argument("snapshot_id")
-def delete_snapshot(snapshot_id: str) -> None:
+@yes_option
+def delete_snapshot(snapshot_id: str, yes: bool) -> None:
     """Delete a manual snapshot."""
+    confirm_destructive(f"Delete snapshot {snapshot_id}?", yes)
     get_cloud().database.delete_snapshot(snapshot_id)
     click.echo(f"deleted snapshot {snapshot_id}")
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one
+from cloudkit.cli._common import CloudkitGroup, confirm_destructive, get_cloud, render, render_one, yes_option
 from cloudkit.errors import InvalidInput
 
 
@@ -20,13 +20,25 @@ def _pairs(items: tuple[str, ...], field: str) -> dict[str, str]:
     return out
 
 
-@click.group(cls=CloudkitGroup)
+#: Names of the first release, kept working (hidden, with a note) for one more release.
+ALIASES = {
+    "topics": "list-topics",
+    "subscriptions": "list-subscriptions",
+    "confirm": "confirm-subscription",
+    "queues": "list-queues",
+    "receive": "receive-messages",
+    "ack": "ack-message",
+    "deliveries": "list-deliveries",
+}
+
+
+@click.group(cls=CloudkitGroup, aliases=ALIASES)
 def group() -> None:
     """Topics, subscriptions, publishing, and the queues subscriptions deliver into."""
 
 
 # ---------------------------------------------------------------- topics
-@group.command("topics")
+@group.command("list-topics")
 def topics() -> None:
     """List topics."""
     render(get_cloud().notification.list_topics(), ["id", "name", "display_name"], title="topics")
@@ -42,14 +54,16 @@ def create_topic(name: str, display_name: str | None) -> None:
 
 @group.command("delete-topic")
 @click.argument("topic")
-def delete_topic(topic: str) -> None:
+@yes_option
+def delete_topic(topic: str, yes: bool) -> None:
     """Delete TOPIC (id or name) and its subscriptions."""
+    confirm_destructive(f"Delete topic {topic} and its subscriptions?", yes)
     get_cloud().notification.delete_topic(topic)
     click.echo(f"deleted topic {topic}")
 
 
 # ---------------------------------------------------------------- subscriptions
-@group.command("subscriptions")
+@group.command("list-subscriptions")
 @click.argument("topic", required=False)
 def subscriptions(topic: str | None) -> None:
     """List subscriptions (of TOPIC, or of every topic)."""
@@ -65,7 +79,7 @@ def subscribe(topic: str, protocol: str, endpoint: str) -> None:
     render_one(get_cloud().notification.subscribe(topic, protocol=protocol, endpoint=endpoint))
 
 
-@group.command("confirm")
+@group.command("confirm-subscription")
 @click.argument("topic")
 @click.argument("token")
 def confirm(topic: str, token: str) -> None:
@@ -75,8 +89,10 @@ def confirm(topic: str, token: str) -> None:
 
 @group.command("unsubscribe")
 @click.argument("subscription")
-def unsubscribe(subscription: str) -> None:
+@yes_option
+def unsubscribe(subscription: str, yes: bool) -> None:
     """Remove SUBSCRIPTION (its id)."""
+    confirm_destructive(f"Remove subscription {subscription}?", yes)
     get_cloud().notification.unsubscribe(subscription)
     click.echo(f"removed subscription {subscription}")
 
@@ -93,7 +109,7 @@ def publish(topic: str, message: str, subject: str | None, attrs: tuple[str, ...
 
 
 # ---------------------------------------------------------------- queues
-@group.command("queues")
+@group.command("list-queues")
 def queues() -> None:
     """List queues."""
     render(get_cloud().notification.list_queues(), ["id", "name", "url"], title="queues")
@@ -108,13 +124,15 @@ def create_queue(name: str) -> None:
 
 @group.command("delete-queue")
 @click.argument("queue")
-def delete_queue(queue: str) -> None:
+@yes_option
+def delete_queue(queue: str, yes: bool) -> None:
     """Delete QUEUE and the messages in it."""
+    confirm_destructive(f"Delete queue {queue} and the messages in it?", yes)
     get_cloud().notification.delete_queue(queue)
     click.echo(f"deleted queue {queue}")
 
 
-@group.command("receive")
+@group.command("receive-messages")
 @click.argument("queue")
 @click.option("--max", "max_messages", type=int, default=10, show_default=True, help="At most this many (1-10).")
 @click.option("--wait", "wait_seconds", type=float, default=0, show_default=True, help="Long-poll up to this many seconds.")
@@ -130,7 +148,7 @@ def receive(queue: str, max_messages: int, wait_seconds: float, visibility: int,
             svc.ack_message(queue, msg.receipt)
 
 
-@group.command("ack")
+@group.command("ack-message")
 @click.argument("queue")
 @click.argument("receipt")
 def ack(queue: str, receipt: str) -> None:
@@ -139,7 +157,7 @@ def ack(queue: str, receipt: str) -> None:
     click.echo("acknowledged")
 
 
-@group.command("deliveries")
+@group.command("list-deliveries")
 @click.option("--topic", help="Only this topic's deliveries.")
 @click.option("--status", type=click.Choice(["pending", "retrying", "sent", "dead"]), help="Only deliveries in this state.")
 def deliveries(topic: str | None, status: str | None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one
+from cloudkit.cli._common import CloudkitGroup, confirm_destructive, get_cloud, render, render_one, yes_option
 from cloudkit.errors import InvalidInput
 from cloudkit.models.platform import Environment, EnvironmentSettings, Event
 from cloudkit.services.platform import PlatformService
@@ -74,8 +74,10 @@ def create_app(name: str, description: str | None) -> None:
 @group.command("delete-app")
 @click.argument("name")
 @click.option("--terminate", is_flag=True, help="Terminate its running environments too.")
-def delete_app(name: str, terminate: bool) -> None:
+@yes_option
+def delete_app(name: str, terminate: bool, yes: bool) -> None:
     """Delete application NAME with its versions."""
+    confirm_destructive(f"Delete application {name} with its versions{' and environments' if terminate else ''}?", yes)
     get_cloud().platform.delete_application(name, terminate_environments=terminate)
     click.echo(f"deleted application {name}")
 
@@ -192,8 +194,10 @@ def swap(environment_a: str, environment_b: str) -> None:
 
 @group.command("terminate")
 @click.argument("environment")
-def terminate(environment: str) -> None:
+@yes_option
+def terminate(environment: str, yes: bool) -> None:
     """Stop and remove ENVIRONMENT."""
+    confirm_destructive(f"Terminate environment {environment}?", yes)
     render_one(get_cloud().platform.terminate_environment(environment))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,17 +9,32 @@ from pathlib import Path
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, progress_bar, render, render_one, split_path, state
+from cloudkit.cli._common import (
+    CloudkitGroup,
+    confirm_destructive,
+    emit,
+    get_cloud,
+    progress_bar,
+    render,
+    render_one,
+    split_path,
+    state,
+    yes_option,
+)
 from cloudkit.cloud import Cloud, connect
 from cloudkit.models.storage import CommonPrefix
 
+#: Names of the first release, kept working (hidden, with a note) for one more release.
+ALIASES = {"mb": "create-bucket", "rb": "delete-bucket", "put": "put-object", "get": "get-object",
+           "rm": "delete-objects", "presign": "presign-url"}
 
-@click.group(cls=CloudkitGroup)
+
+@click.group(cls=CloudkitGroup, aliases=ALIASES)
 def group() -> None:
     """Buckets and objects."""
 
 
-@group.command("mb")
+@group.command("create-bucket")
 @click.argument("bucket")
 @click.option("--region", help="Region to create the bucket in.")
 def make_bucket(bucket: str, region: str | None) -> None:
@@ -28,25 +42,46 @@ def make_bucket(bucket: str, region: str | None) -> None:
     render_one(get_cloud().storage.create_bucket(bucket, region=region))
 
 
-@group.command("rb")
+@group.command("delete-bucket")
 @click.argument("bucket")
 @click.option("--force", is_flag=True, help="Delete the bucket's objects first.")
-def remove_bucket(bucket: str, force: bool) -> None:
+@yes_option
+def remove_bucket(bucket: str, force: bool, yes: bool) -> None:
     """Delete BUCKET."""
+    confirm_destructive(f"Delete bucket {bucket}{' and every object in it' if force else ''}?", yes)
     get_cloud().storage.delete_bucket(bucket, force=force)
     click.echo(f"deleted bucket {bucket}")
 
 
-@group.command("ls")
+@group.command("list-buckets")
+def list_buckets() -> None:
+    """List buckets."""
+    render(get_cloud().storage.list_buckets(), ["name", "region", "created_at"], title="buckets")
+
+
+@group.command("ls", hidden=True)
 @click.argument("target", required=False)
 @click.option("--prefix", default="", help="Only keys starting with this.")
 @click.option("--recursive", "-r", is_flag=True, help="List every key instead of rolling up at '/'.")
-def list_cmd(target: str | None, prefix: str, recursive: bool) -> None:
-    """List buckets, or the objects of TARGET (BUCKET or BUCKET/PREFIX)."""
+@click.pass_context
+def ls_cmd(ctx: click.Context, target: str | None, prefix: str, recursive: bool) -> None:
+    """The first release's name for list-buckets (no TARGET) and list-objects (TARGET)."""
+    new = "list-objects" if target else "list-buckets"
+    click.echo(f"note: 'cloudkit storage ls' is now 'cloudkit storage {new}'; "
+               "the old name will be removed in the next release", err=True)
+    if target:
+        ctx.invoke(list_objects, target=target, prefix=prefix, recursive=recursive)
+    else:
+        ctx.invoke(list_buckets)
+
+
+@group.command("list-objects")
+@click.argument("target")
+@click.option("--prefix", default="", help="Only keys starting with this.")
+@click.option("--recursive", "-r", is_flag=True, help="List every key instead of rolling up at '/'.")
+def list_objects(target: str, prefix: str, recursive: bool) -> None:
+    """List the objects of TARGET (BUCKET or BUCKET/PREFIX), rolled up at '/' unless --recursive."""
     storage = get_cloud().storage
-    if not target:
-        render(storage.list_buckets(), ["name", "region", "created_at"], title="buckets")
-        return
     bucket, _, sub = target.partition("/")
     items = storage.list_objects(bucket, prefix=sub + prefix, delimiter=None if recursive else "/")
     rows: list[object] = []
@@ -58,7 +93,7 @@ def list_cmd(target: str | None, prefix: str, recursive: bool) -> None:
     render(rows, ["key", "size", "last_modified", "etag"], title=f"{bucket}/{sub}")
 
 
-@group.command("put")
+@group.command("put-object")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.argument("dest")
 @click.option("--content-type", help="MIME type of the object.")
@@ -77,7 +112,7 @@ def put(source: str, dest: str, content_type: str | None, meta: tuple[str, ...])
     render_one(info)
 
 
-@group.command("get")
+@group.command("get-object")
 @click.argument("source")
 @click.argument("dest", required=False, default="-")
 def get(source: str, dest: str) -> None:
@@ -100,15 +135,17 @@ def get(source: str, dest: str) -> None:
     click.echo(f"downloaded {info.size} bytes to {target}", err=True)
 
 
-@group.command("rm")
+@group.command("delete-objects")
 @click.argument("targets", nargs=-1, required=True)
-def remove(targets: tuple[str, ...]) -> None:
+@yes_option
+def remove(targets: tuple[str, ...], yes: bool) -> None:
     """Delete objects (BUCKET/KEY ...), batched per bucket."""
-    storage = get_cloud().storage
     by_bucket: dict[str, list[str]] = {}
     for target in targets:
         bucket, key = split_path(target, "targets")
         by_bucket.setdefault(bucket, []).append(key)
+    confirm_destructive(f"Delete {len(targets)} object{'s' if len(targets) != 1 else ''}?", yes)
+    storage = get_cloud().storage
     failed = 0
     for bucket, keys in by_bucket.items():
         result = storage.delete_objects(bucket, keys)
@@ -121,7 +158,7 @@ def remove(targets: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-@group.command("presign")
+@group.command("presign-url")
 @click.argument("target")
 @click.option("--method", type=click.Choice(["GET", "PUT"], case_sensitive=False), default="GET", show_default=True)
 @click.option("--expires-in", type=int, default=3600, show_default=True, help="Seconds the URL stays valid.")
@@ -166,7 +203,7 @@ def _overall_bar(total_files: int, total_bytes: int) -> Iterator[Callable[[objec
 
 def _transfer(kind: str, source: str, dest: str, *, recursive: bool, delete: bool, exclude: tuple[str, ...],
               include: tuple[str, ...], dryrun: bool, checksum: bool, workers: int, source_profile: str | None,
-              dest_profile: str | None) -> None:
+              dest_profile: str | None, yes: bool = False) -> None:
     from cloudkit.sync import apply_plan, plan_copy, plan_sync
 
     src_cloud, dst_cloud = _side_cloud(source_profile), _side_cloud(dest_profile)
@@ -177,18 +214,20 @@ def _transfer(kind: str, source: str, dest: str, *, recursive: bool, delete: boo
     else:
         plan = plan_copy(source, dest, recursive=recursive, cloud=cloud, source_cloud=src_cloud,
                          dest_cloud=dst_cloud, exclude=exclude, include=include)
-    as_json = state().output == "json"
     if dryrun:
-        if as_json:
-            click.echo(json.dumps([{"action": a.kind, "source": None if a.source is None else str(a.source),
-                                    "dest": str(a.dest), "size": a.size, "reason": a.reason}
-                                   for a in plan.actions], indent=2))
+        if state().output != "table":
+            emit([{"action": a.kind, "source": None if a.source is None else str(a.source),
+                   "dest": str(a.dest), "size": a.size, "reason": a.reason} for a in plan.actions])
         else:
             for action in plan.actions:
                 click.echo(f"(dryrun) {action}")
             click.echo(f"(dryrun) {len(plan.actions)} actions, {plan.total_bytes} bytes to transfer, "
                        f"{plan.skipped} up to date", err=True)
         return
+
+    deletions = sum(1 for a in plan.actions if a.kind == "delete")
+    if deletions:
+        confirm_destructive(f"Delete {deletions} item{'s' if deletions != 1 else ''} from {dest} that {source} lacks?", yes)
 
     def report(action: object, error: str | None) -> None:
         if error is None:
@@ -239,9 +278,14 @@ def cp(source: str, dest: str, recursive: bool, exclude: tuple[str, ...], includ
 @click.argument("dest")
 @click.option("--delete", is_flag=True, help="Delete what DEST holds (inside its prefix) that SOURCE lacks.")
 @click.option("--checksum", is_flag=True, help="Compare MD5 digests instead of size and modification time.")
+@yes_option
 @_common_options
-def sync_cmd(source: str, dest: str, delete: bool, checksum: bool, exclude: tuple[str, ...], include: tuple[str, ...],
-             dryrun: bool, workers: int, source_profile: str | None, dest_profile: str | None) -> None:
-    """Make DEST hold what SOURCE holds, copying only new and changed files (safe to re-run)."""
+def sync_cmd(source: str, dest: str, delete: bool, checksum: bool, yes: bool, exclude: tuple[str, ...],
+             include: tuple[str, ...], dryrun: bool, workers: int, source_profile: str | None,
+             dest_profile: str | None) -> None:
+    """Make DEST hold what SOURCE holds, copying only new and changed files (safe to re-run).
+
+    With --delete, what DEST holds and SOURCE lacks is deleted after a confirmation (--yes to skip it).
+    """
     _transfer("sync", source, dest, recursive=True, delete=delete, exclude=exclude, include=include, dryrun=dryrun,
-              checksum=checksum, workers=workers, source_profile=source_profile, dest_profile=dest_profile)
+              checksum=checksum, workers=workers, source_profile=source_profile, dest_profile=dest_profile, yes=yes)

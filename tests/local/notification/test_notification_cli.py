@@ -35,16 +35,16 @@ def test_topic_queue_publish_receive_round_trip(cli: Cli) -> None:
             input="version 42 is live")
     assert r.exit_code == 0, r.output
     message_id = json.loads(r.output)["message_id"]
-    r = cli("-o", "json", "notification", "receive", "worker", "--wait", "2", "--ack")
+    r = cli("-o", "json", "notification", "receive-messages", "worker", "--wait", "2", "--ack")
     assert r.exit_code == 0, r.output
     [msg] = json.loads(r.output)
     assert (msg["message_id"], msg["body"], msg["subject"]) == (message_id, "version 42 is live", "Deployed")
-    assert json.loads(cli("-o", "json", "notification", "receive", "worker").output) == []  # acknowledged
-    r = cli("-o", "json", "notification", "deliveries", "--status", "sent")
+    assert json.loads(cli("-o", "json", "notification", "receive-messages", "worker").output) == []  # acknowledged
+    r = cli("-o", "json", "notification", "list-deliveries", "--status", "sent")
     assert sorted(d["protocol"] for d in json.loads(r.output)) == ["queue", "sms"]
-    r = cli("-o", "json", "notification", "topics")
+    r = cli("-o", "json", "notification", "list-topics")
     assert [t["name"] for t in json.loads(r.output)] == ["deploys"]
-    r = cli("notification", "subscriptions", "deploys")
+    r = cli("notification", "list-subscriptions", "deploys")
     assert "+14155550100" in r.output
 
 
@@ -54,7 +54,7 @@ def test_errors_are_one_line_and_exit_non_zero(cli: Cli) -> None:
     assert "NotFound" in r.output
     r = cli("notification", "create-topic", "bad name")
     assert r.exit_code == 2
-    assert "name:" in r.output
+    assert "'NAME':" in r.output and "create-topic [OPTIONS] NAME" in r.output  # the argument, the subcommand's usage
     r = cli("notification", "publish", "t", "hi", "--attr", "novalue")
     assert r.exit_code == 2
     assert "attr" in r.output

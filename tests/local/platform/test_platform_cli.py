@@ -44,8 +44,8 @@ def test_platform_cli_create_deploy_events_status_terminate(tmp_path: Path) -> N
     events = ck("platform", "events", "--env", "cli-env")
     assert "ERROR" in events and "rolled back" in events
     assert "cli-env" in ck("platform", "list")
-    out = json.loads(ck("-o", "json", "platform", "terminate", "cli-env"))
+    out = json.loads(ck("-o", "json", "platform", "terminate", "--yes", "cli-env"))
     assert out["status"] == "terminated"
-    ck("platform", "delete-app", "cli-app")
+    ck("platform", "delete-app", "--yes", "cli-app")
     missing = runner.invoke(main, [*base, "platform", "status", "nope"])
     assert missing.exit_code != 0 and "NotFound" in missing.output
