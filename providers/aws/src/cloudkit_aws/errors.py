@@ -420,7 +420,7 @@ def _translate(exc: BaseException, operation: str) -> CloudkitError:
                             provider=PROVIDER, code="WaiterFailure")
         state = last_state(last)
         seen = f"it was last seen {state}" if state else "its state is unknown"
-        return Timeout(f"{operation}: gave up waiting ({scrub(getattr(exc, 'reason', '') or str(exc))}); {seen} and is "
+        return Timeout(f"{operation}: gave up waiting ({scrub(str(exc))}); {seen} and is "
                        "left as it is (a timeout deletes nothing)", provider=PROVIDER)
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError,
                         bx.NoAuthTokenError, bx.TokenRetrievalError, bx.SSOError, bx.UnauthorizedSSOTokenError)):
