@@ -29,11 +29,9 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import hmac
 import io
 import json
 import os
-import secrets
 import shutil
 import threading
 import time
@@ -663,6 +661,8 @@ class LocalStorage(LocalErrors, StorageService):
                     with self._sweep_lock(fcntl.LOCK_SH), self._dir("tmp") as tmp:
                         fd = open_in(tmp, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, shown=self.base / "tmp" / name)
                         try:
+                            import secrets  # presigning only: keeps the service's start light
+
                             os.write(fd, secrets.token_bytes(32))
                             os.fsync(fd)
                         finally:
@@ -685,6 +685,8 @@ class LocalStorage(LocalErrors, StorageService):
     def signature(self, method: str, bucket: str, key: str, expires: int) -> str:
         """The HMAC-SHA256 signature of a presigned request (hex)."""
         message = "\n".join((method, bucket, key, str(expires))).encode("utf-8")
+        import hmac
+
         return hmac.new(self._presign_key(), message, hashlib.sha256).hexdigest()
 
     def verify(self, method: str, bucket: str, key: str, expires: str, signature: str) -> str | None:
@@ -694,6 +696,8 @@ class LocalStorage(LocalErrors, StorageService):
         except ValueError:
             return "malformed expiry"
         want = self.signature(method, bucket, key, when)
+        import hmac
+
         if not hmac.compare_digest(want, signature):
             return "signature does not match"
         if when < time.time():
