@@ -8,7 +8,11 @@ cost of each case over bare Python and the ratio of cloudkit's extra cost to bot
 is at most 0.25). A last run under ``python -X importtime`` lists the modules cloudkit's case
 spends most in, and the bench fails if a local-only program imported a cloud SDK.
 
-    .venv/bin/python bench/bench_startup.py [--runs 21]
+    .venv/bin/python bench/bench_startup.py [--runs 21] [--before TREE]
+
+``--before TREE`` adds the cloudkit case run from another checkout of the project (for example
+``git archive <commit> | tar -x -C TREE``), its packages put first on ``PYTHONPATH``, so a change
+is measured before and after in the same run.
 """
 
 from __future__ import annotations
@@ -67,22 +71,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=21, help="runs per case (interleaved); medians are reported")
     parser.add_argument("--top", type=int, default=12, help="modules listed from -X importtime")
+    parser.add_argument("--before", type=Path, help="another checkout whose cloudkit case is measured too")
     args = parser.parse_args()
 
     cases = {"python -c pass": BARE, "import boto3": BOTO3, "import cloudkit + connect('local').storage": CLOUDKIT}
+    envs: dict[str, dict[str, str]] = {}
+    if args.before is not None:
+        cases["... from --before tree"] = CLOUDKIT
+        tree = args.before.resolve()
+        envs["... from --before tree"] = {"PYTHONPATH": os.pathsep.join(
+            str(tree / sub) for sub in ("src", "providers/local/src", "providers/aws/src", "providers/libcloud/src",
+                                        "contrib/src"))}
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "cloudkit.toml"
         empty.write_text("")
         env = dict(os.environ, CLOUDKIT_LOCAL_ROOT=str(Path(tmp) / "root"), CLOUDKIT_CONFIG=str(empty))
         for name in ("CLOUDKIT_PROFILE", "CLOUDKIT_PROVIDER", "PYTHONPROFILEIMPORTTIME"):
             env.pop(name, None)
-        for code in cases.values():  # warm the OS file cache, bytecode caches and the local root
-            run(code, env)
+        for label, code in cases.items():  # warm the OS file cache, bytecode caches and the local root
+            run(code, {**env, **envs.get(label, {})})
         walls: dict[str, list[float]] = {label: [] for label in cases}
         cpus: dict[str, list[float]] = {label: [] for label in cases}
         for _ in range(args.runs):
             for label, code in cases.items():
-                wall, cpu = run(code, env)
+                wall, cpu = run(code, {**env, **envs.get(label, {})})
                 walls[label].append(wall)
                 cpus[label].append(cpu)
         probe = json.loads(subprocess.run([sys.executable, "-c", PROBE], check=True, env=env,
@@ -102,9 +114,13 @@ def main() -> None:
     ratio_wall = (ck_wall - base_wall) / (boto_wall - base_wall)
     ratio_cpu = (ck_cpu - base_cpu) / (boto_cpu - base_cpu)
     print(f"cloudkit's extra cost / boto3's extra cost: wall {ratio_wall:.2f}, cpu {ratio_cpu:.2f} (target <= 0.25)")
+    if "... from --before tree" in med:
+        old_wall, old_cpu = med["... from --before tree"]
+        print(f"same ratio for the --before tree: wall {(old_wall - base_wall) / (boto_wall - base_wall):.2f}, "
+              f"cpu {(old_cpu - base_cpu) / (boto_cpu - base_cpu):.2f}")
     print(f"modules loaded: {probe['modules']}; lazy modules loaded anyway: {probe['loaded'] or 'none'}; "
           f"cloud SDKs: {probe['heavy'] or 'none'}")
-    print(f"largest self import times (-X importtime, one run): "
+    print("largest self import times (-X importtime, one run): "
           + ", ".join(f"{name} {us / 1000:.1f}" for us, name in slow))
     if {"boto3", "botocore", "libcloud"} & set(probe["heavy"]):
         raise SystemExit("FAIL: a local-only program imported a cloud SDK")
