@@ -86,7 +86,9 @@ def main() -> None:
         empty = Path(tmp) / "cloudkit.toml"
         empty.write_text("")
         env = dict(os.environ, CLOUDKIT_LOCAL_ROOT=str(Path(tmp) / "root"), CLOUDKIT_CONFIG=str(empty))
-        for name in ("CLOUDKIT_PROFILE", "CLOUDKIT_PROVIDER", "PYTHONPROFILEIMPORTTIME"):
+        # Bytecode caches are written (as any installed package has them): without them every
+        # cloudkit module is compiled from source on each start, which no installed copy does.
+        for name in ("CLOUDKIT_PROFILE", "CLOUDKIT_PROVIDER", "PYTHONPROFILEIMPORTTIME", "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)
         for label, code in cases.items():  # warm the OS file cache, bytecode caches and the local root
             run(code, {**env, **envs.get(label, {})})
