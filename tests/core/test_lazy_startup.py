@@ -42,6 +42,8 @@ NOT_FOR_STORAGE = (
     "cloudkit.services.dns",
     "tomllib",
     "difflib",
+    "shutil",
+    "tempfile",
     "boto3",
     "libcloud",
 )

@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -377,6 +376,8 @@ class LocalStorage(LocalErrors, StorageService):
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
         if not busy:
             with self._dir("buckets") as folder:
+                import shutil  # here, not at the top: it pulls in the compression modules
+
                 shutil.rmtree(row["id"], ignore_errors=True, dir_fd=folder)
 
     # ------------------------------------------------------------ writes
