@@ -9,10 +9,10 @@ A tree of ``--files`` small files (default 10,000 of 1 KiB, in 100 folders) is s
 
 Each sync runs twice: the first run uploads everything, the second finds everything up to date
 (change detection only). Every command is a fresh process, timed from the outside; files per
-second and the ratio to ``aws s3 sync`` are printed. Without an ``aws`` executable the AWS CLI rows
+second, the ratio to ``aws s3 sync`` and the client process's CPU time are printed. Without an ``aws`` executable the AWS CLI rows
 say so and the rest still runs.
 
-    .venv/bin/python bench/bench_sync.py [--files 10000] [--size 1024] [--workers 8] [--aws PATH]
+    .venv/bin/python bench/bench_sync.py [--files 10000] [--size 1024] [--workers 10] [--aws PATH]
 """
 
 from __future__ import annotations
@@ -37,10 +37,19 @@ def make_tree(root: Path, files: int, size: int) -> None:
         (folder / f"f{i:05d}.bin").write_bytes(os.urandom(size))
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+#: label -> CPU seconds (user + system) of the client process, from wait4
+CPU: dict[str, float] = {}
+
+
+def timed(cmd: list[str], env: dict[str, str], label: str = "") -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"FAIL: {' '.join(cmd)} exited with status {os.waitstatus_to_exitcode(status)}")
+    CPU[label] = usage.ru_utime + usage.ru_stime
+    return wall
 
 
 def check_count(files: int, env: dict[str, str], options: list[str]) -> None:
@@ -77,11 +86,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=1024, help="bytes per file")
-    parser.add_argument("--workers", type=int, default=8, help="cloudkit sync --workers")
+    parser.add_argument("--workers", type=int, default=10,
+                        help="cloudkit sync --workers (default 10: the AWS CLI's max_concurrent_requests)")
     parser.add_argument("--aws", default=shutil.which("aws"), help="the aws executable (AWS CLI)")
     args = parser.parse_args()
 
     rows: list[tuple[str, float | None, str]] = []
+
+    def case(label: str, cmd: list[str]) -> None:
+        rows.append((label, timed(cmd, env, label), ""))
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         tree = work / "tree"
@@ -99,9 +113,9 @@ def main() -> None:
         # local provider against cp -r + sync
         subprocess.run([*CLOUDKIT, "storage", "mb", "bench"], check=True, env=env, stdout=subprocess.DEVNULL)
         ck_local = [*CLOUDKIT, "storage", "sync", str(tree), "cloudkit://bench/ck/", "--workers", str(args.workers)]
-        rows.append(("local: cloudkit storage sync (first)", timed(ck_local, env), ""))
+        case("local: cloudkit storage sync (first)", ck_local)
         check_count(args.files, env, [])
-        rows.append(("local: cloudkit storage sync (re-run)", timed(ck_local, env), ""))
+        case("local: cloudkit storage sync (re-run)", ck_local)
         start = time.perf_counter()
         subprocess.run(["cp", "-r", str(tree), str(work / "copy")], check=True)
         subprocess.run(["sync"], check=True)
@@ -117,13 +131,13 @@ def main() -> None:
                            stdout=subprocess.DEVNULL)
             ck_aws = [*CLOUDKIT, *aws_set, "storage", "sync", str(tree), "cloudkit://bench/ck/",
                       "--workers", str(args.workers)]
-            rows.append(("aws/moto: cloudkit storage sync (first)", timed(ck_aws, env), ""))
+            case("aws/moto: cloudkit storage sync (first)", ck_aws)
             check_count(args.files, env, aws_set)
-            rows.append(("aws/moto: cloudkit storage sync (re-run)", timed(ck_aws, env), ""))
+            case("aws/moto: cloudkit storage sync (re-run)", ck_aws)
             if args.aws:
                 cli = [args.aws, "--endpoint-url", endpoint, "s3", "sync", str(tree), "s3://bench/awscli/", "--only-show-errors"]
-                rows.append(("aws/moto: aws s3 sync (first)", timed(cli, env), ""))
-                rows.append(("aws/moto: aws s3 sync (re-run)", timed(cli, env), ""))
+                case("aws/moto: aws s3 sync (first)", cli)
+                case("aws/moto: aws s3 sync (re-run)", cli)
             else:
                 rows.append(("aws/moto: aws s3 sync", None, "no aws executable (pip install awscli; --aws PATH)"))
         finally:
@@ -133,7 +147,7 @@ def main() -> None:
     times = {label: t for label, t, _ in rows}
     print(f"sync of {args.files} files of {args.size} bytes ({os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, cloudkit --workers {args.workers})")
-    print(f"{'case':44} {'seconds':>8} {'files/s':>9} {'vs aws s3 sync':>15}")
+    print(f"{'case':44} {'seconds':>8} {'files/s':>9} {'vs aws s3 sync':>15} {'client CPU s':>13}")
     for label, t, note in rows:
         if t is None:
             print(f"{label:44} {'-':>8} {'-':>9} {'-':>15}  {note}")
@@ -141,7 +155,8 @@ def main() -> None:
         run = "(re-run)" if "re-run" in label else "(first)"
         ref = times.get(f"aws/moto: aws s3 sync {run}")
         ratio = f"{ref / t:15.2f}" if ref else f"{'-':>15}"
-        print(f"{label:44} {t:8.1f} {args.files / t:9.0f} {ratio}")
+        cpu = f"{CPU[label]:13.1f}" if label in CPU else f"{'-':>13}"
+        print(f"{label:44} {t:8.1f} {args.files / t:9.0f} {ratio} {cpu}")
 
 
 if __name__ == "__main__":
