@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cloudkit import config
 from cloudkit.errors import CloudkitError, ProviderError
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from cloudkit.services.notification import NotificationService
     from cloudkit.services.platform import PlatformService
     from cloudkit.services.storage import StorageService
+
+S = TypeVar("S", bound="Service")
+
 
 class Cloud:
     """A connection to one provider (with optional per-family routes).
@@ -78,6 +81,11 @@ class Cloud:
                     svc = unserved(FAMILIES[family], route.provider, f"{route.provider} does not serve the {family} family")
                 self._services[family] = svc
             return svc
+
+    def _get(self, family: str, kind: type[S]) -> S:
+        """``service(family)`` typed as ``kind`` (the properties below cast instead, so that they need
+        not import the interface classes)."""
+        return cast(S, self.service(family))
 
     @property
     def compute(self) -> ComputeService:

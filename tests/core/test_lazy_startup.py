@@ -171,3 +171,9 @@ def test_fresh_manager_registers_entry_point_plugins_once(monkeypatch: pytest.Mo
     before = len(pm.get_plugins())
     plugins._load_entry_points(pm)  # a second read skips what is registered
     assert len(pm.get_plugins()) == before
+
+
+def test_family_properties_build_each_service_once(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root")) as cloud:
+        assert cloud.storage is cloud.service("storage") is cloud._get("storage", cloudkit.StorageService)
+        assert isinstance(cloud.dns, cloudkit.DNSService)
