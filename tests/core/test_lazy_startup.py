@@ -44,6 +44,7 @@ NOT_FOR_STORAGE = (
     "difflib",
     "shutil",
     "tempfile",
+    "concurrent.futures",
     "boto3",
     "libcloud",
 )

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+# concurrent.futures is imported when a big write needs the thread (it is slow to import).
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 
 class _Hasher:
@@ -25,6 +29,8 @@ class _Hasher:
             self.md5.update(data)
             return
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="cloudkit-md5")
         self._job = self._pool.submit(self.md5.update, data)
 

@@ -14,12 +14,14 @@ import hashlib
 import io
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cloudkit.errors import InvalidInput
 from cloudkit.streams import Progress
 from cloudkit_local._hashing import _Hasher, multipart_etag
+
+if TYPE_CHECKING:  # imported by _parallel_copy when it runs: slow to import, needed only for big files
+    from concurrent.futures import Future
 
 #: Bytes moved per read/write while streaming.
 CHUNK = 8 * 1024 * 1024
@@ -158,6 +160,8 @@ def _parallel_copy(src: int, dst: int, size: int, progress: Progress | None) -> 
 
     digests: list[bytes] = []
     copied = 0
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(workers, thread_name_prefix="cloudkit-upload") as pool:
         inflight: list[Future[tuple[bytes, int]]] = []
         next_part = 0
