@@ -5,22 +5,26 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cloudkit import config
 from cloudkit.errors import CloudkitError, ProviderError
 from cloudkit.plugins import make_service, resolve_provider
-from cloudkit.services import FAMILIES, unserved
-from cloudkit.services.base import Service
-from cloudkit.services.compute import ComputeService
-from cloudkit.services.database import DatabaseService
-from cloudkit.services.dns import DNSService
-from cloudkit.services.notification import NotificationService
-from cloudkit.services.platform import PlatformService
-from cloudkit.services.storage import StorageService
+from cloudkit.services import FAMILIES
 from cloudkit.settings import check_settings
 
-S = TypeVar("S", bound=Service)
+# The family interfaces are imported when a family is first used (through FAMILIES), not here:
+# a program that uses storage never loads the compute or DNS interfaces and their models.
+if TYPE_CHECKING:
+    from cloudkit.services.base import Service
+    from cloudkit.services.compute import ComputeService
+    from cloudkit.services.database import DatabaseService
+    from cloudkit.services.dns import DNSService
+    from cloudkit.services.notification import NotificationService
+    from cloudkit.services.platform import PlatformService
+    from cloudkit.services.storage import StorageService
+
+S = TypeVar("S", bound="Service")
 
 
 class Cloud:
@@ -72,42 +76,46 @@ class Cloud:
                     raise ProviderError(f"{route.provider} failed to start its {family} service: {exc}",
                                         provider=route.provider) from exc
                 if svc is None:
+                    from cloudkit.services.base import unserved
+
                     svc = unserved(FAMILIES[family], route.provider, f"{route.provider} does not serve the {family} family")
                 self._services[family] = svc
             return svc
 
     def _get(self, family: str, kind: type[S]) -> S:
+        """``service(family)`` typed as ``kind`` (the properties below cast instead, so that they need
+        not import the interface classes)."""
         return cast(S, self.service(family))
 
     @property
     def compute(self) -> ComputeService:
         """Instances, images, key pairs, security groups, volumes."""
-        return self._get("compute", ComputeService)
+        return cast("ComputeService", self.service("compute"))
 
     @property
     def storage(self) -> StorageService:
         """Buckets and objects."""
-        return self._get("storage", StorageService)
+        return cast("StorageService", self.service("storage"))
 
     @property
     def dns(self) -> DNSService:
         """Zones and record sets."""
-        return self._get("dns", DNSService)
+        return cast("DNSService", self.service("dns"))
 
     @property
     def notification(self) -> NotificationService:
         """Topics, subscriptions, queues."""
-        return self._get("notification", NotificationService)
+        return cast("NotificationService", self.service("notification"))
 
     @property
     def database(self) -> DatabaseService:
         """Managed database servers."""
-        return self._get("database", DatabaseService)
+        return cast("DatabaseService", self.service("database"))
 
     @property
     def platform(self) -> PlatformService:
         """Applications, versions, environments."""
-        return self._get("platform", PlatformService)
+        return cast("PlatformService", self.service("platform"))
 
     def capabilities(self) -> dict[str, frozenset[str]]:
         """For each family, the operations this connection supports."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,8 @@ def load_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), f"cannot be read ({exc.strerror})") from None
+    import tomllib  # only when a config file is read: keeps connect() without one light
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

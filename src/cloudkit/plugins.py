@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -62,8 +64,79 @@ def plugin_manager() -> pluggy.PluginManager:
             _pm.register(LogCalls(), name="cloudkit.log-calls")
         if not _loaded:
             _loaded = True
-            _pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            _load_entry_points(_pm)
         return _pm
+
+
+def _entry_point_files() -> Iterator[str] | None:
+    """Every ``entry_points.txt`` of the distributions installed as folders on ``sys.path``, in path order.
+
+    ``None`` when some ``sys.path`` entry is a file (a zip or egg), which only
+    :mod:`importlib.metadata` knows how to read.
+    """
+    files = []
+    for entry in sys.path:
+        folder = entry or "."
+        if os.path.isfile(folder):
+            return None
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                path = os.path.join(folder, name, "entry_points.txt")
+                if os.path.isfile(path):
+                    files.append(path)
+    return iter(files)
+
+
+def _group_entries(text: str, group: str) -> list[tuple[str, str]]:
+    """(name, ``module:attr``) of each entry point of ``group`` in one ``entry_points.txt``."""
+    found, inside = [], False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            inside = line[1:-1].strip() == group
+        elif inside and "=" in line:
+            name, _, value = line.partition("=")
+            found.append((name.strip(), value.split("[", 1)[0].strip()))
+    return found
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    """Register the plugins of the ``cloudkit`` entry-point group, first installed copy of each name first.
+
+    Importing :mod:`importlib.metadata` (and parsing every distribution's metadata) costs about as
+    much as the rest of ``connect("local")`` together, so the ``entry_points.txt`` files of
+    folder-installed distributions are read directly; anything else on ``sys.path`` (a zip, an
+    egg) falls back to pluggy's reader. Either way a plugin already registered or blocked under
+    its entry-point name is left alone.
+    """
+    files = _entry_point_files()
+    if files is None:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        return
+    import importlib
+
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if f"[{ENTRY_POINT_GROUP}]" not in text:
+            continue
+        for name, target in _group_entries(text, ENTRY_POINT_GROUP):
+            if pm.has_plugin(name) or pm.is_blocked(name):
+                continue
+            module, _, attr = target.partition(":")
+            plugin: Any = importlib.import_module(module.strip())
+            for part in attr.strip().split(".") if attr.strip() else ():
+                plugin = getattr(plugin, part)
+            pm.register(plugin, name=name)
 
 
 def register_plugin(plugin: object, name: str | None = None) -> None:

@@ -28,19 +28,24 @@ every such parameter with the model and with the id (:mod:`cloudkit.testing.refe
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
-from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
-from cloudkit.models.dns import Zone
-from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
-from cloudkit.models.platform import Application, AppVersion, ConfigurationTemplate, Environment, Stack
-from cloudkit.models.storage import Bucket, ObjectInfo
+
+# LAZY MODELS: the models are imported when a reference is first checked (the KINDS table) or an
+# alias is first imported (each alias loads only its own family's models), not with this module.
+if TYPE_CHECKING:
+    from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
+    from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+    from cloudkit.models.dns import Zone
+    from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
+    from cloudkit.models.platform import Application, AppVersion, ConfigurationTemplate, Environment, Stack
+    from cloudkit.models.storage import Bucket, ObjectInfo
 
 __all__ = [
     "KINDS",
@@ -108,63 +113,115 @@ class RefKind:
     scope: str | None = None
 
 
-#: The one table of references: each model type a parameter may name, with how it is referenced.
-KINDS: Mapping[type[Any], RefKind] = {
-    kind.model: kind
-    for kind in (
-        # storage
-        RefKind(Bucket, "name", _swap(v.bucket_name), "bucket name"),
-        RefKind(ObjectInfo, "key", _swap(v.object_key), "object key", scope="bucket"),
-        # dns
-        RefKind(Zone, "id", _ref_text(2048), "zone id or name", by_name=True),
-        # notification
-        RefKind(Topic, "id", _ref_text(2048), "topic id or name", by_name=True),
-        RefKind(Subscription, "id", _ref_text(2048), "subscription id"),
-        RefKind(Queue, "id", _ref_text(2048), "queue id or name", by_name=True),
-        RefKind(QueueMessage, "receipt", _ref_text(2048), "receipt"),
-        # compute
-        RefKind(Image, "id", _ref_text(2048), "image id"),
-        RefKind(Instance, "id", _ref_text(2048), "instance id"),
-        RefKind(InstanceType, "name", _ref_text(255), "instance type name"),
-        RefKind(Location, "id", _ref_text(255), "location id"),
-        RefKind(KeyPair, "name", _ref_text(255), "key pair name"),
-        RefKind(SecurityGroup, "id", _ref_text(2048), "security group id"),
-        RefKind(Volume, "id", _ref_text(2048), "volume id"),
-        RefKind(VolumeSnapshot, "id", _ref_text(2048), "snapshot id"),
-        # database
-        RefKind(DatabaseInstance, "id", _swap(v.db_identifier), "instance identifier"),
-        RefKind(DatabaseSnapshot, "id", _swap(v.db_identifier), "snapshot identifier"),
-        # platform
-        RefKind(Application, "name", _swap(v.application_name), "application name"),
-        RefKind(AppVersion, "label", _swap(v.version_label), "version label", scope="application"),
-        RefKind(Environment, "id", _ref_text(2048), "environment id or name", by_name=True),
-        RefKind(ConfigurationTemplate, "name", _ref_text(100), "template name", scope="application"),
-        RefKind(Stack, "name", _ref_text(256), "stack name"),
-    )
+@functools.cache
+def _kinds() -> Mapping[type[Any], RefKind]:
+    """The one table of references: each model type a parameter may name, with how it is referenced."""
+    from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
+    from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+    from cloudkit.models.dns import Zone
+    from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
+    from cloudkit.models.platform import Application, AppVersion, ConfigurationTemplate, Environment, Stack
+    from cloudkit.models.storage import Bucket, ObjectInfo
+
+    return     {
+        kind.model: kind
+        for kind in (
+            # storage
+            RefKind(Bucket, "name", _swap(v.bucket_name), "bucket name"),
+            RefKind(ObjectInfo, "key", _swap(v.object_key), "object key", scope="bucket"),
+            # dns
+            RefKind(Zone, "id", _ref_text(2048), "zone id or name", by_name=True),
+            # notification
+            RefKind(Topic, "id", _ref_text(2048), "topic id or name", by_name=True),
+            RefKind(Subscription, "id", _ref_text(2048), "subscription id"),
+            RefKind(Queue, "id", _ref_text(2048), "queue id or name", by_name=True),
+            RefKind(QueueMessage, "receipt", _ref_text(2048), "receipt"),
+            # compute
+            RefKind(Image, "id", _ref_text(2048), "image id"),
+            RefKind(Instance, "id", _ref_text(2048), "instance id"),
+            RefKind(InstanceType, "name", _ref_text(255), "instance type name"),
+            RefKind(Location, "id", _ref_text(255), "location id"),
+            RefKind(KeyPair, "name", _ref_text(255), "key pair name"),
+            RefKind(SecurityGroup, "id", _ref_text(2048), "security group id"),
+            RefKind(Volume, "id", _ref_text(2048), "volume id"),
+            RefKind(VolumeSnapshot, "id", _ref_text(2048), "snapshot id"),
+            # database
+            RefKind(DatabaseInstance, "id", _swap(v.db_identifier), "instance identifier"),
+            RefKind(DatabaseSnapshot, "id", _swap(v.db_identifier), "snapshot identifier"),
+            # platform
+            RefKind(Application, "name", _swap(v.application_name), "application name"),
+            RefKind(AppVersion, "label", _swap(v.version_label), "version label", scope="application"),
+            RefKind(Environment, "id", _ref_text(2048), "environment id or name", by_name=True),
+            RefKind(ConfigurationTemplate, "name", _ref_text(100), "template name", scope="application"),
+            RefKind(Stack, "name", _ref_text(256), "stack name"),
+        )
+    }
+
+
+if TYPE_CHECKING:
+    #: The one table of references (see :func:`_kinds`).
+    KINDS: Mapping[type[Any], RefKind]
+    BucketRef = Union[Bucket, str]
+    ObjectRef = Union[ObjectInfo, str]
+    ZoneRef = Union[Zone, str]
+    TopicRef = Union[Topic, str]
+    SubscriptionRef = Union[Subscription, str]
+    QueueRef = Union[Queue, str]
+    MessageRef = Union[QueueMessage, str]
+    ImageRef = Union[Image, str]
+    InstanceRef = Union[Instance, str]
+    InstanceTypeRef = Union[InstanceType, str]
+    LocationRef = Union[Location, str]
+    KeyPairRef = Union[KeyPair, str]
+    GroupRef = Union[SecurityGroup, str]
+    VolumeRef = Union[Volume, str]
+    VolumeSnapshotRef = Union[VolumeSnapshot, str]
+    DatabaseRef = Union[DatabaseInstance, str]
+    DatabaseSnapshotRef = Union[DatabaseSnapshot, str]
+    AppRef = Union[Application, str]
+    VersionRef = Union[AppVersion, str]
+    EnvRef = Union[Environment, str]
+    TemplateRef = Union[ConfigurationTemplate, str]
+    StackRef = Union[Stack, str]
+
+#: alias -> (submodule of cloudkit.models, model): the ``...Ref`` annotations, built on first import.
+_ALIASES: dict[str, tuple[str, str]] = {
+    "BucketRef": ("storage", "Bucket"),
+    "ObjectRef": ("storage", "ObjectInfo"),
+    "ZoneRef": ("dns", "Zone"),
+    "TopicRef": ("notification", "Topic"),
+    "SubscriptionRef": ("notification", "Subscription"),
+    "QueueRef": ("notification", "Queue"),
+    "MessageRef": ("notification", "QueueMessage"),
+    "ImageRef": ("compute", "Image"),
+    "InstanceRef": ("compute", "Instance"),
+    "InstanceTypeRef": ("compute", "InstanceType"),
+    "LocationRef": ("compute", "Location"),
+    "KeyPairRef": ("compute", "KeyPair"),
+    "GroupRef": ("compute", "SecurityGroup"),
+    "VolumeRef": ("compute", "Volume"),
+    "VolumeSnapshotRef": ("compute", "VolumeSnapshot"),
+    "DatabaseRef": ("database", "DatabaseInstance"),
+    "DatabaseSnapshotRef": ("database", "DatabaseSnapshot"),
+    "AppRef": ("platform", "Application"),
+    "VersionRef": ("platform", "AppVersion"),
+    "EnvRef": ("platform", "Environment"),
+    "TemplateRef": ("platform", "ConfigurationTemplate"),
+    "StackRef": ("platform", "Stack"),
 }
 
-BucketRef = Union[Bucket, str]
-ObjectRef = Union[ObjectInfo, str]
-ZoneRef = Union[Zone, str]
-TopicRef = Union[Topic, str]
-SubscriptionRef = Union[Subscription, str]
-QueueRef = Union[Queue, str]
-MessageRef = Union[QueueMessage, str]
-ImageRef = Union[Image, str]
-InstanceRef = Union[Instance, str]
-InstanceTypeRef = Union[InstanceType, str]
-LocationRef = Union[Location, str]
-KeyPairRef = Union[KeyPair, str]
-GroupRef = Union[SecurityGroup, str]
-VolumeRef = Union[Volume, str]
-VolumeSnapshotRef = Union[VolumeSnapshot, str]
-DatabaseRef = Union[DatabaseInstance, str]
-DatabaseSnapshotRef = Union[DatabaseSnapshot, str]
-AppRef = Union[Application, str]
-VersionRef = Union[AppVersion, str]
-EnvRef = Union[Environment, str]
-TemplateRef = Union[ConfigurationTemplate, str]
-StackRef = Union[Stack, str]
+
+def __getattr__(name: str) -> Any:
+    """Build ``KINDS`` or a ``...Ref`` alias the first time it is asked for, and keep it."""
+    if name == "KINDS":
+        value: Any = _kinds()
+    elif name in _ALIASES:
+        module, model = _ALIASES[name]
+        value = Union[getattr(importlib.import_module(f"cloudkit.models.{module}"), model), str]
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def _article(word: str) -> str:
@@ -186,7 +243,7 @@ def ref(value: object, field: str, *models: type[Any], within: str | None = None
     """
     if not models:
         raise TypeError("ref() needs at least one model type")
-    kinds = tuple(KINDS[m] for m in models)
+    kinds = tuple(_kinds()[m] for m in models)
     if isinstance(value, str):
         return kinds[0].check(field, value)
     for kind in kinds:
@@ -208,7 +265,7 @@ def optional_ref(value: object, field: str, *models: type[Any], within: str | No
 
 def refs(values: object, field: str, *models: type[Any], within: str | None = None) -> list[str]:
     """:func:`ref` of each item of an iterable (a single string or model is refused: give a sequence)."""
-    kinds = tuple(KINDS[m] for m in models)
+    kinds = tuple(_kinds()[m] for m in models)
     if isinstance(values, (str, bytes)) or any(isinstance(values, k.model) for k in kinds) or not isinstance(values, Iterable):
         models_ = " or ".join(k.model.__name__ for k in kinds)
         raise InvalidInput(field, f"must be a sequence of {models_} models or strings (each the {kinds[0].noun})")
@@ -230,6 +287,6 @@ def ref_kinds(hint: object) -> tuple[RefKind, ...]:
         for arg in typing.get_args(hint):
             found.extend(k for k in ref_kinds(arg) if k not in found)
         return tuple(found)
-    if isinstance(hint, type) and hint in KINDS:
-        return (KINDS[hint],)
+    if isinstance(hint, type) and hint in _kinds():
+        return (_kinds()[hint],)
     return ()

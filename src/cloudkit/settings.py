@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import os
@@ -157,6 +156,8 @@ def check_settings(provider: str, declared: Sequence[Setting], settings: Mapping
             raise InvalidInput("settings", f"setting names must be strings{suffix}")
         setting = exact.get(name) or next((p for p in patterns if p.matches(name)), None)
         if setting is None:
+            import difflib  # only when a name is unknown: keeps connect() light
+
             close = difflib.get_close_matches(name, list(exact), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             known = ", ".join(sorted([*exact, *(p.name for p in patterns if not p.refused)])) or "none"

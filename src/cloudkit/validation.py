@@ -11,11 +11,13 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cloudkit.errors import InvalidInput
-from cloudkit.models.dns import RecordSet
+
+if TYPE_CHECKING:  # imported where used, so validating a bucket name does not load the DNS models
+    from cloudkit.models.dns import RecordSet
 
 # --------------------------------------------------------------------------- generic
 
@@ -451,6 +453,8 @@ def record_value(rtype: str, value: Any, zone: str, field: str = "values") -> st
 
 def record_set(record: Any, zone: str, field: str = "records") -> RecordSet:
     """Validate and normalise one :class:`RecordSet` against ``zone``."""
+    from cloudkit.models.dns import RecordSet
+
     if not isinstance(record, RecordSet):
         raise InvalidInput(field, "must be a RecordSet")
     rtype = record.type.upper() if isinstance(record.type, str) else record.type

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -292,6 +291,8 @@ class StorageService(Service):
 
     def _download_file(self, bucket: str, key: str, path: Path, progress: Progress | None) -> ObjectInfo:
         """Default: stream ``_get_object`` into a temp file beside ``path``, then rename it into place."""
+        import tempfile  # here, not at the top: it pulls in shutil and the compression modules
+
         with self._get_object(bucket, key, None) as src:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
             try:

@@ -29,17 +29,13 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import hmac
 import io
 import json
 import os
-import secrets
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -57,6 +53,8 @@ from cloudkit.models.storage import (
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import ObjectReader, Progress
 from cloudkit_local._root import Database, dir_fd, open_dir, open_in, root_from
+from cloudkit_local._streams import CHUNK, _copy_stream, _parallel_copy, _Slice
+from cloudkit_local._streams import PART_SIZE as PART_SIZE  # re-exported: the part size of parallel uploads
 from cloudkit_local.errors import PROVIDER, LocalErrors, mapped, translate
 
 SCHEMA = """
@@ -87,12 +85,8 @@ CREATE TABLE IF NOT EXISTS pending (
 );
 """
 
-#: Bytes moved per read/write while streaming.
-CHUNK = 8 * 1024 * 1024
 #: ``upload_file`` switches to parallel parts (and an S3 multipart ETag) above this size.
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
-#: Part size of parallel uploads (boto3's default multipart chunk size).
-PART_SIZE = 8 * 1024 * 1024
 #: Rows fetched per keyset page when listing.
 PAGE = 1000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -116,169 +110,6 @@ def _fsync_dir(directory: int) -> None:
 def _unlink_in(directory: int, name: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(name, dir_fd=directory)
-
-
-class _Slice(io.RawIOBase):
-    """A read-only stream over ``length`` bytes of an open file from ``start`` (uses ``pread``)."""
-
-    def __init__(self, fh: IO[bytes], start: int, length: int) -> None:
-        self._fh = fh
-        self._pos = start
-        self._left = length
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = min(len(b), self._left)
-        if n <= 0:
-            return 0
-        data = os.pread(self._fh.fileno(), n, self._pos)
-        b[: len(data)] = data
-        self._pos += len(data)
-        self._left -= len(data)
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._fh.close()
-        super().close()
-
-
-class _Hasher:
-    """MD5 of a stream, computed on a second thread so hashing overlaps the disk writes."""
-
-    def __init__(self) -> None:
-        self.md5 = hashlib.md5()
-        self._pool: ThreadPoolExecutor | None = None
-        self._job: Future[None] | None = None
-
-    def feed(self, data: bytes | memoryview) -> None:
-        self.wait()
-        if len(data) < 256 * 1024:
-            self.md5.update(data)
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="cloudkit-md5")
-        self._job = self._pool.submit(self.md5.update, data)
-
-    def wait(self) -> None:
-        if self._job is not None:
-            job, self._job = self._job, None
-            job.result()
-
-    def hexdigest(self) -> str:
-        self.wait()
-        return self.md5.hexdigest()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.wait()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-
-def _copy_stream(reader: IO[bytes], fd: int, size_hint: int | None = None) -> tuple[int, str]:
-    """Copy ``reader`` into file descriptor ``fd``; return (bytes, hex MD5).
-
-    Memory stays at two buffers of at most :data:`CHUNK`: they start small (or at the known
-    size) and double while reads keep filling them, so small objects stay cheap.
-    """
-    hasher = _Hasher()
-    first = CHUNK if size_hint is None else max(1, min(CHUNK, size_hint + 1))
-    cap = min(first, 64 * 1024) if size_hint is None else first
-    bufs: list[bytearray] = [bytearray(cap), bytearray(0)]
-    readinto = getattr(reader, "readinto", None)
-    size = 0
-    turn = 0
-    try:
-        while True:
-            view: memoryview | bytes
-            if readinto is not None:
-                hasher.wait()  # the buffer we are about to reuse may still be hashing
-                if len(bufs[turn]) < cap:
-                    bufs[turn] = bytearray(cap)
-                buf = bufs[turn]
-                n = readinto(buf)
-                if not n:
-                    break
-                view = memoryview(buf)[:n]
-                turn ^= 1
-                if n == len(buf) and cap < CHUNK:
-                    cap = min(CHUNK, cap * 2)
-            else:
-                data = reader.read(CHUNK)
-                if not data:
-                    break
-                if not isinstance(data, (bytes, bytearray, memoryview)):
-                    raise InvalidInput("data", f"read() must return bytes, not {type(data).__name__}")
-                view = bytes(data)
-            hasher.feed(view)
-            done = 0
-            while done < len(view):
-                done += os.write(fd, view[done:])
-            size += len(view)
-        return size, hasher.hexdigest()
-    finally:
-        hasher.close()
-
-
-def _parallel_copy(src: int, dst: int, size: int, progress: Progress | None) -> tuple[int, str]:
-    """Copy ``size`` bytes of file ``src`` to file ``dst`` in parts on a few threads; S3 multipart ETag.
-
-    Each worker copies its part in the kernel (``copy_file_range``, no user-space copy) and then
-    hashes the part it *wrote*, read back from the page cache into a buffer it reuses, so the ETag
-    describes exactly the stored bytes. All of it releases the GIL; memory stays at one part per
-    worker.
-    """
-    parts = (size + PART_SIZE - 1) // PART_SIZE
-    workers = max(1, min(4, os.cpu_count() or 1))
-    local = threading.local()
-
-    def part(i: int) -> tuple[bytes, int]:
-        buf = getattr(local, "buf", None)
-        if buf is None:
-            buf = local.buf = bytearray(PART_SIZE)
-        offset = i * PART_SIZE
-        length = min(PART_SIZE, size - offset)
-        done = 0
-        try:
-            while done < length:
-                n = os.copy_file_range(src, dst, length - done, offset + done, offset + done)
-                if n == 0:
-                    break
-                done += n
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                raise
-            n = os.preadv(src, [memoryview(buf)[done:length]], offset + done)
-            view = memoryview(buf)[done : done + n]
-            wrote = 0
-            while wrote < n:
-                wrote += os.pwrite(dst, view[wrote:], offset + done + wrote)
-            done += n
-        if done != length:
-            raise OSError(errno.EIO, "the file shrank while it was being uploaded")
-        got = os.preadv(dst, [memoryview(buf)[:length]], offset)
-        if got != length:
-            raise OSError(errno.EIO, "short read of the part just written")
-        return hashlib.md5(memoryview(buf)[:length]).digest(), length
-
-    digests: list[bytes] = []
-    copied = 0
-    with ThreadPoolExecutor(workers, thread_name_prefix="cloudkit-upload") as pool:
-        inflight: list[Future[tuple[bytes, int]]] = []
-        next_part = 0
-        while len(digests) < parts:
-            while next_part < parts and len(inflight) < 2 * workers:
-                inflight.append(pool.submit(part, next_part))
-                next_part += 1
-            digest, n = inflight.pop(0).result()
-            digests.append(digest)
-            copied += n
-            if progress is not None:
-                progress(copied, size)
-    return copied, f"{hashlib.md5(b''.join(digests)).hexdigest()}-{parts}"
 
 
 class LocalStorage(LocalErrors, StorageService):
@@ -545,6 +376,8 @@ class LocalStorage(LocalErrors, StorageService):
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
         if not busy:
             with self._dir("buckets") as folder:
+                import shutil  # here, not at the top: it pulls in the compression modules
+
                 shutil.rmtree(row["id"], ignore_errors=True, dir_fd=folder)
 
     # ------------------------------------------------------------ writes
@@ -829,6 +662,8 @@ class LocalStorage(LocalErrors, StorageService):
                     with self._sweep_lock(fcntl.LOCK_SH), self._dir("tmp") as tmp:
                         fd = open_in(tmp, name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, shown=self.base / "tmp" / name)
                         try:
+                            import secrets  # presigning only: keeps the service's start light
+
                             os.write(fd, secrets.token_bytes(32))
                             os.fsync(fd)
                         finally:
@@ -851,6 +686,8 @@ class LocalStorage(LocalErrors, StorageService):
     def signature(self, method: str, bucket: str, key: str, expires: int) -> str:
         """The HMAC-SHA256 signature of a presigned request (hex)."""
         message = "\n".join((method, bucket, key, str(expires))).encode("utf-8")
+        import hmac
+
         return hmac.new(self._presign_key(), message, hashlib.sha256).hexdigest()
 
     def verify(self, method: str, bucket: str, key: str, expires: str, signature: str) -> str | None:
@@ -860,6 +697,8 @@ class LocalStorage(LocalErrors, StorageService):
         except ValueError:
             return "malformed expiry"
         want = self.signature(method, bucket, key, when)
+        import hmac
+
         if not hmac.compare_digest(want, signature):
             return "signature does not match"
         if when < time.time():

@@ -1,35 +1,4 @@
-"""Backups into a bucket, built only on cloudkit's neutral storage and DNS API.
-
-Folder backups
---------------
-:func:`backup_folder` stores a local folder as a *full*, *incremental* (changes since the last
-backup of any kind) or *differential* (changes since the last full) backup. Each backup is two
-objects under ``<prefix><name>/``:
-
-* ``archives/<id>.tar.gz``: a gzip-compressed tar stream of the files stored by this backup,
-  streamed to the bucket while it is written (memory stays at a few chunks whatever the size);
-* ``manifests/<id>.json``: the JSON manifest, written only after the archive is stored whole. It
-  lists every file of the folder at backup time (size, SHA-256, mode, modification time and the
-  backup whose archive holds its bytes), the paths deleted since the base, and the chain of
-  backups a restore applies. A backup without a manifest does not exist: an interrupted run can
-  leave at most an orphan archive, which :func:`purge_backups` removes later.
-
-:func:`restore_backup` rebuilds a folder as it was at one backup (or a point in time) by applying
-its chain in order, verifying every file's SHA-256 and every archive's SHA-256; the result is staged
-beside the destination and moved into place only once complete. :func:`purge_backups` applies a
-retention policy without ever breaking a chain a kept backup needs, and
-:func:`set_backup_lifecycle` installs the bucket lifecycle rules (archive after N days, expire
-after M) for one backup set.
-
-DNS backups
------------
-:func:`backup_zones` exports every zone (or the ones named) of a DNS service as zone files into a
-bucket, possibly of another cloud, with a manifest; :func:`restore_zone` imports one back.
-
-Every function takes either a :class:`cloudkit.Cloud` or the family service itself, checks the
-provider's capabilities first (``NotSupported`` names what is missing) and rejects bad arguments
-with ``InvalidInput`` before it touches a disk or a network.
-"""
+"""Folder backups: full, incremental and differential archives with JSON manifests in a bucket."""
 
 from __future__ import annotations
 
@@ -48,41 +17,35 @@ import tarfile
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any
 
 import attrs
 
-from cloudkit import Cloud, validation
-from cloudkit.errors import CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
-from cloudkit.models import ChangeInfo, LifecycleRule, ObjectInfo, Zone
-from cloudkit.services import DNSService, StorageService
+from cloudkit import validation
+from cloudkit.errors import CloudkitError, Conflict, InvalidInput, NotFound
+from cloudkit.models import LifecycleRule, ObjectInfo
+from cloudkit.services import StorageService
 from cloudkit_contrib import IntegrityError, LocalFileError, _local
+from cloudkit_contrib.backup._common import (
+    Progress,
+    StorageRef,
+    _from_iso,
+    _iso,
+    _optional_int,
+    _parse_stamp,
+    _patterns,
+    _prefix,
+    _progress,
+    _read_json,
+    _require,
+    _stamp,
+    _storage,
+    _when,
+)
 
-__all__ = [
-    "KINDS",
-    "BackupInfo",
-    "IntegrityError",
-    "LocalFileError",
-    "PurgeResult",
-    "RestoreResult",
-    "ZoneBackupInfo",
-    "ZoneCopy",
-    "ZoneRestoreResult",
-    "backup_folder",
-    "backup_zones",
-    "get_backup",
-    "list_backups",
-    "list_zone_backups",
-    "purge_backups",
-    "restore_backup",
-    "restore_zone",
-    "set_backup_lifecycle",
-]
-
-#: The three kinds of folder backup.
 KINDS = ("full", "incremental", "differential")
 FORMAT = "cloudkit-backup/1"
 ZONE_FORMAT = "cloudkit-zone-backup/1"
@@ -93,15 +56,10 @@ DEFAULT_ZONE_PREFIX = "dns-backups/"
 ORPHAN_GRACE = timedelta(days=1)
 CHUNK = 1024 * 1024
 _PIPE_DEPTH = 4
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ID = re.compile(r"^(\d{8}T\d{12})Z-(full|incremental|differential)$")
-_ZONE_ID = re.compile(r"^(\d{8}T\d{12})Z$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-StorageRef = Union[Cloud, StorageService]
-DNSRef = Union[Cloud, DNSService]
-Progress = Callable[[int, Union[int, None]], None]
 
 
 # --------------------------------------------------------------------------- results
@@ -159,75 +117,6 @@ class PurgeResult:
     dry_run: bool = False
 
 
-@attrs.frozen
-class ZoneCopy:
-    """One zone file inside a DNS backup."""
-
-    zone: str
-    key: str
-    size: int
-    sha256: str
-    record_count: int
-
-
-@attrs.frozen
-class ZoneBackupInfo:
-    """One complete DNS backup: the zone files of one DNS service at one moment."""
-
-    bucket: str
-    id: str
-    created_at: datetime
-    provider: str
-    zones: tuple[ZoneCopy, ...]
-    manifest_key: str
-
-
-@attrs.frozen
-class ZoneRestoreResult:
-    """What :func:`restore_zone` did."""
-
-    zone: Zone
-    backup_id: str
-    created: bool
-    change: ChangeInfo
-
-
-# --------------------------------------------------------------------------- argument checks
-
-
-def _storage(ref: object, field: str = "storage") -> StorageService:
-    if isinstance(ref, Cloud):
-        return ref.storage
-    if isinstance(ref, StorageService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or StorageService, not {type(ref).__name__}")
-
-
-def _dns(ref: object, field: str = "dns") -> DNSService:
-    if isinstance(ref, Cloud):
-        return ref.dns
-    if isinstance(ref, DNSService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or DNSService, not {type(ref).__name__}")
-
-
-def _require(service: StorageService | DNSService, ops: Iterable[str], job: str) -> None:
-    """Raise ``NotSupported`` naming the first operation ``job`` needs that the provider lacks."""
-    have = service.capabilities()
-    for op in ops:
-        if op not in have:
-            raise NotSupported(service.provider, f"{service.family}.{op}", f"{job} needs it")
-
-
-def _prefix(value: object, field: str = "prefix") -> str:
-    value = validation.key_prefix(value, field)
-    if value and not value.endswith("/"):
-        raise InvalidInput(field, "must be empty or end with '/'")
-    if any(seg in (".", "..") for seg in value.split("/")[:-1]):
-        raise InvalidInput(field, "must not contain '.' or '..' path segments")
-    return value
-
-
 def _name(value: object, field: str = "name") -> str:
     value = validation.require_str(field, value)
     if not _NAME.fullmatch(value):
@@ -242,42 +131,6 @@ def _backup_id(value: object, field: str = "backup_id") -> str:
     return value
 
 
-def _when(value: object, field: str) -> datetime:
-    return validation.aware_datetime(field, value).astimezone(UTC)
-
-
-def _optional_int(field: str, value: object, low: int, high: int | None = None) -> int | None:
-    return None if value is None else validation.int_range(field, value, low, high)
-
-
-def _patterns(value: object, field: str = "exclude") -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise InvalidInput(field, "must be a sequence of glob patterns, not a single string")
-    out = []
-    for i, pat in enumerate(value):
-        out.append(validation.require_str(f"{field}[{i}]", pat))
-    return tuple(out)
-
-
-def _progress(value: object) -> Progress | None:
-    if value is not None and not callable(value):
-        raise InvalidInput("progress", "must be a callable taking (bytes_done, total_or_None)")
-    return value
-
-
-# --------------------------------------------------------------------------- ids and keys
-
-
-def _stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
-
-
-def _parse_stamp(stamp: str) -> datetime:
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
-
-
 def _set_root(prefix: str, name: str) -> str:
     return f"{prefix}{name}/"
 
@@ -290,16 +143,7 @@ def _archive_key(prefix: str, name: str, bid: str) -> str:
     return f"{_set_root(prefix, name)}archives/{bid}.tar.gz"
 
 
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
 # --------------------------------------------------------------------------- manifests
-
 
 def _check_relpath(path: object) -> str:
     """A relative POSIX path from a manifest; anything that could escape the folder is corrupt."""
@@ -308,22 +152,6 @@ def _check_relpath(path: object) -> str:
     if any(seg in ("", ".", "..") for seg in path.split("/")):
         raise IntegrityError(f"manifest holds an unsafe path {path!r}")
     return path
-
-
-def _read_json(storage: StorageService, bucket: str, key: str, limit: int = 1 << 30) -> dict[str, Any]:
-    with storage.get_object(bucket, key) as reader:
-        data = bytearray()
-        for chunk in reader.iter_chunks():
-            data += chunk
-            if len(data) > limit:
-                raise IntegrityError(f"{key} is larger than {limit} bytes; not a manifest")
-    try:
-        doc = json.loads(bytes(data))
-    except ValueError as exc:
-        raise IntegrityError(f"{key} is not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise IntegrityError(f"{key} is not a JSON object")
-    return doc
 
 
 def _info_from(bucket: str, prefix: str, doc: Mapping[str, Any], manifest_key: str) -> BackupInfo:
@@ -1105,180 +933,3 @@ def set_backup_lifecycle(
     return store.get_lifecycle(bucket)
 
 
-# --------------------------------------------------------------------------- DNS
-
-
-def _zone_manifest_key(prefix: str, bid: str) -> str:
-    return f"{prefix}manifests/{bid}.json"
-
-
-def _zone_info(bucket: str, doc: Mapping[str, Any], key: str) -> ZoneBackupInfo:
-    try:
-        if doc.get("format") != ZONE_FORMAT:
-            raise IntegrityError(f"{key} is not a {ZONE_FORMAT} manifest")
-        return ZoneBackupInfo(
-            bucket=bucket,
-            id=doc["id"],
-            created_at=_from_iso(doc["created_at"]),
-            provider=doc["provider"],
-            zones=tuple(ZoneCopy(zone=z["zone"], key=z["key"], size=int(z["size"]), sha256=z["sha256"],
-                                 record_count=int(z["record_count"])) for z in doc["zones"]),
-            manifest_key=key,
-        )
-    except IntegrityError:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityError(f"{key} is not a valid DNS backup manifest ({type(exc).__name__}: {exc})") from exc
-
-
-def backup_zones(
-    dns: DNSRef,
-    storage: StorageRef,
-    bucket: str,
-    *,
-    zones: Sequence[str | Zone] | None = None,
-    prefix: str = DEFAULT_ZONE_PREFIX,
-    now: datetime | None = None,
-) -> ZoneBackupInfo:
-    """Export every zone of ``dns`` (or those in ``zones``) as zone files into ``bucket``.
-
-    ``dns`` and ``storage`` may belong to different clouds (keep DNS backups away from the DNS
-    they protect). Each zone file goes to ``<prefix>zones/<id>/<zone>.zone``; the manifest
-    ``<prefix>manifests/<id>.json`` (zone names, SHA-256, sizes, record counts) is written last.
-    """
-    zone_svc, store = _dns(dns), _storage(storage)
-    bucket = validation.bucket_name(bucket)
-    prefix = _prefix(prefix)
-    when = datetime.now(UTC) if now is None else _when(now, "now")
-    if zones is not None:
-        if isinstance(zones, (str, Zone)) or not isinstance(zones, Iterable):
-            raise InvalidInput("zones", "must be a sequence of zones or zone names")
-        zones = list(zones)
-        for i, z in enumerate(zones):
-            if not isinstance(z, Zone):
-                validation.zone_name(z, f"zones[{i}]")
-    _require(zone_svc, ("export_zone",) + (("list_zones",) if zones is None else ("get_zone",)), "a DNS backup")
-    _require(store, ("put_object",), "a DNS backup")
-
-    bid = f"{_stamp(when)}Z"
-    targets = list(zone_svc.list_zones()) if zones is None else [z if isinstance(z, Zone) else zone_svc.get_zone(z) for z in zones]
-    copies = []
-    written = []
-    try:
-        for zone in sorted(targets, key=lambda z: z.name):
-            text = zone_svc.export_zone(zone).encode()
-            key = f"{prefix}zones/{bid}/{zone.name}.zone"
-            store.put_object(bucket, key, text, content_type="text/dns")
-            written.append(key)
-            records = sum(1 for line in text.decode().splitlines() if line and not line.startswith(("$", ";", " ", "\t")))
-            copies.append({"zone": zone.name, "key": key, "size": len(text), "sha256": hashlib.sha256(text).hexdigest(),
-                           "record_count": records})
-        doc = {"format": ZONE_FORMAT, "id": bid, "created_at": _iso(when), "provider": zone_svc.provider, "zones": copies}
-        key = _zone_manifest_key(prefix, bid)
-        store.put_object(bucket, key, json.dumps(doc, sort_keys=True, indent=1).encode(), content_type="application/json")
-    except BaseException:
-        if store.supports("delete_object"):
-            for k in written:
-                with contextlib.suppress(CloudkitError):
-                    store.delete_object(bucket, k)
-        raise
-    return _zone_info(bucket, doc, key)
-
-
-def list_zone_backups(storage: StorageRef, bucket: str, *, prefix: str = DEFAULT_ZONE_PREFIX) -> Iterator[ZoneBackupInfo]:
-    """The complete DNS backups in ``bucket``, oldest first."""
-    store = _storage(storage)
-    bucket = validation.bucket_name(bucket)
-    prefix = _prefix(prefix)
-    _require(store, ("list_objects", "get_object"), "listing DNS backups")
-    root = f"{prefix}manifests/"
-
-    def generate() -> Iterator[ZoneBackupInfo]:
-        keys = [o.key for o in store.list_objects(bucket, prefix=root) if isinstance(o, ObjectInfo)]
-        for key in sorted(keys):
-            if not (key.endswith(".json") and _ZONE_ID.fullmatch(key[len(root) : -5])):
-                continue
-            try:
-                yield _zone_info(bucket, _read_json(store, bucket, key), key)
-            except NotFound:
-                continue
-    return generate()
-
-
-def restore_zone(
-    dns: DNSRef,
-    storage: StorageRef,
-    bucket: str,
-    zone: str,
-    *,
-    backup_id: str | None = None,
-    at: datetime | None = None,
-    prefix: str = DEFAULT_ZONE_PREFIX,
-    create: bool = True,
-    replace: bool = False,
-) -> ZoneRestoreResult:
-    """Import zone ``zone`` from a DNS backup into ``dns`` (which may be another cloud's).
-
-    The backup is ``backup_id``, else the last one at or before ``at``, else the latest one holding
-    the zone. The zone is created when missing (unless ``create`` is false). Record sets in the
-    backup are upserted in one batch; with ``replace`` record sets not in the backup are deleted
-    too (SOA and apex NS stay the provider's). The zone file's SHA-256 is checked first.
-    """
-    zone_svc, store = _dns(dns), _storage(storage)
-    bucket = validation.bucket_name(bucket)
-    zname = validation.zone_name(zone, "zone")
-    prefix = _prefix(prefix)
-    if backup_id is not None:
-        validation.require_str("backup_id", backup_id)
-        if not _ZONE_ID.fullmatch(backup_id):
-            raise InvalidInput("backup_id", "must be a DNS backup id such as '20261126T143000123456Z'")
-    when = None if at is None else _when(at, "at")
-    if backup_id is not None and when is not None:
-        raise InvalidInput("at", "give backup_id or at, not both")
-    for flag, value in (("create", create), ("replace", replace)):
-        if not isinstance(value, bool):
-            raise InvalidInput(flag, "must be True or False")
-    _require(zone_svc, ("get_zone", "import_zone") + (("create_zone",) if create else ()), "a zone restore")
-    _require(store, ("list_objects", "get_object"), "a zone restore")
-
-    chosen: tuple[ZoneBackupInfo, ZoneCopy] | None = None
-    if backup_id is not None:
-        key = _zone_manifest_key(prefix, backup_id)
-        try:
-            info = _zone_info(bucket, _read_json(store, bucket, key), key)
-        except NotFound:
-            raise NotFound(f"no complete DNS backup {backup_id!r} in bucket {bucket!r}", provider=store.provider) from None
-        copy = next((c for c in info.zones if c.zone == zname), None)
-        if copy is None:
-            raise NotFound(f"DNS backup {backup_id} holds no zone {zname!r}", provider=store.provider)
-        chosen = (info, copy)
-    else:
-        for info in list_zone_backups(store, bucket, prefix=prefix):
-            if when is not None and info.created_at > when:
-                break
-            copy = next((c for c in info.zones if c.zone == zname), None)
-            if copy is not None:
-                chosen = (info, copy)
-        if chosen is None:
-            raise NotFound(f"no DNS backup in bucket {bucket!r} holds zone {zname!r}", provider=store.provider)
-    info, copy = chosen
-
-    with store.get_object(bucket, copy.key) as reader:
-        data = b"".join(reader.iter_chunks())
-    if hashlib.sha256(data).hexdigest() != copy.sha256 or len(data) != copy.size:
-        raise IntegrityError(f"{copy.key} does not match the SHA-256 and size in {info.manifest_key}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IntegrityError(f"{copy.key} is not UTF-8 text") from exc
-
-    created = False
-    try:
-        target = zone_svc.get_zone(zname)
-    except NotFound:
-        if not create:
-            raise
-        target = zone_svc.create_zone(zname, comment=f"restored from DNS backup {info.id}")
-        created = True
-    change = zone_svc.import_zone(target, text, replace=replace)
-    return ZoneRestoreResult(zone=zone_svc.get_zone(target), backup_id=info.id, created=created, change=change)
