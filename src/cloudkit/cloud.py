@@ -15,6 +15,7 @@ from cloudkit.services.base import Service
 from cloudkit.services.compute import ComputeService
 from cloudkit.services.database import DatabaseService
 from cloudkit.services.dns import DNSService
+from cloudkit.services.loadbalancer import LoadBalancerService
 from cloudkit.services.notification import NotificationService
 from cloudkit.services.platform import PlatformService
 from cloudkit.services.storage import StorageService
@@ -108,6 +109,11 @@ class Cloud:
     def platform(self) -> PlatformService:
         """Applications, versions, environments."""
         return self._get("platform", PlatformService)
+
+    @property
+    def loadbalancer(self) -> LoadBalancerService:
+        """Load balancers, listeners, targets and their health."""
+        return self._get("loadbalancer", LoadBalancerService)
 
     def capabilities(self) -> dict[str, frozenset[str]]:
         """For each family, the operations this connection supports."""

@@ -1,9 +1,10 @@
-"""The service interfaces of the six families."""
+"""The service interfaces of the seven families."""
 
 from cloudkit.services.base import Service, unserved
 from cloudkit.services.compute import ComputeService
 from cloudkit.services.database import DatabaseService
 from cloudkit.services.dns import DNSService
+from cloudkit.services.loadbalancer import LoadBalancerService
 from cloudkit.services.notification import NotificationService
 from cloudkit.services.platform import PlatformService
 from cloudkit.services.storage import StorageService
@@ -16,6 +17,7 @@ FAMILIES: dict[str, type[Service]] = {
     "notification": NotificationService,
     "database": DatabaseService,
     "platform": PlatformService,
+    "loadbalancer": LoadBalancerService,
 }
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "ComputeService",
     "DNSService",
     "DatabaseService",
+    "LoadBalancerService",
     "NotificationService",
     "PlatformService",
     "Service",
