@@ -92,6 +92,11 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         self._state: tuple[Path, Database] | None = None
         self._open_lock = threading.Lock()
 
+    def _check(self, operation: str) -> None:
+        """``NotSupported`` naming the package to install when HAProxy is missing."""
+        if self.binary is None:
+            self._not_supported(operation)
+
     def _open(self) -> tuple[Path, Database]:
         with self._open_lock:
             if self._state is None:
@@ -216,6 +221,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
     # ------------------------------------------------------------ load balancers
     def _create_load_balancer(self, name: str, listeners: list[Listener], health_check: HealthCheck,
                               scheme: str | None, deregistration_delay: int, wait: bool, timeout: float) -> LoadBalancer:
+        self._check("create_load_balancer")
         if scheme == "internet-facing":
             raise NotSupported(PROVIDER, "loadbalancer.create_load_balancer",
                                "scheme internet-facing: local load balancers listen on 127.0.0.1 only (use internal)")
@@ -250,13 +256,16 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         return self._model(rec)
 
     def _get_load_balancer(self, load_balancer: str) -> LoadBalancer:
+        self._check("get_load_balancer")
         return self._model(self._load(load_balancer))
 
     def _list_load_balancers(self) -> Iterator[LoadBalancer]:
-        for row in self.db.query("SELECT record FROM lbs ORDER BY name"):
-            yield self._model(json.loads(row["record"]))
+        self._check("list_load_balancers")
+        rows = self.db.query("SELECT record FROM lbs ORDER BY name")
+        return (self._model(json.loads(row["record"])) for row in rows)
 
     def _delete_load_balancer(self, load_balancer: str) -> None:
+        self._check("delete_load_balancer")
         rec = self._load(load_balancer)
         rec["state"] = "deleting"
         self._save(rec)
@@ -270,6 +279,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
 
     # ------------------------------------------------------------ listeners
     def _add_listener(self, load_balancer: str, listener: Listener) -> Listener:
+        self._check("add_listener")
         rec = self._load(load_balancer)
         with self._locked(rec):
             rec = self._load(rec["id"])
@@ -292,6 +302,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
                         certificate=bound["certificate"])
 
     def _remove_listener(self, load_balancer: str, port: int) -> None:
+        self._check("remove_listener")
         rec = self._load(load_balancer)
         with self._locked(rec):
             rec = self._load(rec["id"])
@@ -325,6 +336,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         return attrs.evolve(t, address=inst.private_ip)
 
     def _register_targets(self, load_balancer: str, targets: list[Target]) -> None:
+        self._check("register_targets")
         rec = self._load(load_balancer)
         resolved = [self._resolve(t) for t in targets]
         with self._locked(rec):
@@ -341,6 +353,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             self._apply(rec)
 
     def _deregister_targets(self, load_balancer: str, targets: list[Target]) -> None:
+        self._check("deregister_targets")
         rec = self._load(load_balancer)
         with self._locked(rec):
             rec = self._load(rec["id"])
@@ -358,6 +371,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             self._apply(rec)
 
     def _target_health(self, load_balancer: str) -> list[TargetHealth]:
+        self._check("target_health")
         rec = self._load(load_balancer)
         self._expire(rec)
         rows = self._targets_of(rec["id"])
@@ -389,6 +403,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         return list(out.values())
 
     def _set_health_check(self, load_balancer: str, health_check: HealthCheck) -> LoadBalancer:
+        self._check("set_health_check")
         rec = self._load(load_balancer)
         with self._locked(rec):
             rec = self._load(rec["id"])
