@@ -30,11 +30,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _Quiet(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Health checks that reset their connection are normal here: print nothing."""
+
+
 class Backend:
     """An HTTP server answering every GET with its own port (``/slow...`` after 2 s)."""
 
     def __init__(self) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server = _Quiet(("127.0.0.1", 0), _Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
