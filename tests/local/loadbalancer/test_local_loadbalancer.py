@@ -204,3 +204,15 @@ def test_missing_haproxy_is_not_supported_naming_the_package(tmp_path: Path) -> 
             c.loadbalancer.create_load_balancer("web")
         with pytest.raises(cloudkit.InvalidInput):  # input is still checked first
             c.loadbalancer.create_load_balancer("bad name")
+
+
+def test_a_port_in_use_is_refused_not_shared(cloud: cloudkit.Cloud) -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(cloudkit.Conflict, match="in use"):
+            cloud.loadbalancer.create_load_balancer("clash", listeners=[Listener(port=port, target_port=80)])
+    assert list(cloud.loadbalancer.list_load_balancers()) == []

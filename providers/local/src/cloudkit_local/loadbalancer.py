@@ -204,6 +204,9 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
     def _bind(self, item: Listener, rec: Mapping[str, Any], field: str) -> dict[str, Any]:
         """A listener as recorded: port 0 replaced by a free port, an https certificate copied in."""
         port = item.port or free_port()
+        if item.port and not _port_free(item.port):
+            raise Conflict(f"{field}: port {item.port} is in use on {HOST} (by another load balancer or program)",
+                           provider=PROVIDER)
         out: dict[str, Any] = {"protocol": item.protocol, "port": port, "target_port": item.target_port,
                                "certificate": item.certificate}
         if item.certificate is not None:
@@ -437,6 +440,19 @@ def _health(rows: list[dict[str, str]]) -> tuple[str, str | None, str]:
         elif worst[2] == "":
             worst = (worst[0], worst[1], one[2])
     return worst
+
+
+def _port_free(port: int) -> bool:
+    """Whether ``port`` can be bound on 127.0.0.1 now (HAProxy binds without SO_REUSEPORT, see _haproxy)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as HAProxy binds it (TIME_WAIT is fine)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def make_service(settings: Mapping[str, Any]) -> LocalLoadBalancer:
