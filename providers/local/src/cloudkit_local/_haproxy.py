@@ -82,7 +82,7 @@ def render(folder: Path, kind: str, frontends: Iterable[Frontend], check: Mappin
         "    noreuseport",
         f"    stats socket {folder / 'stats.sock'} mode 600 level admin expose-fd listeners",
         f"    server-state-file {folder / 'state'}",
-        f"    hard-stop-after {max(drain, 1)}s",
+        f"    hard-stop-after {max(drain, 60)}s",
         "",
         "defaults",
         f"    mode {mode}",
@@ -93,7 +93,7 @@ def render(folder: Path, kind: str, frontends: Iterable[Frontend], check: Mappin
         "    retries 3",
         "    option redispatch",
         "    load-server-state-from-file global",
-        f"    default-server inter {check['interval']}s fastinter 1s downinter {check['interval']}s "
+        f"    default-server inter {check['interval']}s "
         f"rise {check['healthy_threshold']} fall {check['unhealthy_threshold']}",
     ]
     if mode == "http":
