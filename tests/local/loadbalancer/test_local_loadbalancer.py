@@ -216,3 +216,77 @@ def test_a_port_in_use_is_refused_not_shared(cloud: cloudkit.Cloud) -> None:
         with pytest.raises(cloudkit.Conflict, match="in use"):
             cloud.loadbalancer.create_load_balancer("clash", listeners=[Listener(port=port, target_port=80)])
     assert list(cloud.loadbalancer.list_load_balancers()) == []
+
+
+def _self_signed(path: Path) -> None:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def test_https_listeners_terminate_tls(cloud: cloudkit.Cloud, backends: list[Backend], tmp_path: Path) -> None:
+    import ssl
+    import urllib.request
+
+    pem = tmp_path / "site.pem"
+    _self_signed(pem)
+    lbs = cloud.loadbalancer
+    lb = lbs.create_load_balancer("tls", listeners=[Listener(protocol="https", port=0, target_port=backends[0].port,
+                                                             certificate=str(pem))])
+    try:
+        lbs.register_targets(lb, [Target("127.0.0.1")])
+        assert lb.url is not None and lb.url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(pem))
+        with urllib.request.urlopen(lb.url + "/", timeout=10, context=context) as resp:
+            assert resp.read().decode() == str(backends[0].port)
+        pem.unlink()  # the load balancer holds its own copy: later reloads still work
+        lbs.set_health_check(lb, FAST)
+        with urllib.request.urlopen(lb.url + "/", timeout=10, context=context) as resp:
+            assert resp.status == 200
+    finally:
+        lbs.delete_load_balancer(lb)
+
+
+def test_a_bad_certificate_leaves_nothing_behind(cloud: cloudkit.Cloud, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(cloudkit.ProviderError, match="HAProxy refused"):
+        cloud.loadbalancer.create_load_balancer("tls", listeners=[Listener(protocol="https", port=0, target_port=1,
+                                                                           certificate=str(junk))])
+    assert list(cloud.loadbalancer.list_load_balancers()) == []
+    with pytest.raises(cloudkit.InvalidInput, match="PEM file"):
+        cloud.loadbalancer.create_load_balancer("tls", listeners=[Listener(protocol="https", port=0, target_port=1,
+                                                                           certificate=str(tmp_path / "missing.pem"))])
+
+
+def test_an_instance_without_an_open_port_cannot_be_a_target(cloud: cloudkit.Cloud) -> None:
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (Debian package 'bubblewrap') is missing")
+    inst = cloud.compute.create_instance("lonely", image="local:debian-host", instance_type="local.nano")
+    lb = cloud.loadbalancer.create_load_balancer("web", listeners=[Listener(port=0, target_port=8000)])
+    try:
+        with pytest.raises(cloudkit.Conflict, match="shares no network"):
+            cloud.loadbalancer.register_targets(lb, [inst])
+        with pytest.raises(cloudkit.NotFound):
+            cloud.loadbalancer.register_targets(lb, ["i-missing"])
+        assert cloud.loadbalancer.target_health(lb) == []
+    finally:
+        cloud.loadbalancer.delete_load_balancer(lb)
+        cloud.compute.terminate_instance(inst)

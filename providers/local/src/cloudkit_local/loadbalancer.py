@@ -150,7 +150,8 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             os.close(fd)
 
     def _model(self, rec: Mapping[str, Any]) -> LoadBalancer:
-        listeners = tuple(Listener(**item) for item in rec["listeners"])
+        listeners = tuple(Listener(protocol=item["protocol"], port=item["port"], target_port=item["target_port"],
+                                   certificate=item["certificate"]) for item in rec["listeners"])
         state = rec["state"]
         reason = None
         if state == "active" and not self._proc(rec).running():
@@ -250,9 +251,12 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         try:
             with self._locked(rec):
                 self._apply(rec)
-        except BaseException:
-            rec["state"] = "failed"
-            self._save(rec)
+        except BaseException:  # nothing half made stays behind: no process, no record, no folder
+            with contextlib.suppress(Exception):
+                self._proc(rec).stop()
+            with contextlib.suppress(Exception), self.db.transaction() as conn:
+                conn.execute("DELETE FROM lbs WHERE id = ?", (lb_id,))
+            shutil.rmtree(folder, ignore_errors=True)
             raise
         rec["state"] = "active"
         self._save(rec)
