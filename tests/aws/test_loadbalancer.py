@@ -74,3 +74,20 @@ def test_what_elb_cannot_do_is_refused_before_any_request(aws_cloud: cloudkit.Cl
     with pytest.raises(cloudkit.NotSupported, match="register instances"):
         lbs.register_targets("web", [Target("10.0.0.5", 80)])
     assert h.recorded_requests(aws_cassette) == 0
+
+
+def test_a_failed_create_leaves_no_load_balancer(aws_cloud: cloudkit.Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    lbs = aws_cloud.loadbalancer
+    real = lbs._call  # type: ignore[attr-defined]
+
+    def failing(method: str, operation: str, **params: Any) -> Any:
+        if method == "create_listener":
+            raise cloudkit.QuotaExceeded("TooManyListeners (injected)")
+        return real(method, operation, **params)
+
+    monkeypatch.setattr(lbs, "_call", failing)
+    with pytest.raises(cloudkit.QuotaExceeded):
+        lbs.create_load_balancer("half", listeners=[Listener(protocol="http", port=80, target_port=8000)])
+    monkeypatch.undo()
+    assert list(lbs.list_load_balancers()) == []
+    assert lbs.native.describe_target_groups()["TargetGroups"] == []

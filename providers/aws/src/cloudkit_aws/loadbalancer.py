@@ -21,11 +21,12 @@ How the neutral model maps onto ELBv2:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound, NotSupported, ProviderError
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported, ProviderError
 from cloudkit.models.loadbalancer import HealthCheck, Listener, LoadBalancer, Target, TargetHealth, listener_url
 from cloudkit.provider import poll_until
 from cloudkit.services.loadbalancer import LoadBalancerService, kind_of, resolved_health_check
@@ -197,9 +198,19 @@ class AwsLoadBalancer(AwsErrors, LoadBalancerService):
         _, subnets = self._default_subnets(op)
         lb = self._call("create_load_balancer", op, Name=name, Subnets=subnets, Type=kind,
                         Scheme=scheme or "internet-facing", IpAddressType="ipv4")["LoadBalancers"][0]
-        self._make_group(lb, None, check, deregistration_delay, op)
-        for item in listeners:
-            self._listen(lb, item, check, deregistration_delay, op)
+        try:
+            self._make_group(lb, None, check, deregistration_delay, op)
+            for item in listeners:
+                self._listen(lb, item, check, deregistration_delay, op)
+        except BaseException:  # no half-made load balancer: remove it and the groups made so far
+            with contextlib.suppress(CloudkitError):
+                self._delete_load_balancer(lb["LoadBalancerArn"])
+            for port in (None, *(item.target_port for item in listeners)):
+                with contextlib.suppress(CloudkitError):
+                    group = self._group(lb["LoadBalancerArn"], port, op)
+                    if group is not None:
+                        self._call("delete_target_group", op, TargetGroupArn=group["TargetGroupArn"])
+            raise
         if wait:
             poll_until(lambda: self._describe(lb["LoadBalancerArn"], op),
                        lambda cur: cur.get("State", {}).get("Code") in ("active", "active_impaired"),
