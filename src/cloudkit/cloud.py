@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cloudkit.services.compute import ComputeService
     from cloudkit.services.database import DatabaseService
     from cloudkit.services.dns import DNSService
+    from cloudkit.services.loadbalancer import LoadBalancerService
     from cloudkit.services.notification import NotificationService
     from cloudkit.services.platform import PlatformService
     from cloudkit.services.storage import StorageService
@@ -116,6 +117,11 @@ class Cloud:
     def platform(self) -> PlatformService:
         """Applications, versions, environments."""
         return cast("PlatformService", self.service("platform"))
+
+    @property
+    def loadbalancer(self) -> LoadBalancerService:
+        """Load balancers, listeners, targets and their health."""
+        return cast("LoadBalancerService", self.service("loadbalancer"))
 
     def capabilities(self) -> dict[str, frozenset[str]]:
         """For each family, the operations this connection supports."""

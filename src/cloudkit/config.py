@@ -35,7 +35,7 @@ from cloudkit.settings import Settings
 
 FILE_NAME = "cloudkit.toml"
 DEFAULT_PROVIDER = "local"
-FAMILY_NAMES = ("compute", "storage", "dns", "notification", "database", "platform")
+FAMILY_NAMES = ("compute", "storage", "dns", "notification", "database", "platform", "loadbalancer")
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ The rule (documented in ``docs/guide.md``, section "Model or id"):
   ``label``, a template's ``name``, a stack's ``name``, a queue message's ``receipt``).
 * Where a family's resources have unique names, the string may be the name instead of the id, and
   the provider resolves it (zones, topics, queues, environments; for buckets, key pairs,
-  applications and database instances the name *is* the id). Instances, images, volumes,
+  applications and database instances the name *is* the id; load balancers). Instances, images, volumes,
   snapshots, subscriptions and security groups are referenced by id only: their names are not
   unique (or not names at all).
 * A model of the wrong kind (a ``Topic`` where a ``Queue`` is expected) is refused with
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
     from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
     from cloudkit.models.dns import Zone
+    from cloudkit.models.loadbalancer import LoadBalancer
     from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
     from cloudkit.models.platform import Application, AppVersion, ConfigurationTemplate, Environment, Stack
     from cloudkit.models.storage import Bucket, ObjectInfo
@@ -59,6 +60,7 @@ __all__ = [
     "InstanceRef",
     "InstanceTypeRef",
     "KeyPairRef",
+    "LoadBalancerRef",
     "LocationRef",
     "MessageRef",
     "ObjectRef",
@@ -119,11 +121,12 @@ def _kinds() -> Mapping[type[Any], RefKind]:
     from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
     from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
     from cloudkit.models.dns import Zone
+    from cloudkit.models.loadbalancer import LoadBalancer
     from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
     from cloudkit.models.platform import Application, AppVersion, ConfigurationTemplate, Environment, Stack
     from cloudkit.models.storage import Bucket, ObjectInfo
 
-    return     {
+    return {
         kind.model: kind
         for kind in (
             # storage
@@ -154,6 +157,8 @@ def _kinds() -> Mapping[type[Any], RefKind]:
             RefKind(Environment, "id", _ref_text(2048), "environment id or name", by_name=True),
             RefKind(ConfigurationTemplate, "name", _ref_text(100), "template name", scope="application"),
             RefKind(Stack, "name", _ref_text(256), "stack name"),
+            # loadbalancer
+            RefKind(LoadBalancer, "id", _ref_text(2048), "load balancer id or name", by_name=True),
         )
     }
 
@@ -183,6 +188,7 @@ if TYPE_CHECKING:
     EnvRef = Union[Environment, str]
     TemplateRef = Union[ConfigurationTemplate, str]
     StackRef = Union[Stack, str]
+    LoadBalancerRef = Union[LoadBalancer, str]
 
 #: alias -> (submodule of cloudkit.models, model): the ``...Ref`` annotations, built on first import.
 _ALIASES: dict[str, tuple[str, str]] = {
@@ -208,6 +214,7 @@ _ALIASES: dict[str, tuple[str, str]] = {
     "EnvRef": ("platform", "Environment"),
     "TemplateRef": ("platform", "ConfigurationTemplate"),
     "StackRef": ("platform", "Stack"),
+    "LoadBalancerRef": ("loadbalancer", "LoadBalancer"),
 }
 
 

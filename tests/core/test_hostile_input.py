@@ -1,7 +1,7 @@
 """Property-based hostile input on the local provider: every family, every public method.
 
 Storage, DNS and notification run for real on one local cloud per module (a tmp root). Compute,
-database and platform start real processes on local, so their driver methods are stubbed: a value
+database, platform and loadbalancer start real processes on local, so their driver methods are stubbed: a value
 the docs call invalid must raise ``InvalidInput`` before the driver is reached, and nothing but a
 ``CloudkitError`` may ever come out. Per family counts print at the end of the module (``-s``).
 """
@@ -21,6 +21,7 @@ from hostile_values import (
     compute_ops,
     database_ops,
     dns_ops,
+    loadbalancer_ops,
     notification_ops,
     platform_ops,
     run,
@@ -109,7 +110,8 @@ def test_notification(cloud: cloudkit.Cloud) -> None:
 
 
 @pytest.mark.parametrize(
-    ("family", "make_ops"), [("compute", compute_ops), ("database", database_ops), ("platform", platform_ops)]
+    ("family", "make_ops"),
+    [("compute", compute_ops), ("database", database_ops), ("platform", platform_ops), ("loadbalancer", loadbalancer_ops)],
 )
 def test_validation_only(cloud: cloudkit.Cloud, family: str, make_ops: Any) -> None:
     service = getattr(cloud, family)

@@ -101,8 +101,8 @@ def test_families_mapping_imports_interfaces_on_lookup() -> None:
     from cloudkit.services.dns import DNSService
 
     families = cloudkit.services.FAMILIES
-    assert list(families) == ["compute", "storage", "dns", "notification", "database", "platform"]
-    assert "dns" in families and "nope" not in families and len(families) == 6
+    assert list(families) == ["compute", "storage", "dns", "notification", "database", "platform", "loadbalancer"]
+    assert "dns" in families and "nope" not in families and len(families) == 7
     assert families["dns"] is DNSService
     assert dict(families.items())["storage"] is cloudkit.StorageService
     with pytest.raises(KeyError):
@@ -113,7 +113,7 @@ def test_state_fields_are_built_on_first_use() -> None:
     from cloudkit.models.compute import INSTANCE_STATES, Instance
 
     assert cloudkit.models.STATE_FIELDS[(Instance, "state")] == INSTANCE_STATES
-    assert len(cloudkit.models.STATE_FIELDS) == 13
+    assert len(cloudkit.models.STATE_FIELDS) == 18
 
 
 def test_a_model_missing_from_the_table_is_still_found(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ def _write(tmp_path: Path, text: str, name: str = "cloudkit.toml") -> Path:
 def test_constants() -> None:
     assert c.FILE_NAME == "cloudkit.toml"
     assert c.DEFAULT_PROVIDER == "local"
-    assert c.FAMILY_NAMES == ("compute", "storage", "dns", "notification", "database", "platform")
+    assert c.FAMILY_NAMES == ("compute", "storage", "dns", "notification", "database", "platform", "loadbalancer")
 
 
 def test_route_falls_back_to_main() -> None:

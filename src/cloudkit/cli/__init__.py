@@ -1,4 +1,4 @@
-"""The ``cloudkit`` command line: providers, storage, dns, notification, database, compute, platform, demo."""
+"""The ``cloudkit`` command line: providers, storage, dns, notification, database, compute, platform, loadbalancer, demo."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ _LAZY = {
     "database": ("cloudkit.cli.database", "group"),
     "compute": ("cloudkit.cli.compute", "group"),
     "platform": ("cloudkit.cli.platform", "group"),
+    "loadbalancer": ("cloudkit.cli.loadbalancer", "group"),
     "demo": ("cloudkit.cli.demo", "command"),
 }
 

@@ -38,6 +38,18 @@ if TYPE_CHECKING:
         Endpoint,
     )
     from cloudkit.models.dns import CHANGE_STATES, ChangeInfo, RecordChange, RecordSet, Zone
+    from cloudkit.models.loadbalancer import (
+        LISTENER_PROTOCOLS,
+        LOAD_BALANCER_KINDS,
+        LOAD_BALANCER_STATES,
+        SCHEMES,
+        TARGET_HEALTH_STATES,
+        HealthCheck,
+        Listener,
+        LoadBalancer,
+        Target,
+        TargetHealth,
+    )
     from cloudkit.models.notification import (
         DELIVERY_STATES,
         PROTOCOLS,
@@ -72,6 +84,16 @@ if TYPE_CHECKING:
 
 
 _MODULES: dict[str, str] = {
+    "HealthCheck": "loadbalancer",
+    "LISTENER_PROTOCOLS": "loadbalancer",
+    "LOAD_BALANCER_KINDS": "loadbalancer",
+    "LOAD_BALANCER_STATES": "loadbalancer",
+    "Listener": "loadbalancer",
+    "LoadBalancer": "loadbalancer",
+    "SCHEMES": "loadbalancer",
+    "TARGET_HEALTH_STATES": "loadbalancer",
+    "Target": "loadbalancer",
+    "TargetHealth": "loadbalancer",
     "AppVersion": "platform",
     "Application": "platform",
     "Bucket": "storage",
@@ -126,6 +148,16 @@ def _state_fields() -> dict[tuple[type, str], tuple[str, ...]]:
     from cloudkit.models.compute import INSTANCE_STATES, SNAPSHOT_STATES, VOLUME_STATES, Instance, Volume, VolumeSnapshot
     from cloudkit.models.database import DATABASE_SNAPSHOT_STATES, DATABASE_STATES, DatabaseInstance, DatabaseSnapshot
     from cloudkit.models.dns import CHANGE_STATES, ChangeInfo
+    from cloudkit.models.loadbalancer import (
+        LISTENER_PROTOCOLS,
+        LOAD_BALANCER_KINDS,
+        LOAD_BALANCER_STATES,
+        SCHEMES,
+        TARGET_HEALTH_STATES,
+        Listener,
+        LoadBalancer,
+        TargetHealth,
+    )
     from cloudkit.models.notification import DELIVERY_STATES, PROTOCOLS, SUBSCRIPTION_STATES, Delivery, Subscription
     from cloudkit.models.platform import ENVIRONMENT_STATES, HEALTH_STATES, Environment
 
@@ -143,6 +175,11 @@ def _state_fields() -> dict[tuple[type, str], tuple[str, ...]]:
         (Delivery, "protocol"): PROTOCOLS,
         (Environment, "status"): ENVIRONMENT_STATES,
         (Environment, "health"): HEALTH_STATES,
+        (LoadBalancer, "state"): LOAD_BALANCER_STATES,
+        (LoadBalancer, "kind"): LOAD_BALANCER_KINDS,
+        (LoadBalancer, "scheme"): SCHEMES,
+        (Listener, "protocol"): LISTENER_PROTOCOLS,
+        (TargetHealth, "state"): TARGET_HEALTH_STATES,
     }
 
 
@@ -187,10 +224,15 @@ __all__ = [
     "ENVIRONMENT_STATES",
     "HEALTH_STATES",
     "INSTANCE_STATES",
+    "LISTENER_PROTOCOLS",
+    "LOAD_BALANCER_KINDS",
+    "LOAD_BALANCER_STATES",
     "PROTOCOLS",
+    "SCHEMES",
     "SNAPSHOT_STATES",
     "STATE_FIELDS",
     "SUBSCRIPTION_STATES",
+    "TARGET_HEALTH_STATES",
     "VOLUME_STATES",
     "AppVersion",
     "Application",
@@ -206,12 +248,15 @@ __all__ = [
     "Environment",
     "EnvironmentSettings",
     "Event",
+    "HealthCheck",
     "Image",
     "Instance",
     "InstanceType",
     "KeyPair",
     "LifecycleReport",
     "LifecycleRule",
+    "Listener",
+    "LoadBalancer",
     "Location",
     "ObjectInfo",
     "PublishResult",
@@ -223,6 +268,8 @@ __all__ = [
     "SecurityRule",
     "Stack",
     "Subscription",
+    "Target",
+    "TargetHealth",
     "Topic",
     "TopicNotification",
     "Volume",

@@ -1,4 +1,4 @@
-"""The service interfaces of the six families."""
+"""The service interfaces of the seven families."""
 
 # LAZY EXPORTS (PEP 562): a family's interface (and with it its models and validation) is imported
 # the first time it is used. To add a family: import its interface under TYPE_CHECKING below, add
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from cloudkit.services.compute import ComputeService
     from cloudkit.services.database import DatabaseService
     from cloudkit.services.dns import DNSService
+    from cloudkit.services.loadbalancer import LoadBalancerService
     from cloudkit.services.notification import NotificationService
     from cloudkit.services.platform import PlatformService
     from cloudkit.services.storage import StorageService
@@ -22,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "ComputeService": "cloudkit.services.compute",
     "DNSService": "cloudkit.services.dns",
     "DatabaseService": "cloudkit.services.database",
+    "LoadBalancerService": "cloudkit.services.loadbalancer",
     "NotificationService": "cloudkit.services.notification",
     "PlatformService": "cloudkit.services.platform",
     "Service": "cloudkit.services.base",
@@ -37,6 +39,7 @@ _FAMILY_INTERFACES: dict[str, str] = {
     "notification": "NotificationService",
     "database": "DatabaseService",
     "platform": "PlatformService",
+    "loadbalancer": "LoadBalancerService",
 }
 
 
@@ -82,6 +85,7 @@ __all__ = [
     "ComputeService",
     "DNSService",
     "DatabaseService",
+    "LoadBalancerService",
     "NotificationService",
     "PlatformService",
     "Service",

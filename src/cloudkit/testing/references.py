@@ -39,6 +39,7 @@ from cloudkit.services.base import Service
 from cloudkit.services.compute import ComputeService
 from cloudkit.services.database import DatabaseService
 from cloudkit.services.dns import DNSService
+from cloudkit.services.loadbalancer import LoadBalancerService
 from cloudkit.services.notification import NotificationService
 from cloudkit.services.platform import PlatformService
 from cloudkit.services.storage import StorageService
@@ -47,6 +48,7 @@ from cloudkit.testing.helpers import Conformance
 #: The family interfaces whose reference parameters the suite exercises.
 INTERFACES: tuple[type[Service], ...] = (
     StorageService, DNSService, NotificationService, ComputeService, DatabaseService, PlatformService,
+    LoadBalancerService,
 )
 
 #: The reference string given for the parameter under test (valid for every kind's rule).
@@ -89,6 +91,9 @@ SAMPLES: dict[str, Any] = {
     "platform.create_environment.name": "env-1",
     "platform.create_template.name": "tpl-1",
     "settings": lambda: __import__("cloudkit").EnvironmentSettings(env_vars={"A": "1"}),
+    "loadbalancer.add_listener.listener": lambda: __import__("cloudkit").Listener(protocol="http", port=8080, target_port=80),
+    "loadbalancer.remove_listener.listener": 8080,
+    "health_check": lambda: __import__("cloudkit").HealthCheck(path="/health"),
 }
 
 

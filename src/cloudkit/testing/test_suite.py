@@ -11,6 +11,7 @@ _SUITES = {
     "database": "DatabaseConformance",
     "compute": "ComputeConformance",
     "platform": "PlatformConformance",
+    "loadbalancer": "LoadBalancerConformance",
     "references": "ReferenceConformance",
 }
 

@@ -68,6 +68,9 @@ _NOT_FOUND = (
     "NoSuchEntity", "NoSuchEntityException",
     # Elastic Beanstalk
     "SourceBundleDeletion", "S3LocationNotInServiceRegionException",
+    # Elastic Load Balancing v2
+    "LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound", "RuleNotFound", "SubnetNotFound",
+    "CertificateNotFound", "InvalidTarget",
 )
 
 _ALREADY_EXISTS = (
@@ -82,6 +85,7 @@ _ALREADY_EXISTS = (
     "DBParameterGroupAlreadyExists",
     "EntityAlreadyExists", "EntityAlreadyExistsException", "ResourceAlreadyExistsException",
     "AlreadyExistsException",
+    "DuplicateLoadBalancerName", "DuplicateTargetGroupName", "DuplicateListener", "DuplicateTagKeys",
 )
 
 _CONFLICT = (
@@ -97,6 +101,7 @@ _CONFLICT = (
     "InvalidRestoreFault", "DBUpgradeDependencyFailure", "DeleteConflict",
     "OperationInProgressFailure", "OperationInProgress", "ConcurrentAccess", "ConflictException",
     "InvalidParameterValueException.Conflict", "409",
+    "ResourceInUse", "TargetGroupAssociationLimit", "IncompatibleProtocols",
 )
 
 _INVALID = (
@@ -113,6 +118,7 @@ _INVALID = (
     "InvalidVPCNetworkStateFault", "InvalidSubnet", "KMSKeyNotAccessibleFault",
     "InvalidQueryParameter", "MalformedQueryString", "InvalidAction.Format", "InvalidFilter",
     "InvalidPaginationToken", "InvalidNextToken", "TooManyTagsException", "400", "416",
+    "InvalidConfigurationRequest", "InvalidScheme", "InvalidSecurityGroup", "UnsupportedProtocol",
 )
 
 _AUTH = (
@@ -151,6 +157,8 @@ _QUOTA = (
     "TooManyEnvironmentsException", "TooManyConfigurationTemplates",
     "TooManyConfigurationTemplatesException", "TooManyBucketsException",
     "ServiceQuotaExceededException",
+    "TooManyLoadBalancers", "TooManyTargetGroups", "TooManyListeners", "TooManyTargets", "TooManyRegistrationsForTargetId",
+    "TooManyCertificates", "TooManyRules", "TooManyActions",
 )
 
 _TIMEOUT = ("RequestTimeout", "RequestTimeoutException", "RequestTimeTooSkewed", "408", "504")

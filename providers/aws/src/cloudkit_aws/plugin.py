@@ -9,7 +9,7 @@ from __future__ import annotations
 import cloudkit
 from cloudkit.provider import FamilyPlugin
 
-ALL_FAMILIES = ("compute", "storage", "dns", "notification", "database", "platform")
+ALL_FAMILIES = ("compute", "storage", "dns", "notification", "database", "platform", "loadbalancer")
 
 S = cloudkit.Setting
 _CREDENTIALS = ("credentials are never taken from cloudkit settings; use boto3's chain "

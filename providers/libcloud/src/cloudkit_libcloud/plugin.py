@@ -24,6 +24,14 @@ from cloudkit_libcloud._driver import FAMILIES, PREFIX, all_providers, driver_na
 
 DISTRIBUTION = "cloudkit-libcloud"
 
+#: Why ``libcloud:*`` providers do not serve the loadbalancer family (docs/libcloud.md).
+LOADBALANCER_REASON = (
+    "libcloud's load balancer drivers are not used: none can be proven against a server that runs here "
+    "(its elb and alb drivers always talk to elasticloadbalancing.<region>.amazonaws.com and take no endpoint, so "
+    "they cannot be pointed at moto; gce, slb, brightbox and the rest need their clouds), and its alb driver has no "
+    "target deregistration or listener removal"
+)
+
 S = cloudkit.Setting
 #: The settings every libcloud provider takes; the driver's own constructor arguments are added per provider.
 SETTINGS = (
@@ -112,6 +120,10 @@ class LibcloudPlugin:
     @cloudkit.hookimpl(trylast=True)
     def cloudkit_make_service(self, provider: str, family: str, settings: Mapping[str, Any]) -> Any:
         """Build the family's service on libcloud's driver, or ``None`` when libcloud does not serve it."""
+        if family == "loadbalancer" and isinstance(provider, str) and provider.startswith(PREFIX):
+            from cloudkit.services import LoadBalancerService, unserved
+
+            return unserved(LoadBalancerService, provider, LOADBALANCER_REASON)
         if family not in FAMILIES or not isinstance(provider, str):
             return None
         if not provider.startswith(PREFIX) and _announced_elsewhere(provider):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cloudkit
 from cloudkit.provider import FamilyPlugin
 
-ALL_FAMILIES = ("compute", "storage", "dns", "notification", "database", "platform")
+ALL_FAMILIES = ("compute", "storage", "dns", "notification", "database", "platform", "loadbalancer")
 
 S = cloudkit.Setting
 #: Every setting the local provider reads (``connect("local", ...)``, profiles, ``cloudkit --set``).
@@ -37,6 +37,7 @@ SETTINGS = (
     S("smtp_starttls", "bool", "Notification: STARTTLS after connecting.", False),
     S("smtp_ssl", "bool", "Notification: SMTP over TLS from the start.", False),
     S("smtp_sender", "str", "Notification: the From address.", "cloudkit@localhost"),
+    S("haproxy_bin", "path", "Load balancer: the HAProxy binary (else haproxy on PATH or in /usr/sbin)."),
 )
 
 
