@@ -20,7 +20,7 @@ import attrs
 import yaml
 
 from cloudkit import InvalidInput
-from cloudkit_contrib.stacks.resources import RESOURCE_TYPES, ResourceType
+from cloudkit_contrib.stacks.resources import RESOURCE_TYPES, ResourceType, coerce
 
 __all__ = [
     "NO_VALUE",
@@ -422,6 +422,14 @@ def evaluate(node: Any, ctx: Context, where: str) -> Any:
     raise InvalidInput(here, "is not supported")  # pragma: no cover - FUNCTIONS is exhaustive
 
 
+def _mentions_fn(value: Any) -> bool:
+    if isinstance(value, dict):
+        return _is_fn(value) is not None or any(_mentions_fn(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_fn(v) for v in value)
+    return False
+
+
 def _plain_str(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -668,6 +676,9 @@ def load_template(source: str | Mapping[str, Any]) -> Template:
             if prop.required and pname not in props:
                 raise InvalidInput(f"{where}.Properties.{pname}", f"is required by {type_name}")
         found = checker.refs(props, f"{where}.Properties")
+        for pname, value in props.items():
+            if not _mentions_fn(value):
+                coerce(rtype.properties[pname], value, f"{where}.Properties.{pname}")
         depends = res.get("DependsOn", [])
         if isinstance(depends, str):
             depends = [depends]
