@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -173,9 +174,16 @@ class Stacks:
         self.concurrency = concurrency
         self._region = region
         self.account_id = account_id
-        self._doc_lock = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+        self._secrets: dict[str, tuple[str, ...]] = {}  # stack name -> NoEcho values of the running apply
 
     # ------------------------------------------------------------------ helpers
+    def _lock_of(self, doc: Mapping[str, Any]) -> threading.RLock:
+        """The lock that keeps one stack's in-memory state and its writes consistent across worker threads."""
+        with self._locks_guard:
+            return self._locks.setdefault(doc["name"], threading.RLock())
+
     @property
     def region(self) -> str:
         """What ``AWS::Region`` evaluates to."""
@@ -245,6 +253,8 @@ class Stacks:
                 if k in t.parameters and k not in given and not t.parameters[k].no_echo:
                     given[k] = ",".join(v) if isinstance(v, list) else v
         params = t.bind(given)
+        self._secrets[name] = tuple(sorted({params[n] for n in t.no_echo() if isinstance(params[n], str) and params[n]},
+                                           key=len, reverse=True))
         pseudo = self._pseudo(name, stack_id)
         conditions = t.evaluate_conditions(params, pseudo)
         return params, pseudo, conditions
@@ -286,15 +296,31 @@ class Stacks:
                 raise InvalidInput(f"{where}.{pname}", f"is required by {rtype.name} (it evaluated to no value)")
         return out
 
-    def _digest(self, t: Template | ResourceType, props: Mapping[str, Any], stack_id: str) -> dict[str, Any]:
-        rtype = t
-        assert isinstance(rtype, ResourceType)
+    def _digest(self, rtype: ResourceType, props: Mapping[str, Any], stack_id: str, name: str) -> dict[str, Any]:
+        """Properties as state keeps them: secret properties and NoEcho parameter values as keyed digests."""
         out = {}
         for k, v in props.items():
             if rtype.properties[k].secret and not isinstance(v, Unknown):
-                v = "sha256:" + hashlib.sha256(f"{stack_id}\0{v}".encode()).hexdigest()
-            out[k] = v
+                v = "sha256:" + hmac.new(stack_id.encode(), str(v).encode(), hashlib.sha256).hexdigest()
+            out[k] = self._scrub(name, stack_id, v)
         return out
+
+    def _scrub(self, name: str, stack_id: str, value: Any) -> Any:
+        """``value`` with every NoEcho parameter value of the running apply replaced by a keyed digest."""
+        hidden = self._secrets.get(name, ())
+        if not hidden:
+            return value
+        if isinstance(value, str):
+            for secret in hidden:
+                if secret in value:
+                    mark = hmac.new(stack_id.encode(), secret.encode(), hashlib.sha256).hexdigest()[:16]
+                    value = value.replace(secret, f"****{mark}")
+            return value
+        if isinstance(value, dict):
+            return {k: self._scrub(name, stack_id, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub(name, stack_id, v) for v in value]
+        return value
 
     def _check_provider_attributes(self, t: Template, active: Iterable[str]) -> None:
         """A GetAtt of an attribute this provider cannot fill is refused before anything is created."""
@@ -334,7 +360,7 @@ class Stacks:
             ctx = self._context(t, params, pseudo, conditions, view, set(active))
             props = self._properties(t, lid, ctx, stack_id)
             rtype = t.resource_type(lid)
-            new = self._digest(rtype, props, stack_id)
+            new = self._digest(rtype, props, stack_id, name)
             rec = old.get(lid)
             if rec is None or rec.get("physical_id") is None:
                 changes.append(Change("add", lid, rtype.name, None, {k: (None, _show(v)) for k, v in new.items()}))
@@ -363,6 +389,7 @@ class Stacks:
     # ------------------------------------------------------------------ events and state
     def _event(self, doc: dict[str, Any], on_event: Callable[[StackEvent], None] | None, lid: str, rtype: str,
                physical: str | None, status: str, reason: str | None = None) -> None:
+        reason = self._scrub(doc["name"], doc["stack_id"], reason)
         ev = StackEvent(_now(), doc["name"], lid, rtype, physical, status, reason)
         doc["events"].append({"timestamp": ev.timestamp.isoformat(), "logical_id": lid, "resource_type": rtype,
                               "physical_id": physical, "status": status, "reason": reason})
@@ -379,7 +406,7 @@ class Stacks:
     def _res_event(self, doc: dict[str, Any], on_event: Callable[[StackEvent], None] | None, lid: str, status: str,
                    reason: str | None = None) -> None:
         """Record a resource step and write the whole state (under the document lock)."""
-        with self._doc_lock:
+        with self._lock_of(doc):
             rec = doc["resources"][lid]
             rec["status"] = status
             self._event(doc, on_event, lid, rec["type"], rec.get("physical_id"), status, reason)
@@ -445,6 +472,9 @@ class Stacks:
                 raise Conflict(f"stack {name!r} is {doc['status']}: it can only be deleted")
             changes = self._changes(t, name, doc["stack_id"], parameters, doc)
             params, pseudo, conditions = self._prepare(t, name, doc["stack_id"], parameters, doc.get("parameters"))
+            for rec in doc["resources"].values():  # marks of an earlier apply
+                for key in ("action", "before", "replaced", "remove"):
+                    rec.pop(key, None)
             doc["previous"] = {"template": doc["template"], "parameters": doc["parameters"],
                                "resources": json.loads(json.dumps(doc["resources"])), "outputs": doc["outputs"],
                                "description": doc.get("description")}
@@ -503,20 +533,20 @@ class Stacks:
         for lid, rec in doc["resources"].items():
             if lid not in active and rec.get("physical_id") is not None:
                 rec["remove"] = True
-        with self._doc_lock:
+        with self._lock_of(doc):
             self._write(doc)
 
     def _step(self, doc: dict[str, Any], t: Template, lid: str, params: Mapping[str, Any], pseudo: Mapping[str, Any],
               conditions: Mapping[str, bool], active: set[str], on_event: Callable[[StackEvent], None] | None) -> None:
         rtype = t.resource_type(lid)
         try:
-            with self._doc_lock:
+            with self._lock_of(doc):
                 ctx = self._context(t, params, pseudo, conditions, doc["resources"], active)
             props = self._properties(t, lid, ctx, doc["stack_id"])
         except CloudkitError as exc:
             raise _Failed(lid, str(exc)) from exc
-        stored = self._digest(rtype, props, doc["stack_id"])
-        with self._doc_lock:
+        stored = self._digest(rtype, props, doc["stack_id"], doc["name"])
+        with self._lock_of(doc):
             rec = doc["resources"].get(lid)
         if rec is not None and rec.get("physical_id") is not None and not rec.get("remove"):
             same_type = RESOURCE_TYPES[rec["type"]].neutral == rtype.neutral
@@ -528,21 +558,21 @@ class Stacks:
             if not replace:
                 self._modify(doc, lid, rtype, rec, props, stored, on_event)
                 return
-            with self._doc_lock:
+            with self._lock_of(doc):
                 rec.setdefault("replaced", []).append({"physical_id": rec["physical_id"], "type": rec["type"],
                                                         "properties": rec["properties"], "name": rec["name"],
                                                         "token": rec["token"], "ref": rec.get("ref"),
                                                         "attributes": rec.get("attributes", {})})
             self._res_event(doc, on_event, lid, "UPDATE_IN_PROGRESS",
                             "Requested update requires the creation of a new physical resource; hence creating one.")
-            with self._doc_lock:
+            with self._lock_of(doc):
                 rec.update({"type": rtype.name, "physical_id": None, "ref": None, "attributes": {},
                             "properties": stored, "name": _physical_name(doc["name"], lid), "token": _token(),
                             "action": "replace"})
                 self._write(doc)  # the new copy's name and token are durable before it is created
             self._create_one(doc, lid, rtype, props, on_event, "UPDATE")
             return
-        with self._doc_lock:
+        with self._lock_of(doc):
             doc["resources"][lid] = {"type": rtype.name, "physical_id": None, "ref": None, "attributes": {},
                                      "properties": stored, "name": _physical_name(doc["name"], lid), "token": _token(),
                                      "status": "CREATE_IN_PROGRESS", "action": "add",
@@ -562,14 +592,14 @@ class Stacks:
         self._res_event(doc, on_event, lid, f"{verb}_COMPLETE")  # written after the call
 
     def _record(self, doc: dict[str, Any], lid: str, applied: Applied) -> None:
-        with self._doc_lock:
+        with self._lock_of(doc):
             doc["resources"][lid].update({"physical_id": applied.physical_id, "ref": applied.ref,
                                           "attributes": dict(applied.attributes)})
 
     def _modify(self, doc: dict[str, Any], lid: str, rtype: ResourceType, rec: dict[str, Any], props: Mapping[str, Any],
                 stored: Mapping[str, Any], on_event: Callable[[StackEvent], None] | None) -> None:
         assert rtype.modify is not None
-        with self._doc_lock:
+        with self._lock_of(doc):
             rec["before"] = {"properties": rec["properties"], "attributes": rec.get("attributes", {}), "ref": rec.get("ref")}
             rec["action"] = "modify"
         self._res_event(doc, on_event, lid, "UPDATE_IN_PROGRESS")
@@ -578,7 +608,7 @@ class Stacks:
         except CloudkitError as exc:
             self._res_event(doc, on_event, lid, "UPDATE_FAILED", _reason(exc))
             raise _Failed(lid, _reason(exc)) from exc
-        with self._doc_lock:
+        with self._lock_of(doc):
             rec["properties"] = dict(stored)
         self._record(doc, lid, applied)
         self._res_event(doc, on_event, lid, "UPDATE_COMPLETE")
@@ -624,11 +654,11 @@ class Stacks:
             except CloudkitError:
                 found = None
             if found is None:
-                with self._doc_lock:
+                with self._lock_of(doc):
                     rec["status"] = "DELETE_COMPLETE"
                 return
             physical = found.physical_id
-            with self._doc_lock:
+            with self._lock_of(doc):
                 rec["physical_id"] = physical
         policy = rec.get("deletion_policy", "Delete") if honour_policy else "Delete"
         self._event_for(doc, rec, lid, on_event, "DELETE_IN_PROGRESS" if policy != "Retain" else "DELETE_SKIPPED")
@@ -646,7 +676,7 @@ class Stacks:
 
     def _event_for(self, doc: dict[str, Any], rec: dict[str, Any], lid: str,
                    on_event: Callable[[StackEvent], None] | None, status: str, reason: str | None = None) -> None:
-        with self._doc_lock:
+        with self._lock_of(doc):
             rec["status"] = status
             self._event(doc, on_event, lid, rec["type"], rec.get("physical_id"), status, reason)
             self._write(doc)
@@ -678,7 +708,7 @@ class Stacks:
                     failures.append(f"{lid}: {exc}")
                     self._event_for(doc, rec, lid, on_event, "UPDATE_FAILED", _reason(exc))
                     continue
-                with self._doc_lock:
+                with self._lock_of(doc):
                     rec.update(rec.pop("before"))
                     rec.pop("action", None)
                 self._event_for(doc, rec, lid, on_event, "UPDATE_COMPLETE")
@@ -706,7 +736,7 @@ class Stacks:
                 items.append((lid, rec))
         # the old copies keep logical ids for events; delete them after the removed resources' dependents
         failures = self._delete_many(doc, items, on_event, honour_policy=True)
-        with self._doc_lock:
+        with self._lock_of(doc):
             for lid in [lid for lid, rec in doc["resources"].items() if rec.get("remove")]:
                 del doc["resources"][lid]
             for rec in doc["resources"].values():

@@ -466,6 +466,7 @@ def _delete_volume(env: Env, pid: str, p: Props) -> None:
 
 def _snapshot_volume(env: Env, pid: str, p: Props, name: str) -> None:
     env.cloud.compute.create_volume_snapshot(pid, description=name, wait=True)
+    _delete_volume(env, pid, p)
 
 
 def _kp_applied(k: cloudkit.KeyPair) -> Applied:
