@@ -11,6 +11,9 @@ from typing import Any
 import click
 
 from cloudkit.cli._common import CliState, CloudkitGroup, render
+from cloudkit.cli._common import get_cloud as _get_cloud
+from cloudkit.cli._common import state as _state
+from cloudkit.cloud import Cloud
 
 #: command name -> (module, attribute); a module that is not installed is simply not offered.
 _LAZY = {
@@ -24,13 +27,39 @@ _LAZY = {
 }
 
 
+#: Entry-point group through which installed packages add command groups to ``cloudkit``: each entry point's
+#: name is the command and its object a :class:`click.Command`, loaded only when that command runs.
+#: Inside it, :func:`get_cloud` gives the connection the top-level options chose and :func:`output_format`
+#: whether ``-o json`` was asked for.
+ENTRY_POINT_GROUP = "cloudkit.cli"
+
+
+def _plugin_commands() -> dict[str, importlib.metadata.EntryPoint]:
+    found: dict[str, importlib.metadata.EntryPoint] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _LAZY:  # a plugin cannot shadow a built-in command
+            found.setdefault(ep.name, ep)
+    return found
+
+
 class _Main(CloudkitGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         lazy = [n for n, (mod, _) in _LAZY.items() if importlib.util.find_spec(mod) is not None]
-        return sorted({*super().list_commands(ctx), *lazy})
+        return sorted({*super().list_commands(ctx), *lazy, *_plugin_commands()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name not in _LAZY:
+            ep = _plugin_commands().get(cmd_name)
+            if ep is None:
+                return None
+            try:
+                loaded = ep.load()
+            except Exception as exc:  # a broken plugin must not break the rest of the command line
+                raise click.ClickException(f"the command {cmd_name!r} from {ep.value} failed to load: {exc}") from exc
+            if not isinstance(loaded, click.Command):
+                raise click.ClickException(f"the entry point {ep.value} of {cmd_name!r} is not a click command")
+            return loaded
         if cmd is not None or cmd_name not in _LAZY:
             return cmd
         module, attr = _LAZY[cmd_name]
@@ -38,6 +67,16 @@ class _Main(CloudkitGroup):
             return None
         found: click.Command = getattr(importlib.import_module(module), attr)
         return found
+
+
+def get_cloud(ctx: click.Context | None = None) -> Cloud:
+    """The connection the top-level options (``--profile``, ``--provider``, ``--set``) chose, opened once."""
+    return _get_cloud(ctx)
+
+
+def output_format(ctx: click.Context | None = None) -> str:
+    """``json`` when ``-o json`` was given, else ``table``."""
+    return _state(ctx).output
 
 
 def _setting(values: tuple[str, ...]) -> dict[str, str]:
@@ -198,4 +237,4 @@ def run() -> None:
     main(prog_name="cloudkit")
 
 
-__all__ = ["main", "run"]
+__all__ = ["ENTRY_POINT_GROUP", "get_cloud", "main", "output_format", "run"]

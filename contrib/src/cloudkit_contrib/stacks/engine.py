@@ -31,7 +31,7 @@ from cloudkit_contrib.stacks.template import (
     load_template,
 )
 
-__all__ = ["Change", "Plan", "StackEvent", "StackSummary", "Stacks", "Validation"]
+__all__ = ["Change", "Plan", "StackEvent", "StackSummary", "Stacks", "Validation", "validate_template"]
 
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 STACK_TYPE = "AWS::CloudFormation::Stack"
@@ -229,13 +229,7 @@ class Stacks:
     # ------------------------------------------------------------------ validate
     def validate(self, template: str | Mapping[str, Any]) -> Validation:
         """Check a template (no cloud call); its description, parameters and resources listed back."""
-        t = self._load(template)
-        return Validation(
-            description=t.description,
-            parameters=tuple(ParameterInfo(p.name, p.type, None if p.no_echo else p.default, p.no_echo, p.description)
-                             for p in t.parameters.values()),
-            resources=tuple((lid, r["Type"]) for lid, r in t.resources.items()),
-        )
+        return validate_template(template)
 
     # ------------------------------------------------------------------ evaluation
     def _pseudo(self, name: str, stack_id: str) -> dict[str, Any]:
@@ -859,6 +853,17 @@ class Stacks:
                 continue
             out.append(self._summary(doc))
         return sorted(out, key=lambda s: s.name)
+
+
+def validate_template(template: str | Mapping[str, Any]) -> Validation:
+    """Check a template (no cloud call); its description, parameters and resources listed back."""
+    t = load_template(template)
+    return Validation(
+        description=t.description,
+        parameters=tuple(ParameterInfo(p.name, p.type, None if p.no_echo else p.default, p.no_echo, p.description)
+                         for p in t.parameters.values()),
+        resources=tuple((lid, r["Type"]) for lid, r in t.resources.items()),
+    )
 
 
 def _redact(rtype: ResourceType, prop: str, value: Any) -> Any:
