@@ -42,6 +42,15 @@ def _plugin_commands() -> dict[str, importlib.metadata.EntryPoint]:
     return found
 
 
+def _broken(name: str, message: str) -> click.Command:
+    """A stand-in for a plugin command that failed to load: listed in help, an error when run."""
+
+    def fail() -> None:
+        raise click.ClickException(message)
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {message})", context_settings={"ignore_unknown_options": True})
+
+
 class _Main(CloudkitGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         lazy = [n for n, (mod, _) in _LAZY.items() if importlib.util.find_spec(mod) is not None]
@@ -56,9 +65,9 @@ class _Main(CloudkitGroup):
             try:
                 loaded = ep.load()
             except Exception as exc:  # a broken plugin must not break the rest of the command line
-                raise click.ClickException(f"the command {cmd_name!r} from {ep.value} failed to load: {exc}") from exc
+                return _broken(cmd_name, f"the command {cmd_name!r} from {ep.value} failed to load: {exc}")
             if not isinstance(loaded, click.Command):
-                raise click.ClickException(f"the entry point {ep.value} of {cmd_name!r} is not a click command")
+                return _broken(cmd_name, f"the entry point {ep.value} of {cmd_name!r} is not a click command")
             return loaded
         if cmd is not None or cmd_name not in _LAZY:
             return cmd

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloudkit_contrib.stacks import StackEvent, Stacks
 
 import cloudkit
-from cloudkit_contrib.stacks import Stacks, StackEvent
 
 TOPIC_QUEUE = {
     "Parameters": {"Suffix": {"Type": "String", "Default": "one", "AllowedPattern": "[a-z]+"}},

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from typing import Any
 
 import pytest
+from cloudkit_contrib.stacks import RESOURCE_TYPES, load_template
+from cloudkit_contrib.stacks.template import Context, Unknown, evaluate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cloudkit
-from cloudkit_contrib.stacks import RESOURCE_TYPES, load_template
-from cloudkit_contrib.stacks.template import Context, Unknown, evaluate
 
 LOGICAL = st.from_regex(r"[A-Z][A-Za-z0-9]{0,12}", fullmatch=True)
 
@@ -212,7 +213,7 @@ def test_any_cycle_is_named_in_order(ids: list[str], how: str) -> None:
         load_template(body(resources))
     cycle = info.value.rule.split(": ", 1)[1].split(" -> ")
     assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == sorted(ids)
-    for a, b in zip(cycle, cycle[1:], strict=False):  # each step follows a real edge
+    for a, b in itertools.pairwise(cycle):  # each step follows a real edge
         assert ids[(ids.index(a) + 1) % len(ids)] == b
 
 

@@ -32,6 +32,10 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _json() -> bool:
     return output_format() == "json"
 
@@ -71,10 +75,11 @@ class _Events:
 
     def __init__(self) -> None:
         self.seen: list[StackEvent] = []
+        self.quiet = _json()  # decided here: events arrive on worker threads, outside click's context
 
     def __call__(self, e: StackEvent) -> None:
         self.seen.append(e)
-        if not _json():
+        if not self.quiet:
             click.echo(_event_line(e))
 
 
@@ -236,7 +241,7 @@ def delete_cmd(ctx: click.Context, name: str, yes: bool) -> None:
     """Delete a stack and its resources (asks first unless --yes; without a terminal --yes is required)."""
     stacks = _stacks_of(ctx)
     if not yes:
-        if not sys.stdin.isatty():
+        if not _interactive():
             click.echo("error: deleting a stack needs confirmation: run it on a terminal or give --yes", err=True)
             ctx.exit(2)
         if not click.confirm(f"Deleting stack {name!r} deletes all of its resources. Are you sure?", default=False):

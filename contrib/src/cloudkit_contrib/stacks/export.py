@@ -37,6 +37,8 @@ def export_cfn(template: str | Mapping[str, Any], *, fmt: str = "json") -> str:
     aws_type = {lid: RESOURCE_TYPES[r["Type"]].aws for lid, r in body["Resources"].items()}
     for lid, res in body["Resources"].items():
         res["Type"] = aws_type[lid]
+        if res.get("DeletionPolicy", "Delete") != "Delete":  # a replaced copy is kept the same way
+            res.setdefault("UpdateReplacePolicy", res["DeletionPolicy"])
         props = res.get("Properties")
         if aws_type[lid] == "AWS::SNS::Subscription" and isinstance(props, dict) and props.get("Protocol") == "queue":
             props["Protocol"] = "sqs"
