@@ -221,7 +221,7 @@ class Stacks:
 
     def _write(self, doc: dict[str, Any]) -> None:
         doc["updated_at"] = _now().isoformat()
-        self.store.write(f"stacks/{doc['name']}.json", json.dumps(doc, sort_keys=True, default=str).encode())
+        self.store.write(f"stacks/{doc['name']}.json", json.dumps(doc, default=str).encode())
 
     def _load(self, template: str | Mapping[str, Any] | Template) -> Template:
         return template if isinstance(template, Template) else load_template(template)

@@ -696,8 +696,8 @@ def _types() -> dict[str, ResourceType]:
     defs = [
         ResourceType("Cloudkit::Storage::Bucket", "Cloudkit::Storage::Bucket", "AWS::S3::Bucket", "storage",
                      BUCKET_PROPS, {"Arn": "ARN (an ARN-like id off AWS)", "BucketName": "the bucket's name",
-                                    "DomainName": "host name (aws)", "RegionalDomainName": "regional host name (aws)",
-                                    "WebsiteURL": "website URL (aws)"},
+                                    "DomainName": "host name", "RegionalDomainName": "regional host name",
+                                    "WebsiteURL": "website URL"},
                      "the bucket name", _create_bucket, lambda env, pid, p: _missing_ok(
                          lambda: env.cloud.storage.delete_bucket(pid, force=True)), _find_bucket,
                      provider_attributes={"DomainName": ("aws",), "RegionalDomainName": ("aws",), "WebsiteURL": ("aws",)}),
@@ -776,3 +776,37 @@ def _types() -> dict[str, ResourceType]:
 
 #: Every supported type name (neutral and AWS) -> its :class:`ResourceType`.
 RESOURCE_TYPES: dict[str, ResourceType] = _types()
+
+
+def reference_markdown() -> str:
+    """The resource type reference of docs/stacks.md: types, properties and attributes (generated)."""
+    out: list[str] = []
+    for t in RESOURCE_TYPES.values():
+        if t.name != t.neutral:
+            continue
+        out.append(f"### `{t.neutral}` (AWS: `{t.aws}`)\n")
+        out.append(f"Family: {t.family}. `Ref` gives {t.ref_doc}. "
+                   + ("Changes that can be made in place: " + ", ".join(
+                       f"`{k}`" for k, p in t.properties.items() if p.update == "modify") + "; any other change replaces it."
+                      if t.modify is not None else "Any property change replaces it.")
+                   + (" `DeletionPolicy: Snapshot` is supported." if t.snapshot is not None else "") + "\n")
+        out.append("| property | kind | required | note |")
+        out.append("|---|---|---|---|")
+        for name, p in t.properties.items():
+            out.append(f"| `{name}` | {p.kind} | {'yes' if p.required else ''} | {p.doc.replace('|', '/')} |")
+        out.append("")
+        if t.attributes:
+            out.append("| `Fn::GetAtt` attribute | meaning |")
+            out.append("|---|---|")
+            for name, doc in t.attributes.items():
+                only = t.provider_attributes.get(name)
+                note = f" (only on {', '.join(only)})" if only else ""
+                out.append(f"| `{name}` | {doc}{note} |")
+            out.append("")
+        else:
+            out.append("No `Fn::GetAtt` attributes.\n")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # python -m cloudkit_contrib.stacks.resources > reference part of docs/stacks.md
+    print(reference_markdown())
