@@ -175,10 +175,17 @@ class Stacks:
         self._region = region
         self.account_id = account_id
         self._locks: dict[str, threading.RLock] = {}
+        self._io_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._generation: dict[str, int] = {}  # stack name -> changes made in memory
+        self._durable: dict[str, int] = {}  # stack name -> changes the last completed write held
         self._secrets: dict[str, tuple[str, ...]] = {}  # stack name -> NoEcho values of the running apply
 
     # ------------------------------------------------------------------ helpers
+    def _io_lock_of(self, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._io_locks.setdefault(name, threading.Lock())
+
     def _lock_of(self, doc: Mapping[str, Any]) -> threading.RLock:
         """The lock that keeps one stack's in-memory state and its writes consistent across worker threads."""
         with self._locks_guard:
@@ -220,8 +227,23 @@ class Stacks:
         return doc
 
     def _write(self, doc: dict[str, Any]) -> None:
-        doc["updated_at"] = _now().isoformat()
-        self.store.write(f"stacks/{doc['name']}.json", json.dumps(doc, default=str).encode())
+        """Make the state durable, including every change made so far (never call it holding the stack's lock).
+
+        Writes are group-committed: steps that finish while a write is under way share the next one,
+        and each caller returns only once a write holding its change has completed.
+        """
+        name = doc["name"]
+        with self._lock_of(doc):
+            doc["updated_at"] = _now().isoformat()
+            gen = self._generation[name] = self._generation.get(name, 0) + 1
+        with self._io_lock_of(name):
+            if self._durable.get(name, 0) >= gen:
+                return
+            with self._lock_of(doc):
+                data = json.dumps(doc, default=str).encode()
+                covered = self._generation[name]
+            self.store.write(f"stacks/{name}.json", data)
+            self._durable[name] = covered
 
     def _load(self, template: str | Mapping[str, Any] | Template) -> Template:
         return template if isinstance(template, Template) else load_template(template)
@@ -404,7 +426,7 @@ class Stacks:
             rec = doc["resources"][lid]
             rec["status"] = status
             self._event(doc, on_event, lid, rec["type"], rec.get("physical_id"), status, reason)
-            self._write(doc)
+        self._write(doc)
 
     def _env(self, doc: dict[str, Any], lid: str) -> Env:
         rec = doc["resources"][lid]
@@ -527,8 +549,7 @@ class Stacks:
         for lid, rec in doc["resources"].items():
             if lid not in active and rec.get("physical_id") is not None:
                 rec["remove"] = True
-        with self._lock_of(doc):
-            self._write(doc)
+        self._write(doc)
 
     def _step(self, doc: dict[str, Any], t: Template, lid: str, params: Mapping[str, Any], pseudo: Mapping[str, Any],
               conditions: Mapping[str, bool], active: set[str], on_event: Callable[[StackEvent], None] | None) -> None:
@@ -563,7 +584,7 @@ class Stacks:
                 rec.update({"type": rtype.name, "physical_id": None, "ref": None, "attributes": {},
                             "properties": stored, "name": _physical_name(doc["name"], lid), "token": _token(),
                             "action": "replace"})
-                self._write(doc)  # the new copy's name and token are durable before it is created
+            self._write(doc)  # the new copy's name and token are durable before it is created
             self._create_one(doc, lid, rtype, props, on_event, "UPDATE")
             return
         with self._lock_of(doc):
@@ -673,7 +694,7 @@ class Stacks:
         with self._lock_of(doc):
             rec["status"] = status
             self._event(doc, on_event, lid, rec["type"], rec.get("physical_id"), status, reason)
-            self._write(doc)
+        self._write(doc)
 
     def _rollback_create(self, doc: dict[str, Any], on_event: Callable[[StackEvent], None] | None) -> None:
         items = [(lid, rec) for lid, rec in doc["resources"].items()
