@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cloudkit_contrib.stacks import Stacks
+
 import cloudkit
 from cloudkit.models.dns import RecordSet
-from cloudkit_contrib.stacks import Stacks
 
 
 def template(n: int) -> dict[str, Any]:
