@@ -371,3 +371,21 @@ def test_a_delete_killed_half_way_is_finished_by_the_next_command(tmp_path: Path
         stacks.delete("big")  # recovering finished the delete first
     assert stacks.describe("big").status == "DELETE_COMPLETE"
     assert leftovers(local) == NOTHING
+
+
+def test_a_custom_named_resource_is_not_replaced_under_its_name(stacks: Stacks, local: cloudkit.Cloud) -> None:
+    v1 = {"Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "named", "DisplayName": "one"}}}}
+    stacks.create("named", v1)
+    v2 = {"Resources": {"T": {"Type": "AWS::SNS::Topic", "DeletionPolicy": "Retain",
+                              "Properties": {"TopicName": "named", "DisplayName": "two"}}}}
+    for attempt in (lambda: stacks.plan("named", v2), lambda: stacks.update("named", v2)):
+        with pytest.raises(cloudkit.InvalidInput) as info:
+            attempt()
+        assert info.value.field == "Resources.T.Properties.TopicName" and "DisplayName" in info.value.rule
+    assert leftovers(local)["topics"] == ["named"] and stacks.describe("named").status == "CREATE_COMPLETE"
+    # a DeletionPolicy change alone is taken by an update and honoured by the delete
+    v3 = {"Resources": {"T": {**v1["Resources"]["T"], "DeletionPolicy": "Retain"}}}
+    assert stacks.update("named", v3).status == "UPDATE_COMPLETE"
+    seen: list[StackEvent] = []
+    stacks.delete("named", on_event=seen.append)
+    assert ("T", "DELETE_SKIPPED") in statuses(seen) and leftovers(local)["topics"] == ["named"]

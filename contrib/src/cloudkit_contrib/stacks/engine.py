@@ -392,6 +392,12 @@ class Stacks:
                 view[lid] = rec
                 continue
             replace = any(rtype.properties[k].update != "modify" or rtype.modify is None for k in diff)
+            np = rtype.name_property
+            if replace and np is not None and np in new and np not in diff:
+                raise InvalidInput(f"Resources.{lid}.Properties.{np}",
+                                   f"the change of {', '.join(sorted(diff))} replaces the resource, which is not possible "
+                                   f"while it keeps the custom name {new[np]!r}: give it a new name, or leave the name "
+                                   "out to have one generated")
             changes.append(Change("replace" if replace else "modify", lid, rtype.name, rec["physical_id"],
                                   {k: (_redact(rtype, k, a), _redact(rtype, k, b)) for k, (a, b) in sorted(diff.items())}))
             view[lid] = {"pending": True} if replace else {**rec, "pending": _has_unknown(new)}
@@ -498,6 +504,10 @@ class Stacks:
             doc["description"] = t.description
             self._stack_event(doc, on_event, "UPDATE_IN_PROGRESS", "User Initiated")
             if not changes:
+                for lid, rec in doc["resources"].items():  # DeletionPolicy and the like change no resource
+                    if lid in t.resources:
+                        rec["deletion_policy"] = t.resources[lid].get("DeletionPolicy", "Delete")
+                        rec["depends"] = sorted(t.dependencies[lid])
                 doc["previous"] = None
                 self._stack_event(doc, on_event, "UPDATE_COMPLETE", "No updates are to be performed.")
                 return self._summary(doc)
@@ -563,6 +573,9 @@ class Stacks:
         stored = self._digest(rtype, props, doc["stack_id"], doc["name"])
         with self._lock_of(doc):
             rec = doc["resources"].get(lid)
+            if rec is not None:  # attributes of the template that change no resource take effect at once
+                rec["deletion_policy"] = t.resources[lid].get("DeletionPolicy", "Delete")
+                rec["depends"] = sorted(t.dependencies[lid])
         if rec is not None and rec.get("physical_id") is not None and not rec.get("remove"):
             same_type = RESOURCE_TYPES[rec["type"]].neutral == rtype.neutral
             before = rec.get("properties", {})

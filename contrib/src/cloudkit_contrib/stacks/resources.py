@@ -82,6 +82,8 @@ class ResourceType:
     snapshot: Snapshot | None = None
     #: attributes only some providers can fill: attribute -> providers
     provider_attributes: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    #: the property that names the resource: a resource named explicitly cannot be replaced under the same name
+    name_property: str | None = None
 
 
 def coerce(prop: Prop, value: Any, where: str) -> Any:
@@ -700,18 +702,21 @@ def _types() -> dict[str, ResourceType]:
                                     "WebsiteURL": "website URL"},
                      "the bucket name", _create_bucket, lambda env, pid, p: _missing_ok(
                          lambda: env.cloud.storage.delete_bucket(pid, force=True)), _find_bucket,
-                     provider_attributes={"DomainName": ("aws",), "RegionalDomainName": ("aws",), "WebsiteURL": ("aws",)}),
+                     provider_attributes={"DomainName": ("aws",), "RegionalDomainName": ("aws",), "WebsiteURL": ("aws",)},
+                     name_property="BucketName"),
         ResourceType("Cloudkit::DNS::Zone", "Cloudkit::DNS::Zone", "AWS::Route53::HostedZone", "dns",
                      {"Name": Prop("str", required=True, doc="domain name"),
                       "HostedZoneConfig": Prop("map", doc="{Comment: ...}")},
                      {"Id": "zone id", "NameServers": "list of name servers"}, "the zone id",
-                     _create_zone, _delete_zone, _find_zone),
+                     _create_zone, _delete_zone, _find_zone,
+                     name_property="Name"),
         ResourceType("Cloudkit::DNS::RecordSet", "Cloudkit::DNS::RecordSet", "AWS::Route53::RecordSet", "dns",
                      RECORD_PROPS, {}, "the record name", _create_record, _delete_record, _find_record, _modify_record),
         ResourceType("Cloudkit::Notification::Topic", "Cloudkit::Notification::Topic", "AWS::SNS::Topic", "notification",
                      {"TopicName": Prop("str", doc="generated when left out"), "DisplayName": Prop("str")},
                      {"TopicArn": "the topic id (an ARN on aws)", "TopicName": "the topic name"}, "the topic id (ARN)",
-                     _create_topic, _delete_topic, _find_topic),
+                     _create_topic, _delete_topic, _find_topic,
+                     name_property="TopicName"),
         ResourceType("Cloudkit::Notification::Subscription", "Cloudkit::Notification::Subscription",
                      "AWS::SNS::Subscription", "notification",
                      {"TopicArn": Prop("str", required=True), "Protocol": Prop("str", required=True,
@@ -721,7 +726,8 @@ def _types() -> dict[str, ResourceType]:
         ResourceType("Cloudkit::Notification::Queue", "Cloudkit::Notification::Queue", "AWS::SQS::Queue", "notification",
                      {"QueueName": Prop("str", doc="generated when left out")},
                      {"Arn": "the queue id (an ARN on aws)", "QueueName": "the queue name", "QueueUrl": "the queue URL"},
-                     "the queue URL (its id where it has none)", _create_queue, _delete_queue, _find_queue),
+                     "the queue URL (its id where it has none)", _create_queue, _delete_queue, _find_queue,
+                     name_property="QueueName"),
         ResourceType("Cloudkit::Compute::Instance", "Cloudkit::Compute::Instance", "AWS::EC2::Instance", "compute",
                      {"ImageId": Prop("str", required=True), "InstanceType": Prop("str", required=True),
                       "KeyName": Prop("str"), "SecurityGroups": Prop("list"), "SecurityGroupIds": Prop("list"),
@@ -736,7 +742,8 @@ def _types() -> dict[str, ResourceType]:
                      {"GroupName": Prop("str"), "GroupDescription": Prop("str", required=True),
                       "SecurityGroupIngress": Prop("list", update="modify", doc="[{IpProtocol, FromPort, ToPort, CidrIp}]"),
                       "Tags": Prop("list")},
-                     {"GroupId": "group id"}, "the group id", _create_sg, _delete_sg, _find_sg, _modify_sg),
+                     {"GroupId": "group id"}, "the group id", _create_sg, _delete_sg, _find_sg, _modify_sg,
+                     name_property="GroupName"),
         ResourceType("Cloudkit::Compute::Volume", "Cloudkit::Compute::Volume", "AWS::EC2::Volume", "compute",
                      {"Size": Prop("int", required=True, doc="GB"), "AvailabilityZone": Prop("str"),
                       "SnapshotId": Prop("str"), "Tags": Prop("list")},
@@ -746,14 +753,17 @@ def _types() -> dict[str, ResourceType]:
                      {"KeyName": Prop("str", required=True),
                       "PublicKeyMaterial": Prop("str", doc="import this public key (else one is generated)")},
                      {"KeyFingerprint": "fingerprint", "KeyName": "name"}, "the key name",
-                     _create_kp, _delete_kp, _find_kp),
+                     _create_kp, _delete_kp, _find_kp,
+                     name_property="KeyName"),
         ResourceType("Cloudkit::Database::Instance", "Cloudkit::Database::Instance", "AWS::RDS::DBInstance", "database",
                      DB_PROPS, {"Endpoint.Address": "host name", "Endpoint.Port": "port (a string, as on AWS)"},
-                     "the instance identifier", _create_db, _delete_db, _find_db, _modify_db, snapshot=_snapshot_db),
+                     "the instance identifier", _create_db, _delete_db, _find_db, _modify_db, snapshot=_snapshot_db,
+                     name_property="DBInstanceIdentifier"),
         ResourceType("Cloudkit::Platform::Application", "Cloudkit::Platform::Application",
                      "AWS::ElasticBeanstalk::Application", "platform",
                      {"ApplicationName": Prop("str"), "Description": Prop("str")}, {}, "the application name",
-                     _create_app, _delete_app, _find_app),
+                     _create_app, _delete_app, _find_app,
+                     name_property="ApplicationName"),
         ResourceType("Cloudkit::Platform::Version", "Cloudkit::Platform::Version",
                      "AWS::ElasticBeanstalk::ApplicationVersion", "platform",
                      {"ApplicationName": Prop("str", required=True), "Description": Prop("str"),
@@ -765,7 +775,8 @@ def _types() -> dict[str, ResourceType]:
                       "VersionLabel": Prop("str", update="modify"), "SolutionStackName": Prop("str"),
                       "OptionSettings": Prop("list", update="modify", doc="[{Namespace, OptionName, Value}]")},
                      {"EndpointURL": "the environment's URL"}, "the environment name",
-                     _create_env, _delete_env, _find_env, _modify_env),
+                     _create_env, _delete_env, _find_env, _modify_env,
+                     name_property="EnvironmentName"),
     ]
     out: dict[str, ResourceType] = {}
     for t in defs:
