@@ -389,3 +389,20 @@ def test_a_custom_named_resource_is_not_replaced_under_its_name(stacks: Stacks, 
     seen: list[StackEvent] = []
     stacks.delete("named", on_event=seen.append)
     assert ("T", "DELETE_SKIPPED") in statuses(seen) and leftovers(local)["topics"] == ["named"]
+
+
+def test_a_family_the_provider_lacks_is_refused_before_anything_is_made(
+        stacks: Stacks, local: cloudkit.Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit.services import FAMILIES, unserved
+
+    real = cloudkit.Cloud.service
+
+    def service(self: cloudkit.Cloud, family: str) -> object:
+        if family == "notification":
+            return unserved(FAMILIES["notification"], "local", "local does not serve the notification family")
+        return real(self, family)
+
+    monkeypatch.setattr(cloudkit.Cloud, "service", service)
+    with pytest.raises(cloudkit.NotSupported, match=r"notification\.create_queue.*resource Inbox .*nothing was created"):
+        stacks.create("nofam", TOPIC_QUEUE)
+    assert leftovers(local)["buckets"] == [] and stacks.list(include_deleted=True) == []

@@ -271,3 +271,12 @@ def test_json_and_yaml_spellings_load_the_same() -> None:
     import yaml
 
     assert load_template(json.dumps(doc)).body == load_template(yaml.safe_dump(doc)).body
+
+
+def test_deep_nesting_is_refused_not_crashed() -> None:
+    deep = '{"Resources": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}"
+    bad(deep, "template", "nested too deeply")
+    nested: Any = "x"
+    for _ in range(3000):
+        nested = {"k": nested}
+    bad(body({"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": nested}}}), "template", "nested too deeply")

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 import cloudkit
-from cloudkit import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
+from cloudkit import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
 from cloudkit_contrib.stacks.resources import RESOURCE_TYPES, Applied, Env, ResourceType, coerce
 from cloudkit_contrib.stacks.state import BucketStore, FileStore, StateStore, stack_lock
 from cloudkit_contrib.stacks.template import (
@@ -351,6 +351,19 @@ class Stacks:
                     raise InvalidInput(f"Resources.{lid}", f"attribute {att} of {rtype.name} is available on "
                                                            f"{', '.join(providers)} only, not on {provider}")
 
+    def _check_operations(self, t: Template, active: Iterable[str]) -> None:
+        """Every resource's family offers what it needs here; else NotSupported names the resource, before anything is made."""
+        seen: dict[str, frozenset[str]] = {}
+        for lid in active:
+            rtype = t.resource_type(lid)
+            if rtype.family not in seen:
+                seen[rtype.family] = self.cloud.service(rtype.family).capabilities()
+            missing = [op for op in rtype.operations() if op not in seen[rtype.family]]
+            if missing:
+                provider = self.cloud.provider_of(rtype.family)
+                raise NotSupported(provider, f"{rtype.family}.{', '.join(missing)}",
+                                   f"resource {lid} ({rtype.name}) needs it; nothing was created")
+
     # ------------------------------------------------------------------ plan
     def plan(self, name: str, template: str | Mapping[str, Any] | Template, *,
              parameters: Mapping[str, str] | None = None) -> Plan:
@@ -368,6 +381,7 @@ class Stacks:
         params, pseudo, conditions = self._prepare(t, name, stack_id, parameters, doc.get("parameters") if doc else None)
         active = t.active(conditions)
         self._check_provider_attributes(t, active)
+        self._check_operations(t, active)
         order = [lid for lid in dependency_order(t.dependencies) if lid in active]
         old = dict(doc["resources"]) if doc else {}
         view: dict[str, Any] = {}

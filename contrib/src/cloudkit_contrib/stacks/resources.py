@@ -85,6 +85,10 @@ class ResourceType:
     #: the property that names the resource: a resource named explicitly cannot be replaced under the same name
     name_property: str | None = None
 
+    def operations(self) -> tuple[str, ...]:
+        """The family operations a resource of this type needs (checked before anything is created)."""
+        return _OPERATIONS[self.neutral]
+
 
 def coerce(prop: Prop, value: Any, where: str) -> Any:
     """``value`` as the property's kind (numbers and booleans also accepted as strings, as CloudFormation does)."""
@@ -694,6 +698,24 @@ def _word(text: str, limit: int) -> str:
 
 
 # ------------------------------------------------------------------------------------ the registry
+_OPERATIONS = {
+    "Cloudkit::Storage::Bucket": ("create_bucket", "get_bucket", "delete_bucket"),
+    "Cloudkit::DNS::Zone": ("create_zone", "list_zones", "delete_zone"),
+    "Cloudkit::DNS::RecordSet": ("upsert_records", "get_record", "delete_records"),
+    "Cloudkit::Notification::Topic": ("create_topic", "list_topics", "delete_topic"),
+    "Cloudkit::Notification::Subscription": ("subscribe", "list_subscriptions", "unsubscribe"),
+    "Cloudkit::Notification::Queue": ("create_queue", "list_queues", "delete_queue"),
+    "Cloudkit::Compute::Instance": ("create_instance", "list_instances", "terminate_instance"),
+    "Cloudkit::Compute::SecurityGroup": ("create_security_group", "list_security_groups", "delete_security_group"),
+    "Cloudkit::Compute::Volume": ("create_volume", "list_volumes", "delete_volume"),
+    "Cloudkit::Compute::KeyPair": ("create_key_pair", "list_key_pairs", "delete_key_pair"),
+    "Cloudkit::Database::Instance": ("create_instance", "get_instance", "delete_instance"),
+    "Cloudkit::Platform::Application": ("create_application", "get_application", "delete_application"),
+    "Cloudkit::Platform::Version": ("create_version", "list_versions", "delete_version"),
+    "Cloudkit::Platform::Environment": ("create_environment", "list_environments", "terminate_environment"),
+}
+
+
 def _types() -> dict[str, ResourceType]:
     defs = [
         ResourceType("Cloudkit::Storage::Bucket", "Cloudkit::Storage::Bucket", "AWS::S3::Bucket", "storage",

@@ -118,6 +118,8 @@ def parse_text(text: str) -> Any:
     if text.lstrip().startswith("{"):
         try:
             return json.loads(text)
+        except RecursionError:
+            raise InvalidInput("template", "is nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise InvalidInput("template", f"is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     try:
@@ -627,6 +629,13 @@ def _check_parameter(name: str, spec: Any) -> Parameter:
 
 def load_template(source: str | Mapping[str, Any]) -> Template:
     """Parse (when text) and check a template; see the module's documentation for what is checked."""
+    try:
+        return _load(source)
+    except RecursionError:
+        raise InvalidInput("template", "is nested too deeply") from None
+
+
+def _load(source: str | Mapping[str, Any]) -> Template:
     body = parse_text(source) if isinstance(source, str) else source
     _need(isinstance(body, Mapping), "template", "must be an object (a JSON object or a YAML mapping)")
     body = dict(body)
