@@ -405,4 +405,4 @@ def test_a_family_the_provider_lacks_is_refused_before_anything_is_made(
     monkeypatch.setattr(cloudkit.Cloud, "service", service)
     with pytest.raises(cloudkit.NotSupported, match=r"notification\.create_queue.*resource Inbox .*nothing was created"):
         stacks.create("nofam", TOPIC_QUEUE)
-    assert leftovers(local)["buckets"] == [] and stacks.list(include_deleted=True) == []
+    assert list(local.storage.list_buckets()) == [] and stacks.list(include_deleted=True) == []
