@@ -79,4 +79,4 @@ def test_the_reference_is_current() -> None:
     start = text.index("-->", text.index("<!-- reference:start")) + 3
     end = text.index("<!-- reference:end -->")
     assert text[start:end].strip() == reference_markdown().strip(), \
-        "docs/stacks.md is stale: regenerate the reference with python -m cloudkit_contrib.stacks.resources"
+        "docs/stacks.md is stale: regenerate the reference with python -m cloudkit_contrib.stacks.resources docs/stacks.md"

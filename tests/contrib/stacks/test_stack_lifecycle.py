@@ -406,3 +406,28 @@ def test_a_family_the_provider_lacks_is_refused_before_anything_is_made(
     with pytest.raises(cloudkit.NotSupported, match=r"notification\.create_queue.*resource Inbox .*nothing was created"):
         stacks.create("nofam", TOPIC_QUEUE)
     assert list(local.storage.list_buckets()) == [] and stacks.list(include_deleted=True) == []
+
+
+@pytest.mark.parametrize(("resource", "field"), [
+    ({"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "d", "SecurityGroupIngress": [{"Port": 1}]}},
+     "Resources.Bad.Properties.SecurityGroupIngress[0]"),
+    ({"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "i", "InstanceType": "t", "Tags": [{"Name": "x"}]}},
+     "Resources.Bad.Properties.Tags[0]"),
+    ({"Type": "AWS::Route53::RecordSet", "Properties": {"Name": "a.example.com.", "Type": "A"}},
+     "Resources.Bad.Properties.HostedZoneId"),
+    ({"Type": "AWS::SNS::Subscription", "Properties": {"TopicArn": {"Ref": "Q"}, "Protocol": "carrier-pigeon",
+                                                      "Endpoint": "x"}}, "Resources.Bad.Properties.Protocol"),
+    ({"Type": "AWS::ElasticBeanstalk::ApplicationVersion", "Properties": {"ApplicationName": "a",
+                                                                         "SourceBundle": {"S3Bucket": "b"}}},
+     "Resources.Bad.Properties.SourceBundle"),
+    ({"Type": "AWS::ElasticBeanstalk::Environment", "Properties": {"ApplicationName": "a", "VersionLabel": "v",
+                                                                  "OptionSettings": [{"Namespace": "n"}]}},
+     "Resources.Bad.Properties.OptionSettings[0]"),
+])
+def test_structured_values_are_checked_before_anything_is_made(
+        stacks: Stacks, local: cloudkit.Cloud, resource: dict[str, Any], field: str) -> None:
+    tpl = {"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "first"}}, "Bad": resource}}
+    with pytest.raises(cloudkit.InvalidInput) as info:
+        stacks.create("shapes", tpl)
+    assert info.value.field == field, str(info.value)
+    assert leftovers(local) == NOTHING

@@ -310,6 +310,7 @@ class Stacks:
         for pname, prop in rtype.properties.items():
             if prop.required and pname not in out:
                 raise InvalidInput(f"{where}.{pname}", f"is required by {rtype.name} (it evaluated to no value)")
+        rtype.check(out, where)
         return out
 
     def _digest(self, rtype: ResourceType, props: Mapping[str, Any], stack_id: str, name: str) -> dict[str, Any]:

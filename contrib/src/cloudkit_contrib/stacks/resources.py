@@ -85,6 +85,24 @@ class ResourceType:
     #: the property that names the resource: a resource named explicitly cannot be replaced under the same name
     name_property: str | None = None
 
+    def check(self, props: Props, where: str) -> None:
+        """Check the shapes of structured property values (tags, rules, bundles ...) before anything is created.
+
+        Values still unknown (they depend on resources not made yet) are skipped.
+        """
+        for name, fn in _SHAPE_CHECKS.get(self.neutral, {}).items():
+            value = props.get(name)
+            if value is None or _unknown(value):
+                continue
+            try:
+                fn(props)
+            except InvalidInput as exc:
+                field = exc.field if exc.field.startswith(name) else name
+                raise InvalidInput(f"{where}.{field}", exc.rule) from None
+        for group in _ONE_OF.get(self.neutral, ()):
+            if not any(g in props for g in group):
+                raise InvalidInput(f"{where}.{group[0]}", f"give one of {', '.join(group)}")
+
     def operations(self) -> tuple[str, ...]:
         """The family operations a resource of this type needs (checked before anything is created)."""
         return _OPERATIONS[self.neutral]
@@ -697,6 +715,43 @@ def _word(text: str, limit: int) -> str:
     return (re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:limit]) or "stack"
 
 
+def _unknown(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_unknown(v) for v in value)
+    return type(value).__name__ == "Unknown"
+
+
+def _bundle_shape(p: Props) -> None:
+    sb = p["SourceBundle"]
+    if not isinstance(sb, dict) or set(sb) != {"S3Bucket", "S3Key"}:
+        raise InvalidInput("SourceBundle", "must be {S3Bucket: ..., S3Key: ...}")
+
+
+def _zone_config_shape(p: Props) -> None:
+    _comment(p)
+
+
+def _subscription_shape(p: Props) -> None:
+    if _protocol(p) not in ("http", "https", "email", "sms", "queue"):
+        raise InvalidInput("Protocol", "must be http, https, email, sms or sqs (queue)")
+
+
+_SHAPE_CHECKS: dict[str, dict[str, Callable[[Props], object]]] = {
+    "Cloudkit::Compute::Instance": {"Tags": lambda p: _tags(p["Tags"], "Tags")},
+    "Cloudkit::Compute::Volume": {"Tags": lambda p: _tags(p["Tags"], "Tags")},
+    "Cloudkit::Compute::SecurityGroup": {"SecurityGroupIngress": _rules, "Tags": lambda p: _tags(p["Tags"], "Tags")},
+    "Cloudkit::DNS::RecordSet": {"ResourceRecords": lambda p: _str_list(p["ResourceRecords"], "ResourceRecords")},
+    "Cloudkit::DNS::Zone": {"HostedZoneConfig": _zone_config_shape},
+    "Cloudkit::Notification::Subscription": {"Protocol": _subscription_shape},
+    "Cloudkit::Platform::Version": {"SourceBundle": _bundle_shape},
+    "Cloudkit::Platform::Environment": {"OptionSettings": _env_settings},
+}
+_ONE_OF: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Cloudkit::DNS::RecordSet": (("HostedZoneId", "HostedZoneName"),),
+}
+
 # ------------------------------------------------------------------------------------ the registry
 _OPERATIONS = {
     "Cloudkit::Storage::Bucket": ("create_bucket", "get_bucket", "delete_bucket"),
@@ -794,7 +849,9 @@ def _types() -> dict[str, ResourceType]:
         ResourceType("Cloudkit::Platform::Environment", "Cloudkit::Platform::Environment",
                      "AWS::ElasticBeanstalk::Environment", "platform",
                      {"ApplicationName": Prop("str", required=True), "EnvironmentName": Prop("str"),
-                      "VersionLabel": Prop("str", update="modify"), "SolutionStackName": Prop("str"),
+                      "VersionLabel": Prop("str", required=True, update="modify",
+                                           doc="required: cloudkit's platform always runs a version"),
+                      "SolutionStackName": Prop("str"),
                       "OptionSettings": Prop("list", update="modify", doc="[{Namespace, OptionName, Value}]")},
                      {"EndpointURL": "the environment's URL"}, "the environment name",
                      _create_env, _delete_env, _find_env, _modify_env,
@@ -841,5 +898,20 @@ def reference_markdown() -> str:
     return "\n".join(out)
 
 
-if __name__ == "__main__":  # python -m cloudkit_contrib.stacks.resources > reference part of docs/stacks.md
-    print(reference_markdown())
+def write_reference(path: str) -> None:
+    """Replace the generated reference between the markers of ``path`` (docs/stacks.md)."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    start = text.index("-->", text.index("<!-- reference:start")) + 3
+    end = text.index("<!-- reference:end -->")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text[:start] + "\n\n" + reference_markdown() + "\n" + text[end:])
+
+
+if __name__ == "__main__":  # python -m cloudkit_contrib.stacks.resources [docs/stacks.md]
+    import sys
+
+    if len(sys.argv) > 1:
+        write_reference(sys.argv[1])
+    else:
+        print(reference_markdown())
