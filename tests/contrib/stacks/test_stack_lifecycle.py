@@ -320,6 +320,8 @@ CHILD = textwrap.dedent("""
         stacks = Stacks(cloud, concurrency=1)
         if verb == "create":
             stacks.create("big", tpl, on_event=on_event)
+        elif verb == "update":
+            stacks.update("big", tpl, on_event=on_event)
         else:
             stacks.delete("big", on_event=on_event)
 """)
@@ -333,11 +335,11 @@ CHAIN = {"Resources": {
 }}
 
 
-def _kill_at(tmp_path: Path, stop_after: int, verb: str) -> str:
+def _kill_at(tmp_path: Path, stop_after: int, verb: str, template: dict[str, Any] = CHAIN) -> str:
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "root"), str(stop_after), verb],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(json.dumps(CHAIN))
+    proc.stdin.write(json.dumps(template))
     proc.stdin.close()
     line = proc.stdout.readline()
     os.kill(proc.pid, signal.SIGKILL)
@@ -430,4 +432,25 @@ def test_structured_values_are_checked_before_anything_is_made(
     with pytest.raises(cloudkit.InvalidInput) as info:
         stacks.create("shapes", tpl)
     assert info.value.field == field, str(info.value)
+    assert leftovers(local) == NOTHING
+
+
+# update events, one step at a time: 1 = Q1 UPDATE_IN_PROGRESS (replacement announced); 2 = the new Q1 made,
+# not recorded; 4 = the new S1 made, not recorded; 6 = Q2 made, not recorded
+@pytest.mark.parametrize("stop_after", [2, 4, 6])
+def test_an_update_killed_between_steps_returns_to_the_previous_state(
+        tmp_path: Path, local: cloudkit.Cloud, stop_after: int) -> None:
+    Stacks(local).create("big", CHAIN)
+    before = leftovers(local)
+    v2: dict[str, Any] = json.loads(json.dumps(CHAIN))
+    v2["Resources"]["Q1"]["Properties"] = {"QueueName": "renamed-q"}  # replaced, and S1 with it
+    v2["Resources"]["Q2"] = {"Type": "AWS::SQS::Queue", "DependsOn": "S1", "Properties": {"QueueName": "added-q"}}
+    _kill_at(tmp_path, stop_after, "update", v2)
+    stacks = Stacks(local)
+    summary = stacks.describe("big")
+    assert summary.status == "UPDATE_ROLLBACK_COMPLETE", stacks.events("big")
+    assert leftovers(local) == before
+    assert [s.protocol for s in local.notification.list_subscriptions()] == ["queue"]
+    assert stacks.plan("big", CHAIN).changes == ()
+    stacks.delete("big")
     assert leftovers(local) == NOTHING
