@@ -9,7 +9,10 @@ from typing import Any
 
 import click
 
-from cloudkit.cli._common import OUTPUTS, CliState, CloudkitGroup, emit, render
+from cloudkit.cli._common import OUTPUTS, CliState, CloudkitGroup, confirm_destructive, emit, render, yes_option
+from cloudkit.cli._common import get_cloud as _get_cloud
+from cloudkit.cli._common import state as _state
+from cloudkit.cloud import Cloud
 
 #: command name -> (module, attribute); a module that is not installed is simply not offered.
 _LAZY = {
@@ -57,16 +60,51 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+#: Entry-point group through which installed packages add command groups to ``cloudkit``: each entry point's
+#: name is the command and its object a :class:`click.Command`, loaded only when that command runs.
+#: Inside it, :func:`get_cloud` gives the connection the top-level options chose and :func:`output_format`
+#: whether ``-o json`` was asked for.
+ENTRY_POINT_GROUP = "cloudkit.cli"
+
+
+def _plugin_commands() -> dict[str, importlib.metadata.EntryPoint]:
+    found: dict[str, importlib.metadata.EntryPoint] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _LAZY:  # a plugin cannot shadow a built-in command
+            found.setdefault(ep.name, ep)
+    return found
+
+
+def _broken(name: str, message: str) -> click.Command:
+    """A stand-in for a plugin command that failed to load: listed in help, an error when run."""
+
+    def fail() -> None:
+        raise click.ClickException(message)
+
+    return click.Command(name, callback=fail, help=f"(unavailable: {message})", context_settings={"ignore_unknown_options": True})
+
+
 class _Main(CloudkitGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(args))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         lazy = [n for n, (mod, _) in _LAZY.items() if importlib.util.find_spec(mod) is not None]
-        return sorted({*super().list_commands(ctx), *lazy})
+        return sorted({*super().list_commands(ctx), *lazy, *_plugin_commands()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and cmd_name not in _LAZY:
+            ep = _plugin_commands().get(cmd_name)
+            if ep is None:
+                return None
+            try:
+                loaded = ep.load()
+            except Exception as exc:  # a broken plugin must not break the rest of the command line
+                return _broken(cmd_name, f"the command {cmd_name!r} from {ep.value} failed to load: {exc}")
+            if not isinstance(loaded, click.Command):
+                return _broken(cmd_name, f"the entry point {ep.value} of {cmd_name!r} is not a click command")
+            return loaded
         if cmd is not None or cmd_name not in _LAZY:
             return cmd
         module, attr = _LAZY[cmd_name]
@@ -74,6 +112,20 @@ class _Main(CloudkitGroup):
             return None
         found: click.Command = getattr(importlib.import_module(module), attr)
         return found
+
+
+def get_cloud(ctx: click.Context | None = None) -> Cloud:
+    """The connection the top-level options (``--profile``, ``--provider``, ``--set``) chose, opened once."""
+    return _get_cloud(ctx)
+
+
+def output_format(ctx: click.Context | None = None) -> str:
+    """The output format ``-o`` chose: ``table``, ``json`` or ``text``.
+
+    A plugin command prints plain data (lists and dicts) with :func:`emit` when it is not ``table``
+    (that also applies ``--query``), and destroys nothing before :func:`confirm_destructive`.
+    """
+    return _state(ctx).output
 
 
 def _setting(values: tuple[str, ...]) -> dict[str, str]:
@@ -250,4 +302,4 @@ def run() -> None:
     main(prog_name="cloudkit")
 
 
-__all__ = ["main", "run"]
+__all__ = ["ENTRY_POINT_GROUP", "confirm_destructive", "emit", "get_cloud", "main", "output_format", "run", "yes_option"]

@@ -105,9 +105,10 @@ def _wait(check: Callable[[], bool], timeout: float) -> bool:
 class Tour:
     """The demo's steps; each prints what it does. ``cleanups`` run in reverse unless kept."""
 
-    def __init__(self, cloud: Cloud, out: Any) -> None:
+    def __init__(self, cloud: Cloud, out: Any, root: Path | None = None) -> None:
         self.cloud = cloud
         self.out = out
+        self.root = root
         self.cleanups: list[tuple[str, Callable[[], None]]] = []
 
     def say(self, text: str) -> None:
@@ -240,6 +241,57 @@ class Tour:
             raise CloudkitError(f"the restored database holds {rows!r}")
 
 
+    # ------------------------------------------------------------------ stack
+    def stack(self) -> None:
+        """The seed's basic template (instance type parameter, image per region, one instance, outputs):
+        validate, create with its events, outputs, delete (cloudkit-contrib's stacks, when installed)."""
+        import importlib
+        import importlib.util
+
+        if importlib.util.find_spec("cloudkit_contrib.stacks") is None:  # optional add-on, never required by the core
+            raise NotSupported("this installation", "stacks", "they come with cloudkit-contrib, which is not installed")
+        stacks_mod = importlib.import_module("cloudkit_contrib.stacks")
+        state = Path(tempfile.mkdtemp(prefix="stack-state-", dir=self.root))
+        stacks = stacks_mod.Stacks(self.cloud, state_dir=str(state))
+        checked = stacks.validate(BASIC_TEMPLATE)
+        for p in checked.parameters:
+            self.say(f"Template parameter [bold]{p.name}[/] (default {p.default}): {p.description}")
+
+        def show(ev: Any) -> None:
+            self.say(f"  {ev.timestamp:%H:%M:%S}  {ev.status:<20} {ev.logical_id}  {ev.resource_type}  "
+                     f"{ev.physical_id or ''}  {ev.reason or ''}".rstrip())
+
+        self.cleanups.append(("stack demo-stack", lambda: _delete_stack(stacks, "demo-stack")))
+        summary = stacks.create("demo-stack", BASIC_TEMPLATE, parameters={"InstanceTypeInput": "local.nano"}, on_event=show)
+        if summary.status != "CREATE_COMPLETE":
+            raise CloudkitError(f"the stack ended {summary.status}: {summary.status_reason}")
+        for key, out in stacks.outputs("demo-stack").items():
+            self.say(f"  output [bold]{key}[/] = {out['value']}  ({out['description']})")
+        self.say("Deleting the stack:")
+        stacks.delete("demo-stack", on_event=show)
+
+
+def _delete_stack(stacks: Any, name: str) -> None:
+    if stacks.describe(name).status != "DELETE_COMPLETE":
+        stacks.delete(name)
+
+
+#: The seed's basic template: an instance type parameter, an image per region, one instance, outputs.
+BASIC_TEMPLATE = json.dumps({
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Description": "One instance: its type is a parameter, its image comes from a per-region mapping",
+    "Parameters": {"InstanceTypeInput": {"Type": "String", "Default": "local.micro", "Description": "EC2 instance type",
+                                         "AllowedValues": ["local.nano", "local.micro", "t3.micro"]}},
+    "Mappings": {"AWSRegionToImage": {"local-1": {"ImageId": "local:debian-host"}, "us-east-1": {"ImageId": "ami-03cf127a"}}},
+    "Resources": {"Ec2Instance": {"Type": "AWS::EC2::Instance", "Properties": {
+        "InstanceType": {"Ref": "InstanceTypeInput"},
+        "ImageId": {"Fn::FindInMap": ["AWSRegionToImage", {"Ref": "AWS::Region"}, "ImageId"]}}}},
+    "Outputs": {"InstanceId": {"Description": "The instance's id", "Value": {"Ref": "Ec2Instance"}},
+                "AvailabilityZone": {"Description": "Where it runs",
+                                     "Value": {"Fn::GetAtt": ["Ec2Instance", "AvailabilityZone"]}}},
+})
+
+
 def _sql(inst: Any, password: str, statements: list[str]) -> list[tuple[Any, ...]]:
     """Run statements on a database instance; return the last one's rows."""
     rows: list[tuple[Any, ...]] = []
@@ -272,6 +324,7 @@ STEPS = (
     ("storage", "Storage: a bucket with a lifecycle rule and a backup"),
     ("dns", "DNS: a zone, its records and its zone file"),
     ("database", "Database: create, write, snapshot, restore, read back"),
+    ("stack", "Stack: a CloudFormation-style template created, its events and outputs, deleted"),
 )
 
 
@@ -284,7 +337,7 @@ def run(root: Path | None, keep: bool, out: Any) -> int:
     out.rule("[bold]cloudkit demo[/] on the local provider")
     out.print(f"root folder: {base}")
     cloud = connect("local", root=str(base))
-    tour = Tour(cloud, out)
+    tour = Tour(cloud, out, base)
     try:
         for name, title in STEPS:
             out.rule(title)
