@@ -1,0 +1,239 @@
+"""Shared state of the local platform: the metadata schema, settings helpers, row lookups and events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cloudkit.errors import InvalidInput, NotFound
+from cloudkit.models.platform import (
+    Environment,
+    EnvironmentSettings,
+    Stack,
+)
+from cloudkit_local import _sandbox
+from cloudkit_local._root import Database
+from cloudkit_local.errors import PROVIDER, mapped
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS applications (
+    name TEXT PRIMARY KEY,
+    description TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    application TEXT NOT NULL REFERENCES applications(name) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    description TEXT,
+    bundle_kind TEXT NOT NULL,
+    bundle_ref TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (application, label)
+);
+CREATE TABLE IF NOT EXISTS templates (
+    application TEXT NOT NULL REFERENCES applications(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    stack TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    description TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (application, name)
+);
+CREATE TABLE IF NOT EXISTS environments (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    application TEXT NOT NULL,
+    status TEXT NOT NULL,
+    health TEXT NOT NULL,
+    version TEXT,
+    stack TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    proxy_port INTEGER,
+    proxy_pid INTEGER,
+    proxy_start INTEGER,
+    routes_path TEXT,
+    generation INTEGER NOT NULL DEFAULT 0,
+    busy_pid INTEGER,
+    busy_start INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    env_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    pid INTEGER,
+    pid_start INTEGER,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    application TEXT,
+    environment TEXT,
+    version TEXT
+);
+"""
+
+BUCKET = "cloudkit-platform-bundles"
+STACKS = {
+    "python": Stack(name="python", language="python",
+                    extra={"server": "waitress", "entry": "application.py:application or Procfile web:",
+                           "python": f"{sys.version_info.major}.{sys.version_info.minor}"}),
+    "procfile": Stack(name="procfile", language=None, extra={"entry": "Procfile web: command, listening on $PORT"}),
+}
+HEALTH_PATH_OPTION = "aws:elasticbeanstalk:application:Application Healthcheck URL"
+HEALTH_TIMEOUT_OPTION = "cloudkit:health:Timeout"
+DRAIN_OPTION = "cloudkit:deploy:DrainSeconds"
+DEFAULT_HEALTH_TIMEOUT = 30.0
+DEFAULT_DRAIN = 1.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+
+def _settings_json(settings: EnvironmentSettings) -> str:
+    return json.dumps({
+        "env_vars": dict(settings.env_vars),
+        "instance_count": settings.instance_count,
+        "instance_type": settings.instance_type,
+        "options": dict(settings.options),
+    })
+
+
+def _settings_from(text: str) -> EnvironmentSettings:
+    data = json.loads(text)
+    return EnvironmentSettings(env_vars=data["env_vars"], instance_count=data["instance_count"],
+                               instance_type=data["instance_type"], options=data["options"])
+
+
+def _merge(base: EnvironmentSettings, new: EnvironmentSettings | None) -> EnvironmentSettings:
+    if new is None:
+        return base
+    return EnvironmentSettings(
+        env_vars={**base.env_vars, **new.env_vars},
+        instance_count=new.instance_count if new.instance_count is not None else base.instance_count,
+        instance_type=new.instance_type if new.instance_type is not None else base.instance_type,
+        options={**base.options, **new.options},
+    )
+
+
+def _check_settings(settings: EnvironmentSettings | None) -> None:
+    """Provider rules on settings: a known instance type and numeric deploy options."""
+    if settings is None:
+        return
+    from cloudkit_local.compute import INSTANCE_TYPES
+
+    if settings.instance_type is not None and settings.instance_type not in INSTANCE_TYPES:
+        raise InvalidInput("settings.instance_type", f"must be one of {', '.join(INSTANCE_TYPES)}")
+    for key in (HEALTH_TIMEOUT_OPTION, DRAIN_OPTION):
+        if key in settings.options:
+            try:
+                value = float(settings.options[key])
+            except ValueError:
+                value = -1
+            if not 0 <= value <= 3600:
+                raise InvalidInput(f"settings.options[{key!r}]", "must be a number of seconds from 0 to 3600")
+
+
+
+
+class PlatformBase:
+    """State and lookups every part of the local platform uses (the service sets the attributes)."""
+
+    base: Path
+    root: Path
+    db: Database
+    _storage_cloud: Any
+    _lock: threading.RLock
+    _threads: list[threading.Thread]
+    _children: list[subprocess.Popen[bytes]]
+    _me: tuple[int, int | None]
+
+    if TYPE_CHECKING:  # service methods the parts call back into
+        def _get_environment(self, env_id_or_name: str) -> Environment:
+            ...
+
+        def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
+            ...
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A metadata transaction whose sqlite3 errors surface as cloudkit errors."""
+        with mapped("update metadata"), self.db.transaction() as conn:
+            yield conn
+
+    def _event(self, message: str, *, severity: str = "INFO", application: str | None = None,
+               environment: str | None = None, version: str | None = None) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT INTO events (ts, severity, message, application, environment, version) VALUES (?,?,?,?,?,?)",
+                         (_now(), severity, message, application, environment, version))
+
+
+    def _app_row(self, name: str) -> sqlite3.Row:
+        rows = self.db.query("SELECT * FROM applications WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"application {name!r} does not exist", provider=PROVIDER)
+        return rows[0]
+
+    def _version_row(self, application: str, label: str) -> sqlite3.Row:
+        rows = self.db.query("SELECT * FROM versions WHERE application = ? AND label = ?", (application, label))
+        if not rows:
+            raise NotFound(f"version {label!r} of application {application!r} does not exist", provider=PROVIDER)
+        return rows[0]
+
+    def _env_row(self, ref: str) -> sqlite3.Row:
+        rows = self.db.query("SELECT * FROM environments WHERE id = ?", (ref,))
+        if not rows:
+            rows = self.db.query("SELECT * FROM environments WHERE name = ? AND status != 'terminated' "
+                                 "ORDER BY created_at DESC", (ref,))
+        if not rows:
+            raise NotFound(f"environment {ref!r} does not exist", provider=PROVIDER)
+        return rows[0]
+
+    def _live_workers(self, env_id: str, generation: int | None = None) -> list[sqlite3.Row]:
+        rows = self.db.query("SELECT * FROM workers WHERE env_id = ? AND state = 'serving'", (env_id,))
+        return [r for r in rows if (generation is None or r["generation"] == generation)
+                and _sandbox.alive(r["pid"], r["pid_start"])]
+
+    def _environment(self, row: sqlite3.Row) -> Environment:
+        health = row["health"]
+        if row["status"] in ("ready", "updating"):
+            want = _settings_from(row["settings"]).instance_count or 1
+            live = len(self._live_workers(row["id"], row["generation"])) if row["version"] else 0
+            proxy = _sandbox.alive(row["proxy_pid"], row["proxy_start"])
+            if not proxy or live == 0:
+                health = "red"
+            elif live < want:
+                health = "yellow"
+            else:
+                health = "green"
+        url = f"http://127.0.0.1:{row['proxy_port']}/" if row["proxy_port"] and row["status"] != "terminated" else None
+        return Environment(
+            id=row["id"], name=row["name"], application=row["application"], status=row["status"], health=health,
+            version=row["version"], stack=row["stack"], url=url, created_at=_ts(row["created_at"]),
+            updated_at=_ts(row["updated_at"]),
+            extra={"cname": f"{row['name']}.local", "instances": len(self._live_workers(row["id"])),
+                   "settings": _settings_from(row["settings"])},
+        )
+
