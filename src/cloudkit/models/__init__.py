@@ -48,6 +48,7 @@ from cloudkit.models.platform import (
     Environment,
     EnvironmentSettings,
     Event,
+    InstanceLog,
     Stack,
 )
 from cloudkit.models.storage import (
@@ -105,6 +106,7 @@ __all__ = [
     "Event",
     "Image",
     "Instance",
+    "InstanceLog",
     "InstanceType",
     "KeyPair",
     "LifecycleReport",

@@ -105,3 +105,23 @@ class Event:
     application: str | None = None
     environment: str | None = None
     version: str | None = None
+
+
+@attrs.frozen
+class InstanceLog:
+    """The last lines of one instance's logs, as :meth:`PlatformService.logs` returns them.
+
+    ``instance`` is the instance's id (an EC2 instance id on aws, a worker id on local);
+    ``text`` the last lines (at most the ``tail`` asked for, each ending in a newline);
+    ``timestamp`` when the lines were taken (aware UTC).
+    """
+
+    instance: str
+    text: str
+    timestamp: datetime = attrs.field(converter=to_utc, validator=check_utc)
+    extra: Mapping[str, object] = extra_field()
+
+    @property
+    def lines(self) -> list[str]:
+        """``text`` split into lines (without their line ends)."""
+        return self.text.splitlines()

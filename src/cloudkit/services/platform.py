@@ -17,6 +17,7 @@ from cloudkit.models.platform import (
     Environment,
     EnvironmentSettings,
     Event,
+    InstanceLog,
     Stack,
 )
 from cloudkit.refs import AppRef, EnvRef, StackRef, TemplateRef, VersionRef, optional_ref, ref
@@ -191,6 +192,25 @@ class PlatformService(Service):
         """Stop and remove an environment."""
         return self._terminate_environment(_env(environment), wait, v.timeout(timeout))
 
+    @operation()
+    def rebuild(self, environment: EnvRef, *, wait: bool = True, timeout: float = 900) -> Environment:
+        """Replace everything the environment runs with fresh copies of its current version and settings.
+
+        The URL stays; where the provider can, new instances serve before the old ones stop.
+        """
+        return self._rebuild(_env(environment), bool(wait), v.timeout(timeout))
+
+    # ---------------------------------------------------------------- logs
+    @operation()
+    def logs(self, environment: EnvRef, *, tail: int = 100, timeout: float = 300) -> list[InstanceLog]:
+        """The last ``tail`` lines (1 to 10,000) of each running instance's logs, one :class:`InstanceLog` each."""
+        return self._logs(_env(environment), v.int_range("tail", tail, 1, 10_000), v.timeout(timeout))
+
+    @operation()
+    def log_bundle(self, environment: EnvRef, *, timeout: float = 300) -> bytes:
+        """Every log file of every instance as zip bytes (entries ``<instance>/<path>``)."""
+        return self._log_bundle(_env(environment), v.timeout(timeout))
+
     # ---------------------------------------------------------------- templates
     @operation()
     def create_template(
@@ -297,6 +317,15 @@ class PlatformService(Service):
         def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
             ...
 
+        def _rebuild(self, env: str, wait: bool, timeout: float) -> Environment:
+            ...
+
+        def _logs(self, env: str, tail: int, timeout: float) -> list[InstanceLog]:
+            ...
+
+        def _log_bundle(self, env: str, timeout: float) -> bytes:
+            ...
+
         def _create_template(
             self, application: str, name: str, environment: str | None, stack: str | None,
             settings: EnvironmentSettings | None, description: str | None,
@@ -311,23 +340,3 @@ class PlatformService(Service):
 
         def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool, timeout: float) -> Iterator[Event]:
             ...
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

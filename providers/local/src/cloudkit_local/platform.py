@@ -27,6 +27,7 @@ proxy and its routes) and ``rollout`` (rolling a generation out, rolling back, h
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 import shutil
@@ -34,8 +35,9 @@ import sqlite3
 import string
 import subprocess
 import threading
+import zipfile
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ from cloudkit.models.platform import (
     Environment,
     EnvironmentSettings,
     Event,
+    InstanceLog,
     Stack,
 )
 from cloudkit.provider import follow as follow_events
@@ -67,10 +70,11 @@ from cloudkit_local._platform.base import (
     _settings_from,
     _settings_json,
     _ts,
+    migrate,
 )
 from cloudkit_local._platform.bundles import MAX_BUNDLE, _check_bundle, _zip_folder
 from cloudkit_local._platform.rollout import DeployTimeout, Rollout
-from cloudkit_local._platform.workers import DeployFailed
+from cloudkit_local._platform.workers import DeployFailed, copy_log, read_tail
 from cloudkit_local._root import Database, root_from, write_atomic
 from cloudkit_local.errors import PROVIDER, LocalErrors, mapped
 
@@ -89,6 +93,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
             for sub in ("envs", "bundles", "tmp"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.db = Database(self.root / "platform.db", SCHEMA)
+        migrate(self.db)
         self._storage_cloud: Any = None
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
@@ -330,6 +335,42 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         self._event(f"terminateEnvironment completed successfully for {row['name']}", application=row["application"],
                     environment=row["name"])
         return self._environment(self._env_row(row["id"]))
+
+    def _live_env_row(self, env: str, what: str) -> sqlite3.Row:
+        row = self._env_row(env)
+        if row["status"] == "terminated":
+            raise NotFound(f"{what}: environment {row['name']} ({row['id']}) is terminated", provider=PROVIDER)
+        return row
+
+    def _rebuild(self, env: str, wait: bool, timeout: float) -> Environment:
+        row = self._live_env_row(env, "platform.rebuild")
+        if not row["version"]:
+            raise Conflict(f"environment {row['name']} runs no version yet; deploy one first", provider=PROVIDER)
+        row = self._claim(row["id"], ("ready",), "updating")
+        self._event(f"rebuildEnvironment is starting: replacing every instance with a fresh copy of version {row['version']!r}",
+                    application=row["application"], environment=row["name"], version=row["version"])
+        if not _sandbox.alive(row["proxy_pid"], row["proxy_start"]):
+            self._restart_proxy(row)
+        return self._run(row["id"], row["version"], _settings_from(row["settings"]), wait, timeout, "Rebuild")
+
+    # ================================================================ logs
+    def _logs(self, env: str, tail: int, timeout: float) -> list[InstanceLog]:
+        row = self._live_env_row(env, "platform.logs")
+        out = []
+        for instance, path in self._worker_logs(row["id"], self._live_workers(row["id"], row["generation"])):
+            out.append(InstanceLog(instance=instance, text=read_tail(path, tail), timestamp=datetime.now(UTC),
+                                   extra={"path": str(path)}))
+        return out
+
+    def _log_bundle(self, env: str, timeout: float) -> bytes:
+        row = self._live_env_row(env, "platform.log_bundle")
+        rows = self.db.query("SELECT * FROM workers WHERE env_id = ? ORDER BY id", (row["id"],))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for instance, path in self._worker_logs(row["id"], rows):
+                copy_log(path, zf, f"{instance}/web.stdout.log")
+            copy_log(self.root / "envs" / row["id"] / "proxy.log", zf, "proxy/proxy.log")
+        return buf.getvalue()
 
     # ================================================================ templates
     def _create_template(self, application: str, name: str, environment: str | None, stack: str | None,

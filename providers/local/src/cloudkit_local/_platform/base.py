@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS workers (
     port INTEGER NOT NULL,
     pid INTEGER,
     pid_start INTEGER,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    name TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -156,6 +157,15 @@ def _check_settings(settings: EnvironmentSettings | None) -> None:
                 raise InvalidInput(f"settings.options[{key!r}]", "must be a number of seconds from 0 to 3600")
 
 
+
+
+def migrate(db: Database) -> None:
+    """Bring a metadata database made by an older version up to this schema."""
+    with mapped("upgrade metadata schema"):
+        columns = {row["name"] for row in db.query("PRAGMA table_info(workers)")}
+        if "name" not in columns:
+            with db.transaction() as conn:
+                conn.execute("ALTER TABLE workers ADD COLUMN name TEXT")
 
 
 class PlatformBase:

@@ -174,15 +174,7 @@ class Rollout(Workers, Bundles):
         if row["status"] != "ready":
             return
         if not _sandbox.alive(row["proxy_pid"], row["proxy_start"]):
-            port, pid, started, routes = self._start_proxy(row["id"], row["proxy_port"])
-            with self._tx() as conn:
-                conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? "
-                             "WHERE id = ?", (port, pid, started, routes, row["id"]))
-            moved = "" if port == row["proxy_port"] else f" (its old port was taken; the URL is now http://127.0.0.1:{port}/)"
-            self._event(f"Restarted the environment's proxy{moved}", severity="WARN", application=app, environment=name)
-            row = self._env_row(row["id"])
-            ports = [w["port"] for w in self._live_workers(row["id"], row["generation"])]
-            self._write_routes(row["routes_path"], ports, row["version"])
+            row = self._restart_proxy(row)
         settings = _settings_from(row["settings"])
         live = self._live_workers(row["id"], row["generation"])
         if row["version"] and len(live) < (settings.instance_count or 1):
@@ -191,3 +183,16 @@ class Rollout(Workers, Bundles):
             self._claim(row["id"], ("ready",), "updating")
             self._guarded_rollout(row["id"], row["version"], settings, 900, "Instance replacement")
 
+    def _restart_proxy(self, row: sqlite3.Row) -> sqlite3.Row:
+        """Start the environment's dead proxy again (on its port when free) with the serving workers' routes."""
+        port, pid, started, routes = self._start_proxy(row["id"], row["proxy_port"])
+        with self._tx() as conn:
+            conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? "
+                         "WHERE id = ?", (port, pid, started, routes, row["id"]))
+        moved = "" if port == row["proxy_port"] else f" (its old port was taken; the URL is now http://127.0.0.1:{port}/)"
+        self._event(f"Restarted the environment's proxy{moved}", severity="WARN", application=row["application"],
+                    environment=row["name"])
+        row = self._env_row(row["id"])
+        ports = [w["port"] for w in self._live_workers(row["id"], row["generation"])]
+        self._write_routes(row["routes_path"], ports, row["version"])
+        return row

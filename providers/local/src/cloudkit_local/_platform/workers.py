@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import os
@@ -9,9 +10,11 @@ import secrets
 import shutil
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,10 @@ from cloudkit_local._platform.base import PlatformBase
 from cloudkit_local._platform.bundles import _procfile
 from cloudkit_local._root import free_port, write_atomic
 from cloudkit_local.errors import PROVIDER, mapped
+
+LOG_BLOCK = 64 * 1024
+#: The most bytes read from the end of one log file for ``logs(tail=N)``.
+LOG_READ_LIMIT = 8 * 1024 * 1024
 
 
 def _proxy_env() -> dict[str, str]:
@@ -105,8 +112,8 @@ class Workers(PlatformBase):
                 time.sleep(0.002)
             with self._tx() as conn:
                 cur = conn.execute(
-                    "INSERT INTO workers (env_id, generation, version, port, pid, pid_start, state) VALUES (?,?,?,?,?,?,?)",
-                    (env["id"], generation, label, port, proc.pid, started, "starting"),
+                    "INSERT INTO workers (env_id, generation, version, port, pid, pid_start, state, name) VALUES (?,?,?,?,?,?,?,?)",
+                    (env["id"], generation, label, port, proc.pid, started, "starting", log.stem),
                 )
                 row_id = int(cur.lastrowid or 0)
             workers.append(_Worker(port=port, proc=proc, started=started, log=log, row_id=row_id))
@@ -191,3 +198,66 @@ class Workers(PlatformBase):
                 _sandbox.kill(proc.pid, _sandbox.start_time(proc.pid) or 0, grace=1)
         raise ProviderError(f"the proxy of environment {env_id} could not start: {self._tail(log)}", provider=PROVIDER)
 
+    # ------------------------------------------------------------ logs
+    def _log_dir(self, env_id: str) -> Path:
+        return self.root / "envs" / env_id / "logs"
+
+    @staticmethod
+    def instance_id(env_id: str, name: str) -> str:
+        """The neutral id of a worker: ``<environment id>-<generation>-<index>``."""
+        return f"{env_id}-{name}"
+
+    def _worker_logs(self, env_id: str, rows: list[sqlite3.Row]) -> list[tuple[str, Path]]:
+        """``(instance id, log file)`` of worker rows that recorded their log's name."""
+        return [(self.instance_id(env_id, r["name"]), self._log_dir(env_id) / f"{r['name']}.log") for r in rows if r["name"]]
+
+
+def _open_log(path: Path) -> int | None:
+    """A read descriptor of ``path``, or ``None`` when it is missing or a symbolic link (never followed)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        with mapped("read instance log"):
+            raise
+
+
+def read_tail(path: Path, lines: int, *, limit: int = LOG_READ_LIMIT) -> str:
+    """The last ``lines`` lines of ``path`` (read from its end, at most ``limit`` bytes; ``""`` if missing).
+
+    The file is opened without following a symbolic link.
+    """
+    fd = _open_log(path)
+    if fd is None:
+        return ""
+    with mapped("read instance log"), os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return ""
+        end = fh.seek(0, os.SEEK_END)
+        data = b""
+        pos = end
+        while pos > 0 and data.count(b"\n") <= lines and end - pos < limit:
+            step = min(LOG_BLOCK, pos, limit - (end - pos))
+            pos -= step
+            fh.seek(pos)
+            data = fh.read(step) + data
+    text = data.decode("utf-8", "replace")
+    kept = text.splitlines(keepends=True)[-lines:]
+    if kept and not kept[-1].endswith("\n"):
+        kept[-1] += "\n"
+    return "".join(kept)
+
+
+def copy_log(path: Path, zf: zipfile.ZipFile, arcname: str) -> None:
+    """Add the regular file ``path`` to ``zf`` as ``arcname`` (not following a link; missing files are skipped)."""
+    fd = _open_log(path)
+    if fd is None:
+        return
+    with mapped("read instance log"), os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return
+        with zf.open(arcname, "w", force_zip64=True) as out:
+            shutil.copyfileobj(fh, out, LOG_BLOCK)
