@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from collections.abc import Callable
 
 import click
 
-from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one
+from cloudkit.cli._common import CloudkitGroup, get_cloud, render, render_one, state, to_row
 from cloudkit.errors import InvalidInput
 from cloudkit.models.platform import Environment, EnvironmentSettings, Event
 from cloudkit.services.platform import PlatformService
@@ -15,16 +17,23 @@ from cloudkit.services.platform import PlatformService
 ENV_COLUMNS = ["id", "name", "application", "status", "health", "version", "url"]
 
 
-def _settings(env_vars: tuple[str, ...], instances: int | None) -> EnvironmentSettings | None:
-    if not env_vars and instances is None:
+def _settings(env_vars: tuple[str, ...], instances: int | None, instance_type: str | None = None,
+              options: tuple[str, ...] = ()) -> EnvironmentSettings | None:
+    if not env_vars and instances is None and instance_type is None and not options:
         return None
+    return EnvironmentSettings(env_vars=_pairs(env_vars, "--env"), instance_count=instances, instance_type=instance_type,
+                               options=_pairs(options, "--option"))
+
+
+def _pairs(items: tuple[str, ...], flag: str) -> dict[str, str]:
+    """``NAME=VALUE`` items as a dict (split at the first ``=``)."""
     pairs: dict[str, str] = {}
-    for item in env_vars:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidInput("--env", f"{item!r} must be NAME=VALUE")
+            raise InvalidInput(flag, f"{item!r} must be NAME=VALUE")
         pairs[key] = value
-    return EnvironmentSettings(env_vars=pairs, instance_count=instances)
+    return pairs
 
 
 def follow(platform: PlatformService, environment: str, on_event: Callable[[Event], None], *,
@@ -140,15 +149,57 @@ def deploy(environment: str, version: str) -> None:
 @click.argument("environment")
 @click.option("--env", "env_vars", multiple=True, metavar="NAME=VALUE", help="Environment variable (repeatable).")
 @click.option("--instances", type=int, help="How many instances run the version.")
-def settings_cmd(environment: str, env_vars: tuple[str, ...], instances: int | None) -> None:
+@click.option("--instance-type", help="Instance type (local: a compute instance type such as local.small).")
+@click.option("--option", "options", multiple=True, metavar="NAMESPACE:OPTION=VALUE",
+              help="Any provider option, e.g. aws:autoscaling:asg:MaxSize=4 (repeatable).")
+def settings_cmd(environment: str, env_vars: tuple[str, ...], instances: int | None, instance_type: str | None,
+                 options: tuple[str, ...]) -> None:
     """Show ENVIRONMENT's settings, or change them (a zero-downtime rolling update)."""
     platform = get_cloud().platform
-    new = _settings(env_vars, instances)
+    new = _settings(env_vars, instances, instance_type, options)
     if new is not None:
         seen = len(list(platform.events(environment=environment)))
         platform.update_settings(environment, new, wait=False)
-        follow(platform, environment, _print_event, seen=seen)
+        env = follow(platform, environment, _print_event, seen=seen)
+        failed = [e for e in list(platform.events(environment=env.id))[seen:] if e.severity == "ERROR"]
+        if failed:
+            raise SystemExit(1)
     render_one(platform.get_settings(environment))
+
+
+@group.command("rebuild")
+@click.argument("environment")
+def rebuild(environment: str) -> None:
+    """Replace every instance of ENVIRONMENT with a fresh copy of its version and settings, printing its events."""
+    platform = get_cloud().platform
+    seen = len(list(platform.events(environment=environment)))
+    platform.rebuild(environment, wait=False)
+    render_one(follow(platform, environment, _print_event, seen=seen))
+
+
+@group.command("logs")
+@click.argument("environment")
+@click.option("--tail", type=int, default=100, show_default=True, help="Lines per instance.")
+@click.option("--bundle", "bundle", type=click.Path(dir_okay=False, writable=True),
+              help="Write every log file of every instance to this zip file instead.")
+def logs(environment: str, tail: int, bundle: str | None) -> None:
+    """The last lines of each instance's logs (or, with --bundle, all of them as a zip)."""
+    platform = get_cloud().platform
+    if bundle is not None:
+        data = platform.log_bundle(environment)
+        target = Path(bundle)
+        part = target.with_name(target.name + ".part")
+        part.write_bytes(data)
+        part.replace(target)
+        click.echo(f"wrote {len(data)} bytes to {target}")
+        return
+    found = platform.logs(environment, tail=tail)
+    if state().output == "json":
+        render(found, ["instance", "timestamp", "text"], title="logs")
+        return
+    for item in found:
+        click.echo(f"==== {item.instance} ({item.timestamp:%Y-%m-%d %H:%M:%S} UTC) ====")
+        click.echo(item.text, nl=False)
 
 
 @group.command("list")
@@ -174,8 +225,15 @@ def status(environment: str) -> None:
 @click.option("--timeout", type=float, default=900, show_default=True)
 def events(application: str | None, environment: str | None, follow_: bool, timeout: float) -> None:
     """Events, oldest first."""
-    for event in get_cloud().platform.events(application=application, environment=environment, follow=follow_,
-                                             timeout=timeout):
+    found = get_cloud().platform.events(application=application, environment=environment, follow=follow_, timeout=timeout)
+    if state().output == "json":
+        if follow_:  # one JSON document per line as they arrive
+            for event in found:
+                click.echo(json.dumps(to_row(event), default=str))
+            return
+        render(found, ["timestamp", "severity", "message", "application", "environment", "version"], title="events")
+        return
+    for event in found:
         _print_event(event)
 
 

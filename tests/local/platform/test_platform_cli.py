@@ -49,3 +49,52 @@ def test_platform_cli_create_deploy_events_status_terminate(tmp_path: Path) -> N
     ck("platform", "delete-app", "cli-app")
     missing = runner.invoke(main, [*base, "platform", "status", "nope"])
     assert missing.exit_code != 0 and "NotFound" in missing.output
+
+
+def test_platform_cli_logs_rebuild_settings_json_events(tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["--set", f"root={tmp_path / 'root'}"]
+
+    def ck(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, [*base, *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "application.py").write_text(
+        "print('worker up', flush=True)\n"
+        "def application(environ, start_response):\n"
+        "    print('hit', environ['PATH_INFO'], flush=True)\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'ok']\n")
+    ck("platform", "create-app", "cli-logs")
+    ck("platform", "upload", "cli-logs", "v1", str(app))
+    ck("platform", "create", "cli-logs", "cli-logs-env", "--version", "v1", "--stack", "python")
+    url = json.loads(ck("-o", "json", "platform", "status", "cli-logs-env"))["url"]
+    requests.get(url + "one", timeout=10)
+    out = ck("platform", "logs", "cli-logs-env", "--tail", "1")
+    assert out.startswith("==== ") and out.rstrip().endswith("hit /one")
+    (entry,) = json.loads(ck("-o", "json", "platform", "logs", "cli-logs-env", "--tail", "3"))
+    assert entry["text"].splitlines()[-1] == "hit /one" and entry["instance"]
+    bundle = tmp_path / "logs.zip"
+    assert "wrote" in ck("platform", "logs", "cli-logs-env", "--bundle", str(bundle))
+    assert bundle.stat().st_size > 0 and not (tmp_path / "logs.zip.part").exists()
+
+    out = ck("platform", "settings", "cli-logs-env", "--instance-type", "local.small", "--option", "cloudkit:deploy:DrainSeconds=0")
+    assert "local.small" in out and "DrainSeconds" in out
+    settings = json.loads(ck("-o", "json", "platform", "settings", "cli-logs-env"))
+    assert settings["instance_type"] == "local.small" and settings["options"]["cloudkit:deploy:DrainSeconds"] == "0"
+    bad = runner.invoke(main, [*base, "platform", "settings", "cli-logs-env", "--option", "novalue"])
+    assert bad.exit_code != 0 and "--option" in bad.output
+
+    out = ck("platform", "rebuild", "cli-logs-env")
+    assert "rebuildEnvironment is starting" in out and "Rebuild completed successfully" in out
+
+    events = json.loads(ck("-o", "json", "platform", "events", "--env", "cli-logs-env"))
+    assert isinstance(events, list) and events
+    assert {"timestamp", "severity", "message", "environment"} <= set(events[0])
+    ck("platform", "terminate", "cli-logs-env")
+    after = json.loads(ck("-o", "json", "platform", "events", "--env", "cli-logs-env"))  # found by name once terminated
+    assert after[-1]["message"].startswith("terminateEnvironment completed successfully")
+    ck("platform", "delete-app", "cli-logs")

@@ -412,7 +412,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
                 timeout: float) -> Iterator[Event]:
         env_name = None
         if environment is not None:
-            env_name = self._env_row(environment)["name"]
+            env_name = self._env_row(environment, include_terminated=True)["name"]
         last = 0
 
         def fetch() -> Iterator[Event]:

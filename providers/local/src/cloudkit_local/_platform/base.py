@@ -212,11 +212,14 @@ class PlatformBase:
             raise NotFound(f"version {label!r} of application {application!r} does not exist", provider=PROVIDER)
         return rows[0]
 
-    def _env_row(self, ref: str) -> sqlite3.Row:
+    def _env_row(self, ref: str, *, include_terminated: bool = False) -> sqlite3.Row:
+        """An environment by id, else the live one of that name (else, when asked, the newest terminated one)."""
         rows = self.db.query("SELECT * FROM environments WHERE id = ?", (ref,))
         if not rows:
             rows = self.db.query("SELECT * FROM environments WHERE name = ? AND status != 'terminated' "
                                  "ORDER BY created_at DESC", (ref,))
+        if not rows and include_terminated:
+            rows = self.db.query("SELECT * FROM environments WHERE name = ? ORDER BY created_at DESC, rowid DESC", (ref,))
         if not rows:
             raise NotFound(f"environment {ref!r} does not exist", provider=PROVIDER)
         return rows[0]
