@@ -247,3 +247,44 @@ def test_busy_environment_and_deployed_version_errors_are_conflicts(aws_cloud: c
         p.eb.delete_application_version(ApplicationName="busy", VersionLabel="v2")
     assert p.get_environment(env).status == "ready"  # the deploy finished in the meantime
     assert p.deploy(env, "v1").version == "v1"
+
+
+def test_logs_bundle_and_rebuild(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    p = aws_cloud.platform
+    app = p.create_application("logs")
+    p.create_version(app, "v1", source=_zip({"app.py": "1"}))
+    env = p.create_environment(app, "logs-env", version="v1", stack="python", settings=EnvironmentSettings(instance_count=2))
+
+    logs = p.logs(env, tail=3)
+    assert len(logs) == 2 and all(item.instance.startswith("i-") for item in logs)
+    assert [item.instance for item in logs] == sorted(item.instance for item in logs)
+    for item in logs:
+        assert len(item.lines) == 3 and item.text.endswith("\n")
+        assert item.lines[-2].endswith("web[1]: createEnvironment completed successfully.")
+        assert item.lines[-1].endswith("web[1]: requestEnvironmentInfo is starting.")
+        assert item.timestamp.tzinfo is not None and "Message" not in item.extra  # the URL is not kept
+    assert h.recorded_requests(aws_cassette, action="RequestEnvironmentInfo") == 1
+    assert h.recorded_requests(aws_cassette, method="GET", path="/elasticbeanstalk-") == 2  # one download per instance
+    whole = p.logs(env.name, tail=10_000)
+    assert {item.instance for item in whole} == {item.instance for item in logs}
+    assert any(line == "/var/log/eb-engine.log" for line in whole[0].lines)
+
+    bundle = zipfile.ZipFile(io.BytesIO(p.log_bundle(env)))
+    assert sorted(bundle.namelist()) == sorted(f"{item.instance}/{path}" for item in logs
+                                               for path in ("var/log/eb-engine.log", "var/log/web.stdout.log"))
+
+    rebuilt = p.rebuild(env)
+    assert (rebuilt.status, rebuilt.version, rebuilt.url) == ("ready", "v1", env.url)
+    messages = [e.message for e in p.events(environment=env)]
+    assert messages.index("rebuildEnvironment is starting.") < messages.index("rebuildEnvironment completed successfully.")
+    after = p.logs(env, tail=1)
+    assert not {item.instance for item in after} & {item.instance for item in logs}, "every instance was replaced"
+
+    with pytest.raises(errors.InvalidInput) as bad:
+        p.logs(env, tail=0)
+    assert bad.value.field == "tail"
+    p.terminate_environment(env)
+    with pytest.raises(errors.NotFound):
+        p.logs(env)
+    with pytest.raises(errors.NotFound):
+        p.rebuild(env)

@@ -19,9 +19,14 @@
 
 from __future__ import annotations
 
+import http.client
+import io
 import os
 import re
 import tempfile
+import time
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudkit import validation as v
-from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ProviderError
+from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ProviderError, Timeout
 from cloudkit.models.platform import (
     Application,
     AppVersion,
@@ -37,6 +42,7 @@ from cloudkit.models.platform import (
     Environment,
     EnvironmentSettings,
     Event,
+    InstanceLog,
     Stack,
 )
 from cloudkit.provider import follow as follow_events
@@ -58,6 +64,8 @@ _STATUS = {
     "LinkingFrom": "updating",
     "LinkingTo": "updating",
 }
+#: The most bytes downloaded for one instance's log sample.
+MAX_LOG_BYTES = 256 * 1024 * 1024
 _LIVE = ("Launching", "Updating", "Ready", "Aborting", "LinkingFrom", "LinkingTo")
 
 
@@ -407,6 +415,81 @@ class AwsPlatform(AwsErrors, PlatformService):
             return _environment(result)
         self._wait("environment_terminated", op, timeout, d["EnvironmentId"])
         return _environment(self._describe_env(d["EnvironmentId"], op))
+
+    def _rebuild(self, env: str, wait: bool, timeout: float) -> Environment:
+        op = "platform.rebuild"
+        d = self._live_env(env, op)
+        with mapped(op):
+            self.eb.rebuild_environment(EnvironmentId=d["EnvironmentId"])
+        if wait:
+            self._wait("environment_updated", op, timeout, d["EnvironmentId"])
+        return _environment(self._describe_env(d["EnvironmentId"], op))
+
+    # ------------------------------------------------------------------ logs
+    def _environment_info(self, env: str, info_type: str, op: str, timeout: float) -> list[dict[str, Any]]:
+        """Ask every instance for its logs (``RequestEnvironmentInfo``) and wait for the new samples."""
+        env_id = self._live_env(env, op)["EnvironmentId"]
+        with mapped(op):
+            before = self.eb.retrieve_environment_info(EnvironmentId=env_id, InfoType=info_type)["EnvironmentInfo"]
+            old = {(i.get("Ec2InstanceId"), i.get("Message")) for i in before}
+            self.eb.request_environment_info(EnvironmentId=env_id, InfoType=info_type)
+        deadline = time.monotonic() + timeout
+        while True:
+            with mapped(op):
+                found = self.eb.retrieve_environment_info(EnvironmentId=env_id, InfoType=info_type)["EnvironmentInfo"]
+            fresh = [dict(i) for i in found if (i.get("Ec2InstanceId"), i.get("Message")) not in old]
+            if fresh:
+                newest: dict[str, dict[str, Any]] = {}
+                for item in sorted(fresh, key=lambda i: i.get("SampleTimestamp") or datetime.min.replace(tzinfo=UTC)):
+                    newest[str(item.get("Ec2InstanceId"))] = item
+                return [newest[k] for k in sorted(newest)]
+            if time.monotonic() >= deadline:
+                raise Timeout(f"{op}: the instances did not deliver their logs within {timeout:g}s", provider=PROVIDER)
+            time.sleep(self._poll)
+
+    def _download(self, url: str, op: str) -> bytes:
+        """The body at a log URL Elastic Beanstalk handed out (a presigned S3 URL), at most ``MAX_LOG_BYTES``."""
+        if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+            raise ProviderError(f"{op}: Elastic Beanstalk returned a log location that is not a URL", provider=PROVIDER)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                data = bytes(resp.read(MAX_LOG_BYTES + 1))
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProviderError(f"{op}: could not download the logs ({type(exc).__name__})", provider=PROVIDER) from None
+        if len(data) > MAX_LOG_BYTES:
+            raise ProviderError(f"{op}: the logs are larger than {MAX_LOG_BYTES} bytes", provider=PROVIDER)
+        return data
+
+    def _logs(self, env: str, tail: int, timeout: float) -> list[InstanceLog]:
+        op = "platform.logs"
+        out = []
+        for item in self._environment_info(env, "tail", op, timeout):
+            text = self._download(str(item["Message"]), op).decode("utf-8", "replace")
+            lines = text.splitlines(keepends=True)[-tail:]
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+            out.append(InstanceLog(instance=str(item["Ec2InstanceId"]), text="".join(lines),
+                                   timestamp=item.get("SampleTimestamp") or datetime.now(UTC),
+                                   extra={k: val for k, val in item.items() if k != "Message"}))
+        return out
+
+    def _log_bundle(self, env: str, timeout: float) -> bytes:
+        op = "platform.log_bundle"
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+            for item in self._environment_info(env, "bundle", op, timeout):
+                instance = str(item["Ec2InstanceId"])
+                data = self._download(str(item["Message"]), op)
+                try:
+                    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                        for info in zf.infolist():
+                            name = info.filename.lstrip("/")
+                            if info.is_dir() or ".." in Path(name).parts:
+                                continue
+                            out.writestr(f"{instance}/{name}", zf.read(info))
+                except zipfile.BadZipFile:
+                    raise ProviderError(f"{op}: the log bundle of {instance} is not a zip archive", provider=PROVIDER) from None
+        return buf.getvalue()
 
     # ------------------------------------------------------------------ templates
     def _template(self, application: str, d: Mapping[str, Any]) -> ConfigurationTemplate:
