@@ -29,7 +29,7 @@ import pytest
 
 from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
-from cloudkit.models.platform import EnvironmentSettings
+from cloudkit.models.platform import EnvironmentSettings, InstanceLog
 from cloudkit.services.platform import PlatformService
 from cloudkit.testing.helpers import Conformance, requires, unique_name
 
@@ -210,6 +210,33 @@ class PlatformConformance(Conformance):
         platform.delete_template(app, "saved")
         assert "saved" not in {t.name for t in platform.list_templates(app)}
 
+    def test_logs_and_rebuild(self, cloudkit_cloud: Cloud, platform: PlatformService, app: str) -> None:
+        requires(cloudkit_cloud, "platform", "create_version", "create_environment", "logs", "log_bundle", "rebuild",
+                 "terminate_environment")
+        platform.create_version(app, "v1", source=sample_app("logged"))
+        env = platform.create_environment(app, unique_name("logs"), version="v1", stack=self._stack(platform),
+                                          settings=EnvironmentSettings(instance_count=1))
+        logs = platform.logs(env, tail=5)
+        assert logs and all(isinstance(item, InstanceLog) for item in logs)
+        for item in logs:
+            assert item.instance and len(item.lines) <= 5
+            assert item.text == "" or item.text.endswith("\n")
+        assert {i.instance for i in platform.logs(env.id, tail=5)} == {i.instance for i in logs}
+        with zipfile.ZipFile(io.BytesIO(platform.log_bundle(env.name))) as bundle:
+            names = bundle.namelist()
+        assert names and {n.split("/", 1)[0] for n in names} >= {i.instance for i in logs}
+
+        rebuilt = platform.rebuild(env)
+        assert (rebuilt.id, rebuilt.status, rebuilt.version, rebuilt.url) == (env.id, "ready", "v1", env.url)
+        assert platform.rebuild(env.id).status == "ready"
+        if self.serves_http:
+            assert fetch(str(env.url)) == "logged greeting=none\n"
+        platform.terminate_environment(env)
+        with pytest.raises(NotFound):
+            platform.logs(env.id)
+        with pytest.raises(NotFound):
+            platform.rebuild(env.id)
+
     def test_missing_things(self, cloudkit_cloud: Cloud, platform: PlatformService, app: str) -> None:
         requires(cloudkit_cloud, "platform", "get_environment", "create_environment")
         with pytest.raises(NotFound):
@@ -235,3 +262,9 @@ class PlatformConformance(Conformance):
         with pytest.raises(InvalidInput, match="instance_count"):
             platform.create_environment("app", "good-env", version="v1", stack="python",
                                         settings=EnvironmentSettings(instance_count=0))
+        with pytest.raises(InvalidInput, match="tail"):
+            platform.logs("good-env", tail=0)
+        with pytest.raises(InvalidInput, match="tail"):
+            platform.logs("good-env", tail=10_001)
+        with pytest.raises(InvalidInput, match="environment"):
+            platform.rebuild("")
