@@ -46,8 +46,15 @@ def _settings(value: object, field: str = "settings") -> EnvironmentSettings | N
         if not isinstance(val, str):
             raise InvalidInput(f"{field}.env_vars[{name!r}]", "must be a string")
         v.unicode_text(f"{field}.env_vars[{name!r}]", val)
-    if value.instance_count is not None:
-        v.int_range(f"{field}.instance_count", value.instance_count, 1, 100)
+    for name in ("instance_count", "min_instances", "max_instances"):
+        if getattr(value, name) is not None:
+            v.int_range(f"{field}.{name}", getattr(value, name), 1, 100)
+    count, low, high = value.instance_count, value.min_instances, value.max_instances
+    if count is not None and low is not None and count != low:
+        raise InvalidInput(f"{field}.instance_count", f"must equal min_instances when both are given (got {count} and {low})")
+    low = low if low is not None else count
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"{field}.max_instances", f"must not be less than min_instances (got {high} < {low})")
     for key, val in value.options.items():
         if not isinstance(key, str) or key.count(":") < 1:
             raise InvalidInput(f"{field}.options", f"{key!r} must be 'namespace:option'")

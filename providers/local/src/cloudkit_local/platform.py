@@ -110,6 +110,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         if self._storage_cloud is not None:
             self._storage_cloud.close()
             self._storage_cloud = None
+        self._close_notifier()
         self.db.close()
 
     # ================================================================ applications
@@ -222,7 +223,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
     # ================================================================ environments
     def _create_environment(self, application: str, name: str, **kw: Any) -> Environment:
         label: str = kw["version"]
-        _check_settings(kw.get("settings"))
+        given = _check_settings(kw.get("settings"))
         stack: str | None = kw.get("stack")
         template: str | None = kw.get("template")
         settings = EnvironmentSettings()
@@ -234,7 +235,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
             stack = stack or rows[0]["stack"]
         if stack not in STACKS:
             raise InvalidInput("stack", f"must be one of {', '.join(STACKS)} (got {stack!r})")
-        settings = _merge(settings, kw.get("settings"))
+        settings = _merge(settings, given)
         self._app_row(application)
         self._version_row(application, label)
         env_id = "e-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
@@ -250,6 +251,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         self._event(f"createEnvironment is starting for {name} (stack {stack})", application=application,
                     environment=name, version=label)
         try:
+            self._sync_notifications(env_id, name, application, settings)
             port, pid, started, routes = self._start_proxy(env_id, None)
         except CloudkitError:
             with self._tx() as conn:
@@ -284,12 +286,19 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         return self._run(row["id"], label, _settings_from(row["settings"]), wait, timeout, "Deployment")
 
     def _update_settings(self, env: str, settings: EnvironmentSettings, wait: bool, timeout: float) -> Environment:
-        _check_settings(settings)
+        given = _check_settings(settings)
         row = self._env_row(env)
         if not row["version"]:
             raise Conflict(f"environment {row['name']} runs no version yet; deploy one first", provider=PROVIDER)
+        merged = _merge(_settings_from(row["settings"]), given)
         row = self._claim(row["id"], ("ready",), "updating")
-        merged = _merge(_settings_from(row["settings"]), settings)
+        try:
+            self._sync_notifications(row["id"], row["name"], row["application"], merged)
+        except BaseException:
+            with self._tx() as conn:
+                conn.execute("UPDATE environments SET status = 'ready', busy_pid = NULL, busy_start = NULL WHERE id = ?",
+                             (row["id"],))
+            raise
         self._event("Environment update is starting: applying new settings", application=row["application"],
                     environment=row["name"], version=row["version"])
         return self._run(row["id"], row["version"], merged, wait, timeout, "Configuration update")
@@ -334,6 +343,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         shutil.rmtree(self.root / "envs" / row["id"] / "releases", ignore_errors=True)
         self._event(f"terminateEnvironment completed successfully for {row['name']}", application=row["application"],
                     environment=row["name"])
+        self._drop_topic(row["id"])
         return self._environment(self._env_row(row["id"]))
 
     def _live_env_row(self, env: str, what: str) -> sqlite3.Row:
@@ -385,7 +395,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
             stack = stack or env["stack"]
         if stack not in STACKS:
             raise InvalidInput("stack", f"must be one of {', '.join(STACKS)} (got {stack!r})")
-        merged = _merge(base, settings)
+        merged = _merge(base, _check_settings(settings))
         try:
             with self._tx() as conn:
                 conn.execute("INSERT INTO templates (application, name, stack, settings, description, created_at) "

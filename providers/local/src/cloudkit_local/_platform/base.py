@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from cloudkit.errors import InvalidInput, NotFound
 from cloudkit.models.platform import (
     Environment,
@@ -79,6 +81,15 @@ CREATE TABLE IF NOT EXISTS workers (
     state TEXT NOT NULL,
     name TEXT
 );
+CREATE TABLE IF NOT EXISTS env_topics (
+    env_id TEXT PRIMARY KEY,
+    env_name TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    subscription_id TEXT,
+    protocol TEXT,
+    endpoint TEXT,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts TEXT NOT NULL,
@@ -100,6 +111,18 @@ STACKS = {
 HEALTH_PATH_OPTION = "aws:elasticbeanstalk:application:Application Healthcheck URL"
 HEALTH_TIMEOUT_OPTION = "cloudkit:health:Timeout"
 DRAIN_OPTION = "cloudkit:deploy:DrainSeconds"
+MIN_SIZE_OPTION = "aws:autoscaling:asg:MinSize"
+MAX_SIZE_OPTION = "aws:autoscaling:asg:MaxSize"
+KEY_PAIR_OPTION = "aws:autoscaling:launchconfiguration:EC2KeyName"
+NOTIFY_ENDPOINT_OPTION = "aws:elasticbeanstalk:sns:topics:Notification Endpoint"
+NOTIFY_PROTOCOL_OPTION = "aws:elasticbeanstalk:sns:topics:Notification Protocol"
+NOTIFY_PROTOCOLS = ("email", "http", "https", "sms", "queue")
+LOAD_BALANCER_PREFIXES = ("aws:elb:", "aws:elbv2:")
+#: The options the local provider applies (``aws:autoscaling:asg`` sizes become the neutral range).
+HONOURED_OPTIONS = frozenset({"aws:elasticbeanstalk:application:Application Healthcheck URL", "cloudkit:health:Timeout",
+                              "cloudkit:deploy:DrainSeconds", NOTIFY_ENDPOINT_OPTION, NOTIFY_PROTOCOL_OPTION})
+#: Options whose empty value removes them.
+CLEARABLE_OPTIONS = frozenset({NOTIFY_ENDPOINT_OPTION, HEALTH_PATH_OPTION})
 DEFAULT_HEALTH_TIMEOUT = 30.0
 DEFAULT_DRAIN = 1.0
 
@@ -119,44 +142,106 @@ def _settings_json(settings: EnvironmentSettings) -> str:
         "instance_count": settings.instance_count,
         "instance_type": settings.instance_type,
         "options": dict(settings.options),
+        "min_instances": settings.min_instances,
+        "max_instances": settings.max_instances,
     })
 
 
 def _settings_from(text: str) -> EnvironmentSettings:
+    """Stored settings in their read-back form: the range filled (1 to 1 when never set), ``instance_count`` its minimum."""
     data = json.loads(text)
-    return EnvironmentSettings(env_vars=data["env_vars"], instance_count=data["instance_count"],
-                               instance_type=data["instance_type"], options=data["options"])
+    low = data.get("min_instances") or data["instance_count"] or 1
+    high = data.get("max_instances") or max(low, data["instance_count"] or 1)
+    return EnvironmentSettings(env_vars=data["env_vars"], instance_type=data["instance_type"],
+                               options=data["options"]).with_scaling(low, high)
 
 
-def _merge(base: EnvironmentSettings, new: EnvironmentSettings | None) -> EnvironmentSettings:
+def _merge(base: EnvironmentSettings, new: EnvironmentSettings | None, field: str = "settings") -> EnvironmentSettings:
+    """``new`` laid over ``base`` (what ``new`` leaves out stays); the merged range is checked."""
     if new is None:
         return base
-    return EnvironmentSettings(
+    low, high = new.scaling()
+    low = low if low is not None else base.min_instances
+    high = high if high is not None else base.max_instances
+    if low is None and high is not None:
+        low = 1
+    if low is not None and high is not None and low > high:
+        name = "max_instances" if new.max_instances is not None or new.min_instances is None else "min_instances"
+        raise InvalidInput(f"{field}.{name}", f"would leave min_instances {low} above max_instances {high}")
+    merged = EnvironmentSettings(
         env_vars={**base.env_vars, **new.env_vars},
-        instance_count=new.instance_count if new.instance_count is not None else base.instance_count,
         instance_type=new.instance_type if new.instance_type is not None else base.instance_type,
-        options={**base.options, **new.options},
+        options={k: val for k, val in {**base.options, **new.options}.items() if val != "" or k not in CLEARABLE_OPTIONS},
     )
+    return merged.with_scaling(low, high) if low is not None else merged
 
 
-def _check_settings(settings: EnvironmentSettings | None) -> None:
-    """Provider rules on settings: a known instance type and numeric deploy options."""
+def _seconds(settings: EnvironmentSettings, key: str) -> None:
+    try:
+        value = float(settings.options[key])
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 3600:
+        raise InvalidInput(f"settings.options[{key!r}]", "must be a number of seconds from 0 to 3600")
+
+
+def _check_settings(settings: EnvironmentSettings | None) -> EnvironmentSettings | None:
+    """Provider rules on settings; returns them with the autoscaling options moved into the neutral range.
+
+    Every option either takes effect on local or is refused here, naming the option: see :data:`HONOURED_OPTIONS`.
+    """
     if settings is None:
-        return
+        return None
+    from cloudkit import validation as v
     from cloudkit_local.compute import INSTANCE_TYPES
 
     if settings.instance_type is not None and settings.instance_type not in INSTANCE_TYPES:
         raise InvalidInput("settings.instance_type", f"must be one of {', '.join(INSTANCE_TYPES)}")
+    options = dict(settings.options)
+    scaling: dict[str, int] = {}
+    for key, name in ((MIN_SIZE_OPTION, "min_instances"), (MAX_SIZE_OPTION, "max_instances")):
+        if key in options:
+            text = options.pop(key)
+            if not text.isdigit() or not 1 <= int(text) <= 100:
+                raise InvalidInput(f"settings.options[{key!r}]", f"must be a whole number from 1 to 100 (got {text!r})")
+            given = getattr(settings, name)
+            if given is not None and given != int(text):
+                raise InvalidInput(f"settings.options[{key!r}]", f"disagrees with settings.{name} ({given})")
+            scaling[name] = int(text)
+    for key in options:
+        field = f"settings.options[{key!r}]"
+        if key == KEY_PAIR_OPTION:
+            raise InvalidInput(field, "cannot be used on the local provider: its instances are processes on this machine, "
+                                      "with no SSH server to log in to (leave the key pair out)")
+        if key.startswith(LOAD_BALANCER_PREFIXES):
+            raise InvalidInput(field, "is not supported on the local provider yet: the environment's front proxy keeps the "
+                                      "port it was created with (listener settings move to the loadbalancer family)")
+        if key not in HONOURED_OPTIONS:
+            raise InvalidInput(field, "is not an option the local provider can honour; it honours "
+                                      + ", ".join(repr(k) for k in sorted(HONOURED_OPTIONS)))
     for key in (HEALTH_TIMEOUT_OPTION, DRAIN_OPTION):
-        if key in settings.options:
-            try:
-                value = float(settings.options[key])
-            except ValueError:
-                value = -1
-            if not 0 <= value <= 3600:
-                raise InvalidInput(f"settings.options[{key!r}]", "must be a number of seconds from 0 to 3600")
-
-
+        if key in options:
+            _seconds(settings, key)
+    path = options.get(HEALTH_PATH_OPTION)
+    if path is not None and path != "" and (not path.startswith("/") or any(c.isspace() or ord(c) < 32 for c in path)):
+        raise InvalidInput(f"settings.options[{HEALTH_PATH_OPTION!r}]", "must be a path starting with '/' without spaces")
+    protocol = options.get(NOTIFY_PROTOCOL_OPTION, "email")
+    if protocol not in NOTIFY_PROTOCOLS:
+        raise InvalidInput(f"settings.options[{NOTIFY_PROTOCOL_OPTION!r}]", f"must be one of {', '.join(NOTIFY_PROTOCOLS)}")
+    endpoint = options.get(NOTIFY_ENDPOINT_OPTION)
+    if endpoint:
+        try:
+            v.endpoint(protocol, endpoint)
+        except InvalidInput as exc:
+            raise InvalidInput(f"settings.options[{NOTIFY_ENDPOINT_OPTION!r}]", exc.rule) from None
+    if not scaling and options == dict(settings.options):
+        return settings
+    low = scaling.get("min_instances", settings.min_instances)
+    high = scaling.get("max_instances", settings.max_instances)
+    count = settings.instance_count if low is None else low
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"settings.options[{MAX_SIZE_OPTION!r}]", f"must not be less than the minimum (got {high} < {low})")
+    return attrs.evolve(settings, options=options, instance_count=count, min_instances=low, max_instances=high)
 
 
 def migrate(db: Database) -> None:
@@ -187,6 +272,9 @@ class PlatformBase:
         def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
             ...
 
+        def _publish_event(self, environment: str, severity: str, message: str) -> None:
+            ...
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A metadata transaction whose sqlite3 errors surface as cloudkit errors."""
@@ -198,6 +286,8 @@ class PlatformBase:
         with self._tx() as conn:
             conn.execute("INSERT INTO events (ts, severity, message, application, environment, version) VALUES (?,?,?,?,?,?)",
                          (_now(), severity, message, application, environment, version))
+        if environment is not None:
+            self._publish_event(environment, severity, message)
 
 
     def _app_row(self, name: str) -> sqlite3.Row:

@@ -24,6 +24,7 @@ from cloudkit_local._platform.base import (
     _settings_json,
 )
 from cloudkit_local._platform.bundles import Bundles
+from cloudkit_local._platform.notify import Notifications
 from cloudkit_local._platform.workers import DeployFailed, Workers, _Worker
 from cloudkit_local.errors import PROVIDER
 
@@ -34,7 +35,7 @@ class DeployTimeout(Timeout):
 
 
 
-class Rollout(Workers, Bundles):
+class Rollout(Workers, Bundles, Notifications):
     """Rolling a version (with settings) out to an environment, and repairing environments on open."""
 
     def _claim(self, env_id: str, statuses: tuple[str, ...], new_status: str) -> sqlite3.Row:
@@ -85,6 +86,11 @@ class Rollout(Workers, Bundles):
             with self._tx() as conn:
                 conn.execute("UPDATE environments SET status = 'ready', health = ?, busy_pid = NULL, busy_start = NULL, "
                              "updated_at = ? WHERE id = ?", ("green" if serving else "red", _now(), env_id))
+            try:  # the subscription follows the settings that stay
+                self._sync_notifications(env_id, name, app, _settings_from(env["settings"]))
+            except CloudkitError as exc:
+                self._event(f"Could not restore the notification subscription: {exc}", severity="WARN",
+                            application=app, environment=name)
             if time.monotonic() >= deadline:
                 raise DeployTimeout(f"{what} of version {label!r} to {name} did not pass its health check within "
                                     f"{timeout:g}s; rolled back, {still}", provider=PROVIDER, code="HealthCheckTimeout")
