@@ -13,7 +13,6 @@ import requests
 import cloudkit
 from cloudkit.errors import InvalidInput
 from cloudkit.models.platform import EnvironmentSettings
-from cloudkit.services.platform import PlatformService
 
 PID_APP = '''import os
 
