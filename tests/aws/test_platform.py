@@ -221,12 +221,18 @@ def test_option_settings_round_trip() -> None:
     options = to_option_settings(s)
     assert {"Namespace": "aws:elasticbeanstalk:command", "OptionName": "Timeout", "Value": "600"} in options
     assert {"Namespace": "aws:elb:listener:80", "OptionName": "ListenerEnabled", "Value": "true"} in options
-    assert from_option_settings(options) == s
+    assert from_option_settings(options) == s.with_scaling(4, 4)
     uneven = from_option_settings([{"Namespace": "aws:autoscaling:asg", "OptionName": "MinSize", "Value": "1"},
                                    {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "4"},
                                    {"Namespace": "aws:x", "OptionName": "NoValue"}])
-    assert uneven.instance_count is None
-    assert dict(uneven.options) == {"aws:autoscaling:asg:MinSize": "1", "aws:autoscaling:asg:MaxSize": "4"}
+    assert (uneven.instance_count, uneven.min_instances, uneven.max_instances) == (1, 1, 4)  # not None: the minimum
+    assert dict(uneven.options) == {}
+    ranged = to_option_settings(EnvironmentSettings(min_instances=2, max_instances=6))
+    assert ranged == [{"Namespace": "aws:autoscaling:asg", "OptionName": "MinSize", "Value": "2"},
+                      {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "6"}]
+    assert to_option_settings(EnvironmentSettings(max_instances=3)) == [
+        {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "3"}]
+    assert from_option_settings(ranged) == EnvironmentSettings(instance_count=2, min_instances=2, max_instances=6)
 
 
 def test_busy_environment_and_deployed_version_errors_are_conflicts(aws_cloud: cloudkit.Cloud) -> None:

@@ -8,8 +8,9 @@
   ``environment_updated`` waiter; launches and terminations use ``environment_exists`` and
   ``environment_terminated``.
 * Neutral :class:`EnvironmentSettings` map to option settings: ``env_vars`` are options of
-  ``aws:elasticbeanstalk:application:environment``; ``instance_count`` sets both ``MinSize`` and
-  ``MaxSize`` of ``aws:autoscaling:asg``; ``instance_type`` is
+  ``aws:elasticbeanstalk:application:environment``; ``min_instances`` / ``max_instances`` are
+  ``MinSize`` / ``MaxSize`` of ``aws:autoscaling:asg`` (``instance_count`` alone sets both, and reads
+  back as ``MinSize``, the number Elastic Beanstalk launches); ``instance_type`` is
   ``aws:autoscaling:launchconfiguration:InstanceType``; every other option is
   ``"namespace:OptionName"`` (the namespace is everything before the last colon).
   ``update_settings`` changes what it names and leaves the rest as it is, as Elastic Beanstalk does.
@@ -80,10 +81,11 @@ def make_service(settings: Mapping[str, Any]) -> AwsPlatform:
 def to_option_settings(settings: EnvironmentSettings) -> list[dict[str, str]]:
     """Elastic Beanstalk ``OptionSettings`` for neutral ``settings``."""
     out = [{"Namespace": ENV_VARS, "OptionName": k, "Value": val} for k, val in sorted(settings.env_vars.items())]
-    if settings.instance_count is not None:
-        count = str(settings.instance_count)
-        out += [{"Namespace": ASG, "OptionName": "MinSize", "Value": count},
-                {"Namespace": ASG, "OptionName": "MaxSize", "Value": count}]
+    low, high = settings.scaling()
+    if low is not None:
+        out.append({"Namespace": ASG, "OptionName": "MinSize", "Value": str(low)})
+    if high is not None:
+        out.append({"Namespace": ASG, "OptionName": "MaxSize", "Value": str(high)})
     if settings.instance_type is not None:
         out.append({"Namespace": LAUNCH, "OptionName": "InstanceType", "Value": settings.instance_type})
     for key, val in sorted(settings.options.items()):
@@ -101,16 +103,18 @@ def from_option_settings(options: list[Mapping[str, Any]]) -> EnvironmentSetting
         values[(item["Namespace"], item["OptionName"])] = str(item["Value"])
     env_vars = {opt: val for (ns, opt), val in values.items() if ns == ENV_VARS}
     lo, hi = values.get((ASG, "MinSize")), values.get((ASG, "MaxSize"))
-    count = int(lo) if lo is not None and lo == hi and lo.isdigit() else None
+    low = int(lo) if lo is not None and lo.isdigit() else None
+    high = int(hi) if hi is not None and hi.isdigit() else None
     itype = values.get((LAUNCH, "InstanceType"))
     rest = {}
     for (ns, opt), val in values.items():
         if ns == ENV_VARS or (ns, opt) == (LAUNCH, "InstanceType"):
             continue
-        if count is not None and (ns, opt) in ((ASG, "MinSize"), (ASG, "MaxSize")):
+        if (ns, opt) == (ASG, "MinSize") and low is not None or (ns, opt) == (ASG, "MaxSize") and high is not None:
             continue
         rest[f"{ns}:{opt}"] = val
-    return EnvironmentSettings(env_vars=env_vars, instance_count=count, instance_type=itype, options=rest)
+    settings = EnvironmentSettings(env_vars=env_vars, instance_type=itype, options=rest)
+    return settings.with_scaling(low, high) if low is not None or high is not None else settings
 
 
 def _environment(d: Mapping[str, Any]) -> Environment:
