@@ -110,7 +110,7 @@ def from_option_settings(options: list[Mapping[str, Any]]) -> EnvironmentSetting
     for (ns, opt), val in values.items():
         if ns == ENV_VARS or (ns, opt) == (LAUNCH, "InstanceType"):
             continue
-        if (ns, opt) == (ASG, "MinSize") and low is not None or (ns, opt) == (ASG, "MaxSize") and high is not None:
+        if ((ns, opt) == (ASG, "MinSize") and low is not None) or ((ns, opt) == (ASG, "MaxSize") and high is not None):
             continue
         rest[f"{ns}:{opt}"] = val
     settings = EnvironmentSettings(env_vars=env_vars, instance_type=itype, options=rest)
