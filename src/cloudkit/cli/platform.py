@@ -18,11 +18,11 @@ ENV_COLUMNS = ["id", "name", "application", "status", "health", "version", "url"
 
 
 def _settings(env_vars: tuple[str, ...], instances: int | None, instance_type: str | None = None,
-              options: tuple[str, ...] = ()) -> EnvironmentSettings | None:
-    if not env_vars and instances is None and instance_type is None and not options:
+              options: tuple[str, ...] = (), low: int | None = None, high: int | None = None) -> EnvironmentSettings | None:
+    if not env_vars and instances is None and instance_type is None and not options and low is None and high is None:
         return None
     return EnvironmentSettings(env_vars=_pairs(env_vars, "--env"), instance_count=instances, instance_type=instance_type,
-                               options=_pairs(options, "--option"))
+                               options=_pairs(options, "--option"), min_instances=low, max_instances=high)
 
 
 def _pairs(items: tuple[str, ...], flag: str) -> dict[str, str]:
@@ -58,6 +58,11 @@ def _print_event(event: Event) -> None:
     colour = {"ERROR": "red", "WARN": "yellow"}.get(event.severity)
     line = f"{event.timestamp:%H:%M:%S} {event.severity:<5} {event.message}"
     click.echo(click.style(line, fg=colour) if colour else line)
+
+
+def _reporter() -> Callable[[Event], None]:
+    """How a command reports events while it waits: text lines, or nothing when the output is JSON (one document)."""
+    return _print_event if state().output != "json" else (lambda event: None)
 
 
 @click.group(cls=CloudkitGroup)
@@ -128,7 +133,7 @@ def create(application: str, name: str, version: str, stack: str | None, templat
     platform = get_cloud().platform
     env = platform.create_environment(application, name, version=version, stack=stack, template=template,
                                       settings=_settings(env_vars, instances), wait=False)
-    render_one(follow(platform, env.id, _print_event))
+    render_one(follow(platform, env.id, _reporter()))
 
 
 @group.command("deploy")
@@ -139,7 +144,7 @@ def deploy(environment: str, version: str) -> None:
     platform = get_cloud().platform
     seen = len(list(platform.events(environment=environment)))
     platform.deploy(environment, version, wait=False)
-    env = follow(platform, environment, _print_event, seen=seen)
+    env = follow(platform, environment, _reporter(), seen=seen)
     render_one(env)
     if env.version != version:
         raise SystemExit(1)
@@ -151,16 +156,18 @@ def deploy(environment: str, version: str) -> None:
 @click.option("--instances", type=int, help="How many instances run the version.")
 @click.option("--instance-type", help="Instance type (local: a compute instance type such as local.small).")
 @click.option("--option", "options", multiple=True, metavar="NAMESPACE:OPTION=VALUE",
-              help="Any provider option, e.g. aws:autoscaling:asg:MaxSize=4 (repeatable).")
+              help="Any provider option, e.g. aws:elasticbeanstalk:command:Timeout=600 (repeatable).")
+@click.option("--min-instances", "low", type=int, help="Fewest instances (the number run at rest).")
+@click.option("--max-instances", "high", type=int, help="Most instances autoscaling may run.")
 def settings_cmd(environment: str, env_vars: tuple[str, ...], instances: int | None, instance_type: str | None,
-                 options: tuple[str, ...]) -> None:
+                 options: tuple[str, ...], low: int | None, high: int | None) -> None:
     """Show ENVIRONMENT's settings, or change them (a zero-downtime rolling update)."""
     platform = get_cloud().platform
-    new = _settings(env_vars, instances, instance_type, options)
+    new = _settings(env_vars, instances, instance_type, options, low, high)
     if new is not None:
         seen = len(list(platform.events(environment=environment)))
         platform.update_settings(environment, new, wait=False)
-        env = follow(platform, environment, _print_event, seen=seen)
+        env = follow(platform, environment, _reporter(), seen=seen)
         failed = [e for e in list(platform.events(environment=env.id))[seen:] if e.severity == "ERROR"]
         if failed:
             raise SystemExit(1)
@@ -174,7 +181,7 @@ def rebuild(environment: str) -> None:
     platform = get_cloud().platform
     seen = len(list(platform.events(environment=environment)))
     platform.rebuild(environment, wait=False)
-    render_one(follow(platform, environment, _print_event, seen=seen))
+    render_one(follow(platform, environment, _reporter(), seen=seen))
 
 
 @group.command("logs")

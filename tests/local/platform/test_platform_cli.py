@@ -85,6 +85,9 @@ def test_platform_cli_logs_rebuild_settings_json_events(tmp_path: Path) -> None:
     assert "local.small" in out and "DrainSeconds" in out
     settings = json.loads(ck("-o", "json", "platform", "settings", "cli-logs-env"))
     assert settings["instance_type"] == "local.small" and settings["options"]["cloudkit:deploy:DrainSeconds"] == "0"
+    scaled = json.loads(ck("-o", "json", "platform", "settings", "cli-logs-env", "--min-instances", "2", "--max-instances", "3"))
+    assert (scaled["instance_count"], scaled["min_instances"], scaled["max_instances"]) == (2, 2, 3)
+    ck("platform", "settings", "cli-logs-env", "--instances", "1")
     bad = runner.invoke(main, [*base, "platform", "settings", "cli-logs-env", "--option", "novalue"])
     assert bad.exit_code != 0 and "--option" in bad.output
 
