@@ -72,7 +72,7 @@ from cloudkit_local._platform.base import (
     _ts,
     migrate,
 )
-from cloudkit_local._platform.bundles import MAX_BUNDLE, _check_bundle, _zip_folder
+from cloudkit_local._platform.bundles import MAX_BUNDLE, _check_bundle, _zip_folder, bundle_extensions
 from cloudkit_local._platform.rollout import DeployTimeout, Rollout
 from cloudkit_local._platform.workers import DeployFailed, copy_log, read_tail
 from cloudkit_local._root import Database, root_from, write_atomic
@@ -280,6 +280,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
     def _deploy(self, env: str, label: str, wait: bool, timeout: float) -> Environment:
         row = self._env_row(env)
         self._version_row(row["application"], label)
+        bundle_extensions(self._bundle(row["application"], label))  # refused before anything starts
         row = self._claim(row["id"], ("ready",), "updating")
         self._event(f"Environment update is starting: deploying version {label!r}", application=row["application"],
                     environment=row["name"], version=label)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudkit.errors import InvalidInput, NotFound, ProviderError
+from cloudkit_local._platform import ebextensions
 from cloudkit_local._platform.base import PlatformBase
 from cloudkit_local.errors import PROVIDER, mapped
 
@@ -28,6 +29,20 @@ def _procfile(text: str) -> dict[str, str]:
     return out
 
 
+def bundle_extensions(data: bytes) -> ebextensions.Extensions:
+    """The checked ``.ebextensions`` of zip bytes (``InvalidInput`` names what the local provider cannot honour)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = ebextensions.config_names(zf.namelist())
+            for name in names:
+                if zf.getinfo(name).file_size > ebextensions.MAX_CONFIG_BYTES:
+                    raise InvalidInput(f"source[{name!r}]", f"is larger than {ebextensions.MAX_CONFIG_BYTES} bytes")
+            configs = {name: zf.read(name) for name in names}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError) as exc:
+        raise InvalidInput("source", f"is not a readable zip archive ({exc})") from None
+    return ebextensions.parse(configs)
+
+
 def _check_bundle(data: bytes) -> None:
     """A version bundle must be a safe zip with ``application.py`` or a ``Procfile`` with ``web:``."""
     try:
@@ -35,6 +50,11 @@ def _check_bundle(data: bytes) -> None:
             names = zf.namelist()
             total = sum(i.file_size for i in zf.infolist())
             procfile = zf.read("Procfile").decode("utf-8", "replace") if "Procfile" in names else None
+            configs: dict[str, bytes] = {}
+            for name in ebextensions.config_names(names):
+                if zf.getinfo(name).file_size > ebextensions.MAX_CONFIG_BYTES:
+                    raise InvalidInput(f"source[{name!r}]", f"is larger than {ebextensions.MAX_CONFIG_BYTES} bytes")
+                configs[name] = zf.read(name)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, KeyError) as exc:
         raise InvalidInput("source", f"is not a readable zip archive ({exc})") from None
     if total > MAX_BUNDLE:
@@ -47,6 +67,7 @@ def _check_bundle(data: bytes) -> None:
             raise InvalidInput("source", "the Procfile must define a 'web:' process")
     elif "application.py" not in names:
         raise InvalidInput("source", "must contain application.py (a WSGI 'application') or a Procfile at its top level")
+    ebextensions.parse(configs)
 
 
 def _zip_folder(folder: Path) -> bytes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 from cloudkit.errors import CloudkitError, Conflict, NotFound, ProviderError, Timeout
 from cloudkit.models.platform import (
@@ -13,6 +15,7 @@ from cloudkit.models.platform import (
     EnvironmentSettings,
 )
 from cloudkit_local import _sandbox
+from cloudkit_local._platform import ebextensions
 from cloudkit_local._platform.base import (
     DEFAULT_DRAIN,
     DEFAULT_HEALTH_TIMEOUT,
@@ -25,8 +28,8 @@ from cloudkit_local._platform.base import (
 )
 from cloudkit_local._platform.bundles import Bundles
 from cloudkit_local._platform.notify import Notifications
-from cloudkit_local._platform.workers import DeployFailed, Workers, _Worker
-from cloudkit_local.errors import PROVIDER
+from cloudkit_local._platform.workers import DeployFailed, Workers, _Worker, worker_environ
+from cloudkit_local.errors import PROVIDER, mapped
 
 
 class DeployTimeout(Timeout):
@@ -57,15 +60,22 @@ class Rollout(Workers, Bundles, Notifications):
         env = self.db.query("SELECT * FROM environments WHERE id = ?", (env_id,))[0]
         app, name = env["application"], env["name"]
         deadline = time.monotonic() + timeout
-        health_timeout = float(settings.options.get(HEALTH_TIMEOUT_OPTION, DEFAULT_HEALTH_TIMEOUT))
-        drain = float(settings.options.get(DRAIN_OPTION, DEFAULT_DRAIN))
-        path = settings.options.get(HEALTH_PATH_OPTION, "/") or "/"
         old = self.db.query("SELECT * FROM workers WHERE env_id = ? AND state IN ('serving', 'starting')", (env_id,))
         generation = env["generation"] + 1
         workers: list[_Worker] = []
+        stage, code, drain = "Health check", "HealthCheckFailed", DEFAULT_DRAIN
         try:
             release = self._release(env_id, generation, app, label)
-            workers = self._spawn_workers(env, generation, label, settings, release)
+            stage, code = "Configuration file", "ConfigurationInvalid"
+            ext = ebextensions.parse(ebextensions.read_release(release))
+            effective = ext.under(settings)
+            stage, code = "A configuration command", "CommandFailed"
+            self._run_commands(env, generation, label, release, ext, effective, deadline)
+            stage, code = "Health check", "HealthCheckFailed"
+            health_timeout = float(effective.options.get(HEALTH_TIMEOUT_OPTION, DEFAULT_HEALTH_TIMEOUT))
+            drain = float(effective.options.get(DRAIN_OPTION, DEFAULT_DRAIN))
+            path = effective.options.get(HEALTH_PATH_OPTION, "/") or "/"
+            workers = self._spawn_workers(env, generation, label, effective, release)
             self._event(f"Started {len(workers)} instance(s) of version {label!r}; checking their health on {path}",
                         application=app, environment=name, version=label)
             problem = self._health(workers, path, min(deadline, time.monotonic() + health_timeout))
@@ -79,7 +89,7 @@ class Rollout(Workers, Bundles, Notifications):
             shutil.rmtree(self.root / "envs" / env_id / "releases" / str(generation), ignore_errors=True)
             serving = env["version"]
             still = f"version {serving!r} is still serving" if serving else "no version is serving"
-            self._event(f"Health check failed for version {label!r}: {problem}", severity="ERROR",
+            self._event(f"{stage} failed for version {label!r}: {problem}", severity="ERROR",
                         application=app, environment=name, version=label)
             self._event(f"{what} failed; rolled back ({still})", severity="ERROR",
                         application=app, environment=name, version=label)
@@ -94,8 +104,9 @@ class Rollout(Workers, Bundles, Notifications):
             if time.monotonic() >= deadline:
                 raise DeployTimeout(f"{what} of version {label!r} to {name} did not pass its health check within "
                                     f"{timeout:g}s; rolled back, {still}", provider=PROVIDER, code="HealthCheckTimeout")
-            raise DeployFailed(f"{what} of version {label!r} to {name} failed its health check ({problem}); "
-                               f"rolled back, {still}", provider=PROVIDER, code="HealthCheckFailed")
+            check = "its health check" if code == "HealthCheckFailed" else stage.lower().removeprefix("a ")
+            raise DeployFailed(f"{what} of version {label!r} to {name} failed {check} ({problem}); "
+                               f"rolled back, {still}", provider=PROVIDER, code=code)
         with self._tx() as conn:
             for w in workers:
                 conn.execute("UPDATE workers SET state = 'serving' WHERE id = ?", (w.row_id,))
@@ -202,3 +213,34 @@ class Rollout(Workers, Bundles, Notifications):
         ports = [w["port"] for w in self._live_workers(row["id"], row["generation"])]
         self._write_routes(row["routes_path"], ports, row["version"])
         return row
+
+    def _run_commands(self, env: sqlite3.Row, generation: int, label: str, release: Path, ext: ebextensions.Extensions,
+                      settings: EnvironmentSettings, deadline: float) -> None:
+        """Run the bundle's ``commands`` then ``container_commands`` in the new release (``DeployFailed`` on a failure)."""
+        if not ext.commands:
+            return
+        app, name = env["application"], env["name"]
+        log_path = self._log_dir(env["id"]) / f"{generation}-commands.log"
+        environ = worker_environ(release, settings)
+        with mapped("run configuration commands"):
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+        for cmd in ext.commands:
+            cwd = (release / cmd.cwd) if cmd.cwd else release
+            where = f"{cmd.section} {cmd.name!r} of {cmd.source}"
+            if not cwd.is_dir() or cwd.is_symlink():
+                raise DeployFailed(f"{where}: its cwd {cmd.cwd!r} is not a folder of the application", provider=PROVIDER)
+            left = deadline - time.monotonic()
+            try:
+                with mapped("run configuration commands"), open(log_path, "ab") as log:
+                    status = ebextensions.run(cmd, str(cwd), environ, log, max(left, 0.001))
+            except subprocess.TimeoutExpired:
+                raise DeployFailed(f"{where} did not finish before the call's timeout", provider=PROVIDER) from None
+            if status == -1:
+                self._event(f"Skipped {where}: its test did not pass", application=app, environment=name, version=label)
+            elif status == 0:
+                self._event(f"Ran {where}", application=app, environment=name, version=label)
+            elif cmd.ignore_errors:
+                self._event(f"{where} failed with status {status} (ignored: ignoreErrors is set)", severity="WARN",
+                            application=app, environment=name, version=label)
+            else:
+                raise DeployFailed(f"{where} failed with status {status}: {self._tail(log_path)}", provider=PROVIDER)

@@ -35,6 +35,20 @@ LOG_BLOCK = 64 * 1024
 LOG_READ_LIMIT = 8 * 1024 * 1024
 
 
+def worker_environ(release: Path, settings: EnvironmentSettings) -> dict[str, str]:
+    """The environment of an instance (and of the configuration commands): minimal, plus the settings' variables."""
+    bindir = os.path.dirname(sys.executable)
+    return {
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(release),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(release),
+        **dict(settings.env_vars),
+    }
+
+
 def _proxy_env() -> dict[str, str]:
     """The front proxy's environment: minimal, keeping ``PYTHONPATH`` so it imports this package."""
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -79,7 +93,6 @@ class Workers(PlatformBase):
         with mapped("create log folder"):
             logs.mkdir(parents=True, exist_ok=True)
         workers: list[_Worker] = []
-        bindir = os.path.dirname(sys.executable)
         limits: list[str] = []
         if settings.instance_type is not None and shutil.which("prlimit"):
             from cloudkit_local.compute import INSTANCE_TYPES
@@ -89,16 +102,7 @@ class Workers(PlatformBase):
         for i in range(count):
             port = free_port()
             argv = limits + self._command(env["stack"], release, port)
-            environ = {
-                "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-                "LANG": "C.UTF-8",
-                "HOME": str(release),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONPATH": str(release),
-                "PORT": str(port),
-                **dict(settings.env_vars),
-            }
+            environ = {**worker_environ(release, settings), "PORT": str(port)}
             log = logs / f"{generation}-{i}.log"
             with mapped("start application instance"), open(log, "ab") as out:
                 proc = subprocess.Popen(argv, cwd=release, env=environ, stdin=subprocess.DEVNULL, stdout=out,
