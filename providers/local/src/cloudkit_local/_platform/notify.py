@@ -24,10 +24,11 @@ class Notifications(PlatformBase):
 
     def _notifier(self) -> Any:
         """The local notification service on the same root."""
-        if self._notify_cloud is None:
-            import cloudkit
+        with self._lock:  # rollouts run in background threads too
+            if self._notify_cloud is None:
+                import cloudkit
 
-            self._notify_cloud = cloudkit.connect("local", root=str(self.base))
+                self._notify_cloud = cloudkit.connect("local", root=str(self.base))
         svc = self._notify_cloud.notification
         if not {"create_topic", "subscribe", "publish"} <= svc.capabilities():
             raise ProviderError("the notification endpoint needs the local notification family, which is not installed",
