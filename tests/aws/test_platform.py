@@ -294,3 +294,5 @@ def test_logs_bundle_and_rebuild(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -
         p.logs(env)
     with pytest.raises(errors.NotFound):
         p.rebuild(env)
+    by_name = [e.message for e in p.events(environment="logs-env")]  # a terminated environment, found by name
+    assert by_name[-1] == "terminateEnvironment completed successfully."
