@@ -233,6 +233,10 @@ def test_option_settings_round_trip() -> None:
     assert to_option_settings(EnvironmentSettings(max_instances=3)) == [
         {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "3"}]
     assert from_option_settings(ranged) == EnvironmentSettings(instance_count=2, min_instances=2, max_instances=6)
+    both = to_option_settings(EnvironmentSettings(min_instances=2, options={"aws:autoscaling:asg:MinSize": "5",
+                                                                           "aws:autoscaling:asg:MaxSize": "7"}))
+    assert both == [{"Namespace": "aws:autoscaling:asg", "OptionName": "MinSize", "Value": "2"},
+                    {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "7"}]
 
 
 def test_busy_environment_and_deployed_version_errors_are_conflicts(aws_cloud: cloudkit.Cloud) -> None:

@@ -88,8 +88,11 @@ def to_option_settings(settings: EnvironmentSettings) -> list[dict[str, str]]:
         out.append({"Namespace": ASG, "OptionName": "MaxSize", "Value": str(high)})
     if settings.instance_type is not None:
         out.append({"Namespace": LAUNCH, "OptionName": "InstanceType", "Value": settings.instance_type})
+    taken = {name for name, value in (("MinSize", low), ("MaxSize", high)) if value is not None}
     for key, val in sorted(settings.options.items()):
         namespace, _, option = key.rpartition(":")
+        if namespace == ASG and option in taken:
+            continue  # the neutral range given alongside wins (one value per option)
         out.append({"Namespace": namespace, "OptionName": option, "Value": val})
     return out
 
