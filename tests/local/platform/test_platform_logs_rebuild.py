@@ -145,3 +145,23 @@ def test_rebuild_replaces_every_instance_without_dropping_a_request(platform: Pl
     platform.terminate_environment(env)
     with pytest.raises(NotFound, match="terminated"):
         platform.rebuild(env.id)
+
+
+def test_read_tail_across_blocks_and_limits(tmp_path: Path) -> None:
+    from cloudkit_local._platform.workers import LOG_BLOCK, read_tail
+
+    log = tmp_path / "big.log"
+    lines = [f"line {i:06d} " + "x" * 50 for i in range(20_000)]  # ~1.2 MB: many blocks
+    log.write_text("\n".join(lines) + "\n")
+    assert read_tail(log, 5).splitlines() == lines[-5:]
+    assert read_tail(log, 3000).splitlines() == lines[-3000:]  # spans many blocks
+    assert read_tail(log, 1).endswith("\n")
+    unterminated = tmp_path / "partial.log"
+    unterminated.write_text("first\nsecond\nthird")
+    assert read_tail(unterminated, 2) == "second\nthird\n"
+    assert read_tail(unterminated, 10) == "first\nsecond\nthird\n"
+    capped = read_tail(log, 20_000, limit=LOG_BLOCK)
+    assert 0 < len(capped.encode()) <= LOG_BLOCK + 1 and capped.splitlines()[-1] == lines[-1]
+    assert read_tail(tmp_path / "missing.log", 5) == ""
+    (tmp_path / "folder.log").mkdir()
+    assert read_tail(tmp_path / "folder.log", 5) == ""

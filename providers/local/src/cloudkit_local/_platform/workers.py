@@ -217,9 +217,9 @@ class Workers(PlatformBase):
 
 
 def _open_log(path: Path) -> int | None:
-    """A read descriptor of ``path``, or ``None`` when it is missing or a symbolic link (never followed)."""
+    """A read descriptor of ``path``, or ``None`` when it is missing, a symbolic link (never followed) or not a regular file."""
     try:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -227,6 +227,10 @@ def _open_log(path: Path) -> int | None:
             return None
         with mapped("read instance log"):
             raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, a FIFO...: not a log
+        os.close(fd)
+        return None
+    return fd
 
 
 def read_tail(path: Path, lines: int, *, limit: int = LOG_READ_LIMIT) -> str:
