@@ -300,3 +300,31 @@ def test_logs_bundle_and_rebuild(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -
         p.rebuild(env)
     by_name = [e.message for e in p.events(environment="logs-env")]  # a terminated environment, found by name
     assert by_name[-1] == "terminateEnvironment completed successfully."
+
+
+def test_walkthrough(aws_cloud: cloudkit.Cloud) -> None:
+    """The Elastic Beanstalk walkthrough as the local test runs it, on moto: the same calls, EB's own results."""
+    p = aws_cloud.platform
+    app = p.create_application("My First App")
+    config = "option_settings:\n  aws:elasticbeanstalk:application:environment:\n    GREETING: hello-from-the-bundle\n"
+    p.create_version(app, "Initial Version", source=_zip({"application.py": "1", ".ebextensions/options.config": config}))
+    p.create_version(app, "Second Version", source=_zip({"application.py": "2", ".ebextensions/options.config": config}))
+    env = p.create_environment(app, "Default-Environment", version="Initial Version", stack="python",
+                               settings=EnvironmentSettings(min_instances=2, max_instances=4))
+    s = p.get_settings(env)
+    assert (s.instance_count, s.min_instances, s.max_instances) == (2, 2, 4)
+    p.update_settings(env, EnvironmentSettings(options={
+        "aws:elasticbeanstalk:application:Application Healthcheck URL": "/",
+        "aws:elasticbeanstalk:sns:topics:Notification Endpoint": "ops@example.com",
+    }))
+    options = p.get_settings(env).options
+    assert options["aws:elasticbeanstalk:sns:topics:Notification Endpoint"] == "ops@example.com"
+    assert options["aws:elasticbeanstalk:application:Application Healthcheck URL"] == "/"
+    assert p.deploy(env, "Second Version").version == "Second Version"
+    logs = p.logs(env, tail=5)
+    assert len(logs) == 2
+    assert p.rebuild(env).status == "ready"
+    assert {i.instance for i in p.logs(env, tail=1)}.isdisjoint({i.instance for i in logs})
+    messages = [e.message for e in p.events(environment=env)]
+    assert "rebuildEnvironment completed successfully." in messages
+    p.delete_application(app, terminate_environments=True)
