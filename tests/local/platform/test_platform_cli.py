@@ -8,6 +8,7 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 
+import cloudkit
 from cloudkit.cli import main
 from cloudkit.testing.platform import sample_app
 
@@ -97,7 +98,7 @@ def test_platform_cli_logs_rebuild_settings_json_events(tmp_path: Path) -> None:
     events = json.loads(ck("-o", "json", "platform", "events", "--env", "cli-logs-env"))
     assert isinstance(events, list) and events
     assert {"timestamp", "severity", "message", "environment"} <= set(events[0])
-    ck("platform", "terminate", "cli-logs-env")
+    with cloudkit.connect("local", root=str(tmp_path / "root")) as cloud:  # (the CLI's terminate asks for --yes)
+        cloud.platform.terminate_environment("cli-logs-env")
     after = json.loads(ck("-o", "json", "platform", "events", "--env", "cli-logs-env"))  # found by name once terminated
     assert after[-1]["message"].startswith("terminateEnvironment completed successfully")
-    ck("platform", "delete-app", "cli-logs")
