@@ -99,6 +99,11 @@ _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z 
 PRIVATE_KEY_PLACEHOLDER = b"REDACTED-PRIVATE-KEY"
 #: Form fields of query-protocol requests whose values are secrets (RDS passwords, SNS confirm tokens).
 _SECRET_FORM_FIELD = re.compile(rb"((?:^|&)(?:[A-Za-z0-9.]*Password|Token)=)[^&]*")
+#: Signed query parameters of presigned URLs inside a response body (Elastic Beanstalk's log URLs): dropped whole.
+_PRESIGNED_PARAM = re.compile(
+    rb"(?:&amp;|&)(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId)=[^&<\"\s]*"
+    rb"|(?<=\?)(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId)=[^&<\"\s]*(?:&amp;|&)?"
+)
 
 
 def mode() -> str:
@@ -469,7 +474,7 @@ class Scrubber:
         if isinstance(body, str):
             body = body.encode()
         if isinstance(body, bytes):
-            response["body"]["string"] = _replace(body, self.secrets)
+            response["body"]["string"] = _PRESIGNED_PARAM.sub(b"", _replace(body, self.secrets))
         headers = response.get("headers", {})
         for name in list(headers):
             if name.lower() in FILTERED_HEADERS:

@@ -671,6 +671,124 @@ def create_storage_location(self: EBResponse) -> ActionResult:
     return ActionResult({"S3Bucket": name})
 
 
+# --------------------------------------------------------------------------- logs and rebuilds
+
+LOG_FILES = ("var/log/eb-engine.log", "var/log/web.stdout.log")
+
+
+def _instances(env: _Env) -> list[str]:
+    """The environment's simulated EC2 instances: ``MinSize`` of them, made on first use, replaced by a rebuild."""
+    want = int(env.options.get(("aws:autoscaling:asg", "MinSize"), "1") or 1)
+    ids: list[str] = getattr(env, "ck_instances", [])
+    while len(ids) < want:
+        ids.append("i-" + _rand(17))
+    env.ck_instances = ids[:want]  # type: ignore[attr-defined]
+    return env.ck_instances  # type: ignore[attr-defined,no-any-return]
+
+
+def _log_text(backend: eb_models.EBBackend, env: _Env, instance: str, path: str) -> str:
+    """What the simulated instance wrote: its environment's events, one line each, in ``path``'s style."""
+    lines = []
+    for e in _events(backend):
+        if e.get("ck_env_id") != env.environment_id:
+            continue
+        stamp = e["EventDate"].strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
+        if path.endswith("web.stdout.log"):
+            lines.append(f"{stamp} {instance} web[1]: {e['Message']}")
+        else:
+            lines.append(f"{stamp} [{e['Severity']}] {e['Message']}")
+    return "\n".join(lines) + "\n"
+
+
+def _presign(host: str, region: str, bucket: str, key: str) -> str:
+    """A presigned GET URL of the object on this moto server, as EB hands out (a placeholder key signs it)."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=f"http://{host}", region_name=region, aws_access_key_id="harness",
+                      aws_secret_access_key="harness", config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    return str(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=900))
+
+
+def request_environment_info(self: EBResponse) -> ActionResult:
+    """RequestEnvironmentInfo: each instance puts its ``tail`` (text) or ``bundle`` (zip) in EB's bucket at once."""
+    import io
+    import zipfile
+
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    backend = _backend(self)
+    _settle(backend)
+    env = _find_env(self, self._get_param("EnvironmentId"), self._get_param("EnvironmentName"))
+    info_type = self._get_param("InfoType")
+    if info_type not in ("tail", "bundle"):
+        raise InvalidParameterValueError(f"Invalid InfoType '{info_type}': must be tail or bundle.")
+    if env.status != "Ready":
+        raise InvalidParameterValueError(
+            f"Environment named {env.environment_name} is in an invalid state for this operation. Must be Ready."
+        )
+    bucket = f"elasticbeanstalk-{self.region}-{self.current_account}"
+    s3 = s3_backends[self.current_account][get_partition(self.region)]
+    if bucket not in s3.buckets:
+        s3.create_bucket(bucket, self.region)
+    host = self.headers.get("Host") or "127.0.0.1"
+    now = _now()
+    found: list[dict[str, Any]] = []
+    _event(backend, "requestEnvironmentInfo is starting.", env=env)
+    for instance in _instances(env):
+        texts = {path: _log_text(backend, env, instance, path) for path in LOG_FILES}
+        if info_type == "tail":
+            body = "".join(f"----------------------------------------\n/{path}\n----------------------------------------\n"
+                           + "".join(text.splitlines(keepends=True)[-100:]) for path, text in texts.items()).encode()
+            suffix = "txt"
+        else:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zf:
+                for path, text in texts.items():
+                    zf.writestr(zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0)), text)
+            body, suffix = buf.getvalue(), "zip"
+        key = (f"resources/environments/logs/{info_type}/{env.environment_id}/{instance}/"
+               f"{instance}-{now.strftime('%Y%m%dT%H%M%S')}-{_rand(6)}.{suffix}")
+        s3.put_object(bucket, key, body)
+        found.append({"InfoType": info_type, "Ec2InstanceId": instance, "SampleTimestamp": now,
+                      "Message": _presign(host, self.region, bucket, key)})
+    info: dict[str, list[dict[str, Any]]] = getattr(env, "ck_info", {})
+    info[info_type] = found  # the newest sample replaces the previous one, instance by instance
+    env.ck_info = info  # type: ignore[attr-defined]
+    _event(backend, "Pulled logs for environment instances.", env=env)
+    return EmptyResult()
+
+
+def retrieve_environment_info(self: EBResponse) -> ActionResult:
+    """RetrieveEnvironmentInfo: the last samples RequestEnvironmentInfo made, with their URLs."""
+    backend = _backend(self)
+    _settle(backend)
+    env = _find_env(self, self._get_param("EnvironmentId"), self._get_param("EnvironmentName"))
+    info_type = self._get_param("InfoType")
+    if info_type not in ("tail", "bundle"):
+        raise InvalidParameterValueError(f"Invalid InfoType '{info_type}': must be tail or bundle.")
+    return ActionResult({"EnvironmentInfo": list(getattr(env, "ck_info", {}).get(info_type, []))})
+
+
+def rebuild_environment(self: EBResponse) -> ActionResult:
+    """RebuildEnvironment: every instance replaced (``Updating`` now, ``Ready`` at the next read)."""
+    backend = _backend(self)
+    _settle(backend)
+    env = _find_env(self, self._get_param("EnvironmentId"), self._get_param("EnvironmentName"))
+    if env.status != "Ready":
+        raise InvalidParameterValueError(
+            f"Environment named {env.environment_name} is in an invalid state for this operation. Must be Ready."
+        )
+    env.ck_instances = []  # type: ignore[attr-defined]
+    _instances(env)
+    env.status, env.settle_to = "Updating", "Ready"
+    env.settle_message = "rebuildEnvironment completed successfully."
+    env.date_updated = _now()
+    _event(backend, "rebuildEnvironment is starting.", env=env)
+    return EmptyResult()
+
+
 ACTIONS = {
     "create_storage_location": create_storage_location,
     "create_application": create_application,
@@ -688,6 +806,9 @@ ACTIONS = {
     "create_configuration_template": create_configuration_template,
     "describe_configuration_settings": describe_configuration_settings,
     "delete_configuration_template": delete_configuration_template,
+    "request_environment_info": request_environment_info,
+    "retrieve_environment_info": retrieve_environment_info,
+    "rebuild_environment": rebuild_environment,
 }
 
 

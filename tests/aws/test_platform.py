@@ -221,12 +221,22 @@ def test_option_settings_round_trip() -> None:
     options = to_option_settings(s)
     assert {"Namespace": "aws:elasticbeanstalk:command", "OptionName": "Timeout", "Value": "600"} in options
     assert {"Namespace": "aws:elb:listener:80", "OptionName": "ListenerEnabled", "Value": "true"} in options
-    assert from_option_settings(options) == s
+    assert from_option_settings(options) == s.with_scaling(4, 4)
     uneven = from_option_settings([{"Namespace": "aws:autoscaling:asg", "OptionName": "MinSize", "Value": "1"},
                                    {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "4"},
                                    {"Namespace": "aws:x", "OptionName": "NoValue"}])
-    assert uneven.instance_count is None
-    assert dict(uneven.options) == {"aws:autoscaling:asg:MinSize": "1", "aws:autoscaling:asg:MaxSize": "4"}
+    assert (uneven.instance_count, uneven.min_instances, uneven.max_instances) == (1, 1, 4)  # not None: the minimum
+    assert dict(uneven.options) == {}
+    ranged = to_option_settings(EnvironmentSettings(min_instances=2, max_instances=6))
+    assert ranged == [{"Namespace": "aws:autoscaling:asg", "OptionName": "MinSize", "Value": "2"},
+                      {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "6"}]
+    assert to_option_settings(EnvironmentSettings(max_instances=3)) == [
+        {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "3"}]
+    assert from_option_settings(ranged) == EnvironmentSettings(instance_count=2, min_instances=2, max_instances=6)
+    both = to_option_settings(EnvironmentSettings(min_instances=2, options={"aws:autoscaling:asg:MinSize": "5",
+                                                                           "aws:autoscaling:asg:MaxSize": "7"}))
+    assert both == [{"Namespace": "aws:autoscaling:asg", "OptionName": "MinSize", "Value": "2"},
+                    {"Namespace": "aws:autoscaling:asg", "OptionName": "MaxSize", "Value": "7"}]
 
 
 def test_busy_environment_and_deployed_version_errors_are_conflicts(aws_cloud: cloudkit.Cloud) -> None:
@@ -247,3 +257,74 @@ def test_busy_environment_and_deployed_version_errors_are_conflicts(aws_cloud: c
         p.eb.delete_application_version(ApplicationName="busy", VersionLabel="v2")
     assert p.get_environment(env).status == "ready"  # the deploy finished in the meantime
     assert p.deploy(env, "v1").version == "v1"
+
+
+def test_logs_bundle_and_rebuild(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    p = aws_cloud.platform
+    app = p.create_application("logs")
+    p.create_version(app, "v1", source=_zip({"app.py": "1"}))
+    env = p.create_environment(app, "logs-env", version="v1", stack="python", settings=EnvironmentSettings(instance_count=2))
+
+    logs = p.logs(env, tail=3)
+    assert len(logs) == 2 and all(item.instance.startswith("i-") for item in logs)
+    assert [item.instance for item in logs] == sorted(item.instance for item in logs)
+    for item in logs:
+        assert len(item.lines) == 3 and item.text.endswith("\n")
+        assert item.lines[-2].endswith("web[1]: createEnvironment completed successfully.")
+        assert item.lines[-1].endswith("web[1]: requestEnvironmentInfo is starting.")
+        assert item.timestamp.tzinfo is not None and "Message" not in item.extra  # the URL is not kept
+    assert h.recorded_requests(aws_cassette, action="RequestEnvironmentInfo") == 1
+    assert h.recorded_requests(aws_cassette, method="GET", path="/elasticbeanstalk-") == 2  # one download per instance
+    whole = p.logs(env.name, tail=10_000)
+    assert {item.instance for item in whole} == {item.instance for item in logs}
+    assert any(line == "/var/log/eb-engine.log" for line in whole[0].lines)
+
+    bundle = zipfile.ZipFile(io.BytesIO(p.log_bundle(env)))
+    assert sorted(bundle.namelist()) == sorted(f"{item.instance}/{path}" for item in logs
+                                               for path in ("var/log/eb-engine.log", "var/log/web.stdout.log"))
+
+    rebuilt = p.rebuild(env)
+    assert (rebuilt.status, rebuilt.version, rebuilt.url) == ("ready", "v1", env.url)
+    messages = [e.message for e in p.events(environment=env)]
+    assert messages.index("rebuildEnvironment is starting.") < messages.index("rebuildEnvironment completed successfully.")
+    after = p.logs(env, tail=1)
+    assert not {item.instance for item in after} & {item.instance for item in logs}, "every instance was replaced"
+
+    with pytest.raises(errors.InvalidInput) as bad:
+        p.logs(env, tail=0)
+    assert bad.value.field == "tail"
+    p.terminate_environment(env)
+    with pytest.raises(errors.NotFound):
+        p.logs(env)
+    with pytest.raises(errors.NotFound):
+        p.rebuild(env)
+    by_name = [e.message for e in p.events(environment="logs-env")]  # a terminated environment, found by name
+    assert by_name[-1] == "terminateEnvironment completed successfully."
+
+
+def test_walkthrough(aws_cloud: cloudkit.Cloud) -> None:
+    """The Elastic Beanstalk walkthrough as the local test runs it, on moto: the same calls, EB's own results."""
+    p = aws_cloud.platform
+    app = p.create_application("My First App")
+    config = "option_settings:\n  aws:elasticbeanstalk:application:environment:\n    GREETING: hello-from-the-bundle\n"
+    p.create_version(app, "Initial Version", source=_zip({"application.py": "1", ".ebextensions/options.config": config}))
+    p.create_version(app, "Second Version", source=_zip({"application.py": "2", ".ebextensions/options.config": config}))
+    env = p.create_environment(app, "Default-Environment", version="Initial Version", stack="python",
+                               settings=EnvironmentSettings(min_instances=2, max_instances=4))
+    s = p.get_settings(env)
+    assert (s.instance_count, s.min_instances, s.max_instances) == (2, 2, 4)
+    p.update_settings(env, EnvironmentSettings(options={
+        "aws:elasticbeanstalk:application:Application Healthcheck URL": "/",
+        "aws:elasticbeanstalk:sns:topics:Notification Endpoint": "ops@example.com",
+    }))
+    options = p.get_settings(env).options
+    assert options["aws:elasticbeanstalk:sns:topics:Notification Endpoint"] == "ops@example.com"
+    assert options["aws:elasticbeanstalk:application:Application Healthcheck URL"] == "/"
+    assert p.deploy(env, "Second Version").version == "Second Version"
+    logs = p.logs(env, tail=5)
+    assert len(logs) == 2
+    assert p.rebuild(env).status == "ready"
+    assert {i.instance for i in p.logs(env, tail=1)}.isdisjoint({i.instance for i in logs})
+    messages = [e.message for e in p.events(environment=env)]
+    assert "rebuildEnvironment completed successfully." in messages
+    p.delete_application(app, terminate_environments=True)

@@ -574,6 +574,10 @@ def platform_ops() -> list[Op]:
         Op("deploy.version", "v2", bad_app, lambda s, x: s.deploy("e-1", x)),
         Op("delete_template.name", "tpl", lambda x: bad_ref(x, 100), lambda s, x: s.delete_template("My App", x)),
         Op("create_template.name", "tpl", full(r"[A-Za-z0-9][A-Za-z0-9_.-]*", 100), lambda s, x: s.create_template("My App", x, stack="python")),
+        Op("logs.tail", 100, bad_int(1, 10_000), lambda s, x: s.logs("e-1", tail=x)),
+        Op("create_environment.min_instances", 2, optional(bad_int(1, 100)), lambda s, x: with_settings(s, min_instances=x)),
+        Op("create_environment.max_instances", 4, optional(bad_int(1, 100)), lambda s, x: with_settings(s, max_instances=x)),
+        Op("rebuild", "e-1", bad_ref, lambda s, x: s.rebuild(x)),
     ]
 
 

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         Environment,
         EnvironmentSettings,
         Event,
+        InstanceLog,
         Stack,
     )
     from cloudkit.models.storage import (
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
 
 _MODULES: dict[str, str] = {
     "HealthCheck": "loadbalancer",
+    "InstanceLog": "platform",
     "LISTENER_PROTOCOLS": "loadbalancer",
     "LOAD_BALANCER_KINDS": "loadbalancer",
     "LOAD_BALANCER_STATES": "loadbalancer",
@@ -251,6 +253,7 @@ __all__ = [
     "HealthCheck",
     "Image",
     "Instance",
+    "InstanceLog",
     "InstanceType",
     "KeyPair",
     "LifecycleReport",

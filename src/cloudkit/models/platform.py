@@ -51,14 +51,34 @@ class Stack:
 class EnvironmentSettings:
     """Neutral environment settings.
 
-    ``env_vars`` become the process environment; ``instance_count`` is how many copies run;
-    ``options`` holds provider-specific settings as ``"namespace:option" -> value``.
+    ``env_vars`` become the process environment; ``options`` holds provider-specific settings as
+    ``"namespace:option" -> value``; ``instance_type`` is the size of each instance.
+
+    How many instances run is one model on every provider: ``min_instances`` / ``max_instances``
+    are the scaling range, and ``instance_count`` is the number the environment runs at rest, which
+    is its minimum. Given alone, ``instance_count=n`` means a fixed size (``n`` to ``n``); given with
+    the range it must equal ``min_instances``. Settings read back from a provider always fill all
+    three (``instance_count == min_instances``), whichever way they were set.
     """
 
     env_vars: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
     instance_count: int | None = None
     instance_type: str | None = None
     options: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
+    min_instances: int | None = None
+    max_instances: int | None = None
+
+    def scaling(self) -> tuple[int | None, int | None]:
+        """The ``(minimum, maximum)`` these settings ask for (``None`` where they leave it as it is)."""
+        low = self.min_instances if self.min_instances is not None else self.instance_count
+        high = self.max_instances
+        if high is None and self.instance_count is not None and self.min_instances is None:
+            high = self.instance_count
+        return low, high
+
+    def with_scaling(self, low: int | None, high: int | None) -> EnvironmentSettings:
+        """A copy whose range is ``low``..``high`` and whose ``instance_count`` is ``low`` (the read-back form)."""
+        return attrs.evolve(self, instance_count=low, min_instances=low, max_instances=high)
 
 
 @attrs.frozen
@@ -105,3 +125,23 @@ class Event:
     application: str | None = None
     environment: str | None = None
     version: str | None = None
+
+
+@attrs.frozen
+class InstanceLog:
+    """The last lines of one instance's logs, as :meth:`PlatformService.logs` returns them.
+
+    ``instance`` is the instance's id (an EC2 instance id on aws, a worker id on local);
+    ``text`` the last lines (at most the ``tail`` asked for, each ending in a newline);
+    ``timestamp`` when the lines were taken (aware UTC).
+    """
+
+    instance: str
+    text: str
+    timestamp: datetime = attrs.field(converter=to_utc, validator=check_utc)
+    extra: Mapping[str, object] = extra_field()
+
+    @property
+    def lines(self) -> list[str]:
+        """``text`` split into lines (without their line ends)."""
+        return self.text.splitlines()

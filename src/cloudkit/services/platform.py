@@ -17,6 +17,7 @@ from cloudkit.models.platform import (
     Environment,
     EnvironmentSettings,
     Event,
+    InstanceLog,
     Stack,
 )
 from cloudkit.refs import AppRef, EnvRef, StackRef, TemplateRef, VersionRef, optional_ref, ref
@@ -45,8 +46,15 @@ def _settings(value: object, field: str = "settings") -> EnvironmentSettings | N
         if not isinstance(val, str):
             raise InvalidInput(f"{field}.env_vars[{name!r}]", "must be a string")
         v.unicode_text(f"{field}.env_vars[{name!r}]", val)
-    if value.instance_count is not None:
-        v.int_range(f"{field}.instance_count", value.instance_count, 1, 100)
+    for name in ("instance_count", "min_instances", "max_instances"):
+        if getattr(value, name) is not None:
+            v.int_range(f"{field}.{name}", getattr(value, name), 1, 100)
+    count, low, high = value.instance_count, value.min_instances, value.max_instances
+    if count is not None and low is not None and count != low:
+        raise InvalidInput(f"{field}.instance_count", f"must equal min_instances when both are given (got {count} and {low})")
+    low = low if low is not None else count
+    if low is not None and high is not None and low > high:
+        raise InvalidInput(f"{field}.max_instances", f"must not be less than min_instances (got {high} < {low})")
     for key, val in value.options.items():
         if not isinstance(key, str) or key.count(":") < 1:
             raise InvalidInput(f"{field}.options", f"{key!r} must be 'namespace:option'")
@@ -191,6 +199,25 @@ class PlatformService(Service):
         """Stop and remove an environment."""
         return self._terminate_environment(_env(environment), wait, v.timeout(timeout))
 
+    @operation()
+    def rebuild(self, environment: EnvRef, *, wait: bool = True, timeout: float = 900) -> Environment:
+        """Replace everything the environment runs with fresh copies of its current version and settings.
+
+        The URL stays; where the provider can, new instances serve before the old ones stop.
+        """
+        return self._rebuild(_env(environment), bool(wait), v.timeout(timeout))
+
+    # ---------------------------------------------------------------- logs
+    @operation()
+    def logs(self, environment: EnvRef, *, tail: int = 100, timeout: float = 300) -> list[InstanceLog]:
+        """The last ``tail`` lines (1 to 10,000) of each running instance's logs, one :class:`InstanceLog` each."""
+        return self._logs(_env(environment), v.int_range("tail", tail, 1, 10_000), v.timeout(timeout))
+
+    @operation()
+    def log_bundle(self, environment: EnvRef, *, timeout: float = 300) -> bytes:
+        """Every log file of every instance as zip bytes (entries ``<instance>/<path>``)."""
+        return self._log_bundle(_env(environment), v.timeout(timeout))
+
     # ---------------------------------------------------------------- templates
     @operation()
     def create_template(
@@ -297,6 +324,15 @@ class PlatformService(Service):
         def _terminate_environment(self, env: str, wait: bool, timeout: float) -> Environment:
             ...
 
+        def _rebuild(self, env: str, wait: bool, timeout: float) -> Environment:
+            ...
+
+        def _logs(self, env: str, tail: int, timeout: float) -> list[InstanceLog]:
+            ...
+
+        def _log_bundle(self, env: str, timeout: float) -> bytes:
+            ...
+
         def _create_template(
             self, application: str, name: str, environment: str | None, stack: str | None,
             settings: EnvironmentSettings | None, description: str | None,
@@ -311,23 +347,3 @@ class PlatformService(Service):
 
         def _events(self, application: str | None, environment: str | None, since: datetime | None, follow: bool, timeout: float) -> Iterator[Event]:
             ...
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

@@ -29,7 +29,7 @@ import pytest
 
 from cloudkit import Cloud
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
-from cloudkit.models.platform import EnvironmentSettings
+from cloudkit.models.platform import EnvironmentSettings, InstanceLog
 from cloudkit.services.platform import PlatformService
 from cloudkit.testing.helpers import Conformance, requires, unique_name
 
@@ -210,6 +210,53 @@ class PlatformConformance(Conformance):
         platform.delete_template(app, "saved")
         assert "saved" not in {t.name for t in platform.list_templates(app)}
 
+    def test_scaling_settings_read_back_as_one_model(self, cloudkit_cloud: Cloud, platform: PlatformService, app: str) -> None:
+        requires(cloudkit_cloud, "platform", "create_version", "create_environment", "get_settings", "update_settings",
+                 "terminate_environment")
+        platform.create_version(app, "v1", source=sample_app("scaled"))
+        env = platform.create_environment(app, unique_name("scale"), version="v1", stack=self._stack(platform),
+                                          settings=EnvironmentSettings(min_instances=1, max_instances=2))
+
+        def counts() -> tuple[int | None, int | None, int | None]:
+            s = platform.get_settings(env)
+            return s.instance_count, s.min_instances, s.max_instances
+
+        assert counts() == (1, 1, 2), "instance_count reads back as the minimum"
+        platform.update_settings(env, EnvironmentSettings(instance_count=2))
+        assert counts() == (2, 2, 2), "instance_count alone is a fixed size"
+        platform.update_settings(env, EnvironmentSettings(max_instances=3))
+        assert counts() == (2, 2, 3), "an update changes only what it names"
+        with pytest.raises(InvalidInput):
+            platform.update_settings(env, EnvironmentSettings(min_instances=3, max_instances=2))
+        platform.terminate_environment(env)
+
+    def test_logs_and_rebuild(self, cloudkit_cloud: Cloud, platform: PlatformService, app: str) -> None:
+        requires(cloudkit_cloud, "platform", "create_version", "create_environment", "logs", "log_bundle", "rebuild",
+                 "terminate_environment")
+        platform.create_version(app, "v1", source=sample_app("logged"))
+        env = platform.create_environment(app, unique_name("logs"), version="v1", stack=self._stack(platform),
+                                          settings=EnvironmentSettings(instance_count=1))
+        logs = platform.logs(env, tail=5)
+        assert logs and all(isinstance(item, InstanceLog) for item in logs)
+        for item in logs:
+            assert item.instance and len(item.lines) <= 5
+            assert item.text == "" or item.text.endswith("\n")
+        assert {i.instance for i in platform.logs(env.id, tail=5)} == {i.instance for i in logs}
+        with zipfile.ZipFile(io.BytesIO(platform.log_bundle(env.name))) as bundle:
+            names = bundle.namelist()
+        assert names and {n.split("/", 1)[0] for n in names} >= {i.instance for i in logs}
+
+        rebuilt = platform.rebuild(env)
+        assert (rebuilt.id, rebuilt.status, rebuilt.version, rebuilt.url) == (env.id, "ready", "v1", env.url)
+        assert platform.rebuild(env.id).status == "ready"
+        if self.serves_http:
+            assert fetch(str(env.url)) == "logged greeting=none\n"
+        platform.terminate_environment(env)
+        with pytest.raises(NotFound):
+            platform.logs(env.id)
+        with pytest.raises(NotFound):
+            platform.rebuild(env.id)
+
     def test_missing_things(self, cloudkit_cloud: Cloud, platform: PlatformService, app: str) -> None:
         requires(cloudkit_cloud, "platform", "get_environment", "create_environment")
         with pytest.raises(NotFound):
@@ -235,3 +282,15 @@ class PlatformConformance(Conformance):
         with pytest.raises(InvalidInput, match="instance_count"):
             platform.create_environment("app", "good-env", version="v1", stack="python",
                                         settings=EnvironmentSettings(instance_count=0))
+        with pytest.raises(InvalidInput, match="max_instances"):
+            platform.update_settings("good-env", EnvironmentSettings(min_instances=3, max_instances=2))
+        with pytest.raises(InvalidInput, match="instance_count"):
+            platform.update_settings("good-env", EnvironmentSettings(instance_count=2, min_instances=1))
+        with pytest.raises(InvalidInput, match="min_instances"):
+            platform.update_settings("good-env", EnvironmentSettings(min_instances=101))
+        with pytest.raises(InvalidInput, match="tail"):
+            platform.logs("good-env", tail=0)
+        with pytest.raises(InvalidInput, match="tail"):
+            platform.logs("good-env", tail=10_001)
+        with pytest.raises(InvalidInput, match="environment"):
+            platform.rebuild("")

@@ -8,8 +8,9 @@
   ``environment_updated`` waiter; launches and terminations use ``environment_exists`` and
   ``environment_terminated``.
 * Neutral :class:`EnvironmentSettings` map to option settings: ``env_vars`` are options of
-  ``aws:elasticbeanstalk:application:environment``; ``instance_count`` sets both ``MinSize`` and
-  ``MaxSize`` of ``aws:autoscaling:asg``; ``instance_type`` is
+  ``aws:elasticbeanstalk:application:environment``; ``min_instances`` / ``max_instances`` are
+  ``MinSize`` / ``MaxSize`` of ``aws:autoscaling:asg`` (``instance_count`` alone sets both, and reads
+  back as ``MinSize``, the number Elastic Beanstalk launches); ``instance_type`` is
   ``aws:autoscaling:launchconfiguration:InstanceType``; every other option is
   ``"namespace:OptionName"`` (the namespace is everything before the last colon).
   ``update_settings`` changes what it names and leaves the rest as it is, as Elastic Beanstalk does.
@@ -19,9 +20,14 @@
 
 from __future__ import annotations
 
+import http.client
+import io
 import os
 import re
 import tempfile
+import time
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudkit import validation as v
-from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ProviderError
+from cloudkit.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ProviderError, Timeout
 from cloudkit.models.platform import (
     Application,
     AppVersion,
@@ -37,6 +43,7 @@ from cloudkit.models.platform import (
     Environment,
     EnvironmentSettings,
     Event,
+    InstanceLog,
     Stack,
 )
 from cloudkit.provider import follow as follow_events
@@ -58,6 +65,8 @@ _STATUS = {
     "LinkingFrom": "updating",
     "LinkingTo": "updating",
 }
+#: The most bytes downloaded for one instance's log sample.
+MAX_LOG_BYTES = 256 * 1024 * 1024
 _LIVE = ("Launching", "Updating", "Ready", "Aborting", "LinkingFrom", "LinkingTo")
 
 
@@ -72,14 +81,18 @@ def make_service(settings: Mapping[str, Any]) -> AwsPlatform:
 def to_option_settings(settings: EnvironmentSettings) -> list[dict[str, str]]:
     """Elastic Beanstalk ``OptionSettings`` for neutral ``settings``."""
     out = [{"Namespace": ENV_VARS, "OptionName": k, "Value": val} for k, val in sorted(settings.env_vars.items())]
-    if settings.instance_count is not None:
-        count = str(settings.instance_count)
-        out += [{"Namespace": ASG, "OptionName": "MinSize", "Value": count},
-                {"Namespace": ASG, "OptionName": "MaxSize", "Value": count}]
+    low, high = settings.scaling()
+    if low is not None:
+        out.append({"Namespace": ASG, "OptionName": "MinSize", "Value": str(low)})
+    if high is not None:
+        out.append({"Namespace": ASG, "OptionName": "MaxSize", "Value": str(high)})
     if settings.instance_type is not None:
         out.append({"Namespace": LAUNCH, "OptionName": "InstanceType", "Value": settings.instance_type})
+    taken = {name for name, value in (("MinSize", low), ("MaxSize", high)) if value is not None}
     for key, val in sorted(settings.options.items()):
         namespace, _, option = key.rpartition(":")
+        if namespace == ASG and option in taken:
+            continue  # the neutral range given alongside wins (one value per option)
         out.append({"Namespace": namespace, "OptionName": option, "Value": val})
     return out
 
@@ -93,16 +106,18 @@ def from_option_settings(options: list[Mapping[str, Any]]) -> EnvironmentSetting
         values[(item["Namespace"], item["OptionName"])] = str(item["Value"])
     env_vars = {opt: val for (ns, opt), val in values.items() if ns == ENV_VARS}
     lo, hi = values.get((ASG, "MinSize")), values.get((ASG, "MaxSize"))
-    count = int(lo) if lo is not None and lo == hi and lo.isdigit() else None
+    low = int(lo) if lo is not None and lo.isdigit() else None
+    high = int(hi) if hi is not None and hi.isdigit() else None
     itype = values.get((LAUNCH, "InstanceType"))
     rest = {}
     for (ns, opt), val in values.items():
         if ns == ENV_VARS or (ns, opt) == (LAUNCH, "InstanceType"):
             continue
-        if count is not None and (ns, opt) in ((ASG, "MinSize"), (ASG, "MaxSize")):
+        if ((ns, opt) == (ASG, "MinSize") and low is not None) or ((ns, opt) == (ASG, "MaxSize") and high is not None):
             continue
         rest[f"{ns}:{opt}"] = val
-    return EnvironmentSettings(env_vars=env_vars, instance_count=count, instance_type=itype, options=rest)
+    settings = EnvironmentSettings(env_vars=env_vars, instance_type=itype, options=rest)
+    return settings.with_scaling(low, high) if low is not None or high is not None else settings
 
 
 def _environment(d: Mapping[str, Any]) -> Environment:
@@ -407,6 +422,81 @@ class AwsPlatform(AwsErrors, PlatformService):
             return _environment(result)
         self._wait("environment_terminated", op, timeout, d["EnvironmentId"])
         return _environment(self._describe_env(d["EnvironmentId"], op))
+
+    def _rebuild(self, env: str, wait: bool, timeout: float) -> Environment:
+        op = "platform.rebuild"
+        d = self._live_env(env, op)
+        with mapped(op):
+            self.eb.rebuild_environment(EnvironmentId=d["EnvironmentId"])
+        if wait:
+            self._wait("environment_updated", op, timeout, d["EnvironmentId"])
+        return _environment(self._describe_env(d["EnvironmentId"], op))
+
+    # ------------------------------------------------------------------ logs
+    def _environment_info(self, env: str, info_type: str, op: str, timeout: float) -> list[dict[str, Any]]:
+        """Ask every instance for its logs (``RequestEnvironmentInfo``) and wait for the new samples."""
+        env_id = self._live_env(env, op)["EnvironmentId"]
+        with mapped(op):
+            before = self.eb.retrieve_environment_info(EnvironmentId=env_id, InfoType=info_type)["EnvironmentInfo"]
+            old = {(i.get("Ec2InstanceId"), i.get("Message")) for i in before}
+            self.eb.request_environment_info(EnvironmentId=env_id, InfoType=info_type)
+        deadline = time.monotonic() + timeout
+        while True:
+            with mapped(op):
+                found = self.eb.retrieve_environment_info(EnvironmentId=env_id, InfoType=info_type)["EnvironmentInfo"]
+            fresh = [dict(i) for i in found if (i.get("Ec2InstanceId"), i.get("Message")) not in old]
+            if fresh:
+                newest: dict[str, dict[str, Any]] = {}
+                for item in sorted(fresh, key=lambda i: i.get("SampleTimestamp") or datetime.min.replace(tzinfo=UTC)):
+                    newest[str(item.get("Ec2InstanceId"))] = item
+                return [newest[k] for k in sorted(newest)]
+            if time.monotonic() >= deadline:
+                raise Timeout(f"{op}: the instances did not deliver their logs within {timeout:g}s", provider=PROVIDER)
+            time.sleep(self._poll)
+
+    def _download(self, url: str, op: str) -> bytes:
+        """The body at a log URL Elastic Beanstalk handed out (a presigned S3 URL), at most ``MAX_LOG_BYTES``."""
+        if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
+            raise ProviderError(f"{op}: Elastic Beanstalk returned a log location that is not a URL", provider=PROVIDER)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                data = bytes(resp.read(MAX_LOG_BYTES + 1))
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProviderError(f"{op}: could not download the logs ({type(exc).__name__})", provider=PROVIDER) from None
+        if len(data) > MAX_LOG_BYTES:
+            raise ProviderError(f"{op}: the logs are larger than {MAX_LOG_BYTES} bytes", provider=PROVIDER)
+        return data
+
+    def _logs(self, env: str, tail: int, timeout: float) -> list[InstanceLog]:
+        op = "platform.logs"
+        out = []
+        for item in self._environment_info(env, "tail", op, timeout):
+            text = self._download(str(item["Message"]), op).decode("utf-8", "replace")
+            lines = text.splitlines(keepends=True)[-tail:]
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+            out.append(InstanceLog(instance=str(item["Ec2InstanceId"]), text="".join(lines),
+                                   timestamp=item.get("SampleTimestamp") or datetime.now(UTC),
+                                   extra={k: val for k, val in item.items() if k != "Message"}))
+        return out
+
+    def _log_bundle(self, env: str, timeout: float) -> bytes:
+        op = "platform.log_bundle"
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+            for item in self._environment_info(env, "bundle", op, timeout):
+                instance = str(item["Ec2InstanceId"])
+                data = self._download(str(item["Message"]), op)
+                try:
+                    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                        for info in zf.infolist():
+                            name = info.filename.lstrip("/")
+                            if info.is_dir() or ".." in Path(name).parts:
+                                continue
+                            out.writestr(f"{instance}/{name}", zf.read(info))
+                except zipfile.BadZipFile:
+                    raise ProviderError(f"{op}: the log bundle of {instance} is not a zip archive", provider=PROVIDER) from None
+        return buf.getvalue()
 
     # ------------------------------------------------------------------ templates
     def _template(self, application: str, d: Mapping[str, Any]) -> ConfigurationTemplate:
