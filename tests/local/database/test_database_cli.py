@@ -51,9 +51,9 @@ def test_instance_snapshot_restore_round_trip(cli: Cli) -> None:
 
 
 def test_errors_and_unsupported_engines(cli: Cli) -> None:
-    r = cli("database", "create", "my", "--engine", "mysql", env={"CLOUDKIT_DB_PASSWORD": SECRET})
+    r = cli("database", "create", "my", "--engine", "oracle", env={"CLOUDKIT_DB_PASSWORD": SECRET})
     assert r.exit_code == 1
-    assert "NotSupported" in r.output and "mysql" in r.output
+    assert "NotSupported" in r.output and "oracle" in r.output
     r = cli("database", "create", "x", "--engine", "sqlite", env={"CLOUDKIT_DB_PASSWORD": "short"})
     assert r.exit_code == 2
     assert "master_password" in r.output and "short" not in r.output.split("master_password")[1]

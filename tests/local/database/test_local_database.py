@@ -166,7 +166,7 @@ def _remove_shared_folders() -> Any:
 
 
 def test_a_failed_create_leaves_nothing_behind(tmp_path: Path, pg_cloud: cloudkit.Cloud) -> None:
-    real = Path(pg_cloud.database.runner.bindir)  # type: ignore[attr-defined]
+    real = Path(pg_cloud.database.engines["postgres"].runner.bindir)  # type: ignore[attr-defined]
     shared = Path(tempfile.mkdtemp(prefix="cloudkit-fake-pg-"))  # reachable by the server user
     request_cleanup.append(shared)
     shared.chmod(0o755)
@@ -197,8 +197,8 @@ def test_engines_and_their_limits(tmp_path: Path) -> None:
     with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
         db = cloud.database
         assert "sqlite" in db.list_engines()
-        with pytest.raises(NotSupported, match="mysql"):
-            db.create_instance("my", engine="mysql", master_username="master", master_password=PASSWORD)
+        with pytest.raises(NotSupported, match="oracle"):
+            db.create_instance("my", engine="oracle", master_username="master", master_password=PASSWORD)
         with pytest.raises(InvalidInput) as err:
             db.create_instance("odd", engine="cobol-db", master_username="master", master_password=PASSWORD)
         assert err.value.field == "engine"
@@ -288,8 +288,8 @@ def test_a_create_cut_short_by_a_crash_is_undone_by_the_next_service(tmp_path: P
     root = tmp_path / "root"
     script = f"""
 import os, cloudkit
-from cloudkit_local import database
-database.LocalDatabase._create_sqlite = lambda self, rec: os._exit(3)   # the process dies mid-create
+from cloudkit_local.db.sqlite import SqliteEngine
+SqliteEngine.create = lambda self, rec, password, timeout: os._exit(3)  # the process dies mid-create
 with cloudkit.connect("local", root={str(root)!r}, backup_check_interval=0) as cloud:
     cloud.database.create_instance("half", engine="sqlite", master_username="master", master_password={PASSWORD!r})
 """
