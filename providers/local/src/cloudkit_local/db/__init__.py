@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from cloudkit_local.db.base import Engine
+from cloudkit_local.db.mysql import MysqlEngine
 from cloudkit_local.db.postgres import PostgresEngine
 from cloudkit_local.db.sqlite import SqliteEngine
 
 #: Every engine the local provider knows, in the order they are listed.
-ENGINE_CLASSES: tuple[type[Engine], ...] = (PostgresEngine, SqliteEngine)
+ENGINE_CLASSES: tuple[type[Engine], ...] = (MysqlEngine, PostgresEngine, SqliteEngine)
 
-__all__ = ["ENGINE_CLASSES", "Engine", "PostgresEngine", "SqliteEngine"]
+__all__ = ["ENGINE_CLASSES", "Engine", "MysqlEngine", "PostgresEngine", "SqliteEngine"]
