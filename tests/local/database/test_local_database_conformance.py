@@ -22,3 +22,13 @@ class TestLocalPostgresDatabaseConformance(DatabaseConformance):
     @pytest.fixture
     def cloudkit_cloud(self, pg_cloud: cloudkit.Cloud) -> cloudkit.Cloud:
         return pg_cloud
+
+
+class TestLocalMysqlDatabaseConformance(DatabaseConformance):
+    """Every provider-neutral database test on real MariaDB servers (skipped without them)."""
+
+    engine = "mysql"
+
+    @pytest.fixture
+    def cloudkit_cloud(self, my_cloud: cloudkit.Cloud) -> cloudkit.Cloud:
+        return my_cloud

@@ -343,12 +343,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
     def _discard(self, rec: Mapping[str, Any]) -> None:
         """Undo a failed create/restore: stop what started, remove its files, state and password."""
-        engine = self._engine(rec)
-        try:
-            engine.stop(rec, 30)
-        except CloudkitError:
-            pass
-        engine.remove_tree(Path(rec["dir"]))
+        self._engine(rec).destroy(rec)
         for snap in self.db.query("SELECT * FROM snapshots WHERE instance_id = ? AND kind = 'automated'", (rec["id"],)):
             self._remove_snapshot(self._snap_rec(snap))
         with self.db.transaction() as conn:

@@ -111,6 +111,16 @@ class Engine:
     def stop(self, rec: Mapping[str, Any], timeout: float) -> None:
         """Stop the server (nothing when it is stopped)."""
 
+    def destroy(self, rec: Mapping[str, Any]) -> None:
+        """Stop the server of an instance being removed and delete its folder."""
+        from cloudkit.errors import CloudkitError
+
+        try:
+            self.stop(rec, 30)
+        except CloudkitError:
+            pass
+        self.remove_tree(Path(rec["dir"]))
+
     def restart(self, rec: dict[str, Any], timeout: float) -> None:
         """Restart the server."""
 

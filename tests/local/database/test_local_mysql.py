@@ -1,0 +1,152 @@
+"""The local mysql engine on real MariaDB servers, checked with a real client (PyMySQL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from database_helpers import MY_PASSWORD, my_rows  # type: ignore[import-not-found]
+
+import cloudkit
+from cloudkit.models.database import DatabaseInstance
+
+pymysql = pytest.importorskip("pymysql")
+
+
+def _table(instance: DatabaseInstance, name: str) -> None:
+    my_rows(instance, f"CREATE TABLE {name} (n INT PRIMARY KEY, note VARCHAR(40))")
+
+
+def test_create_gives_a_master_user_a_database_and_mariadb(my_cloud: cloudkit.Cloud, my_primary: DatabaseInstance) -> None:
+    assert my_primary.engine == "mysql" and my_primary.status == "available"
+    assert my_primary.endpoint is not None and my_primary.endpoint.host == "127.0.0.1"
+    assert my_primary.extra["server"] == "MariaDB"
+    assert my_rows(my_primary, "SELECT DATABASE(), CURRENT_USER()") == [("app", "master@%")]
+    version = my_rows(my_primary, "SELECT VERSION()")[0][0]
+    assert version.startswith(str(my_primary.engine_version)) and "MariaDB" in version
+    # the master user has every privilege but SUPER (as on RDS): it cannot bypass read_only
+    grants = " ".join(r[0] for r in my_rows(my_primary, "SHOW GRANTS"))
+    assert "SUPER" not in grants and "READ_ONLY ADMIN" not in grants and "GRANT OPTION" in grants
+    with pytest.raises(pymysql.err.OperationalError):
+        my_rows(my_primary, "SELECT 1", password="Wrong-Pass-123")
+    assert "mysql" in my_cloud.database.list_engines()
+
+
+def test_the_server_binds_loopback_only_and_runs_unprivileged(my_primary: DatabaseInstance) -> None:
+    assert my_rows(my_primary, "SELECT @@bind_address, @@skip_networking") == [("127.0.0.1", 0)]
+    pid = int((Path(str(my_primary.extra["dir"])) / "mysqld.pid").read_text())
+    uid = os.stat(f"/proc/{pid}").st_uid
+    assert uid == (os.geteuid() if os.geteuid() else __import__("pwd").getpwnam("mysql").pw_uid)
+    assert uid != 0 or os.geteuid() != 0
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    cnf = (Path(str(my_primary.extra["dir"])) / "my.cnf").read_text()
+    for text in (argv, cnf):
+        assert MY_PASSWORD not in text
+
+
+def test_snapshot_restore_holds_the_snapshot_data(my_cloud: cloudkit.Cloud, my_primary: DatabaseInstance) -> None:
+    db = my_cloud.database
+    _table(my_primary, "snap_t")
+    my_rows(my_primary, "INSERT INTO snap_t VALUES (1, 'before')")
+    snap = db.create_snapshot(my_primary, "my-snap-1")
+    assert snap.status == "available" and snap.extra["method"] == "mariabackup"
+    my_rows(my_primary, "INSERT INTO snap_t VALUES (2, 'after')")
+    restored = db.restore_snapshot(snap, "my-restored")
+    assert restored.engine == "mysql" and restored.endpoint != my_primary.endpoint
+    assert my_rows(restored, "SELECT n, note FROM snap_t ORDER BY n") == [(1, "before")]
+    my_rows(restored, "INSERT INTO snap_t VALUES (3, 'only here')")  # a writable, independent server
+    assert my_rows(my_primary, "SELECT n FROM snap_t ORDER BY n") == [(1,), (2,)]
+    db.delete_instance(restored)
+    assert not Path(str(restored.extra["dir"])).exists()
+
+
+def test_point_in_time_restore_replays_the_binary_log_up_to_the_time(my_cloud: cloudkit.Cloud,
+                                                                      my_primary: DatabaseInstance) -> None:
+    db = my_cloud.database
+    _table(my_primary, "pitr_t")
+    my_rows(my_primary, "INSERT INTO pitr_t VALUES (1, 'kept')")
+    time.sleep(1.1)  # the binary log keeps whole seconds
+    target = datetime.now(UTC)
+    time.sleep(1.1)
+    my_rows(my_primary, "INSERT INTO pitr_t VALUES (2, 'too late')")
+    at_time = db.restore_to_point_in_time(my_primary, "my-pitr", time=target)
+    assert my_rows(at_time, "SELECT n FROM pitr_t ORDER BY n") == [(1,)]
+    latest = db.restore_to_point_in_time(my_primary, "my-latest")
+    assert my_rows(latest, "SELECT n FROM pitr_t ORDER BY n") == [(1,), (2,)]
+    for inst in (at_time, latest):
+        db.delete_instance(inst)
+
+
+def test_read_replica_replicates_refuses_writes_and_is_promoted(my_cloud: cloudkit.Cloud, my_primary: DatabaseInstance,
+                                                               eventually: Callable[..., Any]) -> None:
+    db = my_cloud.database
+    _table(my_primary, "rep_t")
+    my_rows(my_primary, "INSERT INTO rep_t VALUES (1, 'seeded')")
+    replica = db.create_read_replica(my_primary, "my-replica")
+    assert replica.replica_of == "my-primary" and replica.backup_retention_days == 0
+    my_rows(my_primary, "INSERT INTO rep_t VALUES (2, 'streamed')")
+    eventually(lambda: my_rows(replica, "SELECT COUNT(*) FROM rep_t") == [(2,)])
+    with pytest.raises(pymysql.err.OperationalError, match="read-only"):
+        my_rows(replica, "INSERT INTO rep_t VALUES (3, 'refused')")
+    promoted = db.promote_read_replica(replica)
+    assert promoted.replica_of is None and promoted.status == "available"
+    my_rows(promoted, "INSERT INTO rep_t VALUES (3, 'writable now')")
+    my_rows(my_primary, "INSERT INTO rep_t VALUES (4, 'not streamed any more')")
+    time.sleep(0.5)
+    assert my_rows(promoted, "SELECT n FROM rep_t ORDER BY n") == [(1,), (2,), (3,)]
+    assert [s.kind for s in db.list_snapshots(promoted)] == ["automated"]
+    db.reboot_instance(promoted)  # read_only stays off after a restart
+    my_rows(promoted, "INSERT INTO rep_t VALUES (5, 'after reboot')")
+    db.delete_instance(promoted)
+
+
+def test_stop_start_reboot_and_password_change_keep_the_data(my_cloud: cloudkit.Cloud, my_primary: DatabaseInstance) -> None:
+    db = my_cloud.database
+    _table(my_primary, "life_t")
+    my_rows(my_primary, "INSERT INTO life_t VALUES (1, 'durable')")
+    assert db.stop_instance(my_primary).status == "stopped"
+    with pytest.raises(pymysql.err.OperationalError):
+        my_rows(my_primary, "SELECT 1")
+    cold = db.create_snapshot(my_primary, "my-cold")  # a stopped server is copied cold
+    assert cold.extra["method"] == "cold copy"
+    assert db.start_instance(my_primary).status == "available"
+    assert db.reboot_instance(my_primary).status == "available"
+    assert my_rows(my_primary, "SELECT note FROM life_t") == [("durable",)]
+    new = "Other\\Pass-2"
+    db.modify_instance(my_primary, master_password=new)
+    try:
+        assert my_rows(my_primary, "SELECT 1", password=new) == [(1,)]
+        with pytest.raises(pymysql.err.OperationalError):
+            my_rows(my_primary, "SELECT 1")
+    finally:
+        db.modify_instance(my_primary, master_password=MY_PASSWORD)
+    restored = db.restore_snapshot(cold, "my-from-cold")
+    assert my_rows(restored, "SELECT note FROM life_t") == [("durable",)]
+    db.delete_instance(restored)
+    for path in Path(str(my_primary.extra["dir"])).rglob("*"):
+        if path.is_file() and path.suffix in (".cnf", ".log", ".json"):
+            assert MY_PASSWORD.encode() not in path.read_bytes() and new.encode() not in path.read_bytes()
+
+
+def test_a_server_killed_behind_our_back_reads_stopped_and_starts_again(my_cloud: cloudkit.Cloud) -> None:
+    db = my_cloud.database
+    inst = db.create_instance("my-killed", engine="mariadb", master_username="master", master_password=MY_PASSWORD,
+                              database_name="app", backup_retention_days=0)
+    assert inst.engine == "mysql"  # the alias
+    pid = int((Path(str(inst.extra["dir"])) / "mysqld.pid").read_text())
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 30
+    while db.get_instance(inst).status != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert db.get_instance(inst).status == "stopped"
+    db.start_instance(inst)
+    assert my_rows(db.get_instance(inst), "SELECT 1") == [(1,)]
+    db.delete_instance(inst)
+    done = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    assert str(inst.extra["dir"]) not in done.stdout  # the server is gone with the instance
