@@ -36,7 +36,7 @@ import attrs
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
 from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot
 from cloudkit.models.dns import Zone
 from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
 from cloudkit.models.platform import Application, AppVersion, ConfigurationTemplate, Environment, Stack
@@ -47,6 +47,7 @@ __all__ = [
     "AppRef",
     "BucketRef",
     "DatabaseRef",
+    "DatabaseParameterGroupRef",
     "DatabaseSnapshotRef",
     "EnvRef",
     "GroupRef",
@@ -134,6 +135,7 @@ KINDS: Mapping[type[Any], RefKind] = {
         # database
         RefKind(DatabaseInstance, "id", _swap(v.db_identifier), "instance identifier"),
         RefKind(DatabaseSnapshot, "id", _swap(v.db_identifier), "snapshot identifier"),
+        RefKind(DatabaseParameterGroup, "name", _swap(v.db_parameter_group_name), "parameter group name"),
         # platform
         RefKind(Application, "name", _swap(v.application_name), "application name"),
         RefKind(AppVersion, "label", _swap(v.version_label), "version label", scope="application"),
@@ -160,6 +162,7 @@ VolumeRef = Union[Volume, str]
 VolumeSnapshotRef = Union[VolumeSnapshot, str]
 DatabaseRef = Union[DatabaseInstance, str]
 DatabaseSnapshotRef = Union[DatabaseSnapshot, str]
+DatabaseParameterGroupRef = Union[DatabaseParameterGroup, str]
 AppRef = Union[Application, str]
 VersionRef = Union[AppVersion, str]
 EnvRef = Union[Environment, str]

@@ -23,6 +23,7 @@ from cloudkit.models.database import (
     DATABASE_SNAPSHOT_STATES,
     DATABASE_STATES,
     DatabaseInstance,
+    DatabaseParameterGroup,
     DatabaseSnapshot,
     Endpoint,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "CommonPrefix",
     "ConfigurationTemplate",
     "DatabaseInstance",
+    "DatabaseParameterGroup",
     "DatabaseSnapshot",
     "DeleteResult",
     "Delivery",

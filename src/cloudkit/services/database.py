@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
-from cloudkit.refs import DatabaseRef, DatabaseSnapshotRef, optional_ref, ref
+from cloudkit.models.database import PARAMETER_APPLY_METHODS, DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot
+from cloudkit.refs import DatabaseParameterGroupRef, DatabaseRef, DatabaseSnapshotRef, optional_ref, ref
 from cloudkit.services.base import Service, operation
 
 InstanceRef = DatabaseRef
 SnapshotRef = DatabaseSnapshotRef
+ParameterGroupRef = DatabaseParameterGroupRef
 
 
 class DatabaseService(Service):
@@ -42,10 +43,15 @@ class DatabaseService(Service):
         multi_az: bool = False,
         backup_retention_days: int = 1,
         maintenance_window: str | None = None,
+        parameter_group: ParameterGroupRef | None = None,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
-        """Create a database server; with ``wait`` return once it is ``available``."""
+        """Create a database server; with ``wait`` return once it is ``available``.
+
+        ``parameter_group`` names a parameter group of the engine's family whose settings the
+        server starts with (``None``: the engine's defaults).
+        """
         ident = v.db_identifier(identifier)
         eng = v.reference("engine", engine, max_len=64).lower()
         v.reference("instance_class", instance_class, max_len=64)
@@ -68,6 +74,7 @@ class DatabaseService(Service):
             multi_az=bool(multi_az),
             backup_retention_days=v.retention_days(backup_retention_days),
             maintenance_window=v.maintenance_window(maintenance_window),
+            parameter_group=optional_ref(parameter_group, "parameter_group", DatabaseParameterGroup),
             wait=wait,
             timeout=v.timeout(timeout),
         )
@@ -92,11 +99,16 @@ class DatabaseService(Service):
         backup_retention_days: int | None = None,
         maintenance_window: str | None = None,
         master_password: str | None = None,
+        parameter_group: ParameterGroupRef | None = None,
         apply_immediately: bool = True,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
-        """Change an instance's settings; only the arguments given change."""
+        """Change an instance's settings; only the arguments given change.
+
+        A new ``parameter_group`` takes effect at the instance's next reboot (its
+        ``parameter_status`` is ``pending-reboot`` until then), as on RDS.
+        """
         changes: dict[str, object] = {}
         if instance_class is not None:
             changes["instance_class"] = v.reference("instance_class", instance_class, max_len=64)
@@ -108,6 +120,8 @@ class DatabaseService(Service):
             changes["maintenance_window"] = v.maintenance_window(maintenance_window)
         if master_password is not None:
             changes["master_password"] = v.db_password(master_password)
+        if parameter_group is not None:
+            changes["parameter_group"] = ref(parameter_group, "parameter_group", DatabaseParameterGroup)
         if not changes:
             raise InvalidInput("modify_instance", "give at least one setting to change")
         return self._modify_instance(ref(instance, "instance", DatabaseInstance), changes, apply_immediately, wait, v.timeout(timeout))
@@ -199,6 +213,50 @@ class DatabaseService(Service):
         """Turn a replica into a standalone, writable instance."""
         return self._promote_read_replica(ref(replica, "replica", DatabaseInstance), wait, v.timeout(timeout))
 
+    # ---------------------------------------------------------------- parameter groups
+    @operation()
+    def create_parameter_group(self, name: str, *, family: str, description: str = "") -> DatabaseParameterGroup:
+        """Create an empty parameter group for the engine ``family`` (``mysql10.11``, ``postgres15``...)."""
+        if not isinstance(description, str) or len(description) > 255 or not description.isprintable():
+            raise InvalidInput("description", "must be text of at most 255 printable characters")
+        return self._create_parameter_group(v.db_parameter_group_name(name, "name"), v.db_family(family), description)
+
+    @operation()
+    def get_parameter_group(self, group: ParameterGroupRef) -> DatabaseParameterGroup:
+        """A parameter group by name, or ``NotFound``."""
+        return self._get_parameter_group(ref(group, "group", DatabaseParameterGroup))
+
+    @operation()
+    def list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+        """Every parameter group this account made, lazily (the provider's built-in defaults are not listed)."""
+        return self._list_parameter_groups()
+
+    @operation()
+    def modify_parameter_group(
+        self, group: ParameterGroupRef, parameters: Mapping[str, str | int | float | bool], *, apply_method: str = "immediate"
+    ) -> DatabaseParameterGroup:
+        """Set ``parameters`` in the group; instances using it get them as ``apply_method`` says.
+
+        ``immediate`` applies a dynamic parameter to running instances at once (a static one is
+        refused with ``InvalidInput``); ``pending-reboot`` applies at each instance's next reboot.
+        """
+        method = v.one_of("apply_method", apply_method, PARAMETER_APPLY_METHODS)
+        return self._modify_parameter_group(ref(group, "group", DatabaseParameterGroup), v.db_parameters(parameters), method)
+
+    @operation()
+    def reset_parameter_group(
+        self, group: ParameterGroupRef, parameters: Iterable[str] | None = None, *, apply_method: str = "immediate"
+    ) -> DatabaseParameterGroup:
+        """Return ``parameters`` (``None``: all of them) to the engine's defaults, applied as ``apply_method`` says."""
+        method = v.one_of("apply_method", apply_method, PARAMETER_APPLY_METHODS)
+        names = None if parameters is None else v.db_parameter_names(parameters)
+        return self._reset_parameter_group(ref(group, "group", DatabaseParameterGroup), names, method)
+
+    @operation()
+    def delete_parameter_group(self, group: ParameterGroupRef) -> None:
+        """Delete a parameter group no instance uses (else ``Conflict``)."""
+        self._delete_parameter_group(ref(group, "group", DatabaseParameterGroup))
+
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
         def _list_engines(self) -> Iterator[str]:
@@ -253,6 +311,25 @@ class DatabaseService(Service):
             ...
 
         def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
+
+        def _create_parameter_group(self, name: str, family: str, description: str) -> DatabaseParameterGroup:
+            ...
+
+        def _get_parameter_group(self, name: str) -> DatabaseParameterGroup:
+            ...
+
+        def _list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+            ...
+
+        def _modify_parameter_group(self, name: str, parameters: dict[str, str], apply_method: str) -> DatabaseParameterGroup:
+            """``parameters`` validated (names in lower case, values as text)."""
+            ...
+
+        def _reset_parameter_group(self, name: str, parameters: list[str] | None, apply_method: str) -> DatabaseParameterGroup:
+            ...
+
+        def _delete_parameter_group(self, name: str) -> None:
             ...
 
 

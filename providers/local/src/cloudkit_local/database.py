@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported, Timeout
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
+from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot, Endpoint
 from cloudkit.paging import paginate
 from cloudkit.services.database import DatabaseService
 from cloudkit_local._root import Database, root_from, write_atomic
@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, engine TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
     record TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS snapshots_instance ON snapshots (instance_id, created_at);
+CREATE TABLE IF NOT EXISTS parameter_groups (
+    name TEXT PRIMARY KEY, family TEXT NOT NULL, description TEXT NOT NULL, parameters TEXT NOT NULL, created_at REAL NOT NULL);
 """
 
 
@@ -228,7 +230,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
             master_username=rec.get("master_username"), database_name=rec.get("database_name"),
             multi_az=bool(rec.get("multi_az")), iops=rec.get("iops"), backup_retention_days=int(rec.get("backup_retention_days") or 0),
             maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"), created_at=_dt(rec["created_at"]),
-            latest_restorable_time=_dt(self._latest_restorable(rec)), extra=extra,
+            latest_restorable_time=_dt(self._latest_restorable(rec)), parameter_group=rec.get("parameter_group"),
+            parameter_status=rec.get("parameter_status"), extra=extra,
         )
 
     @staticmethod
@@ -315,6 +318,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
                                     code="DBInstanceAlreadyExists")
             rec = self._new_record(identifier, engine, version, kw)
+            if kw.get("parameter_group"):
+                self._attach(rec, str(kw["parameter_group"]), "in-sync")
             self._write_secret("instance", identifier, str(kw["master_password"]))
             self._save(rec)
         password = str(kw["master_password"])
@@ -389,6 +394,10 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if password is not None and self._engine(rec).password_needs_server():
                 self._require(rec, "available")
             old_retention = int(rec.get("backup_retention_days") or 0)
+            group = changes.pop("parameter_group", None)
+            if group is not None and group != rec.get("parameter_group"):
+                # as on RDS, a new group applies at the next reboot (a stopped server gets it when it starts)
+                self._attach(rec, str(group), "pending-reboot" if self._live_status(rec) == "available" else "in-sync")
             rec.update(changes)
             self._set_status(rec, "modifying" if self._live_status(rec) == "available" else rec["status"])
             final = "available" if rec["status"] == "modifying" else rec["status"]
@@ -415,6 +424,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
         def work() -> None:
             self._engine(rec).restart(rec, timeout)
+            if rec.get("parameter_group"):
+                rec["parameter_status"] = "in-sync"
 
         return self._run(rec, work, wait)
 
@@ -437,6 +448,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
         def work() -> None:
             self._engine(rec).start(rec, timeout)
+            if rec.get("parameter_group"):
+                rec["parameter_status"] = "in-sync"
 
         return self._run(rec, work, wait)
 
@@ -460,6 +473,126 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._discard(rec)
 
         self._run(rec, work, wait, after="")
+
+    # ------------------------------------------------------------ parameter groups
+    def _load_group(self, name: str) -> dict[str, Any]:
+        rows = self.db.query("SELECT * FROM parameter_groups WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"database parameter group {name!r} does not exist", provider="local",
+                           code="DBParameterGroupNotFound")
+        return {"name": rows[0]["name"], "family": rows[0]["family"], "description": rows[0]["description"],
+                "parameters": json.loads(rows[0]["parameters"]), "created_at": rows[0]["created_at"]}
+
+    @staticmethod
+    def _group_model(group: Mapping[str, Any]) -> DatabaseParameterGroup:
+        return DatabaseParameterGroup(name=group["name"], family=group["family"], description=group["description"],
+                                      parameters=group["parameters"], extra={"created_at": _dt(group["created_at"])})
+
+    def _families(self) -> dict[str, Engine]:
+        out: dict[str, Engine] = {}
+        for engine in self.engines.values():
+            family = engine.family() if engine.available else None
+            if family:
+                out[family] = engine
+        return out
+
+    def _attach(self, rec: dict[str, Any], name: str, status: str) -> None:
+        """Give ``rec`` the group ``name`` (its family must be the instance's)."""
+        group = self._load_group(name)
+        engine = self._engine(rec)
+        family = engine.family(str(rec.get("engine_version") or "") or None)
+        if family is None:
+            raise engine.lacks("create_parameter_group", "has no server parameters")
+        if group["family"] != family:
+            raise InvalidInput("parameter_group", f"{name!r} is a {group['family']} group; this instance needs a {family} group")
+        rec.update(parameter_group=name, parameters=dict(group["parameters"]), parameter_status=status)
+
+    def _users_of(self, name: str) -> list[dict[str, Any]]:
+        return [rec for rec in (self._load(r["id"]) for r in self.db.query("SELECT id FROM instances ORDER BY id"))
+                if rec.get("parameter_group") == name]
+
+    def _create_parameter_group(self, name: str, family: str, description: str) -> DatabaseParameterGroup:
+        families = self._families()
+        if family not in families:
+            raise InvalidInput("family", f"must be a family of an engine installed here: {', '.join(sorted(families)) or 'none'}")
+        with self._lock, self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM parameter_groups WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"database parameter group {name!r} already exists", provider="local",
+                                    code="DBParameterGroupAlreadyExists")
+            conn.execute("INSERT INTO parameter_groups VALUES (?, ?, ?, '{}', ?)", (name, family, description, time.time()))
+        return self._group_model(self._load_group(name))
+
+    def _get_parameter_group(self, name: str) -> DatabaseParameterGroup:
+        return self._group_model(self._load_group(name))
+
+    def _list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+        def fetch(after: str | None) -> tuple[list[DatabaseParameterGroup], str | None]:
+            rows = self.db.query("SELECT name FROM parameter_groups WHERE name > ? ORDER BY name LIMIT ?", (after or "", PAGE))
+            out = []
+            for row in rows:
+                try:
+                    out.append(self._group_model(self._load_group(row["name"])))
+                except NotFound:
+                    continue
+            return out, (rows[-1]["name"] if len(rows) == PAGE else None)
+
+        return paginate(fetch)
+
+    def _change_group(self, name: str, change: Callable[[dict[str, str]], list[str]], apply_method: str) -> DatabaseParameterGroup:
+        """Change the group's parameters with ``change`` (returns the names it touched) and bring its instances along."""
+        with self._lock:
+            group = self._load_group(name)
+            engine = self._families().get(group["family"])
+            if engine is None:
+                raise NotSupported("local", "database.modify_parameter_group",
+                                   f"no engine of family {group['family']} is installed here")
+            params: dict[str, str] = dict(group["parameters"])
+            changed = change(params)
+            engine.check_parameters(changed)
+            users = self._users_of(name)
+            running = [rec for rec in users if self._live_status(rec) == "available"]
+            if apply_method == "immediate":
+                for rec in running:
+                    static = engine.static_parameters(rec, changed)
+                    if static:
+                        raise InvalidInput("apply_method", f"{', '.join(static)} cannot change while the server runs: "
+                                           "use apply_method='pending-reboot' and reboot the instance")
+            for rec in users:
+                rec["parameters"] = dict(params)
+                if rec in running and apply_method == "immediate" and changed:
+                    engine.apply_parameters(rec, changed, 120)
+                elif rec in running:
+                    rec["parameter_status"] = "pending-reboot"
+                self._save(rec)
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE parameter_groups SET parameters = ? WHERE name = ?", (json.dumps(params), name))
+            return self._group_model(self._load_group(name))
+
+    def _modify_parameter_group(self, name: str, parameters: dict[str, str], apply_method: str) -> DatabaseParameterGroup:
+        def change(params: dict[str, str]) -> list[str]:
+            params.update(parameters)
+            return sorted(parameters)
+
+        return self._change_group(name, change, apply_method)
+
+    def _reset_parameter_group(self, name: str, parameters: list[str] | None, apply_method: str) -> DatabaseParameterGroup:
+        def change(params: dict[str, str]) -> list[str]:
+            names = sorted(params) if parameters is None else sorted(set(parameters))
+            for key in names:
+                params.pop(key, None)
+            return names
+
+        return self._change_group(name, change, apply_method)
+
+    def _delete_parameter_group(self, name: str) -> None:
+        with self._lock:
+            self._load_group(name)
+            users = [rec["id"] for rec in self._users_of(name)]
+            if users:
+                raise Conflict(f"database parameter group {name!r} is used by {', '.join(users)}", provider="local",
+                               code="InvalidDBParameterGroupState")
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM parameter_groups WHERE name = ?", (name,))
 
     # ------------------------------------------------------------ snapshots
     def _backup(self, rec: dict[str, Any], snap_id: str, kind: str, timeout: float) -> dict[str, Any]:

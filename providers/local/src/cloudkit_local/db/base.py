@@ -158,6 +158,23 @@ class Engine:
     def clean_archive(self, rec: Mapping[str, Any], backups: list[dict[str, Any]]) -> None:
         """Remove archived log that no kept backup needs."""
 
+    # ------------------------------------------------------------ parameters
+    def family(self, version: str | None = None) -> str | None:
+        """The parameter group family of ``version`` (default: the installed one); ``None``: no parameters."""
+        return None
+
+    def check_parameters(self, names: list[str]) -> None:
+        """``InvalidInput`` (field ``parameters``) naming a parameter the engine does not have."""
+        raise self.lacks("modify_parameter_group", "has no server parameters")
+
+    def static_parameters(self, rec: Mapping[str, Any], names: list[str]) -> list[str]:
+        """Which of ``names`` the running server of ``rec`` can change only by restarting."""
+        return []
+
+    def apply_parameters(self, rec: Mapping[str, Any], changed: list[str], timeout: float) -> None:
+        """Make the running server use ``rec["parameters"]`` now for the ``changed`` names (dynamic ones)."""
+        raise self.lacks("modify_parameter_group", "has no server parameters")
+
     # ------------------------------------------------------------ replicas
     def create_replica(self, src: Mapping[str, Any], rec: dict[str, Any], timeout: float) -> None:
         """Make ``rec`` a read replica streaming from ``src`` and start it."""

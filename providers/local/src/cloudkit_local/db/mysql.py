@@ -46,6 +46,15 @@ SERVER = "mariadbd"
 #: small servers: these settings are also given to mariadb-install-db so that its files fit them
 _INNODB = ("--innodb-buffer-pool-size=16M", "--innodb-log-file-size=16M", "--performance-schema=OFF")
 _TEMPLATE_LOCK = threading.Lock()
+#: dynamic settings whose default on cloudkit's servers is not MariaDB's (a reset returns to these)
+DEFAULTS = {"max_connections": "40", "character_set_server": "utf8mb4"}
+#: server settings cloudkit writes itself: a parameter group may not change them
+MANAGED = frozenset({
+    "basedir", "bind_address", "binlog_format", "datadir", "init_file", "log_bin", "log_bin_basename", "log_bin_index",
+    "log_error", "pid_file", "plugin_dir", "port", "read_only", "relay_log", "secure_file_priv", "server_id",
+    "skip_grant_tables", "skip_networking", "socket", "tmpdir", "user", "general_log_file", "slow_query_log_file",
+    "plugin_load", "plugin_load_add", "init_connect", "init_slave",
+})
 TOOLS = ("mariadb-install-db", "mariadb", "mariadb-admin", "mariabackup", "mariadb-binlog")
 
 
@@ -67,6 +76,7 @@ class MysqlEngine(Engine):
         super().__init__(host)
         self.runner: pg.Runner | None = None
         self.os_user = ""
+        self._variables: set[str] | None = None
         self.reason = self._find(host.settings)
 
     def _find(self, settings: Mapping[str, Any]) -> str:
@@ -205,13 +215,66 @@ class MysqlEngine(Engine):
             f"server-id = {int(rec['server_id'])}",
             "binlog-format = ROW",
             "skip-name-resolve",
-            "max-connections = 40",
+            *(f"{name} = {value}" for name, value in DEFAULTS.items()),
             *(option.lstrip("-").replace("=", " = ") for option in _INNODB),
-            "character-set-server = utf8mb4",
         ]
         if rec.get("replica_of"):
             lines += ["read-only = ON", f"relay-log = {idir / 'relay' / 'relay-bin'}"]
+        params = dict(rec.get("parameters") or {})
+        if params:
+            lines.append(f"# parameter group {rec.get('parameter_group')}")
+            lines += [f"{name} = {value}" for name, value in sorted(params.items())]
         return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------ parameters
+    def family(self, version: str | None = None) -> str | None:
+        """``mysql`` and MariaDB's major.minor version: ``mysql10.11``."""
+        return "mysql" + ".".join((version or self.version).split(".")[:2])
+
+    def _catalog(self) -> set[str]:
+        """Every server variable ``mariadbd --verbose --help`` lists (cached)."""
+        if self._variables is None:
+            out = self._tool(SERVER, "--no-defaults", "--verbose", "--help", timeout=60, operation="list the server variables")
+            names: set[str] = set()
+            listing = False
+            for line in out.splitlines():
+                if line.startswith("Variables (--variable-name=value)"):
+                    listing = True
+                elif listing and line and not line.startswith("-"):
+                    names.add(line.split()[0].replace("-", "_"))
+            self._variables = names
+        return self._variables
+
+    def check_parameters(self, names: list[str]) -> None:
+        """Refuse names MariaDB does not have and the settings cloudkit manages."""
+        from cloudkit.errors import InvalidInput
+
+        managed = sorted(n for n in names if n in MANAGED)
+        if managed:
+            raise InvalidInput("parameters", f"{', '.join(managed)} cannot be set: cloudkit manages them on this engine")
+        unknown = sorted(n for n in names if n not in self._catalog())
+        if unknown:
+            raise InvalidInput("parameters", f"{', '.join(unknown)}: not a parameter of {self.family()}")
+
+    def static_parameters(self, rec: Mapping[str, Any], names: list[str]) -> list[str]:
+        """The names the running server reports read-only (changed only by a restart)."""
+        listed = ", ".join(_quote(n.upper()) for n in names)
+        rows = self.admin(rec, "SELECT LOWER(VARIABLE_NAME) FROM information_schema.SYSTEM_VARIABLES "
+                               f"WHERE READ_ONLY = 'NO' AND VARIABLE_NAME IN ({listed});\n")
+        dynamic = {r[0] for r in rows if r}
+        return sorted(n for n in names if n not in dynamic)
+
+    def apply_parameters(self, rec: Mapping[str, Any], changed: list[str], timeout: float) -> None:
+        """``SET GLOBAL`` each changed name to its value (``DEFAULT`` when reset)."""
+        params = dict(rec.get("parameters") or {})
+        statements = []
+        for name in changed:
+            value = params.get(name)
+            if value is None and name in DEFAULTS:
+                value = DEFAULTS[name]  # cloudkit's default for its small servers, as after a restart
+            literal = "DEFAULT" if value is None else value if re.fullmatch(r"-?\d+(?:\.\d+)?", value) else _quote(value)
+            statements.append(f"SET GLOBAL {name} = {literal};")
+        self.admin(rec, "\n".join(statements) + "\n", timeout=timeout)
 
     def create(self, rec: dict[str, Any], password: str, timeout: float) -> None:
         """``mariadb-install-db``, start, create the master user and the database."""

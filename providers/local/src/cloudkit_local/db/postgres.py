@@ -38,6 +38,7 @@ class PostgresEngine(Engine):
     def __init__(self, host: Host) -> None:
         super().__init__(host)
         self.runner, self.reason = pg.Runner.create(host.settings)
+        self._settings: dict[str, str] | None = None
 
     @property
     def version(self) -> str:
@@ -124,10 +125,18 @@ class PostgresEngine(Engine):
         restore_from = None
         if rec.get("replica_of"):
             restore_from = Path(rec["source_archive"])
-        conf = pg.server_conf(int(rec["port"]), Path(rec["archive"]), restore_from) + recovery
-        runner.write_private(data / "cloudkit.conf", conf)
+        runner.write_private(data / "cloudkit.conf", self._conf(rec, restore_from) + recovery)
         runner.run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-w", "-t", str(int(timeout) or 1),
                    "start", timeout=timeout + 30, operation=f"start database server {rec['id']}")
+
+    def _conf(self, rec: Mapping[str, Any], restore_from: Path | None = None) -> str:
+        """``cloudkit.conf``: the managed settings, then the parameter group's."""
+        text = pg.server_conf(int(rec["port"]), Path(rec["archive"]), restore_from)
+        params = dict(rec.get("parameters") or {})
+        if params:
+            text += f"# parameter group {rec.get('parameter_group')}\n"
+            text += "".join(f"{name} = '{value}'\n" for name, value in sorted(params.items()))
+        return text
 
     def stop(self, rec: Mapping[str, Any], timeout: float) -> None:
         """``pg_ctl stop -m fast``."""
@@ -138,8 +147,10 @@ class PostgresEngine(Engine):
                       timeout=timeout + 30, operation=f"stop database server {rec['id']}")
 
     def restart(self, rec: dict[str, Any], timeout: float) -> None:
-        """``pg_ctl restart -m fast``."""
+        """``pg_ctl restart -m fast`` (with the settings rewritten: pending parameters apply)."""
         data = Path(rec["dir"]) / "data"
+        source = Path(rec["source_archive"]) if rec.get("replica_of") and rec.get("source_archive") else None
+        self.pg().write_private(data / "cloudkit.conf", self._conf(rec, source))
         self.pg().run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-m", "fast", "-w",
                       "-t", str(int(timeout) or 1), "restart", timeout=timeout + 30, operation=f"reboot {rec['id']}")
 
@@ -167,6 +178,41 @@ class PostgresEngine(Engine):
         """Wait until a server has left recovery (after point-in-time restore or promotion)."""
         pg.wait_until(lambda: self.sql(rec, [("SELECT pg_is_in_recovery()", ())])[0] is False, timeout,
                       f"database server {rec['id']}", "a primary (out of recovery)", interval=0.1)
+
+    # ------------------------------------------------------------ parameters
+    def family(self, version: str | None = None) -> str | None:
+        """``postgres`` and the major version: ``postgres15``."""
+        return "postgres" + (version or self.version).split(".")[0]
+
+    def _catalog(self) -> dict[str, str]:
+        """Every setting with its context, from ``postgres --describe-config`` (cached)."""
+        if self._settings is None:
+            out = self.pg().run("postgres", "--describe-config", timeout=60, operation="list the server settings")
+            self._settings = {line.split("\t")[0].lower(): line.split("\t")[1] for line in out.splitlines() if "\t" in line}
+        return self._settings
+
+    def check_parameters(self, names: list[str]) -> None:
+        """Refuse names PostgreSQL does not have, internal ones and the settings cloudkit manages."""
+        from cloudkit.errors import InvalidInput
+
+        managed = sorted(n for n in names if n in MANAGED)
+        if managed:
+            raise InvalidInput("parameters", f"{', '.join(managed)} cannot be set: cloudkit manages them on this engine")
+        catalog = self._catalog()
+        unknown = sorted(n for n in names if catalog.get(n, "internal") == "internal")
+        if unknown:
+            raise InvalidInput("parameters", f"{', '.join(unknown)}: not a settable parameter of {self.family()}")
+
+    def static_parameters(self, rec: Mapping[str, Any], names: list[str]) -> list[str]:
+        """The names whose context is ``postmaster`` (a restart applies them)."""
+        return sorted(n for n in names if self._catalog().get(n) == "postmaster")
+
+    def apply_parameters(self, rec: Mapping[str, Any], changed: list[str], timeout: float) -> None:
+        """Rewrite ``cloudkit.conf`` and reload (a setting removed from it returns to its default)."""
+        data = Path(rec["dir"]) / "data"
+        source = Path(rec["source_archive"]) if rec.get("replica_of") and rec.get("source_archive") else None
+        self.pg().write_private(data / "cloudkit.conf", self._conf(rec, source))
+        self.sql(rec, [("SELECT pg_reload_conf()", ())], timeout=timeout)
 
     # ------------------------------------------------------------ snapshots
     def snapshot(self, rec: Mapping[str, Any], target: Path, live: bool, timeout: float) -> dict[str, Any]:
@@ -232,7 +278,7 @@ class PostgresEngine(Engine):
         self.start(rec, timeout, recovery="\n".join(recovery) + "\n")
         self._wait_primary(rec, timeout)
         # recovery settings are not needed any more: drop them for the next start
-        runner.write_private(data / "cloudkit.conf", pg.server_conf(int(rec["port"]), Path(rec["archive"])))
+        runner.write_private(data / "cloudkit.conf", self._conf(rec))
 
     def clean_archive(self, rec: Mapping[str, Any], backups: list[dict[str, Any]]) -> None:
         """``pg_archivecleanup`` up to the oldest kept backup's first WAL segment."""
@@ -268,7 +314,7 @@ class PostgresEngine(Engine):
         self._wait_primary(rec, timeout)
         self.sql(rec, [("ALTER SYSTEM RESET primary_conninfo", ()), ("SELECT pg_reload_conf()", ())])
         rec["source_archive"] = None
-        runner.write_private(data / "cloudkit.conf", pg.server_conf(int(rec["port"]), Path(rec["archive"])))
+        runner.write_private(data / "cloudkit.conf", self._conf(rec))
 
     def remove_tree(self, path: Path) -> None:
         """Delete a folder the server user may own."""
@@ -276,6 +322,16 @@ class PostgresEngine(Engine):
             pg.remove_tree(self.runner, path)
         else:
             super().remove_tree(path)
+
+
+#: settings cloudkit writes itself: a parameter group may not change them
+MANAGED = frozenset({
+    "listen_addresses", "port", "unix_socket_directories", "archive_mode", "archive_command", "restore_command",
+    "wal_level", "max_wal_senders", "hot_standby", "primary_conninfo", "primary_slot_name", "data_directory",
+    "hba_file", "ident_file", "config_file", "log_destination", "recovery_target_time", "recovery_target_action",
+    "archive_library", "shared_preload_libraries", "local_preload_libraries", "session_preload_libraries",
+    "dynamic_library_path", "ssl", "logging_collector", "log_directory", "log_filename",
+})
 
 
 def _port_free(port: int) -> bool:
