@@ -300,3 +300,26 @@ with cloudkit.connect("local", root={str(root)!r}, backup_check_interval=0) as c
     with cloudkit.connect("local", root=str(root), backup_check_interval=0) as cloud:
         assert list(cloud.database.list_instances()) == []
     assert list((root / "database" / "secrets").iterdir()) == []
+
+
+def test_postgres_parameter_group_attached_by_modify_applies_at_reboot_and_reloads(pg_cloud: cloudkit.Cloud) -> None:
+    db = pg_cloud.database
+    inst = db.create_instance("pg-params", engine="postgres", master_username="master", master_password=PASSWORD,
+                              database_name="app", backup_retention_days=0)
+    group = db.create_parameter_group("pg-tuned", family=db.engines["postgres"].family())  # type: ignore[attr-defined]
+    db.modify_parameter_group(group, {"work_mem": "8MB"})
+    assert db.modify_instance(inst, parameter_group=group).parameter_status == "pending-reboot"
+    assert rows(inst, "SHOW work_mem") == [("4MB",)]
+    assert db.reboot_instance(inst).parameter_status == "in-sync"
+    assert rows(inst, "SHOW work_mem") == [("8MB",)]
+    db.modify_parameter_group(group, {"work_mem": "16MB"})  # a reload applies it
+    assert rows(inst, "SHOW work_mem") == [("16MB",)]
+    with pytest.raises(InvalidInput, match="max_connections"):
+        db.modify_parameter_group(group, {"max_connections": 33})
+    db.reset_parameter_group(group)
+    assert rows(inst, "SHOW work_mem") == [("4MB",)]
+    with pytest.raises(InvalidInput) as err:
+        db.create_parameter_group("not-here", family="oracle19")
+    assert err.value.field == "family"
+    db.delete_instance(inst)
+    db.delete_parameter_group(group)

@@ -150,3 +150,50 @@ def test_a_server_killed_behind_our_back_reads_stopped_and_starts_again(my_cloud
     db.delete_instance(inst)
     done = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
     assert str(inst.extra["dir"]) not in done.stdout  # the server is gone with the instance
+
+
+def test_parameter_groups_change_the_server_as_the_apply_method_says(my_cloud: cloudkit.Cloud) -> None:
+    db = my_cloud.database
+    family = db.engines["mysql"].family()  # type: ignore[attr-defined]
+    group = db.create_parameter_group("my-tuned", family=family, description="shop servers")
+    inst = db.create_instance("my-params", engine="mysql", master_username="master", master_password=MY_PASSWORD,
+                              database_name="app", backup_retention_days=0, parameter_group=group)
+    assert (inst.parameter_group, inst.parameter_status) == ("my-tuned", "in-sync")
+
+    def var(name: str) -> str:
+        return str(my_rows(inst, "SHOW GLOBAL VARIABLES LIKE %s", params=(name,))[0][1])
+
+    # immediate: a dynamic parameter changes in the running server
+    db.modify_parameter_group(group, {"max_connections": 55, "wait_timeout": "600"})
+    assert (var("max_connections"), var("wait_timeout")) == ("55", "600")
+    # a static one is refused unless it waits for a reboot
+    with pytest.raises(cloudkit.InvalidInput) as err:
+        db.modify_parameter_group(group, {"back_log": 77})
+    assert err.value.field == "apply_method" and "back_log" in str(err.value)
+    db.modify_parameter_group(group, {"back_log": 77}, apply_method="pending-reboot")
+    assert db.get_instance(inst).parameter_status == "pending-reboot" and var("back_log") != "77"
+    assert db.reboot_instance(inst).parameter_status == "in-sync"
+    assert (var("back_log"), var("max_connections")) == ("77", "55")
+    # reset: back to cloudkit's default for its servers, at once and after a restart alike
+    got = db.reset_parameter_group(group, ["max_connections"])
+    assert dict(got.parameters) == {"back_log": "77", "wait_timeout": "600"}
+    assert var("max_connections") == "40"
+    db.reboot_instance(inst)
+    assert (var("max_connections"), var("back_log")) == ("40", "77")
+    # what cannot be a parameter, and a group in use
+    for bad in ({"port": 1}, {"no_such_setting": 1}):
+        with pytest.raises(cloudkit.InvalidInput) as err:
+            db.modify_parameter_group(group, bad)
+        assert err.value.field == "parameters"
+    with pytest.raises(cloudkit.Conflict):
+        db.delete_parameter_group(group)
+    pg_engine = db.engines["postgres"]  # type: ignore[attr-defined]
+    if pg_engine.available:
+        other = db.create_parameter_group("pg-shaped", family=pg_engine.family())
+        with pytest.raises(cloudkit.InvalidInput, match="mysql"):
+            db.modify_instance(inst, parameter_group=other)
+        db.delete_parameter_group(other)
+    db.delete_instance(inst)
+    db.delete_parameter_group(group)
+    with pytest.raises(cloudkit.NotFound):
+        db.get_parameter_group("my-tuned")
