@@ -104,6 +104,41 @@ def test_point_in_time_restore_and_read_replicas(aws_cloud: cloudkit.Cloud) -> N
     assert d.get_instance(db).extra["ReadReplicaDBInstanceIdentifiers"] == []
 
 
+def test_parameter_groups_and_attaching_one(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    group = d.create_parameter_group("ck-mysql-tuned", family="mysql8.0", description="SimCo production")
+    assert (group.name, group.family, group.description, dict(group.parameters)) == (
+        "ck-mysql-tuned", "mysql8.0", "SimCo production", {})
+    changed = d.modify_parameter_group(group, {"max_connections": 500, "wait_timeout": "600"})
+    assert dict(changed.parameters) == {"max_connections": "500", "wait_timeout": "600"}
+    sent = h.recorded_requests(aws_cassette, action="ModifyDBParameterGroup")
+    assert sent == 1
+    d.modify_parameter_group(group, {"innodb_log_buffer_size": "8388608"}, apply_method="pending-reboot")
+    assert d.get_parameter_group("ck-mysql-tuned").parameters["innodb_log_buffer_size"] == "8388608"
+    assert [g.name for g in d.list_parameter_groups()] == ["ck-mysql-tuned"]
+
+    db = _create(d, "ck-simco", engine="mysql", parameter_group=group)
+    assert db.parameter_group == "ck-mysql-tuned"
+    d.create_parameter_group("ck-mysql-other", family="mysql8.0")
+    moved = d.modify_instance(db, parameter_group="ck-mysql-other")
+    assert moved.parameter_group == "ck-mysql-other"
+
+    reset = d.reset_parameter_group(group, ["max_connections"])
+    assert "max_connections" not in reset.parameters and reset.parameters["wait_timeout"] == "600"
+    assert dict(d.reset_parameter_group(group).parameters) == {}
+    d.delete_instance(db)
+    d.delete_parameter_group(group)
+    with pytest.raises(errors.NotFound) as missing:
+        d.get_parameter_group("ck-mysql-tuned")
+    assert missing.value.code.startswith("DBParameterGroupNotFound")
+    with pytest.raises(errors.InvalidInput) as bad:
+        d.modify_parameter_group("ck-mysql-other", {"max_connections": "5'; DROP"})
+    assert bad.value.field == "parameters"
+    with pytest.raises(errors.InvalidInput) as bad:
+        d.create_parameter_group("ck-x", family="not a family")
+    assert bad.value.field == "family"
+
+
 def test_engines_come_from_the_api(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
     engines = list(aws_cloud.database.list_engines())
     assert {"mysql", "postgres"} <= set(engines) and engines == sorted(engines)
