@@ -123,7 +123,7 @@ def test_parameter_groups_and_attaching_one(aws_cloud: cloudkit.Cloud, aws_casse
     moved = d.modify_instance(db, parameter_group="ck-mysql-other")
     assert moved.parameter_group == "ck-mysql-other"
 
-    reset = d.reset_parameter_group(group, ["max_connections"])
+    reset = d.reset_parameter_group(group, parameters=["max_connections"])
     assert "max_connections" not in reset.parameters and reset.parameters["wait_timeout"] == "600"
     assert dict(d.reset_parameter_group(group).parameters) == {}
     d.delete_instance(db)

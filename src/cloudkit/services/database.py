@@ -245,7 +245,7 @@ class DatabaseService(Service):
 
     @operation()
     def reset_parameter_group(
-        self, group: ParameterGroupRef, parameters: Iterable[str] | None = None, *, apply_method: str = "immediate"
+        self, group: ParameterGroupRef, *, parameters: Iterable[str] | None = None, apply_method: str = "immediate"
     ) -> DatabaseParameterGroup:
         """Return ``parameters`` (``None``: all of them) to the engine's defaults, applied as ``apply_method`` says."""
         method = v.one_of("apply_method", apply_method, PARAMETER_APPLY_METHODS)

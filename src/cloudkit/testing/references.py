@@ -89,6 +89,10 @@ SAMPLES: dict[str, Any] = {
     "platform.create_environment.name": "env-1",
     "platform.create_template.name": "tpl-1",
     "settings": lambda: __import__("cloudkit").EnvironmentSettings(env_vars={"A": "1"}),
+    "engine": "postgres",
+    "master_username": "master",
+    "master_password": "Ref-Pass-1234",
+    "database.modify_parameter_group.parameters": {"work_mem": "8MB"},
 }
 
 

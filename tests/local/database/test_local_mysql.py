@@ -175,7 +175,7 @@ def test_parameter_groups_change_the_server_as_the_apply_method_says(my_cloud: c
     assert db.reboot_instance(inst).parameter_status == "in-sync"
     assert (var("back_log"), var("max_connections")) == ("77", "55")
     # reset: back to cloudkit's default for its servers, at once and after a restart alike
-    got = db.reset_parameter_group(group, ["max_connections"])
+    got = db.reset_parameter_group(group, parameters=["max_connections"])
     assert dict(got.parameters) == {"back_log": "77", "wait_timeout": "600"}
     assert var("max_connections") == "40"
     db.reboot_instance(inst)
