@@ -139,6 +139,23 @@ def test_parameter_groups_and_attaching_one(aws_cloud: cloudkit.Cloud, aws_casse
     assert bad.value.field == "family"
 
 
+def test_copy_snapshot_to_another_region(aws_cloud: cloudkit.Cloud, aws_settings: dict[str, Any], aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-simco-copy", engine="mysql", backup_retention_days=1)
+    d.create_snapshot(db, "ck-simco-snap")
+    same = d.copy_snapshot("ck-simco-snap", "ck-simco-snap-2")
+    assert (same.id, same.status) == ("ck-simco-snap-2", "available")
+    with cloudkit.connect("aws", **dict(aws_settings, region="us-west-2")) as west:
+        copy = d.copy_snapshot("ck-simco-snap", "ck-simco-west", destination=west)
+        assert (copy.id, copy.status, copy.engine) == ("ck-simco-west", "available", "mysql")
+        assert [s.id for s in west.database.list_snapshots(kind="manual")] == ["ck-simco-west"]
+        restored = west.database.restore_snapshot(copy, "ck-simco-dr")
+        assert restored.status == "available" and ".us-west-2." in restored.endpoint.host  # type: ignore[union-attr]
+    sent = [r for r in aws_cassette.requests if b"Action=CopyDBSnapshot" in (r.body or b"")]
+    assert len(sent) == 2
+    assert b"arn%3Aaws%3Ards%3Aus-east-1" in (sent[1].body or b"")
+
+
 def test_engines_come_from_the_api(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
     engines = list(aws_cloud.database.list_engines())
     assert {"mysql", "postgres"} <= set(engines) and engines == sorted(engines)

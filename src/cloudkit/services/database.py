@@ -173,6 +173,26 @@ class DatabaseService(Service):
         self._delete_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot))
 
     @operation()
+    def copy_snapshot(
+        self, snapshot: SnapshotRef, target_id: str, *, destination: object | None = None, wait: bool = True,
+        timeout: float = 1800,
+    ) -> DatabaseSnapshot:
+        """Copy a snapshot to ``target_id`` in ``destination`` (a :class:`cloudkit.Cloud` or its database
+        service, of the same provider: another region, profile or local root; ``None``: here).
+
+        Returns the copy as ``destination`` reports it. Copying between providers is ``NotSupported``:
+        dump and load the data instead (``cloudkit_contrib.dbdump``).
+        """
+        target = v.db_identifier(target_id, "target_id")
+        dest: DatabaseService | None = None
+        if destination is not None:
+            found: object = getattr(destination, "database", destination)
+            if not isinstance(found, DatabaseService):
+                raise InvalidInput("destination", "must be a cloudkit.Cloud or its database service (or None)")
+            dest = found
+        return self._copy_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot), target, dest, wait, v.timeout(timeout))
+
+    @operation()
     def restore_snapshot(
         self,
         snapshot: SnapshotRef,
@@ -299,6 +319,11 @@ class DatabaseService(Service):
             ...
 
         def _delete_snapshot(self, snapshot_id: str) -> None:
+            ...
+
+        def _copy_snapshot(self, snapshot_id: str, target_id: str, destination: DatabaseService | None, wait: bool,
+                           timeout: float) -> DatabaseSnapshot:
+            """``destination``: the destination's database service (``None``: this one)."""
             ...
 
         def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:

@@ -93,6 +93,7 @@ SAMPLES: dict[str, Any] = {
     "master_username": "master",
     "master_password": "Ref-Pass-1234",
     "database.modify_parameter_group.parameters": {"work_mem": "8MB"},
+    "target_id": "ckref-copy0",
 }
 
 

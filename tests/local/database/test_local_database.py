@@ -323,3 +323,30 @@ def test_postgres_parameter_group_attached_by_modify_applies_at_reboot_and_reloa
     assert err.value.field == "family"
     db.delete_instance(inst)
     db.delete_parameter_group(group)
+
+
+def test_copy_snapshot_between_roots_and_refusals(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "a"), backup_check_interval=0) as here, \
+            cloudkit.connect("local", root=str(tmp_path / "b"), backup_check_interval=0) as there:
+        inst = here.database.create_instance("lite", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                             backup_retention_days=0)
+        with sqlite3.connect(inst.extra["path"]) as conn:
+            conn.execute("CREATE TABLE t (v TEXT)")
+            conn.execute("INSERT INTO t VALUES ('copied')")
+        here.database.create_snapshot(inst, "lite-snap")
+        same = here.database.copy_snapshot("lite-snap", "lite-snap-2")  # within one root too
+        assert same.kind == "manual" and here.database.get_snapshot("lite-snap-2").status == "available"
+        copy = here.database.copy_snapshot("lite-snap", "lite-away", destination=there)
+        assert copy.status == "available"
+        restored = there.database.restore_snapshot("lite-away", "lite-there")
+        with sqlite3.connect(restored.extra["path"]) as conn:
+            assert conn.execute("SELECT v FROM t").fetchall() == [("copied",)]
+        with pytest.raises(InvalidInput) as err:
+            here.database.copy_snapshot("lite-snap", "x1", destination="elsewhere")
+        assert err.value.field == "destination"
+        with pytest.raises(InvalidInput) as err:
+            here.database.copy_snapshot("lite-snap", "bad--name")
+        assert err.value.field == "target_id"
+        with pytest.raises(cloudkit.NotFound):
+            here.database.copy_snapshot("no-such-snap", "x2")
+        assert [s.id for s in there.database.list_snapshots(kind="manual")] == ["lite-away"]  # the failures left nothing

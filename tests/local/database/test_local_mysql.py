@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -197,3 +199,27 @@ def test_parameter_groups_change_the_server_as_the_apply_method_says(my_cloud: c
     db.delete_parameter_group(group)
     with pytest.raises(cloudkit.NotFound):
         db.get_parameter_group("my-tuned")
+
+
+def test_copy_snapshot_to_another_root_restores_there(my_cloud: cloudkit.Cloud, my_primary: DatabaseInstance,
+                                                      tmp_path: Path) -> None:
+    db = my_cloud.database
+    _table(my_primary, "copy_t")
+    my_rows(my_primary, "INSERT INTO copy_t VALUES (1, 'travels')")
+    db.create_snapshot(my_primary, "my-to-copy")
+    data = Path(tempfile.mkdtemp(prefix="cloudkit-my-copy-"))  # reachable by the server user
+    data.chmod(0o711)
+    with cloudkit.connect("local", root=str(tmp_path / "other"), mysql_data_root=str(data), backup_check_interval=0) as other:
+        copy = db.copy_snapshot("my-to-copy", "my-copied", destination=other)
+        assert (copy.id, copy.kind, copy.status, copy.engine) == ("my-copied", "manual", "available", "mysql")
+        assert other.database.get_snapshot("my-copied").instance_id == "my-primary"
+        with pytest.raises(cloudkit.NotFound):
+            db.get_snapshot("my-copied")  # it lives in the other root only
+        with pytest.raises(cloudkit.AlreadyExists):
+            db.copy_snapshot("my-to-copy", "my-copied", destination=other.database)
+        restored = other.database.restore_snapshot("my-copied", "my-elsewhere")
+        assert my_rows(restored, "SELECT note FROM copy_t") == [("travels",)]
+        other.database.delete_instance(restored)
+        other.database.delete_snapshot("my-copied")
+    db.delete_snapshot("my-to-copy")
+    shutil.rmtree(data, ignore_errors=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from cloudkit.errors import NotFound
+from cloudkit.errors import NotFound, NotSupported
 from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot, Endpoint
 from cloudkit.services.database import DatabaseService
 from cloudkit_aws._session import PROVIDER, AwsSession
@@ -263,6 +263,24 @@ class AwsDatabase(AwsErrors, DatabaseService):
 
     def _delete_snapshot(self, snapshot_id: str) -> None:
         self.rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
+
+    def _copy_snapshot(self, snapshot_id: str, target_id: str, destination: DatabaseService | None, wait: bool,
+                       timeout: float) -> DatabaseSnapshot:
+        op = "database.copy_snapshot"
+        dest = self if destination is None else destination
+        if not isinstance(dest, AwsDatabase):
+            raise NotSupported(PROVIDER, op, "RDS copies snapshots only to RDS (another region or profile of the same "
+                                              "account); between providers dump and load the data (cloudkit_contrib.dbdump)")
+        args: dict[str, Any] = {"TargetDBSnapshotIdentifier": target_id, "SourceDBSnapshotIdentifier": snapshot_id}
+        if dest is not self:
+            # CopyDBSnapshot runs in the destination and names the source by ARN (an unencrypted
+            # snapshot needs no presigned URL; encrypted cross-region copies are not supported)
+            args["SourceDBSnapshotIdentifier"] = self._describe_snapshot(snapshot_id, op).extra["DBSnapshotArn"]
+        made = dest.rds.copy_db_snapshot(**args)["DBSnapshot"]
+        if not wait:
+            return _snapshot(made)
+        dest._wait("db_snapshot_available", op, timeout, DBSnapshotIdentifier=target_id)
+        return dest._describe_snapshot(target_id, op)
 
     def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.restore_snapshot"

@@ -665,6 +665,41 @@ class LocalDatabase(LocalErrors, DatabaseService):
                                provider="local", code="InvalidDBSnapshotState")
             self._remove_snapshot(snap)
 
+    def _copy_snapshot(self, snapshot_id: str, target_id: str, destination: DatabaseService | None, wait: bool,
+                       timeout: float) -> DatabaseSnapshot:
+        dest = self if destination is None else destination
+        if not isinstance(dest, LocalDatabase):
+            raise NotSupported("local", "database.copy_snapshot",
+                               "snapshots copy only to another local root; between providers dump and load the data "
+                               "(cloudkit_contrib.dbdump)")
+        with self._lock:
+            snap = self._load_snapshot(snapshot_id)
+            if snap["status"] != "available":
+                raise Conflict(f"snapshot {snapshot_id!r} is {snap['status']}", provider="local", code="InvalidDBSnapshotState")
+            password = self._read_secret("snapshot", snapshot_id)
+        engine = dest.engines[snap["engine"]]
+        engine.require(f"database.{snap['engine']}")
+        with dest._lock:
+            copy = {k: v for k, v in snap.items() if k not in ("busy_pid", "record_backup_time")}
+            copy.update(id=target_id, kind="manual", status="creating", created_at=time.time(), instance_uid=None,
+                        path=str(engine.place() / "snapshots" / target_id), busy_pid=os.getpid(),
+                        copied_from={"snapshot": snapshot_id, "root": str(self.root)})
+            with dest.db.transaction() as conn:
+                if conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (target_id,)).fetchone():
+                    raise AlreadyExists(f"database snapshot {target_id!r} already exists", provider="local",
+                                        code="DBSnapshotAlreadyExists")
+            dest._save_snapshot(copy)
+            try:
+                dest._write_secret("snapshot", target_id, password)
+                engine.copy_files(Path(snap["path"]), Path(copy["path"]), timeout)
+                copy["status"] = "available"
+                copy["busy_pid"] = None
+                dest._save_snapshot(copy)
+            except BaseException:
+                dest._remove_snapshot(copy)
+                raise
+        return dest._snap_model(copy)
+
     def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool,
                           timeout: float) -> DatabaseInstance:
         with self._lock:

@@ -137,6 +137,15 @@ class Engine:
         (``method`` at least)."""
         raise NotImplementedError
 
+    def copy_files(self, source: Path, target: Path, timeout: float) -> None:
+        """Copy a snapshot's folder (to this engine's place, possibly under another root)."""
+        import shutil
+
+        from cloudkit_local.errors import mapped
+
+        with mapped("copy a snapshot"):
+            shutil.copytree(source, target, symlinks=True)
+
     def restore(self, snap: Mapping[str, Any], rec: dict[str, Any], timeout: float) -> None:
         """Make ``rec``'s data from the snapshot ``snap`` and start it."""
         raise NotImplementedError

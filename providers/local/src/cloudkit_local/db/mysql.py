@@ -435,6 +435,13 @@ class MysqlEngine(Engine):
         runner.mkdir(Path(rec["archive"]))
         runner.run("cp", "-a", str(base), str(idir / "data"), timeout=timeout, operation="copy a backup")
 
+    def copy_files(self, source: Path, target: Path, timeout: float) -> None:
+        """``cp -a`` as the server user (ownership and modes kept)."""
+        runner = self._runner()
+        runner.mkdir(target.parent)
+        runner.run("cp", "-a", str(source), str(target), timeout=timeout, operation="copy a snapshot")
+        runner.own(target)
+
     def restore(self, snap: Mapping[str, Any], rec: dict[str, Any], timeout: float) -> None:
         """Copy the prepared backup and start a server on it."""
         self._copy_base(Path(snap["path"]) / "base", rec, timeout)

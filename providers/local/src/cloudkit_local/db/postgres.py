@@ -240,6 +240,13 @@ class PostgresEngine(Engine):
                 (data / name).unlink(missing_ok=True)
         pg.include_conf(runner, data)
 
+    def copy_files(self, source: Path, target: Path, timeout: float) -> None:
+        """``cp -a`` as the server user (ownership and modes kept)."""
+        runner = self.pg()
+        runner.mkdir(target.parent)
+        runner.run("cp", "-a", str(source), str(target), timeout=timeout, operation="copy a snapshot")
+        runner.own(target)
+
     def restore(self, snap: Mapping[str, Any], rec: dict[str, Any], timeout: float) -> None:
         """Copy the base backup and start a server on it."""
         self._copy_base(Path(snap["path"]) / "base", rec, timeout)
