@@ -798,6 +798,20 @@ def maintenance_window(value: object, field: str = "maintenance_window") -> str 
     return value
 
 
+def backup_window(value: object, field: str = "backup_window") -> str | None:
+    """``hh:mm-hh:mm`` in UTC, at least 30 minutes long, as RDS writes it (may cross midnight)."""
+    if value is None:
+        return None
+    value = require_str(field, value)
+    m = re.fullmatch(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})$", value)
+    if not m or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
+        raise InvalidInput(field, "must be 'hh:mm-hh:mm' in UTC, such as '03:00-03:30'")
+    start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
+    if (end - start) % 1440 < 30:
+        raise InvalidInput(field, "must be at least 30 minutes long")
+    return value
+
+
 def retention_days(value: object, field: str = "backup_retention_days") -> int:
     """Backup retention: 0 (off) to 35 days."""
     return int_range(field, value, 0, 35)

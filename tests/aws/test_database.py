@@ -156,6 +156,17 @@ def test_copy_snapshot_to_another_region(aws_cloud: cloudkit.Cloud, aws_settings
     assert b"arn%3Aaws%3Ards%3Aus-east-1" in (sent[1].body or b"")
 
 
+def test_backup_window_engine_version_and_multi_az(aws_cloud: cloudkit.Cloud) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-simco-win", engine="mysql", engine_version="8.0.35", backup_window="03:00-03:30")
+    assert (db.backup_window, db.engine_version, db.multi_az) == ("03:00-03:30", "8.0.35", False)
+    changed = d.modify_instance(db, backup_window="22:00-22:45", engine_version="8.0.36", multi_az=True)
+    assert (changed.backup_window, changed.engine_version, changed.multi_az) == ("22:00-22:45", "8.0.36", True)
+    with pytest.raises(errors.InvalidInput) as bad:
+        d.modify_instance(db, backup_window="22:00-22:10")
+    assert bad.value.field == "backup_window"
+
+
 def test_engines_come_from_the_api(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
     engines = list(aws_cloud.database.list_engines())
     assert {"mysql", "postgres"} <= set(engines) and engines == sorted(engines)

@@ -54,6 +54,8 @@ class DatabaseInstance:
     backup_retention_days: int = 0
     maintenance_window: str | None = None
     replica_of: str | None = None
+    #: the daily window (``hh:mm-hh:mm`` UTC) in which automated backups are taken
+    backup_window: str | None = None
     created_at: datetime | None = datetime_field()
     latest_restorable_time: datetime | None = datetime_field()
     #: the name of the instance's parameter group (``None``: the engine's defaults)

@@ -43,11 +43,16 @@ class DatabaseService(Service):
         multi_az: bool = False,
         backup_retention_days: int = 1,
         maintenance_window: str | None = None,
+        backup_window: str | None = None,
         parameter_group: ParameterGroupRef | None = None,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
         """Create a database server; with ``wait`` return once it is ``available``.
+
+        ``backup_window`` (``hh:mm-hh:mm`` UTC) is when the daily automated backup is taken
+        (``None``: the provider picks one). ``multi_az`` asks for a synchronous standby in another
+        zone that takes over on failure, where the provider has one.
 
         ``parameter_group`` names a parameter group of the engine's family whose settings the
         server starts with (``None``: the engine's defaults).
@@ -74,6 +79,7 @@ class DatabaseService(Service):
             multi_az=bool(multi_az),
             backup_retention_days=v.retention_days(backup_retention_days),
             maintenance_window=v.maintenance_window(maintenance_window),
+            backup_window=v.backup_window(backup_window),
             parameter_group=optional_ref(parameter_group, "parameter_group", DatabaseParameterGroup),
             wait=wait,
             timeout=v.timeout(timeout),
@@ -100,6 +106,10 @@ class DatabaseService(Service):
         maintenance_window: str | None = None,
         master_password: str | None = None,
         parameter_group: ParameterGroupRef | None = None,
+        backup_window: str | None = None,
+        engine_version: str | None = None,
+        allow_major_version_upgrade: bool = False,
+        multi_az: bool | None = None,
         apply_immediately: bool = True,
         wait: bool = True,
         timeout: float = 1800,
@@ -107,7 +117,10 @@ class DatabaseService(Service):
         """Change an instance's settings; only the arguments given change.
 
         A new ``parameter_group`` takes effect at the instance's next reboot (its
-        ``parameter_status`` is ``pending-reboot`` until then), as on RDS.
+        ``parameter_status`` is ``pending-reboot`` until then), as on RDS. ``engine_version``
+        upgrades the engine: a minor version always, a major one only with
+        ``allow_major_version_upgrade`` and where the provider can do it (else ``NotSupported``
+        saying so). ``multi_az`` adds or removes the standby.
         """
         changes: dict[str, object] = {}
         if instance_class is not None:
@@ -122,6 +135,13 @@ class DatabaseService(Service):
             changes["master_password"] = v.db_password(master_password)
         if parameter_group is not None:
             changes["parameter_group"] = ref(parameter_group, "parameter_group", DatabaseParameterGroup)
+        if backup_window is not None:
+            changes["backup_window"] = v.backup_window(backup_window)
+        if engine_version is not None:
+            changes["engine_version"] = v.reference("engine_version", engine_version, max_len=64)
+            changes["allow_major_version_upgrade"] = bool(allow_major_version_upgrade)
+        if multi_az is not None:
+            changes["multi_az"] = bool(multi_az)
         if not changes:
             raise InvalidInput("modify_instance", "give at least one setting to change")
         return self._modify_instance(ref(instance, "instance", DatabaseInstance), changes, apply_immediately, wait, v.timeout(timeout))

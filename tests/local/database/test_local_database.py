@@ -350,3 +350,43 @@ def test_copy_snapshot_between_roots_and_refusals(tmp_path: Path) -> None:
         with pytest.raises(cloudkit.NotFound):
             here.database.copy_snapshot("no-such-snap", "x2")
         assert [s.id for s in there.database.list_snapshots(kind="manual")] == ["lite-away"]  # the failures left nothing
+
+
+def test_automated_backups_are_taken_inside_the_backup_window(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        db = cloud.database
+        inst = db.create_instance("windowed", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                  backup_retention_days=2, backup_window="23:30-00:15")  # across midnight
+        assert inst.backup_window == "23:30-00:15"
+        first = [s.id for s in db.list_snapshots(inst, kind="automated")]
+        day = datetime(2030, 5, 1, tzinfo=UTC)
+        # pretend the first backup was taken at noon that day
+        with db.db.transaction() as conn:  # type: ignore[attr-defined]
+            conn.execute("UPDATE snapshots SET created_at = ? WHERE id = ?", ((day + timedelta(hours=12)).timestamp(), first[0]))
+        assert db.run_backups(now=day + timedelta(hours=23)) == []  # type: ignore[attr-defined]  # before the window
+        taken = db.run_backups(now=day + timedelta(hours=23, minutes=40))  # type: ignore[attr-defined]
+        assert len(taken) == 1  # inside the window, no backup since it opened
+        assert db.run_backups(now=day + timedelta(days=1, minutes=10)) == []  # type: ignore[attr-defined]  # same window
+        # the next night's window: another one; retention (2 days) prunes the noon backup 3 days on
+        nxt = db.run_backups(now=day + timedelta(days=1, hours=23, minutes=31))  # type: ignore[attr-defined]
+        assert len(nxt) == 1
+        db.run_backups(now=day + timedelta(days=2, hours=13))  # type: ignore[attr-defined]
+        left = {s.id for s in db.list_snapshots(inst, kind="automated")}
+        assert first[0] not in left and set(taken + nxt) <= left
+        assert db.modify_instance(inst, backup_window="04:00-04:30").backup_window == "04:00-04:30"
+        with pytest.raises(InvalidInput) as err:
+            db.modify_instance(inst, backup_window="04:00-04:10")
+        assert err.value.field == "backup_window" and "30 minutes" in str(err.value)
+
+
+def test_multi_az_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        with pytest.raises(NotSupported, match="standby") as err:
+            cloud.database.create_instance("maz", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                           multi_az=True)
+        assert "create_read_replica" in str(err.value)
+        assert list(cloud.database.list_instances()) == []
+        inst = cloud.database.create_instance("single", engine="sqlite", master_username="master", master_password=PASSWORD)
+        with pytest.raises(NotSupported, match="standby"):
+            cloud.database.modify_instance(inst, multi_az=True)
+        assert cloud.database.modify_instance(inst, multi_az=False).multi_az is False

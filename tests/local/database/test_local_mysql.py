@@ -223,3 +223,26 @@ def test_copy_snapshot_to_another_root_restores_there(my_cloud: cloudkit.Cloud, 
         other.database.delete_snapshot("my-copied")
     db.delete_snapshot("my-to-copy")
     shutil.rmtree(data, ignore_errors=True)
+
+
+def test_engine_version_minor_upgrade_restarts_and_a_major_one_says_it_cannot(my_cloud: cloudkit.Cloud) -> None:
+    db = my_cloud.database
+    inst = db.create_instance("my-upgrade", engine="mysql", master_username="master", master_password=MY_PASSWORD,
+                              database_name="app", backup_retention_days=0)
+    installed = str(inst.engine_version)
+    major = ".".join(installed.split(".")[:2])
+    # as if the instance was made before the system's MariaDB package got its latest minor update
+    rec = db._load("my-upgrade")  # type: ignore[attr-defined]
+    rec["engine_version"] = major + ".0"
+    db._save(rec)  # type: ignore[attr-defined]
+    pid = (Path(str(inst.extra["dir"])) / "mysqld.pid").read_text()
+    done = db.modify_instance(inst, engine_version=installed)
+    assert done.engine_version == installed and done.status == "available"
+    assert (Path(str(inst.extra["dir"])) / "mysqld.pid").read_text() != pid  # restarted on the new binaries
+    assert my_rows(done, "SELECT 1") == [(1,)]
+    with pytest.raises(cloudkit.NotSupported, match="major version upgrade"):
+        db.modify_instance(inst, engine_version="99.1", allow_major_version_upgrade=True)
+    with pytest.raises(cloudkit.InvalidInput) as err:
+        db.modify_instance(inst, engine_version=major + ".9999")
+    assert err.value.field == "engine_version"
+    db.delete_instance(inst)

@@ -80,6 +80,7 @@ def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
         iops=d.get("Iops"),
         backup_retention_days=int(d.get("BackupRetentionPeriod") or 0),
         maintenance_window=d.get("PreferredMaintenanceWindow"),
+        backup_window=d.get("PreferredBackupWindow"),
         replica_of=d.get("ReadReplicaSourceDBInstanceIdentifier"),
         created_at=d.get("InstanceCreateTime"),
         latest_restorable_time=d.get("LatestRestorableTime"),
@@ -175,6 +176,8 @@ class AwsDatabase(AwsErrors, DatabaseService):
             args["PreferredMaintenanceWindow"] = kw["maintenance_window"]
         if kw.get("parameter_group"):
             args["DBParameterGroupName"] = kw["parameter_group"]
+        if kw.get("backup_window"):
+            args["PreferredBackupWindow"] = kw["backup_window"]
         made = self.rds.create_db_instance(**args)["DBInstance"]
         return self._settle(identifier, made, bool(kw["wait"]), float(kw["timeout"]), op)
 
@@ -195,6 +198,10 @@ class AwsDatabase(AwsErrors, DatabaseService):
             "maintenance_window": "PreferredMaintenanceWindow",
             "master_password": "MasterUserPassword",
             "parameter_group": "DBParameterGroupName",
+            "backup_window": "PreferredBackupWindow",
+            "engine_version": "EngineVersion",
+            "allow_major_version_upgrade": "AllowMajorVersionUpgrade",
+            "multi_az": "MultiAZ",
         }
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "ApplyImmediately": apply_immediately}
         for key, value in changes.items():

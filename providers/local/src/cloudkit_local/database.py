@@ -38,6 +38,8 @@ from cloudkit_local.db.base import Engine
 from cloudkit_local.errors import LocalErrors, mapped
 
 PAGE = 100
+MULTI_AZ = ("Multi-AZ needs a synchronous standby server and automatic failover, which the local provider does not "
+            "run; for a standby use create_read_replica and promote_read_replica")
 UNSUPPORTED_ENGINES = ("aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
 DAY = 86400.0
 TRANSITIONAL = ("creating", "modifying", "rebooting", "stopping", "starting", "deleting")
@@ -137,7 +139,18 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 self.run_backups()
             except CloudkitError:
                 pass
-            delay = interval
+            # wake at the next backup window's opening when that comes before the next check
+            delay = min(interval, self._until_next_window(time.time()) + 1.0)
+
+    def _until_next_window(self, moment: float) -> float:
+        """Seconds until the earliest backup window of an instance with backups opens next."""
+        best = DAY
+        for row in self.db.query("SELECT record FROM instances"):
+            rec = json.loads(row["record"])
+            if rec.get("backup_retention_days") and rec.get("backup_window"):
+                start = _window_start(str(rec["backup_window"]), moment)
+                best = min(best, (start + DAY - moment) % DAY or DAY)
+        return best
 
     def _engine(self, rec: Mapping[str, Any] | str) -> Engine:
         """The engine of an instance or snapshot record (or by name)."""
@@ -229,7 +242,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
             engine_version=rec.get("engine_version"), storage_gb=rec.get("storage_gb"), endpoint=endpoint,
             master_username=rec.get("master_username"), database_name=rec.get("database_name"),
             multi_az=bool(rec.get("multi_az")), iops=rec.get("iops"), backup_retention_days=int(rec.get("backup_retention_days") or 0),
-            maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"), created_at=_dt(rec["created_at"]),
+            maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"),
+            backup_window=rec.get("backup_window"), created_at=_dt(rec["created_at"]),
             latest_restorable_time=_dt(self._latest_restorable(rec)), parameter_group=rec.get("parameter_group"),
             parameter_status=rec.get("parameter_status"), extra=extra,
         )
@@ -313,6 +327,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
     # ------------------------------------------------------------ instances
     def _create_instance(self, identifier: str, **kw: Any) -> DatabaseInstance:
         engine, version = self._check_engine(str(kw["engine"]), kw.get("engine_version"))
+        if kw.get("multi_az"):
+            raise NotSupported("local", "database.create_instance", MULTI_AZ)
         with self._lock:
             if self.db.query("SELECT 1 FROM instances WHERE id = ?", (identifier,)):
                 raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
@@ -341,6 +357,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
             "database_name": kw.get("database_name"), "multi_az": bool(kw.get("multi_az")), "iops": kw.get("iops"),
             "backup_retention_days": int(kw.get("backup_retention_days") or 0),
             "maintenance_window": kw.get("maintenance_window") or "sun:05:00-sun:05:30",
+            "backup_window": kw.get("backup_window") or "03:00-03:30",
             "replica_of": None, "dir": str(idir), "port": None, "archive": str(idir / "archive"),
         }
         self.engines[engine].new_record(rec, kw)
@@ -394,6 +411,9 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if password is not None and self._engine(rec).password_needs_server():
                 self._require(rec, "available")
             old_retention = int(rec.get("backup_retention_days") or 0)
+            if changes.pop("multi_az", False):
+                raise NotSupported("local", "database.modify_instance", MULTI_AZ)
+            upgrade = self._version_change(rec, changes.pop("engine_version", None), bool(changes.pop("allow_major_version_upgrade", False)))
             group = changes.pop("parameter_group", None)
             if group is not None and group != rec.get("parameter_group"):
                 # as on RDS, a new group applies at the next reboot (a stopped server gets it when it starts)
@@ -403,6 +423,9 @@ class LocalDatabase(LocalErrors, DatabaseService):
             final = "available" if rec["status"] == "modifying" else rec["status"]
 
         def work() -> None:
+            if upgrade is not None:
+                self._engine(rec).upgrade(rec, timeout, running=final == "available")
+                rec["engine_version"] = upgrade
             if password is not None:
                 self._engine(rec).set_password(rec, str(password))
                 self._write_secret("instance", rec["id"], str(password))
@@ -415,6 +438,29 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", timeout)
 
         return self._run(rec, work, wait, after=final)
+
+    def _version_change(self, rec: Mapping[str, Any], wanted: object, allow_major: bool) -> str | None:
+        """The installed version ``rec`` moves to (``None``: no change); refusals name the reason."""
+        if wanted is None:
+            return None
+        engine = self._engine(rec)
+        installed, current = engine.version, str(rec.get("engine_version") or "")
+        if not (installed == wanted or installed.startswith(str(wanted) + ".")):
+            if engine.major(str(wanted)) != engine.major(current):
+                raise NotSupported("local", "database.modify_instance",
+                                   f"a major version upgrade of {rec['engine']} from {current} to {wanted} cannot be done on the "
+                                   f"local provider (only {installed} is installed): dump and load into a new instance "
+                                   "(cloudkit_contrib.dbdump)")
+            raise InvalidInput("engine_version", f"must be the installed {rec['engine']} version {installed} (or a prefix of it)")
+        if installed == current:
+            return None
+        if engine.major(installed) != engine.major(current) and not allow_major:
+            raise InvalidInput("allow_major_version_upgrade", f"must be true to upgrade from {current} to {installed}")
+        if engine.major(installed) != engine.major(current):
+            raise NotSupported("local", "database.modify_instance",
+                               f"a major version upgrade of {rec['engine']} from {current} to {installed} cannot be done in place "
+                               "on the local provider: dump and load into a new instance (cloudkit_contrib.dbdump)")
+        return installed
 
     def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
         with self._lock:
@@ -595,15 +641,15 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 conn.execute("DELETE FROM parameter_groups WHERE name = ?", (name,))
 
     # ------------------------------------------------------------ snapshots
-    def _backup(self, rec: dict[str, Any], snap_id: str, kind: str, timeout: float) -> dict[str, Any]:
-        """Take a snapshot of ``rec`` now (the caller holds the lock)."""
+    def _backup(self, rec: dict[str, Any], snap_id: str, kind: str, timeout: float, at: float | None = None) -> dict[str, Any]:
+        """Take a snapshot of ``rec`` now (the caller holds the lock); ``at``: the time to record (run_backups' ``now``)."""
         status = self._live_status(rec)
         if status not in ("available", "stopped", "backing-up", "deleting", "modifying"):
             raise Conflict(f"database instance {rec['id']!r} is {status}; a snapshot needs it available or stopped",
                            provider="local", code="InvalidDBInstanceState")
         snap: dict[str, Any] = {
             "id": snap_id, "instance_id": rec["id"], "engine": rec["engine"], "kind": kind, "status": "creating",
-            "created_at": time.time(), "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
+            "created_at": time.time() if at is None else at, "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
             "busy_pid": os.getpid(),
             "engine_version": rec.get("engine_version"), "master_username": rec.get("master_username"),
             "database_name": rec.get("database_name"), "instance_class": rec.get("instance_class"),
@@ -815,9 +861,11 @@ class LocalDatabase(LocalErrors, DatabaseService):
     def run_backups(self, now: datetime | None = None) -> list[str]:
         """Take the automated backups that are due and remove those past retention; the ids taken.
 
-        An instance with ``backup_retention_days`` > 0 gets a new automated snapshot when its newest
-        one is a day old; automated snapshots older than the retention period are removed (the
-        newest always stays), and archived WAL older than the oldest kept backup is removed.
+        An instance with ``backup_retention_days`` > 0 gets a new automated snapshot inside its daily
+        ``backup_window`` when none was taken since the window opened, or at once when its newest one
+        is a day old (a missed window is caught up); automated snapshots older than the retention
+        period are removed (the newest always stays), and archived log older than the oldest kept
+        backup is removed. ``now`` is the time the run acts as (and records on what it takes).
         """
         moment = (now or datetime.now(UTC)).timestamp()
         taken: list[str] = []
@@ -828,8 +876,12 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 if not retention or rec.get("replica_of") or self._live_status(rec) not in ("available", "stopped"):
                     continue
                 autos = self._snapshots_of(rec, "automated")
-                if not autos or moment - autos[-1]["created_at"] >= DAY:
-                    snap = self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", 1800)
+                window = str(rec.get("backup_window") or "03:00-03:30")
+                opened = _window_start(window, moment)  # the latest opening of the window, at or before now
+                in_window = moment - opened < _window_length(window)
+                # the daily backup is taken inside the window; a missed window is caught up a day on
+                if not autos or moment - autos[-1]["created_at"] >= DAY or (in_window and autos[-1]["created_at"] < opened):
+                    snap = self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", 1800, at=moment)
                     taken.append(snap["id"])
                     autos = self._snapshots_of(rec, "automated")
                 for old in autos[:-1]:
@@ -851,6 +903,24 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _window_minutes(window: str) -> tuple[int, int]:
+    start, end = window.split("-")
+    return int(start[:2]) * 60 + int(start[3:5]), int(end[:2]) * 60 + int(end[3:5])
+
+
+def _window_start(window: str, moment: float) -> float:
+    """The latest opening of the daily ``hh:mm-hh:mm`` (UTC) window at or before ``moment``."""
+    start, _ = _window_minutes(window)
+    day = moment - moment % DAY
+    opening = day + start * 60
+    return opening if opening <= moment else opening - DAY
+
+
+def _window_length(window: str) -> float:
+    start, end = _window_minutes(window)
+    return ((end - start) % 1440) * 60.0
 
 
 def _stamp() -> str:

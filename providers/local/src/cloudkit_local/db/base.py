@@ -167,6 +167,16 @@ class Engine:
     def clean_archive(self, rec: Mapping[str, Any], backups: list[dict[str, Any]]) -> None:
         """Remove archived log that no kept backup needs."""
 
+    # ------------------------------------------------------------ versions
+    def major(self, version: str) -> str:
+        """The major version of ``version`` (what a minor upgrade keeps)."""
+        return version.split(".")[0]
+
+    def upgrade(self, rec: dict[str, Any], timeout: float, *, running: bool) -> None:
+        """Move ``rec`` to the installed minor version: restart a running server on the new binaries."""
+        if running:
+            self.restart(rec, timeout)
+
     # ------------------------------------------------------------ parameters
     def family(self, version: str | None = None) -> str | None:
         """The parameter group family of ``version`` (default: the installed one); ``None``: no parameters."""

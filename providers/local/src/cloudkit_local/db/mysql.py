@@ -226,6 +226,19 @@ class MysqlEngine(Engine):
             lines += [f"{name} = {value}" for name, value in sorted(params.items())]
         return "\n".join(lines) + "\n"
 
+    # ------------------------------------------------------------ versions
+    def major(self, version: str) -> str:
+        """MariaDB's major version is its first two numbers (``10.11``)."""
+        return ".".join(version.split(".")[:2])
+
+    def upgrade(self, rec: dict[str, Any], timeout: float, *, running: bool) -> None:
+        """Restart on the installed binaries, then ``mariadb-upgrade`` (system tables of the new version)."""
+        if not running:
+            return
+        self.restart(rec, timeout)
+        self._tool("mariadb-upgrade", "--no-defaults", f"--socket={self._socket(rec)}", f"--user={self.os_user}", "--silent",
+                   timeout=timeout, operation=f"upgrade the system tables of {rec['id']}")
+
     # ------------------------------------------------------------ parameters
     def family(self, version: str | None = None) -> str | None:
         """``mysql`` and MariaDB's major.minor version: ``mysql10.11``."""
