@@ -26,6 +26,10 @@ def test_demo_runs_the_whole_tour_and_cleans_up(tmp_path: Path) -> None:
     assert "lifecycle rule: db/* archive after 30 days, expire after 365 days" in out
     assert "$ORIGIN demo.example.com." in out and "www 300 IN A 192.0.2.10" in out
     assert "read back: [(1, 'hello from the demo')]" in out
+    # compute: the Puppet recipe ran its stand-in agent at first boot, and the instance is gone
+    assert "agent --confdir /etc/puppetlabs/puppet --onetime --no-daemonize" in out and "(terminated)" in out
+    if __import__("shutil").which("mariadbd"):
+        assert "Created mysql database demo-db on MariaDB" in out
     assert "unavailable" not in out and "failed" not in out
     with cloudkit.connect("local", root=str(root)) as cloud:
         assert list(cloud.platform.list_applications()) == []
@@ -35,6 +39,7 @@ def test_demo_runs_the_whole_tour_and_cleans_up(tmp_path: Path) -> None:
         assert list(cloud.dns.list_zones()) == []
         assert list(cloud.notification.list_topics()) == []
         assert list(cloud.database.list_instances()) == []
+        assert all(i.state == "terminated" for i in cloud.compute.list_instances())
 
 
 def test_a_missing_family_is_reported_as_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
