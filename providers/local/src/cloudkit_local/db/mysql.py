@@ -359,17 +359,22 @@ class MysqlEngine(Engine):
                 raise ProviderError(f"database server {rec['id']} did not start: {self._log_tail(rec)}", provider="local")
             return False
 
-        pg.wait_until(up, timeout, f"database server {rec['id']}", "accepting connections", interval=0.1)
+        pg.wait_until(up, timeout, f"database server {rec['id']}", "accepting connections", interval=0.02)
 
     def _ping(self, rec: Mapping[str, Any]) -> bool:
-        if not self._socket(rec).exists() or not self.running(rec):
+        """Whether the server accepts connections: its socket answers with the protocol's greeting."""
+        import socket
+
+        path = self._socket(rec)
+        if not path.exists() or not self.running(rec):
             return False
-        try:
-            self._tool("mariadb-admin", "--no-defaults", f"--socket={self._socket(rec)}", f"--user={self.os_user}",
-                       "--connect-timeout=2", "ping", timeout=10, operation="ping")
-        except ProviderError:
-            return False
-        return True
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            try:
+                sock.connect(str(path))
+                return bool(sock.recv(4))
+            except OSError:
+                return False
 
     def _log_tail(self, rec: Mapping[str, Any]) -> str:
         try:
