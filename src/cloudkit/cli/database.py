@@ -63,17 +63,20 @@ def show(instance: str) -> None:
 @click.option("--retention", "backup_retention_days", type=int, default=1, show_default=True,
               help="Days automated backups are kept (0 turns them off).")
 @click.option("--maintenance-window", help="ddd:hh:mm-ddd:hh:mm in UTC.")
+@click.option("--backup-window", help="hh:mm-hh:mm in UTC: when the daily automated backup is taken.")
+@click.option("--parameter-group", help="A parameter group of the engine's family.")
 @click.option("--multi-az", is_flag=True)
 @click.option("--no-wait", is_flag=True, help="Return at once instead of when the instance is available.")
 def create(identifier: str, engine: str, master_username: str, master_password: str, instance_class: str, storage_gb: int,
            engine_version: str | None, database_name: str | None, backup_retention_days: int,
-           maintenance_window: str | None, multi_az: bool, no_wait: bool) -> None:
+           maintenance_window: str | None, backup_window: str | None, parameter_group: str | None, multi_az: bool,
+           no_wait: bool) -> None:
     """Create database instance IDENTIFIER."""
     render_one(get_cloud().database.create_instance(
         identifier, engine=engine, master_username=master_username, master_password=master_password,
         instance_class=instance_class, storage_gb=storage_gb, engine_version=engine_version, database_name=database_name,
-        backup_retention_days=backup_retention_days, maintenance_window=maintenance_window, multi_az=multi_az,
-        wait=not no_wait))
+        backup_retention_days=backup_retention_days, maintenance_window=maintenance_window, backup_window=backup_window,
+        parameter_group=parameter_group, multi_az=multi_az, wait=not no_wait))
 
 
 @group.command("modify")
@@ -84,14 +87,23 @@ def create(identifier: str, engine: str, master_username: str, master_password: 
 @click.option("--maintenance-window", help="ddd:hh:mm-ddd:hh:mm in UTC.")
 @click.option("--master-password", is_flag=False, flag_value="", default=None,
               help="Set a new master password (given alone, it is asked for without echo).")
+@click.option("--backup-window", help="hh:mm-hh:mm in UTC.")
+@click.option("--parameter-group", help="Use this parameter group (applies at the next reboot).")
+@click.option("--engine-version", help="Upgrade the engine to this version.")
+@click.option("--allow-major-version-upgrade", is_flag=True)
+@click.option("--multi-az/--single-az", "multi_az", default=None, help="Add or remove the standby.")
 def modify(instance: str, instance_class: str | None, storage_gb: int | None, backup_retention_days: int | None,
-           maintenance_window: str | None, master_password: str | None) -> None:
+           maintenance_window: str | None, master_password: str | None, backup_window: str | None,
+           parameter_group: str | None, engine_version: str | None, allow_major_version_upgrade: bool,
+           multi_az: bool | None) -> None:
     """Change INSTANCE's settings; only the options given change."""
     if master_password == "":
         master_password = click.prompt("New master password", hide_input=True, confirmation_prompt=True)
     render_one(get_cloud().database.modify_instance(
         instance, instance_class=instance_class, storage_gb=storage_gb, backup_retention_days=backup_retention_days,
-        maintenance_window=maintenance_window, master_password=master_password))
+        maintenance_window=maintenance_window, master_password=master_password, backup_window=backup_window,
+        parameter_group=parameter_group, engine_version=engine_version,
+        allow_major_version_upgrade=allow_major_version_upgrade, multi_az=multi_az))
 
 
 @group.command("reboot")
@@ -183,3 +195,75 @@ def create_replica(source: str, identifier: str, instance_class: str | None) -> 
 def promote(replica: str) -> None:
     """Turn read replica REPLICA into a standalone, writable instance."""
     render_one(get_cloud().database.promote_read_replica(replica))
+
+
+@group.command("copy-snapshot")
+@click.argument("snapshot_id")
+@click.argument("target_id")
+@click.option("--to-profile", help="Copy into this profile of cloudkit.toml (another region, account or local root).")
+def copy_snapshot(snapshot_id: str, target_id: str, to_profile: str | None) -> None:
+    """Copy SNAPSHOT_ID to TARGET_ID, here or in another profile."""
+    from cloudkit.cloud import connect
+
+    if to_profile is None:
+        render_one(get_cloud().database.copy_snapshot(snapshot_id, target_id))
+        return
+    with connect(profile=to_profile) as other:
+        render_one(get_cloud().database.copy_snapshot(snapshot_id, target_id, destination=other))
+
+
+_GROUP_COLUMNS = ["name", "family", "description", "parameters"]
+
+
+@group.command("parameter-groups")
+def parameter_groups() -> None:
+    """List parameter groups."""
+    render(get_cloud().database.list_parameter_groups(), _GROUP_COLUMNS, title="parameter groups")
+
+
+@group.command("parameter-group-create")
+@click.argument("name")
+@click.option("--family", required=True, help="Engine and major version, such as mysql10.11 or postgres15.")
+@click.option("--description", default="")
+def parameter_group_create(name: str, family: str, description: str) -> None:
+    """Create parameter group NAME."""
+    render_one(get_cloud().database.create_parameter_group(name, family=family, description=description))
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput("parameters", f"give NAME=VALUE pairs (got {item!r})")
+        out[key] = value
+    return out
+
+
+@group.command("parameter-group-set")
+@click.argument("name")
+@click.argument("parameters", nargs=-1, required=True)
+@click.option("--apply", "apply_method", type=click.Choice(["immediate", "pending-reboot"]), default="immediate",
+              show_default=True)
+def parameter_group_set(name: str, parameters: tuple[str, ...], apply_method: str) -> None:
+    """Set NAME=VALUE PARAMETERS in parameter group NAME."""
+    render_one(get_cloud().database.modify_parameter_group(name, _pairs(parameters), apply_method=apply_method))
+
+
+@group.command("parameter-group-reset")
+@click.argument("name")
+@click.argument("parameters", nargs=-1)
+@click.option("--apply", "apply_method", type=click.Choice(["immediate", "pending-reboot"]), default="immediate",
+              show_default=True)
+def parameter_group_reset(name: str, parameters: tuple[str, ...], apply_method: str) -> None:
+    """Return PARAMETERS (default: all) of parameter group NAME to the engine's defaults."""
+    render_one(get_cloud().database.reset_parameter_group(name, parameters=list(parameters) or None,
+                                                          apply_method=apply_method))
+
+
+@group.command("parameter-group-delete")
+@click.argument("name")
+def parameter_group_delete(name: str) -> None:
+    """Delete parameter group NAME (no instance may use it)."""
+    get_cloud().database.delete_parameter_group(name)
+    click.echo(f"deleted parameter group {name}")

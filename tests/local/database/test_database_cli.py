@@ -59,3 +59,31 @@ def test_errors_and_unsupported_engines(cli: Cli) -> None:
     assert "master_password" in r.output and "short" not in r.output.split("master_password")[1]
     r = cli("database", "restore-to-time", "nothing", "copy", "--time", "yesterday")
     assert r.exit_code == 2 and "time:" in r.output
+
+
+def test_parameter_groups_and_snapshot_copies(cli: Cli, tmp_path: Path) -> None:
+    import cloudkit
+
+    with cloudkit.connect("local", root=str(tmp_path / "probe"), backup_check_interval=0) as probe:
+        families = [e.family() for e in probe.database.engines.values() if e.available and e.family()]  # type: ignore[attr-defined]
+    if not families:
+        pytest.skip("neither PostgreSQL nor MariaDB is installed: no parameter group family")
+    r = cli("-o", "json", "database", "parameter-group-create", "tuned", "--family", families[0], "--description", "cli")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["family"] == families[0]
+    key = "max_connections"
+    r = cli("-o", "json", "database", "parameter-group-set", "tuned", f"{key}=60", "--apply", "pending-reboot")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["parameters"] == {key: "60"}
+    assert cli("database", "parameter-group-set", "tuned", "novalue").exit_code == 2
+    r = cli("-o", "json", "database", "parameter-groups")
+    assert [g["name"] for g in json.loads(r.output)] == ["tuned"]
+    r = cli("-o", "json", "database", "parameter-group-reset", "tuned")
+    assert r.exit_code == 0 and json.loads(r.output)["parameters"] == {}
+    assert cli("database", "parameter-group-delete", "tuned").exit_code == 0
+    assert cli("database", "create", "lite", "--engine", "sqlite", "--retention", "0",
+               env={"CLOUDKIT_DB_PASSWORD": SECRET}).exit_code == 0
+    assert cli("database", "snapshot", "lite", "lite-snap").exit_code == 0
+    r = cli("-o", "json", "database", "copy-snapshot", "lite-snap", "lite-snap-copy")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["kind"] == "manual"
