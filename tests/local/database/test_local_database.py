@@ -390,3 +390,22 @@ def test_multi_az_is_refused_with_the_reason(tmp_path: Path) -> None:
         with pytest.raises(NotSupported, match="standby"):
             cloud.database.modify_instance(inst, multi_az=True)
         assert cloud.database.modify_instance(inst, multi_az=False).multi_az is False
+
+
+def test_removing_a_folder_tolerates_a_file_that_vanished_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit_local.db.sqlite import SqliteEngine
+
+    folder = tmp_path / "inst"
+    folder.mkdir()
+    (folder / "shop.sqlite").write_text("db")
+    (folder / "shop.sqlite-wal").write_text("wal")  # SQLite removes it when the last connection closes
+    real = os.unlink
+
+    def vanishing(path: Any, *args: Any, **kwargs: Any) -> None:
+        real(path, *args, **kwargs)
+        if str(path).endswith("-wal"):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(os, "unlink", vanishing)
+    SqliteEngine(None).remove_tree(folder)  # type: ignore[arg-type]
+    assert not folder.exists()

@@ -66,6 +66,8 @@ def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
     ep = d.get("Endpoint") or {}
     status = str(d.get("DBInstanceStatus", "unknown"))
     groups = d.get("DBParameterGroups") or [{}]
+    if str(groups[0].get("DBParameterGroupName", "")).startswith("default."):
+        groups = [{}]  # RDS's built-in default group: the engine's defaults, None as on every provider
     return DatabaseInstance(
         id=d["DBInstanceIdentifier"],
         engine=d.get("Engine", ""),

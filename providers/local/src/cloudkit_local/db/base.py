@@ -84,9 +84,13 @@ class Engine:
 
         from cloudkit_local.errors import mapped
 
+        def gone(function: object, name: str, info: tuple[type[BaseException], BaseException, object]) -> None:
+            if not isinstance(info[1], FileNotFoundError):  # a file that vanished meanwhile (a SQLite -wal) is fine
+                raise info[1]
+
         if path.exists():
             with mapped("remove a data folder"):
-                shutil.rmtree(path)
+                shutil.rmtree(path, onerror=gone)
 
     # ------------------------------------------------------------ records and models
     def new_record(self, rec: dict[str, Any], kw: Mapping[str, Any]) -> None:
