@@ -187,9 +187,13 @@ def main() -> None:
             raw_runner = Raw(engine, tmp)
             mine: list[dict[str, float]] = []
             raw: list[dict[str, float]] = []
-            for i in range(args.runs):  # interleaved, so load changes on the machine hit both alike
-                mine.append(cloudkit_round(db, i))
-                raw.append(raw_runner.round())
+            try:
+                for i in range(args.runs):  # interleaved, so load changes on the machine hit both alike
+                    mine.append(cloudkit_round(db, i))
+                    raw.append(raw_runner.round())
+            finally:  # a failed round leaves no server running
+                for inst in list(db.list_instances()):
+                    db.delete_instance(inst)
             print(f"{'step':10} {'cloudkit':>10} {'raw tools':>10} {'ratio':>7}")
             for step in ("create", "snapshot", "restore"):
                 a = statistics.median(r[step] for r in mine)
