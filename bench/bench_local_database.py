@@ -126,7 +126,7 @@ def main() -> None:
             if "postgres" not in db.list_engines():
                 print(f"skipped: {getattr(db, 'postgres_reason', 'PostgreSQL is not installed')}")
                 return
-            runner = db.runner  # type: ignore[attr-defined]
+            runner = db.engines["postgres"].runner  # type: ignore[attr-defined]
             print(f"PostgreSQL {runner.version}, {args.runs} runs, medians (durable snapshots: fsync on)")
             mine: list[dict[str, float]] = []
             raw: list[dict[str, float]] = []

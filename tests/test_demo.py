@@ -30,6 +30,10 @@ def test_demo_runs_the_whole_tour_and_cleans_up(tmp_path: Path) -> None:
     for status in ("CREATE_IN_PROGRESS   Ec2Instance", "CREATE_COMPLETE      demo-stack", "DELETE_COMPLETE      Ec2Instance"):
         assert status in out
     assert "output AvailabilityZone = local-1a  (Where it runs)" in out
+    # compute: the Puppet recipe ran its stand-in agent at first boot, and the instance is gone
+    assert "agent --confdir /etc/puppetlabs/puppet --onetime --no-daemonize" in out and "(terminated)" in out
+    if __import__("shutil").which("mariadbd"):
+        assert "Created mysql database demo-db on MariaDB" in out
     assert "unavailable" not in out and "failed" not in out
     with cloudkit.connect("local", root=str(root)) as cloud:
         assert list(cloud.platform.list_applications()) == []

@@ -104,7 +104,7 @@ AREAS = (
         names=("cloudkit_local.dns.xǁLocalDNSǁ_bump_serial__mutmut_*", "cloudkit_local.dns.x_soa_serial__mutmut_*"),
     ),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
-    Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
+    Area("local-database", ("cloudkit_local/database.py", "cloudkit_local/db/*"), ("tests/local/database",), quick=False),
     Area(
         "local-database-restore",
         ("cloudkit_local/database.py",),

@@ -41,7 +41,7 @@ from cloudkit.errors import InvalidInput
 # alias is first imported (each alias loads only its own family's models), not with this module.
 if TYPE_CHECKING:
     from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
-    from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+    from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot
     from cloudkit.models.dns import Zone
     from cloudkit.models.loadbalancer import LoadBalancer
     from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
@@ -53,6 +53,7 @@ __all__ = [
     "AppRef",
     "BucketRef",
     "DatabaseRef",
+    "DatabaseParameterGroupRef",
     "DatabaseSnapshotRef",
     "EnvRef",
     "GroupRef",
@@ -119,7 +120,7 @@ class RefKind:
 def _kinds() -> Mapping[type[Any], RefKind]:
     """The one table of references: each model type a parameter may name, with how it is referenced."""
     from cloudkit.models.compute import Image, Instance, InstanceType, KeyPair, Location, SecurityGroup, Volume, VolumeSnapshot
-    from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
+    from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot
     from cloudkit.models.dns import Zone
     from cloudkit.models.loadbalancer import LoadBalancer
     from cloudkit.models.notification import Queue, QueueMessage, Subscription, Topic
@@ -151,6 +152,7 @@ def _kinds() -> Mapping[type[Any], RefKind]:
             # database
             RefKind(DatabaseInstance, "id", _swap(v.db_identifier), "instance identifier"),
             RefKind(DatabaseSnapshot, "id", _swap(v.db_identifier), "snapshot identifier"),
+            RefKind(DatabaseParameterGroup, "name", _swap(v.db_parameter_group_name), "parameter group name"),
             # platform
             RefKind(Application, "name", _swap(v.application_name), "application name"),
             RefKind(AppVersion, "label", _swap(v.version_label), "version label", scope="application"),
@@ -183,6 +185,7 @@ if TYPE_CHECKING:
     VolumeSnapshotRef = Union[VolumeSnapshot, str]
     DatabaseRef = Union[DatabaseInstance, str]
     DatabaseSnapshotRef = Union[DatabaseSnapshot, str]
+    DatabaseParameterGroupRef = Union[DatabaseParameterGroup, str]
     AppRef = Union[Application, str]
     VersionRef = Union[AppVersion, str]
     EnvRef = Union[Environment, str]
@@ -209,6 +212,7 @@ _ALIASES: dict[str, tuple[str, str]] = {
     "VolumeSnapshotRef": ("compute", "VolumeSnapshot"),
     "DatabaseRef": ("database", "DatabaseInstance"),
     "DatabaseSnapshotRef": ("database", "DatabaseSnapshot"),
+    "DatabaseParameterGroupRef": ("database", "DatabaseParameterGroup"),
     "AppRef": ("platform", "Application"),
     "VersionRef": ("platform", "AppVersion"),
     "EnvRef": ("platform", "Environment"),

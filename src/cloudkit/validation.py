@@ -703,6 +703,65 @@ def db_identifier(value: object, field: str = "identifier") -> str:
     return value.lower()
 
 
+def db_parameter_group_name(value: object, field: str = "parameter_group") -> str:
+    """An RDS parameter group name: 1 to 255 letters, digits or hyphens; starts with a letter; no
+    ``--``; no trailing ``-``; compared in lower case."""
+    value = require_str(field, value)
+    if len(value) > 255 or not _DB_ID.fullmatch(value) or value.endswith("-"):
+        raise InvalidInput(
+            field,
+            "must be 1 to 255 letters, digits or hyphens, start with a letter, and not end with or contain two hyphens in a row",
+        )
+    return value.lower()
+
+
+_DB_FAMILY = re.compile(r"^[a-z][a-z0-9-]*[0-9](?:\.[0-9]+)*$")
+_DB_PARAMETER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def db_family(value: object, field: str = "family") -> str:
+    """A parameter group family: an engine name and its version, ``mysql10.11`` or ``postgres15``."""
+    value = require_str(field, value).lower()
+    if len(value) > 64 or not _DB_FAMILY.fullmatch(value):
+        raise InvalidInput(field, "must be an engine name followed by its version, like 'mysql10.11' or 'postgres15'")
+    return value
+
+
+def db_parameters(value: object, field: str = "parameters") -> dict[str, str]:
+    """Parameter names to values: names of 1 to 64 letters, digits, ``_``, ``.`` or ``-`` starting
+    with a letter; values of 1 to 256 printable characters without quotes, backslashes or ``#``
+    (they go into the engine's configuration file). Numbers and booleans become text."""
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidInput(field, "must be a non-empty mapping of parameter names to values")
+    if len(value) > 100:
+        raise InvalidInput(field, "may set at most 100 parameters in one call")
+    out: dict[str, str] = {}
+    for name, raw in value.items():
+        if not isinstance(name, str) or not _DB_PARAMETER.fullmatch(name):
+            shown = str(name)[:70]
+            raise InvalidInput(field, f"parameter names must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter (got {shown!r})")
+        if isinstance(raw, bool):
+            text = "1" if raw else "0"
+        elif isinstance(raw, (int, float, str)):
+            text = str(raw)
+        else:
+            raise InvalidInput(field, f"the value of {name!r} must be text, a number or a boolean")
+        if not 1 <= len(text) <= 256 or any(c in "'\"\\#" or not 32 <= ord(c) < 127 for c in text):
+            raise InvalidInput(field, f"the value of {name!r} must be 1 to 256 printable ASCII characters without quotes, backslashes or '#'")
+        out[name.lower().replace("-", "_")] = text
+    return out
+
+
+def db_parameter_names(value: object, field: str = "parameters") -> list[str]:
+    """Parameter names (for a reset), as :func:`db_parameters` checks them."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidInput(field, "must be a list of parameter names")
+    names = list(value)
+    if not names:
+        raise InvalidInput(field, "must name at least one parameter (or be None to reset them all)")
+    return list(db_parameters({n: "0" for n in names}, field))
+
+
 def db_username(value: object, field: str = "master_username") -> str:
     """A master user name: 1 to 16 letters, digits or ``_``, starting with a letter."""
     value = require_str(field, value)
@@ -740,6 +799,20 @@ def maintenance_window(value: object, field: str = "maintenance_window") -> str 
     m = re.fullmatch(r"^(mon|tue|wed|thu|fri|sat|sun):([0-9]{2}):([0-9]{2})-(mon|tue|wed|thu|fri|sat|sun):([0-9]{2}):([0-9]{2})$", value)
     if not m or int(m[2]) > 23 or int(m[5]) > 23 or int(m[3]) > 59 or int(m[6]) > 59:
         raise InvalidInput(field, "must be 'ddd:hh:mm-ddd:hh:mm' in UTC, such as 'sun:05:00-sun:06:00'")
+    return value
+
+
+def backup_window(value: object, field: str = "backup_window") -> str | None:
+    """``hh:mm-hh:mm`` in UTC, at least 30 minutes long, as RDS writes it (may cross midnight)."""
+    if value is None:
+        return None
+    value = require_str(field, value)
+    m = re.fullmatch(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})$", value)
+    if not m or int(m[1]) > 23 or int(m[3]) > 23 or int(m[2]) > 59 or int(m[4]) > 59:
+        raise InvalidInput(field, "must be 'hh:mm-hh:mm' in UTC, such as '03:00-03:30'")
+    start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
+    if (end - start) % 1440 < 30:
+        raise InvalidInput(field, "must be at least 30 minutes long")
     return value
 
 

@@ -6,6 +6,8 @@
 * ``PromoteReadReplica`` leaves the promoted instance pointing at its former source
   (``ReadReplicaSourceDBInstanceIdentifier``) and listed among the source's replicas; RDS clears
   both. The backend method is wrapped to do the same.
+* ``ResetDBParameterGroup`` is not implemented: it is added, removing the named parameters (or all
+  of them with ``ResetAllParameters``) from the group's user-set values, as RDS reports them after.
 
 Call :func:`install` before the server starts (idempotent).
 """
@@ -48,6 +50,23 @@ def describe_db_engine_versions(self: RDSResponse) -> ActionResult:
     return ActionResult({"DBEngineVersions": items})
 
 
+def reset_db_parameter_group(self: RDSResponse) -> ActionResult:
+    """ResetDBParameterGroup: forget the named (or every) user-set parameter of the group."""
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+
+    name = self._get_param("DBParameterGroupName")
+    groups = self.backend.db_parameter_groups
+    if name not in groups:
+        raise DBParameterGroupNotFoundError(name)
+    group = groups[name]
+    if str(self._get_param("ResetAllParameters")).lower() == "true":
+        group.parameters.clear()
+    else:
+        for param in self.params.get("Parameters", []):
+            group.parameters.pop(param.original_dict()["ParameterName"], None)
+    return ActionResult({"DBParameterGroupName": name})
+
+
 def _promote(original: Any) -> Any:
     def promote_read_replica(self: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
         database = self.databases.get(db_kwargs.get("db_instance_identifier", ""))
@@ -72,5 +91,6 @@ def install() -> None:
     if _installed:
         return
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions  # type: ignore[attr-defined]
+    RDSResponse.reset_db_parameter_group = reset_db_parameter_group  # type: ignore[attr-defined]
     RDSBackend.promote_read_replica = _promote(RDSBackend.promote_read_replica)  # type: ignore[method-assign]
     _installed = True

@@ -104,6 +104,69 @@ def test_point_in_time_restore_and_read_replicas(aws_cloud: cloudkit.Cloud) -> N
     assert d.get_instance(db).extra["ReadReplicaDBInstanceIdentifiers"] == []
 
 
+def test_parameter_groups_and_attaching_one(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    group = d.create_parameter_group("ck-mysql-tuned", family="mysql8.0", description="SimCo production")
+    assert (group.name, group.family, group.description, dict(group.parameters)) == (
+        "ck-mysql-tuned", "mysql8.0", "SimCo production", {})
+    changed = d.modify_parameter_group(group, {"max_connections": 500, "wait_timeout": "600"})
+    assert dict(changed.parameters) == {"max_connections": "500", "wait_timeout": "600"}
+    sent = h.recorded_requests(aws_cassette, action="ModifyDBParameterGroup")
+    assert sent == 1
+    d.modify_parameter_group(group, {"innodb_log_buffer_size": "8388608"}, apply_method="pending-reboot")
+    assert d.get_parameter_group("ck-mysql-tuned").parameters["innodb_log_buffer_size"] == "8388608"
+    assert [g.name for g in d.list_parameter_groups()] == ["ck-mysql-tuned"]
+
+    db = _create(d, "ck-simco", engine="mysql", parameter_group=group)
+    assert db.parameter_group == "ck-mysql-tuned"
+    d.create_parameter_group("ck-mysql-other", family="mysql8.0")
+    moved = d.modify_instance(db, parameter_group="ck-mysql-other")
+    assert moved.parameter_group == "ck-mysql-other"
+
+    reset = d.reset_parameter_group(group, parameters=["max_connections"])
+    assert "max_connections" not in reset.parameters and reset.parameters["wait_timeout"] == "600"
+    assert dict(d.reset_parameter_group(group).parameters) == {}
+    d.delete_instance(db)
+    d.delete_parameter_group(group)
+    with pytest.raises(errors.NotFound) as missing:
+        d.get_parameter_group("ck-mysql-tuned")
+    assert missing.value.code.startswith("DBParameterGroupNotFound")
+    with pytest.raises(errors.InvalidInput) as bad:
+        d.modify_parameter_group("ck-mysql-other", {"max_connections": "5'; DROP"})
+    assert bad.value.field == "parameters"
+    with pytest.raises(errors.InvalidInput) as bad:
+        d.create_parameter_group("ck-x", family="not a family")
+    assert bad.value.field == "family"
+
+
+def test_copy_snapshot_to_another_region(aws_cloud: cloudkit.Cloud, aws_settings: dict[str, Any], aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-simco-copy", engine="mysql", backup_retention_days=1)
+    d.create_snapshot(db, "ck-simco-snap")
+    same = d.copy_snapshot("ck-simco-snap", "ck-simco-snap-2")
+    assert (same.id, same.status) == ("ck-simco-snap-2", "available")
+    with cloudkit.connect("aws", **dict(aws_settings, region="us-west-2")) as west:
+        copy = d.copy_snapshot("ck-simco-snap", "ck-simco-west", destination=west)
+        assert (copy.id, copy.status, copy.engine) == ("ck-simco-west", "available", "mysql")
+        assert [s.id for s in west.database.list_snapshots(kind="manual")] == ["ck-simco-west"]
+        restored = west.database.restore_snapshot(copy, "ck-simco-dr")
+        assert restored.status == "available" and ".us-west-2." in restored.endpoint.host  # type: ignore[union-attr]
+    sent = [r for r in aws_cassette.requests if b"Action=CopyDBSnapshot" in (r.body or b"")]
+    assert len(sent) == 2
+    assert b"arn%3Aaws%3Ards%3Aus-east-1" in (sent[1].body or b"")
+
+
+def test_backup_window_engine_version_and_multi_az(aws_cloud: cloudkit.Cloud) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-simco-win", engine="mysql", engine_version="8.0.35", backup_window="03:00-03:30")
+    assert (db.backup_window, db.engine_version, db.multi_az) == ("03:00-03:30", "8.0.35", False)
+    changed = d.modify_instance(db, backup_window="22:00-22:45", engine_version="8.0.36", multi_az=True)
+    assert (changed.backup_window, changed.engine_version, changed.multi_az) == ("22:00-22:45", "8.0.36", True)
+    with pytest.raises(errors.InvalidInput) as bad:
+        d.modify_instance(db, backup_window="22:00-22:10")
+    assert bad.value.field == "backup_window"
+
+
 def test_engines_come_from_the_api(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
     engines = list(aws_cloud.database.list_engines())
     assert {"mysql", "postgres"} <= set(engines) and engines == sorted(engines)

@@ -12,3 +12,5 @@ h.MotoServer.setup_hooks.append(moto_rds.install)
 
 class TestAwsDatabaseConformance(DatabaseConformance):
     """Every database conformance test on aws."""
+
+    parameter_group_family = "postgres16"

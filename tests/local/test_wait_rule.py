@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cloudkit_local import _postgres as pg
 from cloudkit_local import compute as local_compute
-from cloudkit_local import database as local_database
+from cloudkit_local.db.sqlite import SqliteEngine
 from cloudkit_local.errors import translate
 
 import cloudkit
@@ -20,10 +20,10 @@ PASSWORD = "Sup3r-secret-pw"
 
 
 def test_a_database_create_that_times_out_leaves_the_instance_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow(self: Any, rec: Any) -> None:
+    def slow(self: Any, rec: Any, password: str, timeout: float) -> None:
         raise Timeout("initialising took too long", provider="local")
 
-    monkeypatch.setattr(local_database.LocalDatabase, "_create_sqlite", slow)
+    monkeypatch.setattr(SqliteEngine, "create", slow)
     with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
         with pytest.raises(Timeout) as caught:
             cloud.database.create_instance("lite", engine="sqlite", master_username="master", master_password=PASSWORD)
@@ -38,10 +38,10 @@ def test_a_database_create_that_times_out_leaves_the_instance_in_place(tmp_path:
 
 
 def test_other_create_failures_are_still_undone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: Any, rec: Any) -> None:
+    def broken(self: Any, rec: Any, password: str, timeout: float) -> None:
         raise cloudkit.ProviderError("disk on fire", provider="local")
 
-    monkeypatch.setattr(local_database.LocalDatabase, "_create_sqlite", broken)
+    monkeypatch.setattr(SqliteEngine, "create", broken)
     with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
         with pytest.raises(cloudkit.ProviderError):
             cloud.database.create_instance("lite", engine="sqlite", master_username="master", master_password=PASSWORD)

@@ -32,6 +32,7 @@ PROVIDER_DECIDES = {
     "database.instance.endpoint": "the server's address",
     "database.instance.engine_version": "each provider's default version of the engine",
     "database.instance.maintenance_window": "chosen by the provider when not given",
+    "database.instance.backup_window": "chosen by the provider when not given",
     "compute.image": "each provider's own catalogue (the job takes the first image)",
     "compute.size": "each provider's own catalogue (the job takes the smallest size)",
     "compute.*.instance_type": "as compute.size",

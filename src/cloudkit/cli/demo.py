@@ -210,21 +210,63 @@ class Tour:
         for line in d.export_zone(zone).strip().splitlines():
             self.say(f"  [dim]{line}[/]", )
 
+    # ------------------------------------------------------------------ compute
+    def compute(self) -> None:
+        """An instance booted with a Puppet bootstrap recipe (a stand-in agent), its console, then terminated."""
+        try:
+            from cloudkit_contrib.bootstrap import puppet_user_data
+        except ImportError:
+            raise NotSupported("local", "demo.compute", "cloudkit-contrib (the bootstrap recipes) is not installed") from None
+        c = self.cloud.compute
+        # the recipe installs nothing here (install="none") and runs /bin/echo in the agent's place,
+        # so the console shows how the real agent would be called
+        user_data = puppet_user_data(server="puppet.example.com", certname="demo-web-1.example.com",
+                                     environment="production", install="none", agent="/bin/echo")
+        inst = c.create_instance("demo-web-1", image="local:debian-host", instance_type="local.small", user_data=user_data)
+        def terminate() -> None:
+            c.terminate_instance(inst)
+
+        self.cleanups.append(("instance demo-web-1", terminate))
+        self.say(f"Launched instance [bold]{inst.name}[/] ({inst.id}, {inst.state}) with Puppet bootstrap user data")
+        seen = [""]
+
+        def booted() -> bool:
+            seen[0] = c.get_console_output(inst)
+            return "boot-finished" in seen[0]
+
+        if not _wait(booted, 60):
+            raise CloudkitError(f"instance {inst.id} did not finish its first boot in 60s")
+        console = seen[0]
+        self.say("  console output:")
+        from rich.markup import escape
+
+        for line in console.strip().splitlines():
+            self.say(f"    [dim]{escape(line)}[/]" if line.startswith("[cloudkit-init]") else f"    [green]{escape(line)}[/]")
+        if "--onetime" not in console:
+            raise CloudkitError("the bootstrap runner did not call the agent")
+        done = c.terminate_instance(inst)
+        self.cleanups.pop()
+        self.say(f"  terminated {inst.id} ({done.state})")
+
     # ------------------------------------------------------------------ database
     def database(self) -> None:
-        """Create a database, write a row, snapshot, restore, read the row back."""
+        """Create a database, write a row, snapshot, restore, read the row back (MySQL where MariaDB is installed)."""
         db = self.cloud.database
         engines = list(db.list_engines())
         import importlib.util
 
         has_client = importlib.util.find_spec("psycopg") is not None
-        engine = "postgres" if "postgres" in engines and has_client else ("sqlite" if "sqlite" in engines else engines[0])
+        if "mysql" in engines and (importlib.util.find_spec("pymysql") is not None or shutil.which("mariadb")):
+            engine = "mysql"
+        else:
+            engine = "postgres" if "postgres" in engines and has_client else ("sqlite" if "sqlite" in engines else engines[0])
         password = "Demo-" + __import__("secrets").token_hex(8)
         inst = db.create_instance("demo-db", engine=engine, master_username="demo", master_password=password,
                                   storage_gb=1, database_name="demo", backup_retention_days=0)
         self.cleanups.append(("database demo-db", lambda: db.delete_instance(inst)))
         where = f"{inst.endpoint.host}:{inst.endpoint.port}" if inst.endpoint else "a local file"
-        self.say(f"Created {engine} database [bold]{inst.id}[/] ({inst.status}) at {where}")
+        server = f" on {inst.extra['server']} {inst.engine_version}" if inst.extra.get("server") else ""
+        self.say(f"Created {engine} database [bold]{inst.id}[/]{server} ({inst.status}) at {where}")
         _sql(inst, password, ["CREATE TABLE greetings (id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
                               "INSERT INTO greetings (id, text) VALUES (1, 'hello from the demo')"])
         self.say("  wrote a row: (1, 'hello from the demo')")
@@ -307,6 +349,8 @@ def _sql(inst: Any, password: str, statements: list[str]) -> list[tuple[Any, ...
         finally:
             conn.close()
         return rows
+    if inst.engine == "mysql":
+        return _mysql(inst, password, statements)
     import psycopg
 
     assert inst.endpoint is not None
@@ -318,11 +362,45 @@ def _sql(inst: Any, password: str, statements: list[str]) -> list[tuple[Any, ...
     return rows
 
 
+def _mysql(inst: Any, password: str, statements: list[str]) -> list[tuple[Any, ...]]:
+    """Run statements on a MySQL instance with PyMySQL, else the ``mariadb`` client (password on its stdin side: MYSQL_PWD)."""
+    import importlib.util
+
+    assert inst.endpoint is not None
+    rows: list[tuple[Any, ...]] = []
+    if importlib.util.find_spec("pymysql") is not None:
+        import pymysql  # type: ignore[import-untyped]
+
+        conn = pymysql.connect(host=inst.endpoint.host, port=inst.endpoint.port, user=inst.master_username, password=password,
+                               database=inst.database_name, autocommit=True, connect_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+                    rows = [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+        return rows
+    import os
+    import subprocess
+
+    for sql in statements:
+        done = subprocess.run(["mariadb", "--no-defaults", "-h", inst.endpoint.host, "-P", str(inst.endpoint.port), "-u",
+                               str(inst.master_username), "--batch", "--skip-column-names", str(inst.database_name)],
+                              input=sql + ";\n", capture_output=True, text=True, timeout=30, check=False,
+                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MYSQL_PWD": password})
+        if done.returncode:
+            raise CloudkitError(f"mariadb client: {done.stderr.replace(password, '***').strip()}")
+        rows = [tuple(int(c) if c.isdigit() else c for c in line.split("\t")) for line in done.stdout.splitlines()]
+    return rows
+
+
 STEPS = (
     ("platform", "Platform: an application, two versions and a zero-downtime deploy"),
     ("notification", "Notifications: a topic delivering to an HTTP endpoint and a queue"),
     ("storage", "Storage: a bucket with a lifecycle rule and a backup"),
     ("dns", "DNS: a zone, its records and its zone file"),
+    ("compute", "Compute: an instance bootstrapped with a Puppet recipe, its console, terminated"),
     ("database", "Database: create, write, snapshot, restore, read back"),
     ("stack", "Stack: a CloudFormation-style template created, its events and outputs, deleted"),
 )
@@ -380,7 +458,7 @@ def run(root: Path | None, keep: bool, out: Any) -> int:
               help="Root folder for the local provider (default: a temporary folder, removed afterwards).")
 @click.option("--keep", is_flag=True, help="Leave the resources (and the root folder) in place.")
 def command(root: Path | None, keep: bool) -> None:
-    """A guided tour: app platform, notifications, storage, DNS and databases on the local provider."""
+    """A guided tour: app platform, notifications, storage, DNS, compute and databases on the local provider."""
     from rich.console import Console
 
     failed = run(root, keep, Console(highlight=False, soft_wrap=True))

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         DATABASE_SNAPSHOT_STATES,
         DATABASE_STATES,
         DatabaseInstance,
+        DatabaseParameterGroup,
         DatabaseSnapshot,
         Endpoint,
     )
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
 
 
 _MODULES: dict[str, str] = {
+    "DatabaseParameterGroup": "database",
     "HealthCheck": "loadbalancer",
     "InstanceLog": "platform",
     "LISTENER_PROTOCOLS": "loadbalancer",
@@ -243,6 +245,7 @@ __all__ = [
     "CommonPrefix",
     "ConfigurationTemplate",
     "DatabaseInstance",
+    "DatabaseParameterGroup",
     "DatabaseSnapshot",
     "DeleteResult",
     "Delivery",

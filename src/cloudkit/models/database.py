@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from cloudkit.models._base import datetime_field, extra_field
+from cloudkit.models._base import datetime_field, extra_field, frozen_map
 
 #: Neutral database instance states (``DatabaseInstance.status``); the provider's native status
 #: goes to ``extra``.
@@ -15,6 +15,10 @@ DATABASE_STATES = (
     "creating", "available", "modifying", "rebooting", "stopping", "stopped", "starting", "deleting",
     "backing-up", "failed",
 )
+
+#: How a parameter group change reaches running instances (``apply_method``): at once where the
+#: parameter is dynamic, or at the instance's next reboot.
+PARAMETER_APPLY_METHODS = ("immediate", "pending-reboot")
 
 #: Neutral database snapshot states (``DatabaseSnapshot.status``).
 DATABASE_SNAPSHOT_STATES = ("creating", "available", "deleting", "failed")
@@ -50,8 +54,14 @@ class DatabaseInstance:
     backup_retention_days: int = 0
     maintenance_window: str | None = None
     replica_of: str | None = None
+    #: the daily window (``hh:mm-hh:mm`` UTC) in which automated backups are taken
+    backup_window: str | None = None
     created_at: datetime | None = datetime_field()
     latest_restorable_time: datetime | None = datetime_field()
+    #: the name of the instance's parameter group (``None``: the engine's defaults)
+    parameter_group: str | None = None
+    #: ``in-sync``, or ``pending-reboot`` while a parameter change waits for a reboot (``None``: no group)
+    parameter_status: str | None = None
     extra: Mapping[str, object] = extra_field()
 
 
@@ -69,4 +79,19 @@ class DatabaseSnapshot:
     kind: str = "manual"
     storage_gb: int | None = None
     created_at: datetime | None = datetime_field()
+    extra: Mapping[str, object] = extra_field()
+
+
+@attrs.frozen
+class DatabaseParameterGroup:
+    """Named engine settings that instances of one ``family`` (``mysql10.11``, ``postgres15``) use.
+
+    ``parameters`` holds the values the group sets (name to value, as text); a parameter the group
+    does not set keeps the engine's default.
+    """
+
+    name: str
+    family: str
+    description: str = ""
+    parameters: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
     extra: Mapping[str, object] = extra_field()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from cloudkit import validation as v
 from cloudkit.errors import InvalidInput
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot
-from cloudkit.refs import DatabaseRef, DatabaseSnapshotRef, optional_ref, ref
+from cloudkit.models.database import PARAMETER_APPLY_METHODS, DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot
+from cloudkit.refs import DatabaseParameterGroupRef, DatabaseRef, DatabaseSnapshotRef, optional_ref, ref
 from cloudkit.services.base import Service, operation
 
 InstanceRef = DatabaseRef
 SnapshotRef = DatabaseSnapshotRef
+ParameterGroupRef = DatabaseParameterGroupRef
 
 
 class DatabaseService(Service):
@@ -42,10 +43,20 @@ class DatabaseService(Service):
         multi_az: bool = False,
         backup_retention_days: int = 1,
         maintenance_window: str | None = None,
+        backup_window: str | None = None,
+        parameter_group: ParameterGroupRef | None = None,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
-        """Create a database server; with ``wait`` return once it is ``available``."""
+        """Create a database server; with ``wait`` return once it is ``available``.
+
+        ``backup_window`` (``hh:mm-hh:mm`` UTC) is when the daily automated backup is taken
+        (``None``: the provider picks one). ``multi_az`` asks for a synchronous standby in another
+        zone that takes over on failure, where the provider has one.
+
+        ``parameter_group`` names a parameter group of the engine's family whose settings the
+        server starts with (``None``: the engine's defaults).
+        """
         ident = v.db_identifier(identifier)
         eng = v.reference("engine", engine, max_len=64).lower()
         v.reference("instance_class", instance_class, max_len=64)
@@ -68,6 +79,8 @@ class DatabaseService(Service):
             multi_az=bool(multi_az),
             backup_retention_days=v.retention_days(backup_retention_days),
             maintenance_window=v.maintenance_window(maintenance_window),
+            backup_window=v.backup_window(backup_window),
+            parameter_group=optional_ref(parameter_group, "parameter_group", DatabaseParameterGroup),
             wait=wait,
             timeout=v.timeout(timeout),
         )
@@ -92,11 +105,23 @@ class DatabaseService(Service):
         backup_retention_days: int | None = None,
         maintenance_window: str | None = None,
         master_password: str | None = None,
+        parameter_group: ParameterGroupRef | None = None,
+        backup_window: str | None = None,
+        engine_version: str | None = None,
+        allow_major_version_upgrade: bool = False,
+        multi_az: bool | None = None,
         apply_immediately: bool = True,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
-        """Change an instance's settings; only the arguments given change."""
+        """Change an instance's settings; only the arguments given change.
+
+        A new ``parameter_group`` takes effect at the instance's next reboot (its
+        ``parameter_status`` is ``pending-reboot`` until then), as on RDS. ``engine_version``
+        upgrades the engine: a minor version always, a major one only with
+        ``allow_major_version_upgrade`` and where the provider can do it (else ``NotSupported``
+        saying so). ``multi_az`` adds or removes the standby.
+        """
         changes: dict[str, object] = {}
         if instance_class is not None:
             changes["instance_class"] = v.reference("instance_class", instance_class, max_len=64)
@@ -108,6 +133,15 @@ class DatabaseService(Service):
             changes["maintenance_window"] = v.maintenance_window(maintenance_window)
         if master_password is not None:
             changes["master_password"] = v.db_password(master_password)
+        if parameter_group is not None:
+            changes["parameter_group"] = ref(parameter_group, "parameter_group", DatabaseParameterGroup)
+        if backup_window is not None:
+            changes["backup_window"] = v.backup_window(backup_window)
+        if engine_version is not None:
+            changes["engine_version"] = v.reference("engine_version", engine_version, max_len=64)
+            changes["allow_major_version_upgrade"] = bool(allow_major_version_upgrade)
+        if multi_az is not None:
+            changes["multi_az"] = bool(multi_az)
         if not changes:
             raise InvalidInput("modify_instance", "give at least one setting to change")
         return self._modify_instance(ref(instance, "instance", DatabaseInstance), changes, apply_immediately, wait, v.timeout(timeout))
@@ -159,6 +193,26 @@ class DatabaseService(Service):
         self._delete_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot))
 
     @operation()
+    def copy_snapshot(
+        self, snapshot: SnapshotRef, target_id: str, *, destination: object | None = None, wait: bool = True,
+        timeout: float = 1800,
+    ) -> DatabaseSnapshot:
+        """Copy a snapshot to ``target_id`` in ``destination`` (a :class:`cloudkit.Cloud` or its database
+        service, of the same provider: another region, profile or local root; ``None``: here).
+
+        Returns the copy as ``destination`` reports it. Copying between providers is ``NotSupported``:
+        dump and load the data instead (``cloudkit_contrib.dbdump``).
+        """
+        target = v.db_identifier(target_id, "target_id")
+        dest: DatabaseService | None = None
+        if destination is not None:
+            found: object = getattr(destination, "database", destination)
+            if not isinstance(found, DatabaseService):
+                raise InvalidInput("destination", "must be a cloudkit.Cloud or its database service (or None)")
+            dest = found
+        return self._copy_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot), target, dest, wait, v.timeout(timeout))
+
+    @operation()
     def restore_snapshot(
         self,
         snapshot: SnapshotRef,
@@ -198,6 +252,50 @@ class DatabaseService(Service):
     def promote_read_replica(self, replica: InstanceRef, *, wait: bool = True, timeout: float = 1800) -> DatabaseInstance:
         """Turn a replica into a standalone, writable instance."""
         return self._promote_read_replica(ref(replica, "replica", DatabaseInstance), wait, v.timeout(timeout))
+
+    # ---------------------------------------------------------------- parameter groups
+    @operation()
+    def create_parameter_group(self, name: str, *, family: str, description: str = "") -> DatabaseParameterGroup:
+        """Create an empty parameter group for the engine ``family`` (``mysql10.11``, ``postgres15``...)."""
+        if not isinstance(description, str) or len(description) > 255 or not description.isprintable():
+            raise InvalidInput("description", "must be text of at most 255 printable characters")
+        return self._create_parameter_group(v.db_parameter_group_name(name, "name"), v.db_family(family), description)
+
+    @operation()
+    def get_parameter_group(self, group: ParameterGroupRef) -> DatabaseParameterGroup:
+        """A parameter group by name, or ``NotFound``."""
+        return self._get_parameter_group(ref(group, "group", DatabaseParameterGroup))
+
+    @operation()
+    def list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+        """Every parameter group this account made, lazily (the provider's built-in defaults are not listed)."""
+        return self._list_parameter_groups()
+
+    @operation()
+    def modify_parameter_group(
+        self, group: ParameterGroupRef, parameters: Mapping[str, str | int | float | bool], *, apply_method: str = "immediate"
+    ) -> DatabaseParameterGroup:
+        """Set ``parameters`` in the group; instances using it get them as ``apply_method`` says.
+
+        ``immediate`` applies a dynamic parameter to running instances at once (a static one is
+        refused with ``InvalidInput``); ``pending-reboot`` applies at each instance's next reboot.
+        """
+        method = v.one_of("apply_method", apply_method, PARAMETER_APPLY_METHODS)
+        return self._modify_parameter_group(ref(group, "group", DatabaseParameterGroup), v.db_parameters(parameters), method)
+
+    @operation()
+    def reset_parameter_group(
+        self, group: ParameterGroupRef, *, parameters: Iterable[str] | None = None, apply_method: str = "immediate"
+    ) -> DatabaseParameterGroup:
+        """Return ``parameters`` (``None``: all of them) to the engine's defaults, applied as ``apply_method`` says."""
+        method = v.one_of("apply_method", apply_method, PARAMETER_APPLY_METHODS)
+        names = None if parameters is None else v.db_parameter_names(parameters)
+        return self._reset_parameter_group(ref(group, "group", DatabaseParameterGroup), names, method)
+
+    @operation()
+    def delete_parameter_group(self, group: ParameterGroupRef) -> None:
+        """Delete a parameter group no instance uses (else ``Conflict``)."""
+        self._delete_parameter_group(ref(group, "group", DatabaseParameterGroup))
 
     # ---------------------------------------------------------------- driver methods
     if TYPE_CHECKING:  # declared for type checkers; unimplemented ones raise NotSupported
@@ -243,6 +341,11 @@ class DatabaseService(Service):
         def _delete_snapshot(self, snapshot_id: str) -> None:
             ...
 
+        def _copy_snapshot(self, snapshot_id: str, target_id: str, destination: DatabaseService | None, wait: bool,
+                           timeout: float) -> DatabaseSnapshot:
+            """``destination``: the destination's database service (``None``: this one)."""
+            ...
+
         def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
             ...
 
@@ -253,6 +356,25 @@ class DatabaseService(Service):
             ...
 
         def _promote_read_replica(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+            ...
+
+        def _create_parameter_group(self, name: str, family: str, description: str) -> DatabaseParameterGroup:
+            ...
+
+        def _get_parameter_group(self, name: str) -> DatabaseParameterGroup:
+            ...
+
+        def _list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+            ...
+
+        def _modify_parameter_group(self, name: str, parameters: dict[str, str], apply_method: str) -> DatabaseParameterGroup:
+            """``parameters`` validated (names in lower case, values as text)."""
+            ...
+
+        def _reset_parameter_group(self, name: str, parameters: list[str] | None, apply_method: str) -> DatabaseParameterGroup:
+            ...
+
+        def _delete_parameter_group(self, name: str) -> None:
             ...
 
 

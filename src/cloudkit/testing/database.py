@@ -12,6 +12,11 @@ Class attributes a provider may set:
     The engine to create instances with (default: ``postgres`` when listed, else the first engine).
 ``master_password``
     The master password the suite uses (never printed).
+``parameter_group_family``
+    The parameter group family of ``engine`` on this provider (``postgres16``, ``mysql10.11``);
+    the parameter group tests skip without it. A provider may override the fixture of that name.
+``parameter_group_parameter``
+    A dynamic parameter of that family and a valid value (default ``("max_connections", "50")``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class DatabaseConformance(Conformance):
 
     engine: ClassVar[str | None] = None
     master_password: ClassVar[str] = "Conformance-Pass-1"
+    parameter_group_family: ClassVar[str | None] = None
+    parameter_group_parameter: ClassVar[tuple[str, str]] = ("max_connections", "50")
 
     # ------------------------------------------------------------ fixtures
     @pytest.fixture
@@ -231,3 +238,64 @@ class DatabaseConformance(Conformance):
         promoted = database.promote_read_replica(replica)
         assert promoted.replica_of is None
         assert database.get_instance(ident).replica_of is None
+
+    # ------------------------------------------------------------ parameter groups
+    @pytest.fixture
+    def parameter_family(self) -> str:
+        """The family parameter groups are made with (skips when the provider names none)."""
+        if self.parameter_group_family is None:
+            pytest.skip("parameter_group_family is not set for this provider")
+        return self.parameter_group_family
+
+    @pytest.fixture
+    def groups(self, database: DatabaseService) -> Iterator[list[str]]:
+        """Names of parameter groups a test made, removed afterwards."""
+        made: list[str] = []
+        yield made
+        for name in made:
+            try:
+                database.delete_parameter_group(name)
+            except CloudkitError:
+                pass
+
+    def test_parameter_group_lifecycle(self, cloudkit_cloud: Cloud, database: DatabaseService, parameter_family: str,
+                                       groups: list[str]) -> None:
+        requires(cloudkit_cloud, "database", "create_parameter_group", "get_parameter_group", "list_parameter_groups",
+                 "modify_parameter_group", "reset_parameter_group", "delete_parameter_group")
+        name = unique_name("ckpg")
+        groups.append(name)
+        group = database.create_parameter_group(name, family=parameter_family, description="conformance")
+        assert (group.name, group.family, group.description, dict(group.parameters)) == (name, parameter_family, "conformance", {})
+        assert database.get_parameter_group(name).name == name
+        assert name in {g.name for g in database.list_parameter_groups()}
+        with pytest.raises(AlreadyExists):
+            database.create_parameter_group(name, family=parameter_family)
+        key, value = self.parameter_group_parameter
+        changed = database.modify_parameter_group(group, {key: value})
+        assert dict(changed.parameters) == {key: value}
+        assert dict(database.get_parameter_group(name).parameters) == {key: value}
+        assert dict(database.reset_parameter_group(name, parameters=[key]).parameters) == {}
+        database.modify_parameter_group(name, {key: value}, apply_method="pending-reboot")
+        assert dict(database.reset_parameter_group(name).parameters) == {}
+        database.delete_parameter_group(group)
+        with pytest.raises(NotFound):
+            database.get_parameter_group(name)
+        with pytest.raises(InvalidInput) as err:
+            database.modify_parameter_group(name, {key: value}, apply_method="later")
+        assert err.value.field == "apply_method"
+        with pytest.raises(InvalidInput) as err:
+            database.modify_parameter_group(name, {"bad name!": "1"})
+        assert err.value.field == "parameters"
+
+    def test_parameter_group_attached_at_create(self, cloudkit_cloud: Cloud, database: DatabaseService, engine_name: str,
+                                                parameter_family: str, groups: list[str],
+                                                cleanup: dict[str, list[str]]) -> None:
+        requires(cloudkit_cloud, "database", "create_parameter_group", "create_instance", "delete_instance")
+        name = unique_name("ckpg")
+        groups.append(name)
+        group = database.create_parameter_group(name, family=parameter_family)
+        ident = unique_name("ck")
+        cleanup["instances"].append(ident)
+        made = _attempt(lambda: self._create(database, ident, engine_name, parameter_group=group))
+        assert made.parameter_group == name
+        assert database.get_instance(ident).parameter_group == name

@@ -94,6 +94,11 @@ SAMPLES: dict[str, Any] = {
     "loadbalancer.add_listener.listener": lambda: __import__("cloudkit").Listener(protocol="http", port=8080, target_port=80),
     "loadbalancer.remove_listener.listener": 8080,
     "health_check": lambda: __import__("cloudkit").HealthCheck(path="/health"),
+    "engine": "postgres",
+    "master_username": "master",
+    "master_password": "Ref-Pass-1234",
+    "database.modify_parameter_group.parameters": {"work_mem": "8MB"},
+    "target_id": "ckref-copy0",
 }
 
 

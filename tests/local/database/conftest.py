@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from database_helpers import PASSWORD, cleanup_cloud  # type: ignore[import-not-found]
+from database_helpers import MY_PASSWORD, PASSWORD, cleanup_cloud  # type: ignore[import-not-found]
 
 import cloudkit
 from cloudkit.models.database import DatabaseInstance
@@ -43,6 +43,33 @@ def primary(pg_cloud: cloudkit.Cloud) -> DatabaseInstance:
     """One running PostgreSQL instance (database ``app``) shared by the tests of this folder."""
     return pg_cloud.database.create_instance("primary", engine="postgres", master_username="master",
                                              master_password=PASSWORD, database_name="app", backup_retention_days=7)
+
+
+@pytest.fixture(scope="session")
+def my_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cloudkit.Cloud]:
+    """A local cloud whose database family can run MariaDB (engine ``mysql``; skips when it is missing)."""
+    root = tmp_path_factory.mktemp("my-root")
+    data_root = Path(tempfile.mkdtemp(prefix="cloudkit-my-test-"))  # reachable by the server user
+    os.chmod(data_root, 0o711)
+    cloud = cloudkit.connect("local", root=str(root), mysql_data_root=str(data_root), backup_check_interval=0)
+    if "mysql" not in cloud.database.list_engines():
+        reason = cloud.database.engines["mysql"].reason  # type: ignore[attr-defined]
+        cloud.close()
+        shutil.rmtree(data_root, ignore_errors=True)
+        pytest.skip(reason)
+    try:
+        yield cloud
+    finally:
+        cleanup_cloud(cloud)
+        cloud.close()
+        shutil.rmtree(data_root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def my_primary(my_cloud: cloudkit.Cloud) -> DatabaseInstance:
+    """One running MariaDB instance (database ``app``, a password with a backslash) shared by the mysql tests."""
+    return my_cloud.database.create_instance("my-primary", engine="mysql", master_username="master",
+                                             master_password=MY_PASSWORD, database_name="app", backup_retention_days=7)
 
 
 @pytest.fixture

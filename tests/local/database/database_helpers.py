@@ -9,6 +9,7 @@ from cloudkit.errors import CloudkitError
 from cloudkit.models.database import DatabaseInstance
 
 PASSWORD = "Local-Test-Pass-1"
+MY_PASSWORD = "My\\Test-Pass;1"  # a backslash and a semicolon: quoting matters
 
 
 def cleanup_cloud(cloud: cloudkit.Cloud) -> None:
@@ -46,3 +47,18 @@ def execute(instance: DatabaseInstance, sql: str, params: tuple[Any, ...] = ()) 
     """Run a statement on ``instance``."""
     with connect(instance) as conn:
         conn.execute(sql, params)
+
+
+def my_rows(instance: DatabaseInstance, sql: str, password: str = MY_PASSWORD, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on a MariaDB ``instance`` with PyMySQL (database ``app``) and return its rows."""
+    import pymysql
+
+    assert instance.endpoint is not None
+    conn = pymysql.connect(host=instance.endpoint.host, port=instance.endpoint.port, user="master", password=password,
+                           database="app", autocommit=True, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return list(cur.fetchall())
+    finally:
+        conn.close()

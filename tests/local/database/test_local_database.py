@@ -166,7 +166,7 @@ def _remove_shared_folders() -> Any:
 
 
 def test_a_failed_create_leaves_nothing_behind(tmp_path: Path, pg_cloud: cloudkit.Cloud) -> None:
-    real = Path(pg_cloud.database.runner.bindir)  # type: ignore[attr-defined]
+    real = Path(pg_cloud.database.engines["postgres"].runner.bindir)  # type: ignore[attr-defined]
     shared = Path(tempfile.mkdtemp(prefix="cloudkit-fake-pg-"))  # reachable by the server user
     request_cleanup.append(shared)
     shared.chmod(0o755)
@@ -197,8 +197,8 @@ def test_engines_and_their_limits(tmp_path: Path) -> None:
     with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
         db = cloud.database
         assert "sqlite" in db.list_engines()
-        with pytest.raises(NotSupported, match="mysql"):
-            db.create_instance("my", engine="mysql", master_username="master", master_password=PASSWORD)
+        with pytest.raises(NotSupported, match="oracle"):
+            db.create_instance("my", engine="oracle", master_username="master", master_password=PASSWORD)
         with pytest.raises(InvalidInput) as err:
             db.create_instance("odd", engine="cobol-db", master_username="master", master_password=PASSWORD)
         assert err.value.field == "engine"
@@ -288,8 +288,8 @@ def test_a_create_cut_short_by_a_crash_is_undone_by_the_next_service(tmp_path: P
     root = tmp_path / "root"
     script = f"""
 import os, cloudkit
-from cloudkit_local import database
-database.LocalDatabase._create_sqlite = lambda self, rec: os._exit(3)   # the process dies mid-create
+from cloudkit_local.db.sqlite import SqliteEngine
+SqliteEngine.create = lambda self, rec, password, timeout: os._exit(3)  # the process dies mid-create
 with cloudkit.connect("local", root={str(root)!r}, backup_check_interval=0) as cloud:
     cloud.database.create_instance("half", engine="sqlite", master_username="master", master_password={PASSWORD!r})
 """
@@ -300,3 +300,112 @@ with cloudkit.connect("local", root={str(root)!r}, backup_check_interval=0) as c
     with cloudkit.connect("local", root=str(root), backup_check_interval=0) as cloud:
         assert list(cloud.database.list_instances()) == []
     assert list((root / "database" / "secrets").iterdir()) == []
+
+
+def test_postgres_parameter_group_attached_by_modify_applies_at_reboot_and_reloads(pg_cloud: cloudkit.Cloud) -> None:
+    db = pg_cloud.database
+    inst = db.create_instance("pg-params", engine="postgres", master_username="master", master_password=PASSWORD,
+                              database_name="app", backup_retention_days=0)
+    group = db.create_parameter_group("pg-tuned", family=db.engines["postgres"].family())  # type: ignore[attr-defined]
+    db.modify_parameter_group(group, {"work_mem": "8MB"})
+    assert db.modify_instance(inst, parameter_group=group).parameter_status == "pending-reboot"
+    assert rows(inst, "SHOW work_mem") == [("4MB",)]
+    assert db.reboot_instance(inst).parameter_status == "in-sync"
+    assert rows(inst, "SHOW work_mem") == [("8MB",)]
+    db.modify_parameter_group(group, {"work_mem": "16MB"})  # a reload applies it
+    assert rows(inst, "SHOW work_mem") == [("16MB",)]
+    with pytest.raises(InvalidInput, match="max_connections"):
+        db.modify_parameter_group(group, {"max_connections": 33})
+    db.reset_parameter_group(group)
+    assert rows(inst, "SHOW work_mem") == [("4MB",)]
+    with pytest.raises(InvalidInput) as err:
+        db.create_parameter_group("not-here", family="oracle19")
+    assert err.value.field == "family"
+    db.delete_instance(inst)
+    db.delete_parameter_group(group)
+
+
+def test_copy_snapshot_between_roots_and_refusals(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "a"), backup_check_interval=0) as here, \
+            cloudkit.connect("local", root=str(tmp_path / "b"), backup_check_interval=0) as there:
+        inst = here.database.create_instance("lite", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                             backup_retention_days=0)
+        with sqlite3.connect(inst.extra["path"]) as conn:
+            conn.execute("CREATE TABLE t (v TEXT)")
+            conn.execute("INSERT INTO t VALUES ('copied')")
+        here.database.create_snapshot(inst, "lite-snap")
+        same = here.database.copy_snapshot("lite-snap", "lite-snap-2")  # within one root too
+        assert same.kind == "manual" and here.database.get_snapshot("lite-snap-2").status == "available"
+        copy = here.database.copy_snapshot("lite-snap", "lite-away", destination=there)
+        assert copy.status == "available"
+        restored = there.database.restore_snapshot("lite-away", "lite-there")
+        with sqlite3.connect(restored.extra["path"]) as conn:
+            assert conn.execute("SELECT v FROM t").fetchall() == [("copied",)]
+        with pytest.raises(InvalidInput) as err:
+            here.database.copy_snapshot("lite-snap", "x1", destination="elsewhere")
+        assert err.value.field == "destination"
+        with pytest.raises(InvalidInput) as err:
+            here.database.copy_snapshot("lite-snap", "bad--name")
+        assert err.value.field == "target_id"
+        with pytest.raises(cloudkit.NotFound):
+            here.database.copy_snapshot("no-such-snap", "x2")
+        assert [s.id for s in there.database.list_snapshots(kind="manual")] == ["lite-away"]  # the failures left nothing
+
+
+def test_automated_backups_are_taken_inside_the_backup_window(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        db = cloud.database
+        inst = db.create_instance("windowed", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                  backup_retention_days=2, backup_window="23:30-00:15")  # across midnight
+        assert inst.backup_window == "23:30-00:15"
+        first = [s.id for s in db.list_snapshots(inst, kind="automated")]
+        day = datetime(2030, 5, 1, tzinfo=UTC)
+        # pretend the first backup was taken at noon that day
+        with db.db.transaction() as conn:  # type: ignore[attr-defined]
+            conn.execute("UPDATE snapshots SET created_at = ? WHERE id = ?", ((day + timedelta(hours=12)).timestamp(), first[0]))
+        assert db.run_backups(now=day + timedelta(hours=23)) == []  # type: ignore[attr-defined]  # before the window
+        taken = db.run_backups(now=day + timedelta(hours=23, minutes=40))  # type: ignore[attr-defined]
+        assert len(taken) == 1  # inside the window, no backup since it opened
+        assert db.run_backups(now=day + timedelta(days=1, minutes=10)) == []  # type: ignore[attr-defined]  # same window
+        # the next night's window: another one; retention (2 days) prunes the noon backup 3 days on
+        nxt = db.run_backups(now=day + timedelta(days=1, hours=23, minutes=31))  # type: ignore[attr-defined]
+        assert len(nxt) == 1
+        db.run_backups(now=day + timedelta(days=2, hours=13))  # type: ignore[attr-defined]
+        left = {s.id for s in db.list_snapshots(inst, kind="automated")}
+        assert first[0] not in left and set(taken + nxt) <= left
+        assert db.modify_instance(inst, backup_window="04:00-04:30").backup_window == "04:00-04:30"
+        with pytest.raises(InvalidInput) as err:
+            db.modify_instance(inst, backup_window="04:00-04:10")
+        assert err.value.field == "backup_window" and "30 minutes" in str(err.value)
+
+
+def test_multi_az_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with cloudkit.connect("local", root=str(tmp_path / "root"), backup_check_interval=0) as cloud:
+        with pytest.raises(NotSupported, match="standby") as err:
+            cloud.database.create_instance("maz", engine="sqlite", master_username="master", master_password=PASSWORD,
+                                           multi_az=True)
+        assert "create_read_replica" in str(err.value)
+        assert list(cloud.database.list_instances()) == []
+        inst = cloud.database.create_instance("single", engine="sqlite", master_username="master", master_password=PASSWORD)
+        with pytest.raises(NotSupported, match="standby"):
+            cloud.database.modify_instance(inst, multi_az=True)
+        assert cloud.database.modify_instance(inst, multi_az=False).multi_az is False
+
+
+def test_removing_a_folder_tolerates_a_file_that_vanished_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit_local.db.sqlite import SqliteEngine
+
+    folder = tmp_path / "inst"
+    folder.mkdir()
+    (folder / "shop.sqlite").write_text("db")
+    (folder / "shop.sqlite-wal").write_text("wal")  # SQLite removes it when the last connection closes
+    real = os.unlink
+
+    def vanishing(path: Any, *args: Any, **kwargs: Any) -> None:
+        real(path, *args, **kwargs)
+        if str(path).endswith("-wal"):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+
+    monkeypatch.setattr(os, "unlink", vanishing)
+    SqliteEngine(None).remove_tree(folder)  # type: ignore[arg-type]
+    assert not folder.exists()

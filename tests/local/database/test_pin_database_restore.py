@@ -59,12 +59,15 @@ def test_defaults_of_a_new_instance(cloud: cloudkit.Cloud) -> None:
 def test_given_settings_are_kept(cloud: cloudkit.Cloud) -> None:
     db = cloud.database.create_instance(
         "shop", engine="sqlite", master_username="admin", master_password=PASSWORD, instance_class="db.m5.large", storage_gb=30,
-        database_name="app", backup_retention_days=3, multi_az=True, maintenance_window="mon:01:00-mon:01:30", iops=1000,
-        wait=True,
+        database_name="app", backup_retention_days=3, maintenance_window="mon:01:00-mon:01:30", iops=1000,
+        backup_window="22:00-22:45", wait=True,
     )  # fmt: skip
     assert _summary(db) == (
-        "shop", "sqlite", "available", sqlite3.sqlite_version, "db.m5.large", 30, "admin", "app", True, 1000, 3, "mon:01:00-mon:01:30", None, None,
+        "shop", "sqlite", "available", sqlite3.sqlite_version, "db.m5.large", 30, "admin", "app", False, 1000, 3, "mon:01:00-mon:01:30", None, None,
     )  # fmt: skip
+    assert db.backup_window == "22:00-22:45"
+    assert cloud.database.create_instance("plain", engine="sqlite", master_username="admin", master_password=PASSWORD,
+                                          backup_retention_days=0).backup_window == "03:00-03:30"
     assert db.extra["path"].endswith("/database/sqlite/instances/shop/app.sqlite")
     assert [s.kind for s in cloud.database.list_snapshots("shop")] == ["automated"]
 
@@ -73,7 +76,7 @@ def test_given_settings_are_kept(cloud: cloudkit.Cloud) -> None:
 def snapshot(cloud: cloudkit.Cloud) -> str:
     cloud.database.create_instance(
         "src", engine="sqlite", master_username="admin", master_password=PASSWORD, instance_class="db.m5.large", storage_gb=30,
-        database_name="app", backup_retention_days=3, maintenance_window="mon:01:00-mon:01:30", multi_az=True, wait=True,
+        database_name="app", backup_retention_days=3, maintenance_window="mon:01:00-mon:01:30", wait=True,
     )  # fmt: skip
     cloud.database.create_snapshot("src", "snap1", wait=True)
     return "snap1"

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
+from cloudkit.errors import NotFound, NotSupported
+from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot, Endpoint
 from cloudkit.services.database import DatabaseService
 from cloudkit_aws._session import PROVIDER, AwsSession
 from cloudkit_aws.errors import AwsErrors, mapped
@@ -64,6 +65,9 @@ def make_service(settings: Mapping[str, Any]) -> AwsDatabase:
 def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
     ep = d.get("Endpoint") or {}
     status = str(d.get("DBInstanceStatus", "unknown"))
+    groups = d.get("DBParameterGroups") or [{}]
+    if str(groups[0].get("DBParameterGroupName", "")).startswith("default."):
+        groups = [{}]  # RDS's built-in default group: the engine's defaults, None as on every provider
     return DatabaseInstance(
         id=d["DBInstanceIdentifier"],
         engine=d.get("Engine", ""),
@@ -78,9 +82,12 @@ def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
         iops=d.get("Iops"),
         backup_retention_days=int(d.get("BackupRetentionPeriod") or 0),
         maintenance_window=d.get("PreferredMaintenanceWindow"),
+        backup_window=d.get("PreferredBackupWindow"),
         replica_of=d.get("ReadReplicaSourceDBInstanceIdentifier"),
         created_at=d.get("InstanceCreateTime"),
         latest_restorable_time=d.get("LatestRestorableTime"),
+        parameter_group=groups[0].get("DBParameterGroupName"),
+        parameter_status=groups[0].get("ParameterApplyStatus"),
         extra=d,
     )
 
@@ -169,6 +176,10 @@ class AwsDatabase(AwsErrors, DatabaseService):
             args["StorageType"] = "io1"
         if kw.get("maintenance_window"):
             args["PreferredMaintenanceWindow"] = kw["maintenance_window"]
+        if kw.get("parameter_group"):
+            args["DBParameterGroupName"] = kw["parameter_group"]
+        if kw.get("backup_window"):
+            args["PreferredBackupWindow"] = kw["backup_window"]
         made = self.rds.create_db_instance(**args)["DBInstance"]
         return self._settle(identifier, made, bool(kw["wait"]), float(kw["timeout"]), op)
 
@@ -188,6 +199,11 @@ class AwsDatabase(AwsErrors, DatabaseService):
             "backup_retention_days": "BackupRetentionPeriod",
             "maintenance_window": "PreferredMaintenanceWindow",
             "master_password": "MasterUserPassword",
+            "parameter_group": "DBParameterGroupName",
+            "backup_window": "PreferredBackupWindow",
+            "engine_version": "EngineVersion",
+            "allow_major_version_upgrade": "AllowMajorVersionUpgrade",
+            "multi_az": "MultiAZ",
         }
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "ApplyImmediately": apply_immediately}
         for key, value in changes.items():
@@ -257,6 +273,24 @@ class AwsDatabase(AwsErrors, DatabaseService):
     def _delete_snapshot(self, snapshot_id: str) -> None:
         self.rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot_id)
 
+    def _copy_snapshot(self, snapshot_id: str, target_id: str, destination: DatabaseService | None, wait: bool,
+                       timeout: float) -> DatabaseSnapshot:
+        op = "database.copy_snapshot"
+        dest = self if destination is None else destination
+        if not isinstance(dest, AwsDatabase):
+            raise NotSupported(PROVIDER, op, "RDS copies snapshots only to RDS (another region or profile of the same "
+                                              "account); between providers dump and load the data (cloudkit_contrib.dbdump)")
+        args: dict[str, Any] = {"TargetDBSnapshotIdentifier": target_id, "SourceDBSnapshotIdentifier": snapshot_id}
+        if dest is not self:
+            # CopyDBSnapshot runs in the destination and names the source by ARN (an unencrypted
+            # snapshot needs no presigned URL; encrypted cross-region copies are not supported)
+            args["SourceDBSnapshotIdentifier"] = self._describe_snapshot(snapshot_id, op).extra["DBSnapshotArn"]
+        made = dest.rds.copy_db_snapshot(**args)["DBSnapshot"]
+        if not wait:
+            return _snapshot(made)
+        dest._wait("db_snapshot_available", op, timeout, DBSnapshotIdentifier=target_id)
+        return dest._describe_snapshot(target_id, op)
+
     def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.restore_snapshot"
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "DBSnapshotIdentifier": snapshot_id}
@@ -287,3 +321,58 @@ class AwsDatabase(AwsErrors, DatabaseService):
         op = "database.promote_read_replica"
         result = self.rds.promote_read_replica(DBInstanceIdentifier=identifier)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)
+
+    # ------------------------------------------------------------------ parameter groups
+    def _group(self, d: Mapping[str, Any], operation: str) -> DatabaseParameterGroup:
+        """A group with the parameters it sets (``Source=user``: the engine defaults are not listed)."""
+        name = d["DBParameterGroupName"]
+        params: dict[str, str] = {}
+        for page in self._aws.pages("rds", "describe_db_parameters", operation, DBParameterGroupName=name, Source="user"):
+            for p in page.get("Parameters", []):
+                if p.get("ParameterValue") is not None:
+                    params[p["ParameterName"]] = str(p["ParameterValue"])
+        return DatabaseParameterGroup(name=name, family=d.get("DBParameterGroupFamily", ""), description=d.get("Description", ""),
+                                      parameters=params, extra=d)
+
+    def _create_parameter_group(self, name: str, family: str, description: str) -> DatabaseParameterGroup:
+        made = self.rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily=family,
+                                                  Description=description or name)["DBParameterGroup"]
+        return DatabaseParameterGroup(name=made["DBParameterGroupName"], family=made.get("DBParameterGroupFamily", family),
+                                      description=description, parameters={}, extra=made)
+
+    def _describe_group(self, name: str, operation: str) -> DatabaseParameterGroup:
+        with mapped(operation):
+            found = self.rds.describe_db_parameter_groups(DBParameterGroupName=name)["DBParameterGroups"]
+        if not found:  # RDS answers DBParameterGroupNotFound; an empty answer means the same
+            raise NotFound(f"database parameter group {name!r} does not exist", provider=PROVIDER,
+                           code="DBParameterGroupNotFound")
+        return self._group(found[0], operation)
+
+    def _get_parameter_group(self, name: str) -> DatabaseParameterGroup:
+        return self._describe_group(name, "database.get_parameter_group")
+
+    def _list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+        op = "database.list_parameter_groups"
+        for page in self._aws.pages("rds", "describe_db_parameter_groups", op):
+            for d in page.get("DBParameterGroups", []):
+                if not str(d["DBParameterGroupName"]).startswith("default."):  # RDS's built-in groups
+                    yield self._group(d, op)
+
+    def _modify_parameter_group(self, name: str, parameters: dict[str, str], apply_method: str) -> DatabaseParameterGroup:
+        items = [{"ParameterName": k, "ParameterValue": v, "ApplyMethod": apply_method} for k, v in sorted(parameters.items())]
+        for start in range(0, len(items), 20):  # RDS takes at most 20 parameters a call
+            self.rds.modify_db_parameter_group(DBParameterGroupName=name, Parameters=items[start:start + 20])
+        return self._describe_group(name, "database.modify_parameter_group")
+
+    def _reset_parameter_group(self, name: str, parameters: list[str] | None, apply_method: str) -> DatabaseParameterGroup:
+        if parameters is None:
+            self.rds.reset_db_parameter_group(DBParameterGroupName=name, ResetAllParameters=True)
+        else:
+            items = [{"ParameterName": k, "ApplyMethod": apply_method} for k in sorted(parameters)]
+            for start in range(0, len(items), 20):
+                self.rds.reset_db_parameter_group(DBParameterGroupName=name, ResetAllParameters=False,
+                                                  Parameters=items[start:start + 20])
+        return self._describe_group(name, "database.reset_parameter_group")
+
+    def _delete_parameter_group(self, name: str) -> None:
+        self.rds.delete_db_parameter_group(DBParameterGroupName=name)

@@ -155,18 +155,20 @@ def _groups_of(uid: int) -> list[Any]:
     return [g for g in grp.getgrall() if name in g.gr_mem]
 
 
-def data_home(runner: Runner, root: Path, settings: Mapping[str, Any]) -> Path:
+def data_home(runner: Runner, root: Path, settings: Mapping[str, Any], *, setting: str = "postgres_data_root",
+              folder: str = "servers", suffix: str = "") -> Path:
     """Where server data folders go: setting ``postgres_data_root``, else ``<root>/database/servers``
     when the server user can reach it, else a folder under ``/var/lib/cloudkit-local`` named after
-    the root (we are root then, and the root folder is private to us)."""
-    explicit = settings.get("postgres_data_root")
+    the root (we are root then, and the root folder is private to us). Another engine passes its
+    own ``setting``, ``folder`` and fallback ``suffix``."""
+    explicit = settings.get(setting)
     if explicit:
         home = Path(explicit).expanduser()
     else:
-        home = root / "database" / "servers"
+        home = root / "database" / folder
         if not runner.can_reach(home):
             digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
-            home = FALLBACK_HOME / digest
+            home = FALLBACK_HOME / (digest + suffix)
             with mapped("create the server data folder"):
                 home.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(home.parent, 0o711)

@@ -1,26 +1,16 @@
 """The local provider's database family: real database servers on this machine (the RDS model).
 
-Engines:
+Engines, one module each behind one interface (:class:`cloudkit_local.db.base.Engine`); this
+module keeps the family's logic and never branches on the engine:
 
-- ``sqlite`` always: the instance is one SQLite file (``extra["path"]``); snapshots use SQLite's
-  online backup API. It has no server, endpoint, point-in-time restore or replicas.
-- ``postgres`` when PostgreSQL's server binaries are installed: ``initdb`` and ``pg_ctl`` start a
-  real server on a free 127.0.0.1 port with the master user and password (SCRAM). Every server
-  archives its WAL (``archive_command``) into its own archive folder.
+- ``sqlite`` always (:mod:`cloudkit_local.db.sqlite`): one SQLite file, no server.
+- ``postgres`` when PostgreSQL's server binaries are installed (:mod:`cloudkit_local.db.postgres`).
+- ``mysql`` (alias ``mariadb``) when MariaDB's server is installed (:mod:`cloudkit_local.db.mysql`).
 
-  * Snapshots are ``pg_basebackup`` copies (plain format, WAL streamed in, so each is
-    self-contained); a stopped instance is copied cold. Restoring starts a new server on a copy.
-  * Point-in-time restore starts from the newest base backup (manual or automated) taken before
-    the target time and replays the source's WAL archive up to ``recovery_target_time``.
-  * Read replicas are ``pg_basebackup -R`` standbys streaming from the source (with its archive as
-    fallback); ``promote_read_replica`` runs ``pg_ctl promote``.
-  * Automated backups: one when the instance is created (with ``backup_retention_days`` > 0) and
-    then one a day (:meth:`LocalDatabase.run_backups`, run by a timer every
-    ``backup_check_interval`` seconds, 3600 by default, 0 to turn it off); automated snapshots
-    older than the retention period are removed, and WAL older than the oldest kept backup with
-    ``pg_archivecleanup``.
-
-- ``mysql``/``mariadb``: ``NotSupported``.
+Automated backups: one when the instance is created (with ``backup_retention_days`` > 0) and then
+one a day (:meth:`LocalDatabase.run_backups`, run by a timer every ``backup_check_interval``
+seconds, 3600 by default, 0 to turn it off); automated snapshots older than the retention period
+are removed, and archived log older than the oldest kept backup.
 
 State lives in ``<root>/database/state.db`` (mode 0600); master passwords only in
 ``<root>/database/secrets/*.json`` (mode 0600), never in a model, a log or an error.
@@ -28,11 +18,8 @@ State lives in ``<root>/database/state.db`` (mode 0600); master passwords only i
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -42,17 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported, Timeout
-from cloudkit.models.database import DatabaseInstance, DatabaseSnapshot, Endpoint
+from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, DatabaseSnapshot, Endpoint
 from cloudkit.paging import paginate
 from cloudkit.services.database import DatabaseService
-from cloudkit_local import _postgres as pg
-from cloudkit_local._root import Database, free_port, root_from, write_atomic
+from cloudkit_local._root import Database, root_from, write_atomic
+from cloudkit_local.db import ENGINE_CLASSES
+from cloudkit_local.db.base import Engine
 from cloudkit_local.errors import LocalErrors, mapped
 
 PAGE = 100
-ENGINES = ("postgres", "sqlite")
-UNSUPPORTED_ENGINES = ("mysql", "mariadb", "aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
-POSTGRES_ONLY = ("restore_to_point_in_time", "create_read_replica", "promote_read_replica")
+MULTI_AZ = ("Multi-AZ needs a synchronous standby server and automatic failover, which the local provider does not "
+            "run; for a standby use create_read_replica and promote_read_replica")
+UNSUPPORTED_ENGINES = ("aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
 DAY = 86400.0
 TRANSITIONAL = ("creating", "modifying", "rebooting", "stopping", "starting", "deleting")
 
@@ -63,6 +51,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, engine TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
     record TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS snapshots_instance ON snapshots (instance_id, created_at);
+CREATE TABLE IF NOT EXISTS parameter_groups (
+    name TEXT PRIMARY KEY, family TEXT NOT NULL, description TEXT NOT NULL, parameters TEXT NOT NULL, created_at REAL NOT NULL);
 """
 
 
@@ -93,12 +83,15 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 os.close(os.open(state, os.O_WRONLY | os.O_CREAT, 0o600))
             os.chmod(state, 0o600)
         self.db = Database(state, SCHEMA)
-        self.runner, reason = pg.Runner.create(self.settings)
-        self.postgres_reason = reason
-        self._home: Path | None = None
-        if self.runner is None:
-            for op in POSTGRES_ONLY:
-                self.unsupported[op] = reason
+        self.engines: dict[str, Engine] = {cls.name: cls(self) for cls in ENGINE_CLASSES}
+        self.aliases = {alias: e.name for e in self.engines.values() for alias in e.aliases}
+        #: why PostgreSQL cannot run here ("" when it can)
+        self.postgres_reason = self.engines["postgres"].reason
+        for op, capable in (("restore_to_point_in_time", "point_in_time"), ("create_read_replica", "replicas"),
+                            ("promote_read_replica", "replicas")):
+            able = [e for e in self.engines.values() if getattr(e, capable)]
+            if able and not any(e.available for e in able):
+                self.unsupported[op] = "; ".join(e.reason for e in able)
         self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -132,7 +125,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if rec["status"] in ("creating", "deleting"):
                 self._discard(rec)  # a half-made instance, or one that was being removed: remove it
                 continue
-            running = rec["engine"] == "sqlite" or pg.running_pid(Path(rec["dir"]) / "data") is not None
+            running = self._engine(rec).running(rec)
             self._set_status(rec, "available" if running else "stopped")
         for row in self.db.query("SELECT * FROM snapshots WHERE status = 'creating'"):
             snap = self._snap_rec(row)
@@ -146,34 +139,23 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 self.run_backups()
             except CloudkitError:
                 pass
-            delay = interval
+            # wake at the next backup window's opening when that comes before the next check
+            delay = min(interval, self._until_next_window(time.time()) + 1.0)
 
-    def _place(self, engine: str) -> Path:
-        """The folder holding an engine's instances and snapshots (SQLite files stay in the root)."""
-        return self.folder / "sqlite" if engine == "sqlite" else self.home
+    def _until_next_window(self, moment: float) -> float:
+        """Seconds until the earliest backup window of an instance with backups opens next."""
+        best = DAY
+        for row in self.db.query("SELECT record FROM instances"):
+            rec = json.loads(row["record"])
+            if rec.get("backup_retention_days") and rec.get("backup_window"):
+                start = _window_start(str(rec["backup_window"]), moment)
+                best = min(best, (start + DAY - moment) % DAY or DAY)
+        return best
 
-    @property
-    def home(self) -> Path:
-        """Where server data folders and snapshots live (reachable by the server user)."""
-        if self._home is None:
-            if self.runner is None:
-                self._home = self.folder / "servers"
-                with mapped("create data folder"):
-                    self._home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            else:
-                self._home = pg.data_home(self.runner, self.root, self.settings)
-        return self._home
-
-    def _sync_flag(self) -> list[str]:
-        """``--no-sync`` for pg_basebackup when the setting ``durable_backups`` is off (tests, throwaway roots)."""
-        value = self.settings.get("durable_backups", True)
-        off = str(value).strip().lower() in ("0", "false", "no", "off") if isinstance(value, str) else not value
-        return ["--no-sync"] if off else []
-
-    def _pg(self) -> pg.Runner:
-        if self.runner is None:
-            raise NotSupported("local", "database.postgres", self.postgres_reason)
-        return self.runner
+    def _engine(self, rec: Mapping[str, Any] | str) -> Engine:
+        """The engine of an instance or snapshot record (or by name)."""
+        name = rec if isinstance(rec, str) else str(rec["engine"])
+        return self.engines[name]
 
     # ------------------------------------------------------------ state
     def _load(self, ident: str) -> dict[str, Any]:
@@ -242,36 +224,28 @@ class LocalDatabase(LocalErrors, DatabaseService):
     # ------------------------------------------------------------ models
     def _live_status(self, rec: Mapping[str, Any]) -> str:
         status = str(rec["status"])
-        if rec["engine"] == "postgres" and status == "available" and pg.running_pid(Path(rec["dir"]) / "data") is None:
+        if status == "available" and not self._engine(rec).running(rec):
             return "stopped"  # the server went away (machine restarted, process killed): start_instance restarts it
         return status
 
     def _latest_restorable(self, rec: Mapping[str, Any]) -> float | None:
-        if rec["engine"] != "postgres" or not rec.get("backup_retention_days"):
+        engine = self._engine(rec)
+        if not engine.point_in_time or not rec.get("backup_retention_days"):
             return None
-        try:
-            archive = Path(rec["archive"])
-            stamps = [p.stat().st_mtime for p in archive.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name)]
-        except OSError:
-            stamps = []
-        stamps += [s["record_backup_time"] for s in self._snapshots_of(rec, "any")]
-        return max(stamps) if stamps else None
+        return engine.latest_restorable(rec, self._snapshots_of(rec, "any"))
 
     def _model(self, rec: Mapping[str, Any]) -> DatabaseInstance:
         endpoint = Endpoint("127.0.0.1", int(rec["port"])) if rec.get("port") else None
-        extra: dict[str, Any] = {"dir": rec.get("dir"), "apply_immediately": True}
-        if rec["engine"] == "sqlite":
-            extra["path"] = rec.get("path")
-        else:
-            extra["log"] = str(Path(rec["dir"]) / "server.log")
-            extra["archive"] = rec.get("archive")
+        extra: dict[str, Any] = {"dir": rec.get("dir"), "apply_immediately": True, **self._engine(rec).model_extra(rec)}
         return DatabaseInstance(
             id=rec["id"], engine=rec["engine"], status=self._live_status(rec), instance_class=rec.get("instance_class"),
             engine_version=rec.get("engine_version"), storage_gb=rec.get("storage_gb"), endpoint=endpoint,
             master_username=rec.get("master_username"), database_name=rec.get("database_name"),
             multi_az=bool(rec.get("multi_az")), iops=rec.get("iops"), backup_retention_days=int(rec.get("backup_retention_days") or 0),
-            maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"), created_at=_dt(rec["created_at"]),
-            latest_restorable_time=_dt(self._latest_restorable(rec)), extra=extra,
+            maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"),
+            backup_window=rec.get("backup_window"), created_at=_dt(rec["created_at"]),
+            latest_restorable_time=_dt(self._latest_restorable(rec)), parameter_group=rec.get("parameter_group"),
+            parameter_status=rec.get("parameter_status"), extra=extra,
         )
 
     @staticmethod
@@ -306,14 +280,14 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 except Timeout as exc:
                     # The wait rule (cloudkit.provider): a timeout deletes and undoes nothing. The
                     # instance stays, marked failed so that it can be inspected and deleted.
-                    self._set_status(rec, "failed" if rec["engine"] == "postgres" else "available")
+                    self._set_status(rec, "failed" if self._engine(rec).server else "available")
                     raise Timeout(f"database instance {rec['id']!r}: {exc}; it is left in place, now "
                                   f"{self._live_status(rec)} (delete_instance removes it)", provider="local") from exc
                 except BaseException:
                     if undo is not None:
                         undo()
                     else:
-                        self._set_status(rec, "failed" if rec["engine"] == "postgres" else "available")
+                        self._set_status(rec, "failed" if self._engine(rec).server else "available")
                     raise
                 if after:
                     self._set_status(rec, after)
@@ -333,62 +307,19 @@ class LocalDatabase(LocalErrors, DatabaseService):
         thread.start()
         return self._model(rec)
 
-    def _start_server(self, rec: dict[str, Any], timeout: float, recovery: str = "") -> None:
-        runner = self._pg()
-        data = Path(rec["dir"]) / "data"
-        if pg.running_pid(data) is not None:
-            return
-        if not _port_free(int(rec["port"])):
-            rec["port"] = free_port()
-            self._save(rec)
-        restore_from = None
-        if rec.get("replica_of"):
-            restore_from = Path(rec["source_archive"])
-        conf = pg.server_conf(int(rec["port"]), Path(rec["archive"]), restore_from) + recovery
-        runner.write_private(data / "cloudkit.conf", conf)
-        runner.run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-w", "-t", str(int(timeout) or 1),
-                   "start", timeout=timeout + 30, operation=f"start database server {rec['id']}")
-
-    def _stop_server(self, rec: Mapping[str, Any], timeout: float) -> None:
-        data = Path(rec["dir"]) / "data"
-        if pg.running_pid(data) is None:
-            return
-        self._pg().run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", str(int(timeout) or 1), "stop",
-                       timeout=timeout + 30, operation=f"stop database server {rec['id']}")
-
-    def _sql(self, rec: Mapping[str, Any], statements: list[tuple[Any, tuple[Any, ...]]], timeout: float = 30) -> list[Any]:
-        """Run statements as the master user; returns the first column of each one's first row."""
-        out: list[Any] = []
-        password = self._read_secret("instance", rec["id"])
-        with mapped(f"talk to database server {rec['id']}"), pg.connect(
-            int(rec["port"]), rec["master_username"], password, timeout=timeout
-        ) as conn:
-            for sql, params in statements:
-                cur = conn.execute(sql, params)
-                row = cur.fetchone() if cur.description else None
-                out.append(None if row is None else row[0])
-        return out
-
-    def _wait_primary(self, rec: Mapping[str, Any], timeout: float) -> None:
-        """Wait until a server has left recovery (after point-in-time restore or promotion)."""
-        pg.wait_until(lambda: self._sql(rec, [("SELECT pg_is_in_recovery()", ())])[0] is False, timeout,
-                      f"database server {rec['id']}", "a primary (out of recovery)", interval=0.1)
-
     # ------------------------------------------------------------ engines
     def _list_engines(self) -> Iterator[str]:
-        return iter(["postgres", "sqlite"] if self.runner is not None else ["sqlite"])
+        return iter(sorted(name for name, engine in self.engines.items() if engine.available))
 
     def _check_engine(self, engine: str, version: str | None) -> tuple[str, str]:
-        engine = {"postgresql": "postgres", "sqlite3": "sqlite"}.get(engine, engine)
+        engine = self.aliases.get(engine, engine)
         if engine in UNSUPPORTED_ENGINES:
             raise NotSupported("local", "database.create_instance",
-                               f"engine {engine!r} is not available on the local provider; use 'postgres' or 'sqlite'")
-        if engine not in ENGINES:
-            raise InvalidInput("engine", f"must be one of {', '.join(ENGINES)} on the local provider (got {engine!r})")
-        if engine == "sqlite":
-            installed = sqlite3.sqlite_version
-        else:
-            installed = self._pg().version
+                               f"engine {engine!r} is not available on the local provider; use one of {', '.join(self.engines)}")
+        if engine not in self.engines:
+            raise InvalidInput("engine", f"must be one of {', '.join(self.engines)} on the local provider (got {engine!r})")
+        self.engines[engine].require(f"database.{engine}")
+        installed = self.engines[engine].version
         if version is not None and not (installed == version or installed.startswith(str(version) + ".")):
             raise InvalidInput("engine_version", f"must be the installed {engine} version {installed} (or a prefix of it)")
         return engine, installed
@@ -396,20 +327,21 @@ class LocalDatabase(LocalErrors, DatabaseService):
     # ------------------------------------------------------------ instances
     def _create_instance(self, identifier: str, **kw: Any) -> DatabaseInstance:
         engine, version = self._check_engine(str(kw["engine"]), kw.get("engine_version"))
+        if kw.get("multi_az"):
+            raise NotSupported("local", "database.create_instance", MULTI_AZ)
         with self._lock:
             if self.db.query("SELECT 1 FROM instances WHERE id = ?", (identifier,)):
                 raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
                                     code="DBInstanceAlreadyExists")
             rec = self._new_record(identifier, engine, version, kw)
+            if kw.get("parameter_group"):
+                self._attach(rec, str(kw["parameter_group"]), "in-sync")
             self._write_secret("instance", identifier, str(kw["master_password"]))
             self._save(rec)
         password = str(kw["master_password"])
 
         def work() -> None:
-            if engine == "sqlite":
-                self._create_sqlite(rec)
-            else:
-                self._create_postgres(rec, password, float(kw["timeout"]))
+            self.engines[engine].create(rec, password, float(kw["timeout"]))
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
                 self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", float(kw["timeout"]))
@@ -417,7 +349,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         return self._run(rec, work, bool(kw["wait"]), undo=lambda: self._discard(rec))
 
     def _new_record(self, identifier: str, engine: str, version: str, kw: Mapping[str, Any]) -> dict[str, Any]:
-        idir = self._place(engine) / "instances" / identifier
+        idir = self.engines[engine].place() / "instances" / identifier
         rec: dict[str, Any] = {
             "id": identifier, "engine": engine, "status": "creating", "created_at": time.time(), "uid": uuid.uuid4().hex,
             "instance_class": kw.get("instance_class") or "db.t3.micro", "engine_version": version,
@@ -425,25 +357,15 @@ class LocalDatabase(LocalErrors, DatabaseService):
             "database_name": kw.get("database_name"), "multi_az": bool(kw.get("multi_az")), "iops": kw.get("iops"),
             "backup_retention_days": int(kw.get("backup_retention_days") or 0),
             "maintenance_window": kw.get("maintenance_window") or "sun:05:00-sun:05:30",
+            "backup_window": kw.get("backup_window") or "03:00-03:30",
             "replica_of": None, "dir": str(idir), "port": None, "archive": str(idir / "archive"),
         }
-        if engine == "postgres":
-            rec["port"] = free_port()
-        else:
-            rec["path"] = str(idir / f"{kw.get('database_name') or 'main'}.sqlite")
+        self.engines[engine].new_record(rec, kw)
         return rec
 
     def _discard(self, rec: Mapping[str, Any]) -> None:
         """Undo a failed create/restore: stop what started, remove its files, state and password."""
-        try:
-            if rec["engine"] == "postgres":
-                self._stop_server(rec, 30)
-        except CloudkitError:
-            pass
-        if rec["engine"] == "postgres" and self.runner is not None:
-            pg.remove_tree(self.runner, Path(rec["dir"]))
-        else:
-            _remove(Path(rec["dir"]))
+        self._engine(rec).destroy(rec)
         for snap in self.db.query("SELECT * FROM snapshots WHERE instance_id = ? AND kind = 'automated'", (rec["id"],)):
             self._remove_snapshot(self._snap_rec(snap))
         with self.db.transaction() as conn:
@@ -452,47 +374,11 @@ class LocalDatabase(LocalErrors, DatabaseService):
         self._tidy()
 
     def _tidy(self) -> None:
-        """Remove a data folder outside the root (see ``_postgres.data_home``) once nothing is left in it."""
-        if self._home is None or self._home.parent != pg.FALLBACK_HOME:
-            return
-        left = self.db.query("SELECT (SELECT COUNT(*) FROM instances WHERE engine = 'postgres')"
-                             " + (SELECT COUNT(*) FROM snapshots WHERE engine = 'postgres')")[0][0]
-        if left == 0 and self.runner is not None:
-            pg.remove_tree(self.runner, self._home)
-            self._home = None
-
-    def _create_sqlite(self, rec: Mapping[str, Any]) -> None:
-        path = Path(rec["path"])
-        with mapped("create SQLite database"):
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            conn = sqlite3.connect(path)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS cloudkit_meta (key TEXT PRIMARY KEY, value TEXT)")
-                conn.execute("INSERT OR REPLACE INTO cloudkit_meta VALUES ('master_username', ?)", (rec["master_username"],))
-                conn.commit()
-            finally:
-                conn.close()
-
-    def _create_postgres(self, rec: dict[str, Any], password: str, timeout: float) -> None:
-        runner = self._pg()
-        idir = runner.mkdir(Path(rec["dir"]))
-        runner.mkdir(Path(rec["archive"]))
-        data = idir / "data"
-        pwfile = idir / ".initdb-pw"
-        runner.write_private(pwfile, password + "\n")
-        try:
-            runner.run("initdb", "-D", str(data), "-U", rec["master_username"], "-A", "scram-sha-256", f"--pwfile={pwfile}",
-                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--wal-segsize=1", timeout=timeout, operation="initialise database server")
-        finally:
-            with mapped("remove the password file"):
-                pwfile.unlink(missing_ok=True)
-        pg.include_conf(runner, data)
-        self._start_server(rec, timeout)
-        if rec.get("database_name"):
-            from psycopg import sql
-
-            self._sql(rec, [(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(rec["database_name"])), ())])
+        """Tell each engine how many of its instances and snapshots are left (to remove empty folders)."""
+        for name, engine in self.engines.items():
+            left = self.db.query("SELECT (SELECT COUNT(*) FROM instances WHERE engine = ?)"
+                                 " + (SELECT COUNT(*) FROM snapshots WHERE engine = ?)", (name, name))[0][0]
+            engine.tidy(int(left))
 
     def _get_instance(self, identifier: str) -> DatabaseInstance:
         return self._model(self._load(identifier))
@@ -522,20 +408,26 @@ class LocalDatabase(LocalErrors, DatabaseService):
             rec = self._load(identifier)
             self._require(rec, "available", "stopped")
             password = changes.pop("master_password", None)
-            if password is not None and rec["engine"] == "postgres":
+            if password is not None and self._engine(rec).password_needs_server():
                 self._require(rec, "available")
             old_retention = int(rec.get("backup_retention_days") or 0)
+            if changes.pop("multi_az", False):
+                raise NotSupported("local", "database.modify_instance", MULTI_AZ)
+            upgrade = self._version_change(rec, changes.pop("engine_version", None), bool(changes.pop("allow_major_version_upgrade", False)))
+            group = changes.pop("parameter_group", None)
+            if group is not None and group != rec.get("parameter_group"):
+                # as on RDS, a new group applies at the next reboot (a stopped server gets it when it starts)
+                self._attach(rec, str(group), "pending-reboot" if self._live_status(rec) == "available" else "in-sync")
             rec.update(changes)
             self._set_status(rec, "modifying" if self._live_status(rec) == "available" else rec["status"])
             final = "available" if rec["status"] == "modifying" else rec["status"]
 
         def work() -> None:
+            if upgrade is not None:
+                self._engine(rec).upgrade(rec, timeout, running=final == "available")
+                rec["engine_version"] = upgrade
             if password is not None:
-                if rec["engine"] == "postgres":
-                    from psycopg import sql
-
-                    stmt = sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(rec["master_username"]), sql.Literal(password))
-                    self._sql(rec, [(stmt, ())])
+                self._engine(rec).set_password(rec, str(password))
                 self._write_secret("instance", rec["id"], str(password))
             retention = int(rec.get("backup_retention_days") or 0)
             if retention == 0 and old_retention:
@@ -547,6 +439,29 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
         return self._run(rec, work, wait, after=final)
 
+    def _version_change(self, rec: Mapping[str, Any], wanted: object, allow_major: bool) -> str | None:
+        """The installed version ``rec`` moves to (``None``: no change); refusals name the reason."""
+        if wanted is None:
+            return None
+        engine = self._engine(rec)
+        installed, current = engine.version, str(rec.get("engine_version") or "")
+        if not (installed == wanted or installed.startswith(str(wanted) + ".")):
+            if engine.major(str(wanted)) != engine.major(current):
+                raise NotSupported("local", "database.modify_instance",
+                                   f"a major version upgrade of {rec['engine']} from {current} to {wanted} cannot be done on the "
+                                   f"local provider (only {installed} is installed): dump and load into a new instance "
+                                   "(cloudkit_contrib.dbdump)")
+            raise InvalidInput("engine_version", f"must be the installed {rec['engine']} version {installed} (or a prefix of it)")
+        if installed == current:
+            return None
+        if engine.major(installed) != engine.major(current) and not allow_major:
+            raise InvalidInput("allow_major_version_upgrade", f"must be true to upgrade from {current} to {installed}")
+        if engine.major(installed) != engine.major(current):
+            raise NotSupported("local", "database.modify_instance",
+                               f"a major version upgrade of {rec['engine']} from {current} to {installed} cannot be done in place "
+                               "on the local provider: dump and load into a new instance (cloudkit_contrib.dbdump)")
+        return installed
+
     def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
         with self._lock:
             rec = self._load(identifier)
@@ -554,10 +469,9 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._set_status(rec, "rebooting")
 
         def work() -> None:
-            if rec["engine"] == "postgres":
-                data = Path(rec["dir"]) / "data"
-                self._pg().run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-m", "fast", "-w",
-                               "-t", str(int(timeout) or 1), "restart", timeout=timeout + 30, operation=f"reboot {rec['id']}")
+            self._engine(rec).restart(rec, timeout)
+            if rec.get("parameter_group"):
+                rec["parameter_status"] = "in-sync"
 
         return self._run(rec, work, wait)
 
@@ -568,8 +482,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._set_status(rec, "stopping")
 
         def work() -> None:
-            if rec["engine"] == "postgres":
-                self._stop_server(rec, timeout)
+            self._engine(rec).stop(rec, timeout)
 
         return self._run(rec, work, wait, after="stopped")
 
@@ -580,8 +493,9 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._set_status(rec, "starting")
 
         def work() -> None:
-            if rec["engine"] == "postgres":
-                self._start_server(rec, timeout)
+            self._engine(rec).start(rec, timeout)
+            if rec.get("parameter_group"):
+                rec["parameter_status"] = "in-sync"
 
         return self._run(rec, work, wait)
 
@@ -606,20 +520,140 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
         self._run(rec, work, wait, after="")
 
+    # ------------------------------------------------------------ parameter groups
+    def _load_group(self, name: str) -> dict[str, Any]:
+        rows = self.db.query("SELECT * FROM parameter_groups WHERE name = ?", (name,))
+        if not rows:
+            raise NotFound(f"database parameter group {name!r} does not exist", provider="local",
+                           code="DBParameterGroupNotFound")
+        return {"name": rows[0]["name"], "family": rows[0]["family"], "description": rows[0]["description"],
+                "parameters": json.loads(rows[0]["parameters"]), "created_at": rows[0]["created_at"]}
+
+    @staticmethod
+    def _group_model(group: Mapping[str, Any]) -> DatabaseParameterGroup:
+        return DatabaseParameterGroup(name=group["name"], family=group["family"], description=group["description"],
+                                      parameters=group["parameters"], extra={"created_at": _dt(group["created_at"])})
+
+    def _families(self) -> dict[str, Engine]:
+        out: dict[str, Engine] = {}
+        for engine in self.engines.values():
+            family = engine.family() if engine.available else None
+            if family:
+                out[family] = engine
+        return out
+
+    def _attach(self, rec: dict[str, Any], name: str, status: str) -> None:
+        """Give ``rec`` the group ``name`` (its family must be the instance's)."""
+        group = self._load_group(name)
+        engine = self._engine(rec)
+        family = engine.family(str(rec.get("engine_version") or "") or None)
+        if family is None:
+            raise engine.lacks("create_parameter_group", "has no server parameters")
+        if group["family"] != family:
+            raise InvalidInput("parameter_group", f"{name!r} is a {group['family']} group; this instance needs a {family} group")
+        rec.update(parameter_group=name, parameters=dict(group["parameters"]), parameter_status=status)
+
+    def _users_of(self, name: str) -> list[dict[str, Any]]:
+        return [rec for rec in (self._load(r["id"]) for r in self.db.query("SELECT id FROM instances ORDER BY id"))
+                if rec.get("parameter_group") == name]
+
+    def _create_parameter_group(self, name: str, family: str, description: str) -> DatabaseParameterGroup:
+        families = self._families()
+        if family not in families:
+            raise InvalidInput("family", f"must be a family of an engine installed here: {', '.join(sorted(families)) or 'none'}")
+        with self._lock, self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM parameter_groups WHERE name = ?", (name,)).fetchone():
+                raise AlreadyExists(f"database parameter group {name!r} already exists", provider="local",
+                                    code="DBParameterGroupAlreadyExists")
+            conn.execute("INSERT INTO parameter_groups VALUES (?, ?, ?, '{}', ?)", (name, family, description, time.time()))
+        return self._group_model(self._load_group(name))
+
+    def _get_parameter_group(self, name: str) -> DatabaseParameterGroup:
+        return self._group_model(self._load_group(name))
+
+    def _list_parameter_groups(self) -> Iterator[DatabaseParameterGroup]:
+        def fetch(after: str | None) -> tuple[list[DatabaseParameterGroup], str | None]:
+            rows = self.db.query("SELECT name FROM parameter_groups WHERE name > ? ORDER BY name LIMIT ?", (after or "", PAGE))
+            out = []
+            for row in rows:
+                try:
+                    out.append(self._group_model(self._load_group(row["name"])))
+                except NotFound:
+                    continue
+            return out, (rows[-1]["name"] if len(rows) == PAGE else None)
+
+        return paginate(fetch)
+
+    def _change_group(self, name: str, change: Callable[[dict[str, str]], list[str]], apply_method: str) -> DatabaseParameterGroup:
+        """Change the group's parameters with ``change`` (returns the names it touched) and bring its instances along."""
+        with self._lock:
+            group = self._load_group(name)
+            engine = self._families().get(group["family"])
+            if engine is None:
+                raise NotSupported("local", "database.modify_parameter_group",
+                                   f"no engine of family {group['family']} is installed here")
+            params: dict[str, str] = dict(group["parameters"])
+            changed = change(params)
+            engine.check_parameters(changed)
+            users = self._users_of(name)
+            running = [rec for rec in users if self._live_status(rec) == "available"]
+            if apply_method == "immediate":
+                for rec in running:
+                    static = engine.static_parameters(rec, changed)
+                    if static:
+                        raise InvalidInput("apply_method", f"{', '.join(static)} cannot change while the server runs: "
+                                           "use apply_method='pending-reboot' and reboot the instance")
+            for rec in users:
+                rec["parameters"] = dict(params)
+                if rec in running and apply_method == "immediate" and changed:
+                    engine.apply_parameters(rec, changed, 120)
+                elif rec in running:
+                    rec["parameter_status"] = "pending-reboot"
+                self._save(rec)
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE parameter_groups SET parameters = ? WHERE name = ?", (json.dumps(params), name))
+            return self._group_model(self._load_group(name))
+
+    def _modify_parameter_group(self, name: str, parameters: dict[str, str], apply_method: str) -> DatabaseParameterGroup:
+        def change(params: dict[str, str]) -> list[str]:
+            params.update(parameters)
+            return sorted(parameters)
+
+        return self._change_group(name, change, apply_method)
+
+    def _reset_parameter_group(self, name: str, parameters: list[str] | None, apply_method: str) -> DatabaseParameterGroup:
+        def change(params: dict[str, str]) -> list[str]:
+            names = sorted(params) if parameters is None else sorted(set(parameters))
+            for key in names:
+                params.pop(key, None)
+            return names
+
+        return self._change_group(name, change, apply_method)
+
+    def _delete_parameter_group(self, name: str) -> None:
+        with self._lock:
+            self._load_group(name)
+            users = [rec["id"] for rec in self._users_of(name)]
+            if users:
+                raise Conflict(f"database parameter group {name!r} is used by {', '.join(users)}", provider="local",
+                               code="InvalidDBParameterGroupState")
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM parameter_groups WHERE name = ?", (name,))
+
     # ------------------------------------------------------------ snapshots
-    def _backup(self, rec: dict[str, Any], snap_id: str, kind: str, timeout: float) -> dict[str, Any]:
-        """Take a snapshot of ``rec`` now (the caller holds the lock)."""
+    def _backup(self, rec: dict[str, Any], snap_id: str, kind: str, timeout: float, at: float | None = None) -> dict[str, Any]:
+        """Take a snapshot of ``rec`` now (the caller holds the lock); ``at``: the time to record (run_backups' ``now``)."""
         status = self._live_status(rec)
         if status not in ("available", "stopped", "backing-up", "deleting", "modifying"):
             raise Conflict(f"database instance {rec['id']!r} is {status}; a snapshot needs it available or stopped",
                            provider="local", code="InvalidDBInstanceState")
         snap: dict[str, Any] = {
             "id": snap_id, "instance_id": rec["id"], "engine": rec["engine"], "kind": kind, "status": "creating",
-            "created_at": time.time(), "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
+            "created_at": time.time() if at is None else at, "instance_uid": rec.get("uid"), "storage_gb": rec.get("storage_gb"),
             "busy_pid": os.getpid(),
             "engine_version": rec.get("engine_version"), "master_username": rec.get("master_username"),
             "database_name": rec.get("database_name"), "instance_class": rec.get("instance_class"),
-            "path": str(self._place(rec["engine"]) / "snapshots" / snap_id),
+            "path": str(self._engine(rec).place() / "snapshots" / snap_id),
         }
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (snap_id,)).fetchone():
@@ -627,24 +661,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         self._save_snapshot(snap)
         try:
             self._write_secret("snapshot", snap_id, self._read_secret("instance", rec["id"]))
-            target = Path(snap["path"])
-            if rec["engine"] == "sqlite":
-                _sqlite_copy(Path(rec["path"]), target / "db.sqlite")
-                snap["method"] = "sqlite backup API"
-            else:
-                runner = self._pg()
-                runner.mkdir(target)
-                if status == "stopped":
-                    runner.run("cp", "-a", str(Path(rec["dir"]) / "data"), str(target / "base"), timeout=timeout,
-                               operation="copy a stopped server's data")
-                    snap["method"] = "cold copy"
-                else:
-                    runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(rec["port"]), "-U", rec["master_username"],
-                               "-D", str(target / "base"), "-X", "stream", "-c", "fast", "-w", *self._sync_flag(),
-                               password=self._read_secret("instance", rec["id"]), timeout=timeout,
-                               operation=f"snapshot database server {rec['id']}")
-                    snap["method"] = "pg_basebackup"
-                    snap["start_wal"] = _start_wal(target / "base" / "backup_label")
+            snap.update(self._engine(rec).snapshot(rec, Path(snap["path"]), status != "stopped", timeout))
             snap["backup_time"] = time.time()
             snap["status"] = "available"
             self._save_snapshot(snap)
@@ -680,11 +697,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         return paginate(fetch)
 
     def _remove_snapshot(self, snap: Mapping[str, Any]) -> None:
-        path = Path(snap["path"])
-        if self.runner is not None:
-            pg.remove_tree(self.runner, path)
-        else:
-            _remove(path)
+        self._engine(snap).remove_tree(Path(snap["path"]))
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM snapshots WHERE id = ?", (snap["id"],))
         self._drop_secret("snapshot", snap["id"])
@@ -698,6 +711,41 @@ class LocalDatabase(LocalErrors, DatabaseService):
                                provider="local", code="InvalidDBSnapshotState")
             self._remove_snapshot(snap)
 
+    def _copy_snapshot(self, snapshot_id: str, target_id: str, destination: DatabaseService | None, wait: bool,
+                       timeout: float) -> DatabaseSnapshot:
+        dest = self if destination is None else destination
+        if not isinstance(dest, LocalDatabase):
+            raise NotSupported("local", "database.copy_snapshot",
+                               "snapshots copy only to another local root; between providers dump and load the data "
+                               "(cloudkit_contrib.dbdump)")
+        with self._lock:
+            snap = self._load_snapshot(snapshot_id)
+            if snap["status"] != "available":
+                raise Conflict(f"snapshot {snapshot_id!r} is {snap['status']}", provider="local", code="InvalidDBSnapshotState")
+            password = self._read_secret("snapshot", snapshot_id)
+        engine = dest.engines[snap["engine"]]
+        engine.require(f"database.{snap['engine']}")
+        with dest._lock:
+            copy = {k: v for k, v in snap.items() if k not in ("busy_pid", "record_backup_time")}
+            copy.update(id=target_id, kind="manual", status="creating", created_at=time.time(), instance_uid=None,
+                        path=str(engine.place() / "snapshots" / target_id), busy_pid=os.getpid(),
+                        copied_from={"snapshot": snapshot_id, "root": str(self.root)})
+            with dest.db.transaction() as conn:
+                if conn.execute("SELECT 1 FROM snapshots WHERE id = ?", (target_id,)).fetchone():
+                    raise AlreadyExists(f"database snapshot {target_id!r} already exists", provider="local",
+                                        code="DBSnapshotAlreadyExists")
+            dest._save_snapshot(copy)
+            try:
+                dest._write_secret("snapshot", target_id, password)
+                engine.copy_files(Path(snap["path"]), Path(copy["path"]), timeout)
+                copy["status"] = "available"
+                copy["busy_pid"] = None
+                dest._save_snapshot(copy)
+            except BaseException:
+                dest._remove_snapshot(copy)
+                raise
+        return dest._snap_model(copy)
+
     def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool,
                           timeout: float) -> DatabaseInstance:
         with self._lock:
@@ -709,11 +757,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._save(rec)
 
         def work() -> None:
-            if rec["engine"] == "sqlite":
-                _sqlite_copy(Path(snap["path"]) / "db.sqlite", Path(rec["path"]))
-            else:
-                self._copy_base(Path(snap["path"]) / "base", rec, timeout)
-                self._start_server(rec, timeout)
+            self._engine(rec).restore(snap, rec, timeout)
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
                 self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
@@ -731,32 +775,22 @@ class LocalDatabase(LocalErrors, DatabaseService):
         }
         return self._new_record(identifier, str(source["engine"]), str(source.get("engine_version")), kw)
 
-    def _copy_base(self, base: Path, rec: Mapping[str, Any], timeout: float) -> None:
-        runner = self._pg()
-        idir = runner.mkdir(Path(rec["dir"]))
-        runner.mkdir(Path(rec["archive"]))
-        data = idir / "data"
-        runner.run("cp", "-a", str(base), str(data), timeout=timeout, operation="copy a base backup")
-        with mapped("prepare a restored data folder"):
-            for name in ("standby.signal", "recovery.signal", "postmaster.pid"):
-                (data / name).unlink(missing_ok=True)
-        pg.include_conf(runner, data)
-
     # ------------------------------------------------------------ point in time
     def _restore_to_point_in_time(self, source: str, identifier: str, time_: datetime | None, wait: bool,
                                   timeout: float) -> DatabaseInstance:
         with self._lock:
             src = self._load(source)
-            if src["engine"] != "postgres":
-                raise NotSupported("local", "database.restore_to_point_in_time",
-                                   f"the {src['engine']} engine keeps no write-ahead archive; use postgres")
+            engine = self._engine(src)
+            if not engine.point_in_time:
+                raise engine.lacks("restore_to_point_in_time", "keeps no log archive to replay; use "
+                                   + " or ".join(e.name for e in self.engines.values() if e.point_in_time))
             if not src.get("backup_retention_days"):
                 raise Conflict(f"database instance {source!r} has automated backups off (backup_retention_days=0)",
                                provider="local", code="InvalidDBInstanceState")
             latest = self._archive_now(src, timeout)
             target = None if time_ is None else time_.timestamp()
             bases = self._snapshots_of(src, "any")
-            bases = [b for b in bases if b.get("method") in ("pg_basebackup", "cold copy")]
+            bases = [b for b in bases if b.get("method") in engine.base_methods]
             if target is not None:
                 if latest is not None and target > latest:
                     raise InvalidInput("time", f"must not be after the latest restorable time {_dt(latest)}")
@@ -768,20 +802,9 @@ class LocalDatabase(LocalErrors, DatabaseService):
             rec["restored_from"] = {"instance": source, "time": None if target is None else _dt(target).isoformat()}  # type: ignore[union-attr]
             self._write_secret("instance", identifier, self._read_secret("snapshot", base["id"]))
             self._save(rec)
-        recovery = [f"restore_command = 'cp \"{src['archive']}/%f\" \"%p\"'", "recovery_target_action = 'promote'"]
-        if target is not None:
-            stamp = datetime.fromtimestamp(target, UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
-            recovery.append(f"recovery_target_time = '{stamp}'")
 
         def work() -> None:
-            runner = self._pg()
-            self._copy_base(Path(base["path"]) / "base", rec, timeout)
-            data = Path(rec["dir"]) / "data"
-            runner.write_private(data / "recovery.signal", "")
-            self._start_server(rec, timeout, recovery="\n".join(recovery) + "\n")
-            self._wait_primary(rec, timeout)
-            # recovery settings are not needed any more: drop them for the next start
-            runner.write_private(data / "cloudkit.conf", pg.server_conf(int(rec["port"]), Path(rec["archive"])))
+            engine.restore_to_time(src, base, rec, target, timeout)
             # the master password of the source at that time is the one in the data
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
@@ -793,39 +816,27 @@ class LocalDatabase(LocalErrors, DatabaseService):
         """Write a commit record, switch WAL and wait until it is archived; the latest restorable time."""
         if self._live_status(src) != "available":
             return self._latest_restorable(src)
-        stamp = time.time()
-        seg = self._sql(src, [("SELECT txid_current()", ()), ("SELECT pg_walfile_name(pg_switch_wal())", ())])[1]
-        archived = Path(src["archive"]) / str(seg)
-        pg.wait_until(archived.exists, timeout, f"WAL segment {seg} of {src['id']}", "archived")
-        return stamp
+        return self._engine(src).mark_now(src, timeout)
 
     # ------------------------------------------------------------ replicas
     def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool,
                              timeout: float) -> DatabaseInstance:
         with self._lock:
             src = self._load(source)
-            if src["engine"] != "postgres":
-                raise NotSupported("local", "database.create_read_replica", f"the {src['engine']} engine has no replication")
+            engine = self._engine(src)
+            if not engine.replicas:
+                raise engine.lacks("create_read_replica", "has no replication")
             if src.get("replica_of"):
                 raise Conflict(f"{source!r} is itself a read replica; replicate its source {src['replica_of']!r}",
                                provider="local", code="InvalidDBInstanceState")
             self._require(src, "available")
             rec = self._restored_record(identifier, src, instance_class)
-            rec.update(replica_of=source, source_archive=src["archive"], backup_retention_days=0)
-            password = self._read_secret("instance", source)
-            self._write_secret("instance", identifier, password)
+            rec.update(replica_of=source, backup_retention_days=0)
+            self._write_secret("instance", identifier, self._read_secret("instance", source))
             self._save(rec)
 
         def work() -> None:
-            runner = self._pg()
-            idir = runner.mkdir(Path(rec["dir"]))
-            runner.mkdir(Path(rec["archive"]))
-            data = idir / "data"
-            runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(src["port"]), "-U", src["master_username"], "-D",
-                       str(data), "-X", "stream", "-R", "-c", "fast", "-w", *self._sync_flag(), password=password, timeout=timeout,
-                       operation=f"copy {source} for a read replica")
-            pg.include_conf(runner, data)
-            self._start_server(rec, timeout)
+            engine.create_replica(src, rec, timeout)
 
         return self._run(rec, work, wait, undo=lambda: self._discard(rec))
 
@@ -839,14 +850,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._set_status(rec, "modifying")
 
         def work() -> None:
-            runner = self._pg()
-            data = Path(rec["dir"]) / "data"
-            runner.run("pg_ctl", "-D", str(data), "-w", "-t", str(int(timeout) or 1), "promote", timeout=timeout + 30,
-                       operation=f"promote {identifier}")
-            self._wait_primary(rec, timeout)
-            self._sql(rec, [("ALTER SYSTEM RESET primary_conninfo", ()), ("SELECT pg_reload_conf()", ())])
-            rec.update(replica_of=None, source_archive=None, backup_retention_days=1)
-            runner.write_private(data / "cloudkit.conf", pg.server_conf(int(rec["port"]), Path(rec["archive"])))
+            self._engine(rec).promote(rec, timeout)
+            rec.update(replica_of=None, backup_retention_days=1)
             self._set_status(rec, "available")
             self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
 
@@ -856,9 +861,11 @@ class LocalDatabase(LocalErrors, DatabaseService):
     def run_backups(self, now: datetime | None = None) -> list[str]:
         """Take the automated backups that are due and remove those past retention; the ids taken.
 
-        An instance with ``backup_retention_days`` > 0 gets a new automated snapshot when its newest
-        one is a day old; automated snapshots older than the retention period are removed (the
-        newest always stays), and archived WAL older than the oldest kept backup is removed.
+        An instance with ``backup_retention_days`` > 0 gets a new automated snapshot inside its daily
+        ``backup_window`` when none was taken since the window opened, or at once when its newest one
+        is a day old (a missed window is caught up); automated snapshots older than the retention
+        period are removed (the newest always stays), and archived log older than the oldest kept
+        backup is removed. ``now`` is the time the run acts as (and records on what it takes).
         """
         moment = (now or datetime.now(UTC)).timestamp()
         taken: list[str] = []
@@ -869,8 +876,12 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 if not retention or rec.get("replica_of") or self._live_status(rec) not in ("available", "stopped"):
                     continue
                 autos = self._snapshots_of(rec, "automated")
-                if not autos or moment - autos[-1]["created_at"] >= DAY:
-                    snap = self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", 1800)
+                window = str(rec.get("backup_window") or "03:00-03:30")
+                opened = _window_start(window, moment)  # the latest opening of the window, at or before now
+                in_window = moment - opened < _window_length(window)
+                # the daily backup is taken inside the window; a missed window is caught up a day on
+                if not autos or moment - autos[-1]["created_at"] >= DAY or (in_window and autos[-1]["created_at"] < opened):
+                    snap = self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", 1800, at=moment)
                     taken.append(snap["id"])
                     autos = self._snapshots_of(rec, "automated")
                 for old in autos[:-1]:
@@ -880,13 +891,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         return taken
 
     def _clean_archive(self, rec: Mapping[str, Any]) -> None:
-        if rec["engine"] != "postgres" or self.runner is None:
-            return
-        walls = [s.get("start_wal") for s in self._snapshots_of(rec, "any")]
-        if not walls or any(w is None for w in walls):
-            return
-        oldest = min(str(w) for w in walls)
-        self.runner.run("pg_archivecleanup", str(rec["archive"]), oldest, operation=f"clean the WAL archive of {rec['id']}")
+        self._engine(rec).clean_archive(rec, self._snapshots_of(rec, "any"))
 
 
 def _alive(pid: int) -> bool:
@@ -900,53 +905,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _port_free(port: int) -> bool:
-    import socket
+def _window_minutes(window: str) -> tuple[int, int]:
+    start, end = window.split("-")
+    return int(start[:2]) * 60 + int(start[3:5]), int(end[:2]) * 60 + int(end[3:5])
 
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it (TIME_WAIT is fine)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+
+def _window_start(window: str, moment: float) -> float:
+    """The latest opening of the daily ``hh:mm-hh:mm`` (UTC) window at or before ``moment``."""
+    start, _ = _window_minutes(window)
+    day = moment - moment % DAY
+    opening = day + start * 60
+    return opening if opening <= moment else opening - DAY
+
+
+def _window_length(window: str) -> float:
+    start, end = _window_minutes(window)
+    return ((end - start) % 1440) * 60.0
 
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + f"{int(time.time() * 1000) % 1000:03d}"
-
-
-def _start_wal(label: Path) -> str | None:
-    with mapped("read the backup label"):
-        text = label.read_text() if label.exists() else ""
-    m = re.search(r"START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)", text)
-    return m[1] if m else None
-
-
-def _sqlite_copy(source: Path, target: Path) -> None:
-    """A consistent copy of a live SQLite database (online backup API), written atomically."""
-    with mapped("copy a SQLite database"):
-        if not source.is_file():  # sqlite3.connect would create an empty database and copy that
-            raise FileNotFoundError(errno.ENOENT, f"the SQLite database {source.name} is missing")
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        src = sqlite3.connect(source)
-        dst = sqlite3.connect(tmp)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        os.replace(tmp, target)
-
-
-def _remove(path: Path) -> None:
-    import shutil
-
-    if path.exists():
-        with mapped("remove a folder"):
-            shutil.rmtree(path)
 
 
 def make_service(settings: Mapping[str, Any]) -> LocalDatabase:

@@ -21,6 +21,8 @@ SETTINGS = (
     S("postgres_bin", "path", "Database: folder of the PostgreSQL server binaries (else found on the machine)."),
     S("postgres_os_user", "str", "Database: system user PostgreSQL runs as when cloudkit runs as root.", "postgres"),
     S("postgres_data_root", "path", "Database: folder for the PostgreSQL data directories.", "under root"),
+    S("mysql_os_user", "str", "Database: system user MariaDB (engine mysql) runs as when cloudkit runs as root.", "mysql"),
+    S("mysql_data_root", "path", "Database: folder for the MariaDB (engine mysql) data directories.", "under root"),
     S("backup_check_interval", "float", "Database: seconds between checks for due automated backups.", 3600),
     S("durable_backups", "bool", "Database: fsync snapshots and WAL archives.", True),
     S("delivery_attempts", "int", "Notification: delivery attempts per message and subscription.", 5),
