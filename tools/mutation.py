@@ -13,7 +13,14 @@ Usage::
     python tools/mutation.py validation aws-errors
     python tools/mutation.py --list
 
-Exit status: 0 when every measured area reaches ``--min-score`` (default 0, report only).
+    python tools/mutation.py --show local-dns-serial   # each survivor's changed line
+
+Scores: ``killed`` counts mutants the tests killed (or timed out); ``equivalent`` counts survivors
+listed in :data:`EQUIVALENT` (argued one by one: the mutation changes nothing a caller can
+observe); the score is ``killed / (total - equivalent)``, the raw ``killed / total`` is printed
+next to it. A survivor matches an entry when its function and its mutated line (as ``mutmut
+show`` prints it) are the entry's, so an entry stops matching when the code it argues about
+changes. Exit status: 0 when every measured area reaches ``--min-score`` (default 0, report only).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mutation"
@@ -103,6 +111,23 @@ AREAS = (
         ("tests/local/dns/test_local_dns.py", "tests/local/dns/test_pin_dns_serial.py"),
         names=("cloudkit_local.dns.xǁLocalDNSǁ_bump_serial__mutmut_*", "cloudkit_local.dns.x_soa_serial__mutmut_*"),
     ),
+    Area(
+        "aws-storage-transfer",
+        ("cloudkit_aws/storage.py", "cloudkit_aws/_session.py"),
+        ("tests/aws/test_pin_aws_storage_transfer.py",),
+        names=(
+            "cloudkit_aws.storage.xǁAwsStorageǁ_copy_object__mutmut_*",
+            "cloudkit_aws.storage.xǁAwsStorageǁ_list_objects__mutmut_*",
+            "cloudkit_aws._session.xǁAwsSessionǁtransfer_config__mutmut_*",
+            "cloudkit_aws._session.xǁAwsSessionǁtransfer_manager__mutmut_*",
+        ),
+    ),
+    Area(
+        "local-storage-listing",
+        ("cloudkit_local/storage.py",),
+        ("tests/local/storage/test_local_storage.py", "tests/local/storage/test_pin_storage_listing.py"),
+        names=("cloudkit_local.storage.xǁLocalStorageǁ_iter_objects__mutmut_*", "cloudkit_local.storage.xǁLocalStorageǁ_list_objects__mutmut_*"),
+    ),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
     Area(
@@ -120,6 +145,73 @@ AREAS = (
     Area("aws-families", ("cloudkit_aws/*",), ("tests/aws",), quick=False),
     Area("libcloud-families", ("cloudkit_libcloud/*",), ("tests/libcloud",), quick=False),
     Area("contrib", ("cloudkit_contrib/*",), ("tests/contrib",), quick=False),
+)
+
+
+class Equivalent(NamedTuple):
+    """A surviving mutant argued equivalent: the mutation changes nothing a caller can observe."""
+
+    function: str  # the mutant name without ``__mutmut_<n>``
+    line: str  # the mutated line as ``mutmut show`` prints it (after ``+``, stripped)
+    reason: str
+
+
+_SQL_CASE = "SQLite keywords and identifiers, and the keys of sqlite3.Row, are case-insensitive"
+_DNS_SERIAL = "cloudkit_local.dns.xǁLocalDNSǁ_bump_serial"
+_RECORD = "cloudkit_local._delivery.xǁDispatcherǁ_record"
+_ATTEMPT = "cloudkit_local._delivery.xǁDispatcherǁ_attempt"
+_DELIVER = "cloudkit_local._delivery.xǁDispatcherǁ_deliver"
+_NO_ORIGIN = "with no origin, to_text relativizes nothing, whatever relativize says"
+
+#: Survivors argued equivalent (see docs/testing.md, "Surviving mutants argued equivalent").
+EQUIVALENT: tuple[Equivalent, ...] = (
+    Equivalent(_DNS_SERIAL, """row = conn.execute("SELECT VALS FROM RECORDS WHERE ZONE_ID = ? AND NAME = '@' AND TYPE = 'SOA'", """
+               """(zone_id,)).fetchone()""", _SQL_CASE),
+    Equivalent(_DNS_SERIAL, """soa: Any = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.SOA, json.loads(row["VALS"])[0], """
+               """origin=origin, relativize=False)""", _SQL_CASE),
+    Equivalent(_DNS_SERIAL, """"UPDATE RECORDS SET VALS = ? WHERE ZONE_ID = ? AND NAME = '@' AND TYPE = 'SOA'",""", _SQL_CASE),
+    Equivalent(_DNS_SERIAL, """soa: Any = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.SOA, json.loads(row["vals"])[0], """
+               """origin=origin, relativize=None)""", "relativize=None is as false as False"),
+    Equivalent(_DNS_SERIAL, """(json.dumps([str(bumped.to_text(origin=None, relativize=None))]), zone_id),""", _NO_ORIGIN),
+    Equivalent(_DNS_SERIAL, """(json.dumps([str(bumped.to_text(relativize=False))]), zone_id),""", "origin=None is the default"),
+    Equivalent(_DNS_SERIAL, """(json.dumps([str(bumped.to_text(origin=None, ))]), zone_id),""", _NO_ORIGIN),
+    Equivalent(_DNS_SERIAL, """(json.dumps([str(bumped.to_text(origin=None, relativize=True))]), zone_id),""", _NO_ORIGIN),
+    Equivalent(_RECORD, """attempts = row["ATTEMPTS"] + 1""", _SQL_CASE),
+    Equivalent(_RECORD, """current = conn.execute("select status, lease_owner from deliveries where seq = ?", (row["seq"],)).fetchone()""",
+               _SQL_CASE),
+    Equivalent(_RECORD, """current = conn.execute("SELECT STATUS, LEASE_OWNER FROM DELIVERIES WHERE SEQ = ?", (row["seq"],)).fetchone()""",
+               _SQL_CASE),
+    Equivalent(_RECORD, """current = conn.execute("SELECT status, lease_owner FROM deliveries WHERE seq = ?", (row["SEQ"],)).fetchone()""",
+               _SQL_CASE),
+    Equivalent(_RECORD, """if current is None or current["STATUS"] not in ("pending", "retrying") or current["lease_owner"] != self.owner:""",
+               _SQL_CASE),
+    Equivalent(_RECORD, """if current is None or current["status"] not in ("pending", "retrying") or current["LEASE_OWNER"] != self.owner:""",
+               _SQL_CASE),
+    Equivalent(_RECORD, """conn.execute("update deliveries set status = 'sent', attempts = ?, last_error = null, lease_owner = null,""" '"',
+               _SQL_CASE),
+    Equivalent(_RECORD, """" lease_until = null where seq = ?", (attempts, row["seq"]))""", _SQL_CASE),
+    Equivalent(_RECORD, """" LEASE_UNTIL = NULL WHERE SEQ = ?", (attempts, row["seq"]))""", _SQL_CASE),
+    Equivalent(_RECORD, """" lease_until = NULL WHERE seq = ?", (attempts, row["SEQ"]))""", _SQL_CASE),
+    Equivalent(_RECORD, """conn.execute("update deliveries set status = 'dead', attempts = ?, last_error = ?, lease_owner = null,""" '"',
+               _SQL_CASE),
+    Equivalent(_RECORD, """" lease_until = null where seq = ?", (attempts, error[:1000], row["seq"]))""", _SQL_CASE),
+    Equivalent(_RECORD, """" LEASE_UNTIL = NULL WHERE SEQ = ?", (attempts, error[:1000], row["seq"]))""", _SQL_CASE),
+    Equivalent(_RECORD, """" lease_until = NULL WHERE seq = ?", (attempts, error[:1000], row["SEQ"]))""", _SQL_CASE),
+    Equivalent(_RECORD, """conn.execute("update deliveries set status = 'retrying', attempts = ?, last_error = ?, next_attempt_at = ?,""" '"',
+               _SQL_CASE),
+    Equivalent(_RECORD, """" lease_owner = null, lease_until = null where seq = ?",""", _SQL_CASE),
+    Equivalent(_RECORD, """" LEASE_OWNER = NULL, LEASE_UNTIL = NULL WHERE SEQ = ?",""", _SQL_CASE),
+    Equivalent(_RECORD, """(attempts, error[:1000], now + self.settings.delay(attempts), row["SEQ"]))""", _SQL_CASE),
+    Equivalent(_ATTEMPT, """if row["KIND"] == "notification":""", _SQL_CASE),
+    Equivalent(_ATTEMPT, """sub = self.service.db.query("select status from subscriptions where id = ?", (row["subscription_id"],))""",
+               _SQL_CASE),
+    Equivalent(_ATTEMPT, """sub = self.service.db.query("SELECT STATUS FROM SUBSCRIPTIONS WHERE ID = ?", (row["subscription_id"],))""",
+               _SQL_CASE),
+    Equivalent(_ATTEMPT, """sub = self.service.db.query("SELECT status FROM subscriptions WHERE id = ?", (row["SUBSCRIPTION_ID"],))""",
+               _SQL_CASE),
+    Equivalent(_DELIVER, """if row["PROTOCOL"] in ("http", "https"):""", _SQL_CASE),
+    Equivalent(_DELIVER, """elif row["PROTOCOL"] == "email":""", _SQL_CASE),
+    Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 
 
@@ -161,6 +253,18 @@ def _survivors(work: Path) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip() and not line.endswith(": not checked")]
 
 
+def _changed_lines(work: Path, name: str) -> list[str]:
+    """The lines mutant ``name`` adds, as ``mutmut show`` prints them (stripped)."""
+    out = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, capture_output=True, text=True).stdout
+    return [line[1:].strip() for line in out.splitlines() if line.startswith("+") and not line.startswith("+++")]
+
+
+def equivalent_entry(name: str, changed: list[str]) -> Equivalent | None:
+    """The :data:`EQUIVALENT` entry surviving mutant ``name`` (adding the lines ``changed``) matches, if any."""
+    function = name.rsplit("__mutmut_", 1)[0]
+    return next((e for e in EQUIVALENT if e.function == function and e.line in changed), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen areas and print one score line per area (and the surviving mutants)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the areas and exit")
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs (default 2)")
     parser.add_argument("--min-score", type=float, default=0.0, help="fail when an area scores below this percentage")
+    parser.add_argument("--show", action="store_true", help="print the changed line of every survivor (not only the unexplained)")
     args = parser.parse_args(argv)
     if args.list:
         for area in AREAS:
@@ -199,16 +304,28 @@ def main(argv: list[str] | None = None) -> int:
         stats = _score(work)
         killed = stats.get("killed", 0) + stats.get("timeout", 0) + stats.get("segfault", 0)
         total = killed + stats.get("survived", 0) + stats.get("no_tests", 0) + stats.get("suspicious", 0)
-        score = 100.0 * killed / total if total else 100.0
-        rows.append((area.name, killed, total, score))
+        equivalent = 0
         for line in _survivors(work):
-            print("   ", line)
+            name, _, status = line.partition(": ")
+            changed = _changed_lines(work, name)
+            entry = equivalent_entry(name, changed) if status == "survived" else None
+            if entry is not None:
+                equivalent += 1
+                print("   ", line, f"(equivalent: {entry.reason})")
+            else:
+                print("   ", line)
+            if args.show or entry is None:
+                for added in changed:
+                    print("        +", added)
+        score = 100.0 * killed / (total - equivalent) if total > equivalent else 100.0
+        raw = 100.0 * killed / total if total else 100.0
+        rows.append((area.name, killed, equivalent, total, score, raw))
         if score < args.min_score:
             failed = True
     print()
-    print(f"{'area':24} {'killed':>7} {'total':>6} {'score':>7}")
-    for name, killed, total, score in rows:
-        print(f"{name:24} {killed:7} {total:6} {score:6.1f}%")
+    print(f"{'area':24} {'killed':>7} {'equiv':>6} {'total':>6} {'score':>7} {'raw':>7}")
+    for name, killed, equivalent, total, score, raw in rows:
+        print(f"{name:24} {killed:7} {equivalent:6} {total:6} {score:6.1f}% {raw:6.1f}%")
     return 1 if failed else 0
 
 
