@@ -125,8 +125,18 @@ AREAS = (
     Area(
         "local-storage-listing",
         ("cloudkit_local/storage.py",),
-        ("tests/local/storage/test_local_storage.py", "tests/local/storage/test_pin_storage_listing.py"),
+        ("tests/local/storage/test_pin_storage_listing.py",),
         names=("cloudkit_local.storage.xǁLocalStorageǁ_iter_objects__mutmut_*", "cloudkit_local.storage.xǁLocalStorageǁ_list_objects__mutmut_*"),
+    ),
+    Area(
+        "libcloud-dns-ttl",
+        ("cloudkit_libcloud/dns.py",),
+        ("tests/libcloud/test_libcloud_generic_dns.py", "tests/libcloud/test_pin_libcloud_dns_ttl.py"),
+        names=(
+            "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_change_records__mutmut_*",
+            "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_rollback__mutmut_*",
+            "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_group__mutmut_*",
+        ),
     ),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
