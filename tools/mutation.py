@@ -138,6 +138,16 @@ AREAS = (
             "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_group__mutmut_*",
         ),
     ),
+    Area(
+        "contrib-backup-restore",
+        ("cloudkit_contrib/backup.py",),
+        ("tests/contrib/test_contrib_backup.py", "tests/contrib/test_pin_backup_restore_order.py"),
+        names=(
+            "cloudkit_contrib.backup.x_restore_backup__mutmut_*",
+            "cloudkit_contrib.backup.x__pick__mutmut_*",
+            "cloudkit_contrib.backup.x__base_for__mutmut_*",
+        ),
+    ),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
     Area(
