@@ -153,7 +153,7 @@ AREAS = (
     Area(
         "local-database-restore",
         ("cloudkit_local/database.py",),
-        ("tests/local/database/test_pin_database_restore.py",),
+        ("tests/local/database/test_pin_database_restore.py", "tests/local/database/test_pin_database_restore_pg.py"),
         names=(
             "cloudkit_local.database.xǁLocalDatabaseǁ_new_record__mutmut_*",
             "cloudkit_local.database.xǁLocalDatabaseǁ_restored_record__mutmut_*",
