@@ -82,6 +82,7 @@ AREAS = (
             "tests/libcloud/test_libcloud_plugin.py",
             "tests/libcloud/test_pin_libcloud_errors.py",
             "tests/libcloud/test_pin_libcloud_errors_fields.py",
+            "tests/libcloud/test_pin_libcloud_maybe_applied.py",
         ),
     ),
     Area(
@@ -182,6 +183,11 @@ _RECORD = "cloudkit_local._delivery.xǁDispatcherǁ_record"
 _ATTEMPT = "cloudkit_local._delivery.xǁDispatcherǁ_attempt"
 _DELIVER = "cloudkit_local._delivery.xǁDispatcherǁ_deliver"
 _NO_ORIGIN = "with no origin, to_text relativizes nothing, whatever relativize says"
+_LC_REACHED = "cloudkit_libcloud.errors.x_attempt_reached"
+_LC_TRANSLATE = "cloudkit_libcloud.errors.x__translate"
+_CLASS_ONLY = "only the class of the translated error is used; provider and operation do not choose it"
+_FALSY = "None is as false as False"
+_NEVER_EMPTY = "never used: _describe always returns text"
 
 #: Survivors argued equivalent (see docs/testing.md, "Surviving mutants argued equivalent").
 EQUIVALENT: tuple[Equivalent, ...] = (
@@ -231,6 +237,26 @@ EQUIVALENT: tuple[Equivalent, ...] = (
                _SQL_CASE),
     Equivalent(_DELIVER, """if row["PROTOCOL"] in ("http", "https"):""", _SQL_CASE),
     Equivalent(_DELIVER, """elif row["PROTOCOL"] == "email":""", _SQL_CASE),
+    Equivalent(_LC_REACHED, """return status is not None and status >= 500 and type(_translate(exc, None, "")) is ProviderError""",
+               _CLASS_ONLY),
+    Equivalent(_LC_REACHED, """return status is not None and status >= 500 and type(_translate(exc, "", None)) is ProviderError""",
+               _CLASS_ONLY),
+    Equivalent(_LC_REACHED, """return status is not None and status >= 500 and type(_translate(exc, "XXXX", "")) is ProviderError""",
+               _CLASS_ONLY),
+    Equivalent(_LC_REACHED, """return status is not None and status >= 500 and type(_translate(exc, "", "XXXX")) is ProviderError""",
+               _CLASS_ONLY),
+    Equivalent("cloudkit_libcloud.errors.x__maybe_applied",
+               """if getattr(current, MAYBE_APPLIED, None) or (_native(current) and attempt_reached(current)):""", _FALSY),
+    Equivalent("cloudkit_libcloud.errors.x_noting_attempts", """reached = None""", _FALSY),
+    Equivalent("cloudkit_libcloud.errors.x__native", """module = (type(exc).__module__ or "XXXX").split(".")[0]""",
+               "neither an empty module name nor XXXX is a native module"),
+    Equivalent(_LC_TRANSLATE, """return NotSupported(provider, operation, text or "XXthe libcloud driver does not implement itXX")""",
+               _NEVER_EMPTY),
+    Equivalent(_LC_TRANSLATE, """return NotSupported(provider, operation, text or "THE LIBCLOUD DRIVER DOES NOT IMPLEMENT IT")""",
+               _NEVER_EMPTY),
+    Equivalent(_LC_TRANSLATE, """return Throttled(msg, provider=provider, code=name, )""", "retry_after defaults to None"),
+    Equivalent(_LC_TRANSLATE, r"""if re.search(r"STATUS[ _]CODE[=:]\s*(429|503)\b", text, re.IGNORECASE):""",
+               "the pattern is matched ignoring case"),
     Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 
@@ -334,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("   ", line, f"(equivalent: {entry.reason})")
             else:
                 print("   ", line)
-            if args.show or entry is None:
+            if args.show or (entry is None and status not in ("timeout", "segfault")):
                 for added in changed:
                     print("        +", added)
         score = 100.0 * killed / (total - equivalent) if total > equivalent else 100.0

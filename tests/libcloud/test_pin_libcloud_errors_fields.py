@@ -178,3 +178,14 @@ def test_translate_error_names_the_service_provider() -> None:
     err = Svc().translate_error(BaseHTTPError(404, "x"), "get_zone")
     assert err is not None
     assert _fields(err) == (NotFound, "get_zone: x", "BaseHTTPError", "powerdns")
+
+
+@pytest.mark.parametrize("text", ["Unexpected status code: 429", "Unexpected Status Code: 503", "status_code=503", "STATUS CODE:429"])
+def test_throttling_reported_as_text(text: str) -> None:
+    # Azure Blobs and S3 drivers report 429 and 503 (ServerBusy, SlowDown) as text, in any case
+    assert _fields(_t(LibcloudError(text))) == (Throttled, f"op: {text}", "LibcloudError", "s3")
+
+
+@pytest.mark.parametrize("text", ["status code: 4290", "status code: 5031"])
+def test_other_statuses_in_text_are_not_throttling(text: str) -> None:
+    assert type(_t(LibcloudError(text))) is ProviderError

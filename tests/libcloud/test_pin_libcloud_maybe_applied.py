@@ -92,6 +92,11 @@ def test_a_flagged_error_keeps_its_fields_and_says_so() -> None:
     assert str(err) == "op: boom" + APPLIED
 
 
+def test_only_the_final_period_is_dropped_before_the_text() -> None:
+    assert le.translate(BaseHTTPError(500, "ERROR_X"), "s3", "op").message == "op: ERROR_X" + APPLIED
+    assert le.translate(BaseHTTPError(500, "done..."), "s3", "op").message == "op: done" + APPLIED
+
+
 def test_an_unflagged_error_is_left_alone() -> None:
     err = le.translate(BaseHTTPError(404, "gone"), "s3", "op")
     assert (type(err), err.message, err.may_have_been_applied) == (NotFound, "op: gone", False)
@@ -130,6 +135,24 @@ def test_an_error_raised_while_handling_a_reset_is_flagged() -> None:
     except KeyError as exc:
         caught = exc
     assert le.translate(caught, "s3", "op").may_have_been_applied is False
+
+
+def test_an_error_raised_implicitly_while_handling_a_reset_is_flagged() -> None:
+    try:
+        try:
+            raise _reset()
+        except requests.exceptions.ConnectionError:
+            raise KeyError("parse")  # noqa: B904 - implicit chaining: only __context__ is set
+    except KeyError as exc:
+        caught: BaseException = exc
+    assert caught.__cause__ is None
+    assert le.translate(caught, "s3", "op").may_have_been_applied is True
+
+
+def test_a_cycle_of_causes_ends() -> None:
+    first, second = KeyError("a"), KeyError("b")
+    first.__cause__, second.__cause__ = second, first
+    assert le.translate(first, "s3", "op").may_have_been_applied is False
 
 
 def test_cloudkit_errors_pass_through_untouched() -> None:
