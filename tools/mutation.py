@@ -258,6 +258,9 @@ EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent(_LC_TRANSLATE, """return Throttled(msg, provider=provider, code=name, )""", "retry_after defaults to None"),
     Equivalent(_LC_TRANSLATE, r"""if re.search(r"STATUS[ _]CODE[=:]\s*(429|503)\b", text, re.IGNORECASE):""",
                "the pattern is matched ignoring case"),
+    Equivalent("cloudkit_aws.storage.xǁAwsStorageǁ_list_objects", """items.sort(key=None)""",
+               "a page never holds a key and a common prefix with the same text (a key with the delimiter past the "
+               "prefix is rolled up), so the (key, item) pairs compare on the key alone"),
     Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 

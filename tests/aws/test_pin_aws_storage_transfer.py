@@ -9,6 +9,7 @@ settings have documented defaults and bounds when none is given.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,9 +18,10 @@ from cloudkit_aws import storage as aws_storage
 from cloudkit_aws._session import AwsSession
 
 import cloudkit
-from cloudkit.errors import InvalidInput
+from cloudkit.errors import InvalidInput, NotFound
 
 MIB = 1024 * 1024
+WHEN = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 SETTINGS = {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:9", "max_attempts": 1}
 
 
@@ -226,13 +228,24 @@ def test_listing_parameters(cloud: Any, kwargs: dict[str, Any], expected: dict[s
 
 
 def test_listing_merges_keys_and_common_prefixes_in_key_order_page_by_page(cloud: Any) -> None:
-    first = {"Contents": [{"Key": "p/b", "Size": 3, "ETag": '"e1"', "StorageClass": "STANDARD"}, {"Key": "p/a", "Size": 1}],
+    first = {"Contents": [{"Key": "p/b", "Size": 3, "ETag": '"e1"', "StorageClass": "STANDARD", "LastModified": WHEN},
+                          {"Key": "p/a", "Size": 1}],
              "CommonPrefixes": [{"Prefix": "p/a/"}], "IsTruncated": True, "NextContinuationToken": "t1"}
     second = {"Contents": [{"Key": "p/c"}], "IsTruncated": False}
     out = _listed(cloud, {"Bucket": "bkt", "Prefix": "p/", "Delimiter": "/"}, [first, second], prefix="p/", delimiter="/")
     assert [(type(o).__name__, getattr(o, "key", None) or o.prefix) for o in out] == [
         ("ObjectInfo", "p/a"), ("CommonPrefix", "p/a/"), ("ObjectInfo", "p/b"), ("ObjectInfo", "p/c")]
     b = out[2]
-    assert (b.bucket, b.size, b.etag, b.storage_class) == ("bkt", 3, "e1", "STANDARD")
-    assert (out[0].size, out[0].etag, out[3].size) == (1, None, 0)
+    assert (b.bucket, b.size, b.etag, b.storage_class, b.last_modified) == ("bkt", 3, "e1", "STANDARD", WHEN)
+    assert (out[0].size, out[0].etag, out[0].last_modified, out[3].size) == (1, None, None, 0)
     assert out[1].bucket == "bkt"
+
+
+def test_a_listing_error_names_the_listing(cloud: Any) -> None:
+    s3 = cloud.storage.aws.client("s3")
+    with Stubber(s3) as stub:
+        stub.add_client_error("list_objects_v2", "NoSuchBucket", "The specified bucket does not exist", 404)
+        with pytest.raises(NotFound) as caught:
+            list(cloud.storage.list_objects("bkt"))
+    assert caught.value.message.startswith("list objects in bkt: ")
+    assert caught.value.code == "NoSuchBucket"
