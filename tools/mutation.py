@@ -184,6 +184,7 @@ _RECORD = "cloudkit_local._delivery.xǁDispatcherǁ_record"
 _ATTEMPT = "cloudkit_local._delivery.xǁDispatcherǁ_attempt"
 _DELIVER = "cloudkit_local._delivery.xǁDispatcherǁ_deliver"
 _NO_ORIGIN = "with no origin, to_text relativizes nothing, whatever relativize says"
+_ITER = "cloudkit_local.storage.xǁLocalStorageǁ_iter_objects"
 _LC_REACHED = "cloudkit_libcloud.errors.x_attempt_reached"
 _LC_TRANSLATE = "cloudkit_libcloud.errors.x__translate"
 _CLASS_ONLY = "only the class of the translated error is used; provider and operation do not choose it"
@@ -261,6 +262,8 @@ EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent("cloudkit_aws.storage.xǁAwsStorageǁ_list_objects", """items.sort(key=None)""",
                "a page never holds a key and a common prefix with the same text (a key with the delimiter past the "
                "prefix is rolled up), so the (key, item) pairs compare on the key alone"),
+    Equivalent(_ITER, """key = row["KEY"]""", _SQL_CASE),
+    Equivalent(_ITER, """lower, inclusive = rows[-1]["KEY"], False""", _SQL_CASE),
     Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 

@@ -90,3 +90,40 @@ def test_a_common_prefix_spanning_pages_is_listed_once(storage: LocalStorage, mo
 def test_an_empty_prefix_range(storage: LocalStorage) -> None:
     assert _names(storage.list_objects("bkt", prefix="bb")) == []
     assert _names(storage.list_objects("bkt", prefix="z")) == []
+
+
+def test_listed_items_name_their_bucket(storage: LocalStorage) -> None:
+    items = list(storage.list_objects("bkt", prefix="b", delimiter="/"))
+    assert {(type(i).__name__, i.bucket) for i in items} == {("ObjectInfo", "bkt"), ("CommonPrefix", "bkt")}
+
+
+def test_the_first_delimiter_after_the_prefix_cuts(storage: LocalStorage) -> None:
+    for key in ("/root", "/root/x", "c/x/y/1"):
+        storage.put_object("bkt", key, b"")
+    # a key starting with the delimiter rolls up into "/"; deeper keys roll up at their first delimiter
+    assert _names(storage.list_objects("bkt", delimiter="/")) == ["/", "a", "b", "b!", "b/", "b0", "c", "c/"]
+    assert _names(storage.list_objects("bkt", prefix="c/", delimiter="/")) == ["c/x/"]
+
+
+def test_the_last_code_point_as_delimiter_lists_each_common_prefix_once(storage: LocalStorage,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    last = "\U0010ffff"
+    for key in (f"b{last}1", f"b{last}2", f"b{last}3"):
+        storage.put_object("bkt", key, b"")
+    monkeypatch.setattr(local_storage, "PAGE", 2)
+    assert _names(storage.list_objects("bkt", delimiter=last)) == ["a", "b", "b!", "b/1", "b/2", "b0", f"b{last}", "c"]
+
+
+def test_a_failing_listing_names_the_listing(storage: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from cloudkit.errors import CloudkitError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    listing = storage.list_objects("bkt")
+    monkeypatch.setattr(storage.db, "query", broken)
+    with pytest.raises(CloudkitError) as caught:
+        list(listing)
+    assert caught.value.message.startswith("list objects: ")
