@@ -185,6 +185,9 @@ _ATTEMPT = "cloudkit_local._delivery.xǁDispatcherǁ_attempt"
 _DELIVER = "cloudkit_local._delivery.xǁDispatcherǁ_deliver"
 _NO_ORIGIN = "with no origin, to_text relativizes nothing, whatever relativize says"
 _ITER = "cloudkit_local.storage.xǁLocalStorageǁ_iter_objects"
+_LC_CHANGE = "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_change_records"
+_IN_SYNC = "the record-by-record path is in sync when it returns: wait and timeout are not read (the service passes both)"
+_UNDO_TAG = "_rollback only tests for \"created\"; any other tag is a deleted record"
 _LC_REACHED = "cloudkit_libcloud.errors.x_attempt_reached"
 _LC_TRANSLATE = "cloudkit_libcloud.errors.x__translate"
 _CLASS_ONLY = "only the class of the translated error is used; provider and operation do not choose it"
@@ -264,6 +267,14 @@ EQUIVALENT: tuple[Equivalent, ...] = (
                "prefix is rolled up), so the (key, item) pairs compare on the key alone"),
     Equivalent(_ITER, """key = row["KEY"]""", _SQL_CASE),
     Equivalent(_ITER, """lower, inclusive = rows[-1]["KEY"], False""", _SQL_CASE),
+    Equivalent(_LC_CHANGE, """def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = True, timeout: float = 300) """
+               """-> ChangeInfo:""", _IN_SYNC),
+    Equivalent(_LC_CHANGE, """def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = False, timeout: float = 301) """
+               """-> ChangeInfo:""", _IN_SYNC),
+    Equivalent(_LC_CHANGE, """undo.append(("XXdeletedXX", native))""", _UNDO_TAG),
+    Equivalent(_LC_CHANGE, """undo.append(("DELETED", native))""", _UNDO_TAG),
+    Equivalent(_LC_CHANGE, """created = self._driver.create_record(self._native_name(rec.name, None), lzone, rec.type, data, extra=extra)""",
+               "LibcloudDNS._native_name does not read the zone"),
     Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 

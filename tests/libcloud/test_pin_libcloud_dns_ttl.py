@@ -9,6 +9,7 @@ must put the old records back with their old TTL, and the TTL read back comes fr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from libcloud.dns.providers import DRIVERS, set_driver
 from test_libcloud_generic_dns import NAME, MemoryDNSDriver
 
 import cloudkit
-from cloudkit import RecordSet
+from cloudkit import RecordChange, RecordSet
 from cloudkit.errors import ProviderError
 
 WWW = ("192.0.2.1", "192.0.2.2")
@@ -128,3 +129,82 @@ def test_the_ttl_read_back(dns: cloudkit.Cloud) -> None:
     native.create_record("e", lzone, "A", "192.0.2.2", extra={"ttl": 20})
     ttls = {r.name: r.ttl for r in dns.list_records(zone)}  # type: ignore[attr-defined]
     assert ttls == {"a": 45, "b": 300, "c": 0, "d": 77, "e": 10}
+
+
+def test_the_change_answer(dns: cloudkit.Cloud) -> None:
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    first = dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=60, values=WWW)])  # type: ignore[attr-defined]
+    again = dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=60, values=WWW)])  # type: ignore[attr-defined]
+    assert (first.status, first.change_count, again.id) == ("INSYNC", 1, first.id)
+    assert isinstance(first.id, str) and first.id
+    assert isinstance(first.submitted_at, datetime) and first.submitted_at.tzinfo is not None
+    other = dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=61, values=WWW)])  # type: ignore[attr-defined]
+    assert other.id != first.id
+
+
+def test_kept_records_come_first_and_the_rest_still_go(dns: cloudkit.Cloud) -> None:
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=60, values=WWW)])  # type: ignore[attr-defined]
+    MemoryDNSDriver.calls.clear()
+    dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=60, values=("192.0.2.1", "192.0.2.3"))])  # type: ignore[attr-defined]
+    assert MemoryDNSDriver.calls == ["delete www A 192.0.2.2", "create www A 192.0.2.3"]
+
+
+def test_relative_native_data_is_read_in_the_zone(dns: cloudkit.Cloud) -> None:
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    native = dns.native  # type: ignore[attr-defined]
+    native.create_record("alias", native.get_zone(zone.id), "CNAME", "host", extra={"ttl": 60})
+    assert dns.get_record(zone, "alias", "CNAME").values == ("host.example.net.",)  # type: ignore[attr-defined]
+    MemoryDNSDriver.calls.clear()
+    dns.upsert_records(zone, [RecordSet(name="alias", type="CNAME", ttl=60, values=("host.example.net.",))])  # type: ignore[attr-defined]
+    assert MemoryDNSDriver.calls == []  # the same record: kept
+
+
+def test_grouping_skips_unknown_types_reads_enum_types_and_merges_equal_values(dns: cloudkit.Cloud) -> None:
+    import enum
+
+    class Kind(enum.Enum):
+        A = "a"
+
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    native = dns.native  # type: ignore[attr-defined]
+    lzone = native.get_zone(zone.id)
+    native.create_record("odd", lzone, "XYZ", "whatever", extra={"ttl": 60})  # not a record type cloudkit knows
+    native.create_record("e", lzone, Kind.A, "192.0.2.8", extra={"ttl": 60})
+    native.create_record("www", lzone, "A", "192.0.2.1", extra={"ttl": 60})
+    native.create_record("www", lzone, "A", "192.0.2.1", extra={"ttl": 60})  # the same value twice
+    listed = [(r.name, r.type, r.values) for r in dns.list_records(zone)]  # type: ignore[attr-defined]
+    assert ("e", "A", ("192.0.2.8",)) in listed
+    assert ("www", "A", ("192.0.2.1",)) in listed
+    assert all(name != "odd" for name, _, _ in listed)
+
+
+def test_a_failed_change_names_the_operation_and_provider(dns: cloudkit.Cloud) -> None:
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    MemoryDNSDriver.fail_on.add("192.0.2.66")
+    with pytest.raises(ProviderError) as caught:
+        dns.upsert_records(zone, [RecordSet(name="api", type="A", ttl=60, values=("192.0.2.66",))])  # type: ignore[attr-defined]
+    assert (caught.value.message, caught.value.provider) == ("dns.change_records: refusing 192.0.2.66", f"libcloud:{NAME}")
+
+
+def test_a_rollback_puts_mx_priorities_back(dns: cloudkit.Cloud) -> None:
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    mx = ("10 mx1.example.net.", "20 mx2.example.org.")
+    dns.upsert_records(zone, [RecordSet(name="@", type="MX", ttl=300, values=mx)])  # type: ignore[attr-defined]
+    MemoryDNSDriver.fail_on.add("192.0.2.66")
+    with pytest.raises(ProviderError):
+        dns.change_records(zone, [RecordChange("DELETE", RecordSet(name="@", type="MX", ttl=300, values=mx)),  # type: ignore[attr-defined]
+                                  RecordChange("UPSERT", RecordSet(name="api", type="A", ttl=60, values=("192.0.2.66",)))])
+    assert _natives(dns, zone.id) == [("", "MX", "mx1.example.net.", 300, 10), ("", "MX", "mx2.example.org.", 300, 20)]
+
+
+def test_a_rollback_step_the_driver_refuses_does_not_stop_the_others(dns: cloudkit.Cloud) -> None:
+    zone = dns.create_zone("example.net")  # type: ignore[attr-defined]
+    dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=60, values=("192.0.2.1",)),  # type: ignore[attr-defined]
+                              RecordSet(name="api", type="A", ttl=60, values=("192.0.2.5",))])
+    MemoryDNSDriver.fail_on.update({"192.0.2.66", "192.0.2.5"})  # api's new value, and putting its old one back
+    with pytest.raises(ProviderError):
+        dns.upsert_records(zone, [RecordSet(name="www", type="A", ttl=60, values=("192.0.2.9",)),  # type: ignore[attr-defined]
+                                  RecordSet(name="api", type="A", ttl=60, values=("192.0.2.66",))])
+    # undo, newest first: api's .5 refused (lost), www's new .9 deleted, www's .1 back
+    assert _natives(dns, zone.id) == [("www", "A", "192.0.2.1", 60, None)]
