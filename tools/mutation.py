@@ -188,6 +188,7 @@ _ITER = "cloudkit_local.storage.xǁLocalStorageǁ_iter_objects"
 _LC_CHANGE = "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_change_records"
 _IN_SYNC = "the record-by-record path is in sync when it returns: wait and timeout are not read (the service passes both)"
 _UNDO_TAG = "_rollback only tests for \"created\"; any other tag is a deleted record"
+_PART_EXISTS = "the part file exists whenever the clean-up runs (renaming it is the last step of the try block)"
 _LC_REACHED = "cloudkit_libcloud.errors.x_attempt_reached"
 _LC_TRANSLATE = "cloudkit_libcloud.errors.x__translate"
 _CLASS_ONLY = "only the class of the translated error is used; provider and operation do not choose it"
@@ -275,6 +276,8 @@ EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent(_LC_CHANGE, """undo.append(("DELETED", native))""", _UNDO_TAG),
     Equivalent(_LC_CHANGE, """created = self._driver.create_record(self._native_name(rec.name, None), lzone, rec.type, data, extra=extra)""",
                "LibcloudDNS._native_name does not read the zone"),
+    Equivalent("cloudkit.services.storage.xǁStorageServiceǁ_download_file", """Path(tmp).unlink(missing_ok=None)""", _PART_EXISTS),
+    Equivalent("cloudkit.services.storage.xǁStorageServiceǁ_download_file", """Path(tmp).unlink(missing_ok=False)""", _PART_EXISTS),
     Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 

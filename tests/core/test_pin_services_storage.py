@@ -262,3 +262,34 @@ def test_a_failed_download_leaves_nothing(svc: Recorder, tmp_path: Path, monkeyp
     with pytest.raises(Exception, match="OSError"):  # the core reports a driver's untranslated error
         svc.download_file("bkt", "k", tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bucket_of_names_the_bucket_field() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        bucket_of(123)
+    assert caught.value.field == "bucket"
+    with pytest.raises(InvalidInput) as named:
+        bucket_of(123, "src_bucket")
+    assert named.value.field == "src_bucket"
+
+
+def test_a_download_writes_a_hidden_part_file_beside_the_target(svc: Recorder, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    seen_during: list[list[str]] = []
+
+    class TwoChunks(ObjectReader):
+        def iter_chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
+            yield b"pay"
+            seen_during.append(sorted(p.name for p in tmp_path.iterdir()))
+            yield b"load"
+
+    monkeypatch.setattr(svc, "_get_object", lambda b, k, r: TwoChunks(ObjectInfo(bucket=b, key=k, size=7), io.BytesIO(b"payload")))
+    progress: list[tuple[int, int | None]] = []
+    svc.download_file("bkt", "k", tmp_path / "out", progress=lambda done, total: progress.append((done, total)))
+    assert progress == [(3, 7), (7, 7)]
+    assert len(seen_during) == 1 and len(seen_during[0]) == 1
+    assert re.fullmatch(r"\.out\..+\.part", seen_during[0][0]), seen_during
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (tmp_path / "out").read_bytes() == b"payload"
