@@ -266,7 +266,7 @@ EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent("cloudkit_aws.storage.xǁAwsStorageǁ_list_objects", """items.sort(key=None)""",
                "a page never holds a key and a common prefix with the same text (a key with the delimiter past the "
                "prefix is rolled up), so the (key, item) pairs compare on the key alone"),
-    Equivalent(_ITER, """last_common: str | None = """"", "a common prefix ends with the delimiter, so it is never the empty string"),
+    Equivalent(_ITER, 'last_common: str | None = ""', "a common prefix ends with the delimiter, so it is never the empty string"),
     Equivalent(_ITER, """key = row["KEY"]""", _SQL_CASE),
     Equivalent(_ITER, """lower, inclusive = rows[-1]["KEY"], False""", _SQL_CASE),
     Equivalent(_LC_CHANGE, """def _change_records(self, zone: Zone, changes: list[RecordChange], *, wait: bool = True, timeout: float = 300) """
