@@ -181,7 +181,6 @@ class Equivalent(NamedTuple):
 _SQL_CASE = "SQLite keywords and identifiers, and the keys of sqlite3.Row, are case-insensitive"
 _DNS_SERIAL = "cloudkit_local.dns.xǁLocalDNSǁ_bump_serial"
 _RECORD = "cloudkit_local._delivery.xǁDispatcherǁ_record"
-_ATTEMPT = "cloudkit_local._delivery.xǁDispatcherǁ_attempt"
 _DELIVER = "cloudkit_local._delivery.xǁDispatcherǁ_deliver"
 _NO_ORIGIN = "with no origin, to_text relativizes nothing, whatever relativize says"
 _ITER = "cloudkit_local.storage.xǁLocalStorageǁ_iter_objects"
@@ -234,12 +233,12 @@ EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent(_RECORD, """" lease_owner = null, lease_until = null where seq = ?",""", _SQL_CASE),
     Equivalent(_RECORD, """" LEASE_OWNER = NULL, LEASE_UNTIL = NULL WHERE SEQ = ?",""", _SQL_CASE),
     Equivalent(_RECORD, """(attempts, error[:1000], now + self.settings.delay(attempts), row["SEQ"]))""", _SQL_CASE),
-    Equivalent(_ATTEMPT, """if row["KIND"] == "notification":""", _SQL_CASE),
-    Equivalent(_ATTEMPT, """sub = self.service.db.query("select status from subscriptions where id = ?", (row["subscription_id"],))""",
+    Equivalent(_DELIVER, """if row["KIND"] == "notification":""", _SQL_CASE),
+    Equivalent(_DELIVER, """sub = self.service.db.query("select status from subscriptions where id = ?", (row["subscription_id"],))""",
                _SQL_CASE),
-    Equivalent(_ATTEMPT, """sub = self.service.db.query("SELECT STATUS FROM SUBSCRIPTIONS WHERE ID = ?", (row["subscription_id"],))""",
+    Equivalent(_DELIVER, """sub = self.service.db.query("SELECT STATUS FROM SUBSCRIPTIONS WHERE ID = ?", (row["subscription_id"],))""",
                _SQL_CASE),
-    Equivalent(_ATTEMPT, """sub = self.service.db.query("SELECT status FROM subscriptions WHERE id = ?", (row["SUBSCRIPTION_ID"],))""",
+    Equivalent(_DELIVER, """sub = self.service.db.query("SELECT status FROM subscriptions WHERE id = ?", (row["SUBSCRIPTION_ID"],))""",
                _SQL_CASE),
     Equivalent(_DELIVER, """if row["PROTOCOL"] in ("http", "https"):""", _SQL_CASE),
     Equivalent(_DELIVER, """elif row["PROTOCOL"] == "email":""", _SQL_CASE),
