@@ -138,3 +138,36 @@ def test_differentials_build_on_the_last_full_and_incrementals_on_the_last_backu
     assert full1.id not in result.applied
     assert tree(tmp_path / "dest")["f.txt"] == b"v2 longer still\n"
     assert tree(tmp_path / "dest")["g.txt"] == b"golf\n"
+
+
+def test_restore_refuses_bad_arguments_naming_field_and_rule(cloud: cloudkit.Cloud, src: Path, tmp_path: Path) -> None:
+    backup_folder(cloud, "vault", "home", src, now=at(0))
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    os.symlink(tmp_path / "full", tmp_path / "link")
+    cases: list[tuple[dict[str, object], str, str]] = [
+        ({"dest": tmp_path / "d", "overwrite": 1}, "overwrite", "must be True or False"),
+        ({"dest": 5}, "dest", "must be a path, not int"),
+        ({"dest": tmp_path / "file"}, "dest", f"{str(tmp_path / 'file')!r} exists and is not a folder"),
+        ({"dest": tmp_path / "link"}, "dest", f"{str(tmp_path / 'link')!r} exists and is not a folder"),
+        ({"dest": tmp_path / "full"}, "dest", f"{str(tmp_path / 'full')!r} is not empty (pass overwrite=True to restore over it)"),
+        ({"dest": tmp_path / "no" / "where"}, "dest", f"folder {str(tmp_path / 'no')!r} does not exist"),
+    ]
+    for kwargs, field, rule in cases:
+        dest = kwargs.pop("dest")
+        with pytest.raises(InvalidInput) as caught:
+            restore_backup(cloud, "vault", "home", dest, **kwargs)  # type: ignore[arg-type]
+        assert (caught.value.field, caught.value.rule) == (field, rule), kwargs
+    with pytest.raises(InvalidInput) as bad_at:
+        restore_backup(cloud, "vault", "home", tmp_path / "d", at="yesterday")  # type: ignore[arg-type]
+    assert bad_at.value.field == "at"
+
+
+def test_restore_over_an_empty_folder_and_into_a_new_one(cloud: cloudkit.Cloud, src: Path, tmp_path: Path) -> None:
+    full = backup_folder(cloud, "vault", "home", src, now=at(0))
+    (tmp_path / "empty").mkdir()
+    assert restore_backup(cloud, "vault", "home", tmp_path / "empty").backup.id == full.id
+    assert restore_backup(cloud, "vault", "home", str(tmp_path / "new")).dest == tmp_path / "new"
+    assert tree(tmp_path / "empty") == tree(tmp_path / "new") == tree(src)
+    assert [p.name for p in tmp_path.iterdir() if ".restore-" in p.name] == []
