@@ -95,6 +95,7 @@ def test_at_before_the_first_backup_is_not_found(cloud: cloudkit.Cloud, src: Pat
     with pytest.raises(NotFound) as caught:
         restore_backup(cloud, "vault", "home", tmp_path / "dest", at=at(0) - timedelta(microseconds=1))
     assert caught.value.message == "no complete backup of set 'home' at or before 2026-03-01T11:59:59.999999Z in bucket 'vault'"
+    assert caught.value.provider == "local"
     assert not (tmp_path / "dest").exists()
     with pytest.raises(NotFound) as empty:
         restore_backup(cloud, "vault", "other", tmp_path / "dest")
@@ -114,6 +115,7 @@ def test_a_missing_link_fails_before_anything_is_written(cloud: cloudkit.Cloud, 
     with pytest.raises(NotFound) as caught:
         restore_backup(cloud, "vault", "home", tmp_path / "dest")
     assert caught.value.message == f"backup {inc3.id} needs the archive of {inc2.id}, which is missing from bucket 'vault'"
+    assert caught.value.provider == "local"
     assert not (tmp_path / "dest").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest")] == []  # no staging folder left
     # a point whose chain does not need it still restores
@@ -171,3 +173,10 @@ def test_restore_over_an_empty_folder_and_into_a_new_one(cloud: cloudkit.Cloud, 
     assert restore_backup(cloud, "vault", "home", str(tmp_path / "new")).dest == tmp_path / "new"
     assert tree(tmp_path / "empty") == tree(tmp_path / "new") == tree(src)
     assert [p.name for p in tmp_path.iterdir() if ".restore-" in p.name] == []
+
+
+def test_an_incremental_without_a_full_names_the_provider(cloud: cloudkit.Cloud, src: Path) -> None:
+    with pytest.raises(NotFound) as caught:
+        backup_folder(cloud, "vault", "home", src, kind="differential", now=at(0))
+    assert caught.value.message == "a differential backup needs a full backup of set 'home' first; none is in bucket 'vault'"
+    assert caught.value.provider == "local"
