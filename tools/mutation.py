@@ -149,6 +149,7 @@ AREAS = (
             "cloudkit_contrib.backup.x__base_for__mutmut_*",
         ),
     ),
+    Area("local-storage", ("cloudkit_local/storage.py",), ("tests/local/storage",), quick=False),
     Area("services-storage", ("cloudkit/services/storage.py",), ("tests/core/test_pin_services_storage.py",)),
     Area("services", ("cloudkit/services/*",), ("tests/core", "tests/local"), quick=False),
     Area("local-database", ("cloudkit_local/database.py",), ("tests/local/database",), quick=False),
