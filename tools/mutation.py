@@ -189,6 +189,9 @@ _LC_CHANGE = "cloudkit_libcloud.dns.xǁLibcloudDNSǁ_change_records"
 _IN_SYNC = "the record-by-record path is in sync when it returns: wait and timeout are not read (the service passes both)"
 _UNDO_TAG = "_rollback only tests for \"created\"; any other tag is a deleted record"
 _PART_EXISTS = "the part file exists whenever the clean-up runs (renaming it is the last step of the try block)"
+_NEW_RECORD = "cloudkit_local.database.xǁLocalDatabaseǁ_new_record"
+_REPLACED = "the key is set again before the record is seen, or read with .get (a missing key reads as None)"
+_CLASS_DEFAULT = "the service layer fills the instance class default before the driver runs"
 _LC_REACHED = "cloudkit_libcloud.errors.x_attempt_reached"
 _LC_TRANSLATE = "cloudkit_libcloud.errors.x__translate"
 _CLASS_ONLY = "only the class of the translated error is used; provider and operation do not choose it"
@@ -279,6 +282,24 @@ EQUIVALENT: tuple[Equivalent, ...] = (
                "LibcloudDNS._native_name does not read the zone"),
     Equivalent("cloudkit.services.storage.xǁStorageServiceǁ_download_file", """Path(tmp).unlink(missing_ok=None)""", _PART_EXISTS),
     Equivalent("cloudkit.services.storage.xǁStorageServiceǁ_download_file", """Path(tmp).unlink(missing_ok=False)""", _PART_EXISTS),
+    Equivalent(_NEW_RECORD, '"id": identifier, "engine": engine, "status": "XXcreatingXX", "created_at": time.time(), "uid": uuid.uuid4().hex,',
+               _REPLACED),
+    Equivalent(_NEW_RECORD, '"id": identifier, "engine": engine, "status": "CREATING", "created_at": time.time(), "uid": uuid.uuid4().hex,',
+               _REPLACED),
+    Equivalent(_NEW_RECORD, '"id": identifier, "engine": engine, "status": "creating", "created_at": time.time(), "XXuidXX": uuid.uuid4().hex,',
+               _REPLACED),
+    Equivalent(_NEW_RECORD, '"id": identifier, "engine": engine, "status": "creating", "created_at": time.time(), "UID": uuid.uuid4().hex,',
+               _REPLACED),
+    Equivalent(_NEW_RECORD, '"instance_class": kw.get("instance_class") or "XXdb.t3.microXX", "engine_version": version,', _CLASS_DEFAULT),
+    Equivalent(_NEW_RECORD, '"instance_class": kw.get("instance_class") or "DB.T3.MICRO", "engine_version": version,', _CLASS_DEFAULT),
+    Equivalent(_NEW_RECORD, '"XXreplica_ofXX": None, "dir": str(idir), "port": None, "archive": str(idir / "archive"),', _REPLACED),
+    Equivalent(_NEW_RECORD, '"REPLICA_OF": None, "dir": str(idir), "port": None, "archive": str(idir / "archive"),', _REPLACED),
+    Equivalent(_NEW_RECORD, '"replica_of": None, "dir": str(idir), "XXportXX": None, "archive": str(idir / "archive"),', _REPLACED),
+    Equivalent(_NEW_RECORD, '"replica_of": None, "dir": str(idir), "PORT": None, "archive": str(idir / "archive"),', _REPLACED),
+    Equivalent("cloudkit_local.database.xǁLocalDatabaseǁ_restored_record", 'if self.db.query("select 1 from instances where id = ?", (identifier,)):',
+               _SQL_CASE),
+    Equivalent("cloudkit_local.database.xǁLocalDatabaseǁ_restored_record", 'if self.db.query("SELECT 1 FROM INSTANCES WHERE ID = ?", (identifier,)):',
+               _SQL_CASE),
     Equivalent(_DELIVER, """raise DeliveryFailed(f"protocol {row['PROTOCOL']!r} is not delivered by the dispatcher")""", _SQL_CASE),
 )
 

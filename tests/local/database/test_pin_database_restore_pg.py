@@ -68,3 +68,14 @@ def test_a_restore_keeps_the_class_of_the_snapshot_by_default(pg_cloud: cloudkit
     finally:
         db.delete_instance(restored)
         db.delete_snapshot("pin-pg-snap-2")
+
+
+def test_a_point_in_time_restore_keeps_the_source_retention(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    """A snapshot has no retention of its own (its restore gets 1 day); an instance restored to a point
+    in time takes its source's (the primary keeps 7 days)."""
+    db = pg_cloud.database
+    restored = db.restore_to_point_in_time(primary, "pin-pg-pitr")
+    try:
+        assert (restored.backup_retention_days, restored.instance_class, restored.status) == (7, primary.instance_class, "available")
+    finally:
+        db.delete_instance(restored)
