@@ -41,8 +41,8 @@ import json
 import os
 import re
 import socket
+import sys
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,12 @@ import vcr
 from vcr.request import Request
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "tests") not in sys.path:  # scripts (tests/faults/measure.py) import this harness outside pytest
+    sys.path.insert(0, str(ROOT / "tests"))
+
+import cassette_match as cm  # noqa: E402 - the matching shared with tests/libcloud/lc_harness.py
+from cassette_match import UnplayedInteractions, cassette_path, large_body_placeholder  # noqa: E402, F401 - harness API
+
 CASSETTES = ROOT / "tests" / "cassettes" / "aws"
 
 #: What the account id becomes in every cassette.
@@ -262,31 +268,10 @@ MEANINGFUL_HEADERS = frozenset({
 MEANINGFUL_HEADER_PREFIXES = ("x-amz-meta-", "x-amz-checksum-", "x-amz-object-lock-", "x-amz-grant-")
 #: The random reference Route 53 requires on CreateHostedZone (left out of the comparison).
 _CALLER_REFERENCE = re.compile(r"<CallerReference>[^<]*</CallerReference>")
-_LOOPBACK_PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
-_LOOPBACK_PORT_BYTES = re.compile(_LOOPBACK_PORT.pattern.encode())
-_BOUNDARY = re.compile(r"boundary=\"?([^\";,\s]+)")
-_LARGE_BODY = b"<large body not stored: "
-
-
-def _raw_body(request: Request) -> bytes | None:
-    """The request body as bytes (vcrpy keeps file and iterator bodies as bytes / a list of chunks)."""
-    raw: Any = getattr(request, "_body", None)
-    if isinstance(raw, list):
-        raw = b"".join(c if isinstance(c, bytes) else str(c).encode() for c in raw)
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8")
-    if raw is None or isinstance(raw, bytes):
-        return raw
-    if hasattr(raw, "getvalue"):  # a BytesIO pickled by an older recording
-        return bytes(raw.getvalue())
-    return str(raw).encode("utf-8")
-
-
-def _header(request: Request, name: str) -> str:
-    value: Any = request.headers.get(name) or ""
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    return str(value)
+_LOOPBACK_PORT = cm.LOOPBACK_PORT
+_LARGE_BODY = cm.LARGE_BODY
+_raw_body = cm.raw_body
+_header = cm.header
 
 
 def _form(request: Request) -> dict[str, list[str]]:
@@ -304,23 +289,10 @@ def action_matcher(r1: Request, r2: Request) -> None:
         raise AssertionError(f"Action {a1} != {a2}")
 
 
-def large_body_placeholder(body: bytes) -> bytes:
-    """What a body over :data:`MAX_STORED_REQUEST_BODY` is stored (and matched) as."""
-    return _LARGE_BODY + f"{len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}>".encode()
-
-
 def canonical_form(request: Request) -> dict[str, list[str]]:
     """The form fields compared on replay: all but :data:`VOLATILE_FORM_FIELDS`, loopback ports normalised."""
     return {k: [_LOOPBACK_PORT.sub(r"\1:PORT", v) for v in vs] for k, vs in _form(request).items()
             if not VOLATILE_FORM_FIELDS.match(k.split(".")[-1])}
-
-
-def _without_keys(data: Any, keys: frozenset[str]) -> Any:
-    if isinstance(data, dict):
-        return {k: _without_keys(v, keys) for k, v in data.items() if k not in keys}
-    if isinstance(data, list):
-        return [_without_keys(v, keys) for v in data]
-    return data
 
 
 def canonical_body(request: Request, ignore_json_keys: frozenset[str] = frozenset()) -> Any:
@@ -338,23 +310,7 @@ def canonical_body(request: Request, ignore_json_keys: frozenset[str] = frozense
     archive = _archive_content(body)
     if archive is not None:
         return archive
-    boundary = _BOUNDARY.search(_header(request, "Content-Type"))
-    if boundary:
-        body = body.replace(boundary.group(1).encode("latin-1"), b"BOUNDARY")
-    stripped = body.strip()
-    if stripped[:1] in (b"{", b"["):
-        try:
-            data = json.loads(_LOOPBACK_PORT.sub(r"\1:PORT", stripped.decode("utf-8")))
-            return ("json", _without_keys(data, ignore_json_keys) if ignore_json_keys else data)
-        except ValueError:
-            pass
-    if stripped[:1] == b"<" and not stripped.startswith(_LARGE_BODY):
-        try:
-            text = ET.canonicalize(stripped.decode("utf-8"), strip_text=True)
-            return ("xml", _LOOPBACK_PORT.sub(r"\1:PORT", _CALLER_REFERENCE.sub("", text)))
-        except (ET.ParseError, ValueError):
-            pass
-    return ("bytes", _LOOPBACK_PORT_BYTES.sub(rb"\1:PORT", body))
+    return cm.canonical_payload(request, body, ignore_json_keys, lambda text: _CALLER_REFERENCE.sub("", text))
 
 
 def _archive_content(body: bytes) -> tuple[str, Any] | None:
@@ -380,11 +336,6 @@ def _archive_content(body: bytes) -> tuple[str, Any] | None:
     return None
 
 
-def _short(value: Any, limit: int = 300) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def body_matcher(r1: Request, r2: Request, ignore_json_keys: frozenset[str] = frozenset()) -> None:
     """Bodies carry meaning: form fields, Route 53 / S3 XML, JSON, object bytes (see :func:`canonical_body`)."""
     if _raw_body(r1) == _raw_body(r2):
@@ -393,9 +344,7 @@ def body_matcher(r1: Request, r2: Request, ignore_json_keys: frozenset[str] = fr
     if b1 == b2:
         return
     if b1 and b2 and b1[0] == b2[0] == "form":
-        f1, f2 = b1[1], b2[1]
-        diff = {k: (f1.get(k), f2.get(k)) for k in sorted(set(f1) | set(f2)) if f1.get(k) != f2.get(k)}
-        raise AssertionError(f"form fields differ (sent, recorded): {_short(diff, 600)}")
+        raise AssertionError(f"form fields differ (sent, recorded): {cm.short(cm.differing(b1[1], b2[1]), 600)}")
     raise AssertionError(f"body differs (sent, recorded): {_difference(b1, b2)}")
 
 
@@ -410,13 +359,7 @@ def _difference(sent: Any, recorded: Any, context: int = 80) -> str:
 
 def meaningful_headers(request: Request) -> dict[str, str]:
     """The headers compared on replay, lower-cased, boundaries and loopback ports normalised."""
-    out: dict[str, str] = {}
-    for name in request.headers:
-        low = name.lower()
-        if low in MEANINGFUL_HEADERS or low.startswith(MEANINGFUL_HEADER_PREFIXES):
-            value = _LOOPBACK_PORT.sub(r"\1:PORT", _header(request, name))
-            out[low] = _BOUNDARY.sub("boundary=BOUNDARY", value) if low == "content-type" else value
-    return out
+    return cm.meaningful_headers(request, MEANINGFUL_HEADERS, MEANINGFUL_HEADER_PREFIXES)
 
 
 def headers_matcher(r1: Request, r2: Request) -> None:
@@ -429,9 +372,7 @@ def headers_matcher(r1: Request, r2: Request) -> None:
             for name in headers:
                 if name == "content-md5" or name.startswith("x-amz-checksum-"):
                     headers[name] = "<checksum of the body>"
-    if h1 != h2:
-        diff = {k: (h1.get(k), h2.get(k)) for k in sorted(set(h1) | set(h2)) if h1.get(k) != h2.get(k)}
-        raise AssertionError(f"headers differ (sent, recorded): {diff}")
+    cm.assert_same_headers(h1, h2)
 
 
 def _replace(data: bytes, secrets: Iterable[bytes]) -> bytes:
@@ -520,10 +461,6 @@ def make_vcr(record: bool, scrubber: Scrubber,
     return recorder
 
 
-class UnplayedInteractions(AssertionError):
-    """A replayed test sent fewer requests than its cassette recorded."""
-
-
 def describe(request: Request) -> str:
     """``METHOD path?query Action`` of a request, for failure messages."""
     action = _form(request).get("Action", [""])[0]
@@ -533,21 +470,7 @@ def describe(request: Request) -> str:
 
 def assert_all_played(cassette: Any) -> None:
     """Fail when a replayed cassette still holds exchanges nobody asked for (each listed)."""
-    if cassette.all_played:
-        return
-    left = [f"#{i} {describe(req)}" for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]]
-    raise UnplayedInteractions(
-        f"{len(left)} of {len(cassette.data)} recorded exchanges of {cassette._path} were never requested:\n  "
-        + "\n  ".join(left[:20]) + ("\n  ..." if len(left) > 20 else "")
-    )
-
-
-def cassette_path(nodeid: str) -> str:
-    """``<module without test_>/<test name>.yaml`` for a pytest node id (class names kept)."""
-    path, _, rest = nodeid.partition("::")
-    module = Path(path).stem.removeprefix("test_")
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", rest.replace("::", ".")).strip("_")
-    return f"{module}/{name}.yaml"
+    cm.assert_all_played(cassette, describe)
 
 
 def recorded_requests(cassette: Any, method: str | None = None, path: str | None = None, action: str | None = None) -> int:

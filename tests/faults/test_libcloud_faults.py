@@ -89,6 +89,7 @@ def _check(result: lc.Result, proxy: FaultProxy, retried_op: str, calls: dict[st
         assert set(st.errors) <= {"ProviderError", "Throttled"}, report
         assert st.lost == 0, report  # nothing reported as done is missing
         assert st.corrupt == 0, report  # no get returned other bytes, no put left other bytes behind
+        assert st.unflagged == 0, report  # a failed call that took effect said it may have been applied
     # every call hit only by faults libcloud retries (dropped connections; PowerDNS's 429) succeeded
     retried = result.retried.get(retried_op, lc.Retried())
     assert retried.missed == 0 and retried.absorbed >= 3, report

@@ -26,11 +26,9 @@ EC2 client tokens) are dropped, and EC2 private key material is replaced by a pl
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
-import xml.etree.ElementTree as ET
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -43,6 +41,12 @@ from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "tests") not in sys.path:  # scripts (tests/faults/measure_libcloud.py) import this harness outside pytest
+    sys.path.insert(0, str(ROOT / "tests"))
+
+import cassette_match as cm  # noqa: E402 - the matching shared with tests/aws/_harness.py
+from cassette_match import UnplayedInteractions, cassette_path, large_body_placeholder  # noqa: E402, F401 - harness API
+
 CASSETTES = ROOT / "tests" / "cassettes" / "libcloud"
 
 #: Port named in replay mode (nothing listens there; vcrpy answers every request).
@@ -94,9 +98,6 @@ MEANINGFUL_HEADERS = frozenset({
     "if-match", "if-none-match",
 })
 MEANINGFUL_HEADER_PREFIXES = ("x-amz-meta-", "x-ms-meta-", "x-ms-blob-")
-_LOOPBACK_PORT = re.compile(r"(127\.0\.0\.1|localhost):\d+")
-_LOOPBACK_PORT_BYTES = re.compile(_LOOPBACK_PORT.pattern.encode())
-_BOUNDARY = re.compile(r"boundary=\"?([^\";,\s]+)")
 
 
 def mode(binary_present: bool) -> str:
@@ -108,21 +109,7 @@ def mode(binary_present: bool) -> str:
     return "replay"
 
 
-def _raw_body(request: Request) -> bytes | None:
-    """The request body as bytes (vcrpy keeps file and iterator bodies as bytes / a list of chunks)."""
-    raw: Any = getattr(request, "_body", None)
-    if isinstance(raw, list):
-        raw = b"".join(c if isinstance(c, bytes) else str(c).encode() for c in raw)
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8")
-    if raw is None or isinstance(raw, bytes):
-        return raw
-    return str(raw).encode("utf-8")
-
-
-def large_body_placeholder(body: bytes) -> bytes:
-    """What a body over :data:`MAX_STORED_REQUEST_BODY` is stored (and matched) as."""
-    return f"<large body not stored: {len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}>".encode()
+_raw_body = cm.raw_body
 
 
 def _scrub_request(request: Request) -> Request:
@@ -147,34 +134,10 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-def _header(request: Request, name: str) -> str:
-    value: Any = request.headers.get(name) or ""
-    if isinstance(value, bytes):
-        value = value.decode("latin-1")
-    return str(value)
-
-
 def _canonical_body(request: Request) -> Any:
     """The body as compared on replay: JSON as data, XML canonicalised, ports and boundaries normalised."""
     body = _raw_body(request)
-    if not body:
-        return None
-    boundary = _BOUNDARY.search(_header(request, "Content-Type"))
-    if boundary:
-        body = body.replace(boundary.group(1).encode("latin-1"), b"BOUNDARY")
-    stripped = body.strip()
-    if stripped[:1] in (b"{", b"["):
-        try:
-            return ("json", json.loads(_LOOPBACK_PORT.sub(r"\1:PORT", stripped.decode("utf-8"))))
-        except ValueError:
-            pass
-    if stripped[:1] == b"<" and not stripped.startswith(b"<large body not stored"):
-        try:
-            text = ET.canonicalize(stripped.decode("utf-8"), strip_text=True)
-            return ("xml", _LOOPBACK_PORT.sub(r"\1:PORT", text))
-        except (ET.ParseError, ValueError):
-            pass
-    return ("bytes", _LOOPBACK_PORT_BYTES.sub(rb"\1:PORT", body))
+    return cm.canonical_payload(request, body) if body else None
 
 
 def body_matcher(r1: Request, r2: Request) -> None:
@@ -183,31 +146,17 @@ def body_matcher(r1: Request, r2: Request) -> None:
         return
     b1, b2 = _canonical_body(r1), _canonical_body(r2)
     if b1 != b2:
-        raise AssertionError(f"body {_short(b1)} != recorded {_short(b2)}")
+        raise AssertionError(f"body {cm.short(b1)} != recorded {cm.short(b2)}")
 
 
 def meaningful_headers(request: Request) -> dict[str, str]:
     """The headers compared on replay, lower-cased, with loopback ports normalised."""
-    out: dict[str, str] = {}
-    for name in request.headers:
-        low = name.lower()
-        if low in MEANINGFUL_HEADERS or low.startswith(MEANINGFUL_HEADER_PREFIXES):
-            value = _LOOPBACK_PORT.sub(r"\1:PORT", _header(request, name))
-            out[low] = _BOUNDARY.sub("boundary=BOUNDARY", value) if low == "content-type" else value
-    return out
+    return cm.meaningful_headers(request, MEANINGFUL_HEADERS, MEANINGFUL_HEADER_PREFIXES)
 
 
 def headers_matcher(r1: Request, r2: Request) -> None:
     """Content type, checksums, ranges, metadata and blob properties must be the recorded ones."""
-    h1, h2 = meaningful_headers(r1), meaningful_headers(r2)
-    if h1 != h2:
-        diff = {k: (h1.get(k), h2.get(k)) for k in sorted(set(h1) | set(h2)) if h1.get(k) != h2.get(k)}
-        raise AssertionError(f"headers differ (sent, recorded): {diff}")
-
-
-def _short(value: Any, limit: int = 300) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
+    cm.assert_same_headers(meaningful_headers(r1), meaningful_headers(r2))
 
 
 MATCH_ON = ("method", "scheme", "host", "path", "query", "body_meaning", "headers_meaning")
@@ -238,19 +187,9 @@ def use_cassette(record: bool, path: str, library: Path | None = None) -> Any:
     return recorder.use_cassette(path, allow_playback_repeats=False)
 
 
-class UnplayedInteractions(AssertionError):
-    """A replayed test sent fewer requests than its cassette recorded."""
-
-
 def assert_all_played(cassette: Any) -> None:
     """Fail when a replayed cassette still holds exchanges nobody asked for (each listed)."""
-    if cassette.all_played:
-        return
-    left = [f"#{i} {req.method} {req.uri}" for i, (req, _) in enumerate(cassette.data) if not cassette.play_counts[i]]
-    raise UnplayedInteractions(
-        f"{len(left)} of {len(cassette.data)} recorded exchanges of {cassette._path} were never requested:\n  "
-        + "\n  ".join(left[:20]) + ("\n  ..." if len(left) > 20 else "")
-    )
+    cm.assert_all_played(cassette, lambda req: f"{req.method} {req.uri}")
 
 
 def load_requests(path: Path) -> list[Request]:
@@ -268,10 +207,3 @@ def servers_in(requests: Iterable[Request]) -> set[str]:
         found.add(f"{parts.hostname}:{parts.port or default}")
     return found
 
-
-def cassette_path(nodeid: str) -> str:
-    """``<module without test_>/<test name>.yaml`` for a pytest node id (class names kept)."""
-    path, _, rest = nodeid.partition("::")
-    module = Path(path).stem.removeprefix("test_")
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", rest.replace("::", ".")).strip("_")
-    return f"{module}/{name}.yaml"

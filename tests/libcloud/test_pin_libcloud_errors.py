@@ -33,6 +33,8 @@ from cloudkit.errors import (
     Timeout,
 )
 
+APPLIED = ". " + le.MAYBE_APPLIED_TEXT
+
 
 def _t(exc: BaseException) -> CloudkitError:
     return le.translate(exc, "s3", "op")
@@ -52,7 +54,10 @@ def test_http_errors_by_status_then_text(status: int, text: str, kind: type[Clou
     assert type(err) is kind
     assert err.provider == "s3"
     if kind not in (NotSupported, InvalidInput):
-        assert err.message == f"op: {text}"
+        # a server error (5xx, not throttling) may have been applied, and says so
+        applied = status >= 500 and kind is ProviderError
+        assert err.message == f"op: {text}" + (APPLIED if applied else "")
+        assert err.may_have_been_applied is applied
         assert err.code == "BaseHTTPError"
 
 
@@ -112,22 +117,22 @@ def test_libcloud_errors_by_text() -> None:
 
 def test_connection_and_os_errors() -> None:
     err = _t(requests.exceptions.ConnectionError("refused"))
-    assert err.message == "op: cannot reach the provider (ConnectionError)"
+    assert err.message == "op: cannot reach the provider (ConnectionError)" + APPLIED  # dropped: may have been sent
     os_err = _t(OSError(5, "read failed"))
     assert os_err.message == "op: read failed"
     assert type(_t(ValueError("v"))) is ProviderError
 
 
 def test_messages_are_scrubbed_and_capped() -> None:
-    err = _t(BaseHTTPError(500, "https://x/?Signature=abc123&X-Amz-Credential=AKIAX&y=1"))
+    err = _t(BaseHTTPError(400, "https://x/?Signature=abc123&X-Amz-Credential=AKIAX&y=1"))
     assert "abc123" not in str(err)
     assert "AKIAX" not in str(err)
     assert "Signature=***" in str(err)
-    long = _t(BaseHTTPError(500, "x" * 600))
+    long = _t(BaseHTTPError(400, "x" * 600))
     assert long.message == "op: " + "x" * 497 + "..."
-    exact = _t(BaseHTTPError(500, "x" * 500))
+    exact = _t(BaseHTTPError(400, "x" * 500))
     assert exact.message == "op: " + "x" * 500
-    html = _t(BaseHTTPError(500, "<html>"))
+    html = _t(BaseHTTPError(400, "<html>"))
     assert html.message == "op: BaseHTTPError"
 
 

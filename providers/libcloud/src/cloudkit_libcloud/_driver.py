@@ -15,6 +15,7 @@ from typing import Any
 
 from cloudkit.errors import AuthenticationError, InvalidInput
 from cloudkit.settings import Settings
+from cloudkit_libcloud.errors import noting_attempts
 
 PREFIX = "libcloud:"
 FAMILIES = ("compute", "storage", "dns")
@@ -145,6 +146,9 @@ def _bounded_retry(window: float) -> type:
             super().__init__(  # type: ignore[no-untyped-call]
                 retry_exceptions=transient, retry_delay=retry_delay, timeout=window, backoff=backoff
             )
+
+        def __call__(self, func: Any) -> Any:
+            return super().__call__(noting_attempts(func))  # type: ignore[no-untyped-call]
 
     return BoundedRetry
 

@@ -10,9 +10,11 @@ credentials (request headers and signatures are not part of libcloud's messages)
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from cloudkit.errors import (
     AlreadyExists,
@@ -73,7 +75,22 @@ def _status(exc: BaseException) -> int | None:
 
 
 def translate(exc: BaseException, provider: str, operation: str) -> CloudkitError:
-    """The cloudkit error for a native ``exc`` raised by libcloud while doing ``operation``."""
+    """The cloudkit error for a native ``exc`` raised by libcloud while doing ``operation``.
+
+    When the request may have been acted on before it failed (see :func:`attempt_reached`, on the
+    failing attempt or an earlier one, :func:`noting_attempts`) the error's ``may_have_been_applied``
+    is ``True`` and its message says so.
+    """
+    error = _translate(exc, provider, operation)
+    if error is not exc and _maybe_applied(exc):
+        error.may_have_been_applied = True
+        if MAYBE_APPLIED_TEXT not in error.message:
+            error.message = f"{error.message.rstrip('.')}. {MAYBE_APPLIED_TEXT}"
+            error.args = (error.message,)
+    return error
+
+
+def _translate(exc: BaseException, provider: str, operation: str) -> CloudkitError:
     if isinstance(exc, CloudkitError):
         return exc
     import requests
@@ -153,6 +170,110 @@ def translate(exc: BaseException, provider: str, operation: str) -> CloudkitErro
     if isinstance(exc, OSError):  # for example the data source of an upload failing
         return ProviderError(f"{operation}: {_clean(exc.strerror or str(exc))}", **kw)
     return ProviderError(msg, **kw)
+
+
+#: Set on a native exception when its attempt, or an earlier attempt of the same request, failed
+#: after the provider may have acted on the request (see :func:`noting_attempts`).
+MAYBE_APPLIED = "cloudkit_may_have_been_applied"
+
+#: Appended to the message of an error whose call may have taken effect (the aws provider's text).
+MAYBE_APPLIED_TEXT = (
+    "The call failed after its request was sent, so its effect may have been applied: "
+    "check the resource before repeating a call that is not idempotent."
+)
+
+_TEXT_STATUS = re.compile(r"status[ _]code[=:]\s*(\d{3})\b", re.IGNORECASE)
+
+
+def _text_status(text: str) -> int | None:
+    """The HTTP status Azure Blobs and S3 drivers put in their error text (``Unexpected status code: 500``)."""
+    found = _TEXT_STATUS.search(text)
+    return int(found[1]) if found else None
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a transport failure happened before the request could be sent (no connection, no TLS)."""
+    import socket
+    import ssl
+
+    import requests
+    import urllib3.exceptions as ux
+
+    early = (ConnectionRefusedError, socket.gaierror, ssl.SSLError, ux.ConnectTimeoutError, ux.ProxyError, ux.SSLError,
+             requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError, requests.exceptions.SSLError)
+    if isinstance(exc, early):
+        return True
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)  # requests wraps urllib3's MaxRetryError
+    return isinstance(reason, early)
+
+
+def attempt_reached(exc: BaseException) -> bool:
+    """Whether one failed attempt may have been acted on by the provider.
+
+    True for an answer with a 5xx status that maps to :class:`~cloudkit.errors.ProviderError` (not
+    throttling: a service that says "slow down" or "busy" has not processed the request; nor a quota
+    or a missing resource), a connection dropped or reset once the request was on its way, and a read
+    timeout; false for any other answer and for a connection that could not be opened. A reset
+    looks the same whether it came before or after the server acted, so this errs on the side of
+    "may".
+    """
+    import http.client
+
+    import requests
+    from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
+    from libcloud.common.types import LibcloudError
+    from libcloud.common.types import ProviderError as LCProviderError
+
+    if isinstance(exc, (CloudkitError, RateLimitReachedError)) or _never_sent(exc):
+        return False
+    if isinstance(exc, (BaseHTTPError, LCProviderError, LibcloudError)):  # an answer (or libcloud's reading of one)
+        status = _status(exc) if isinstance(exc, (BaseHTTPError, LCProviderError)) else _text_status(_describe(exc))
+        return status is not None and status >= 500 and type(_translate(exc, "", "")) is ProviderError
+    transport = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
+                 http.client.HTTPException, ConnectionError, TimeoutError)
+    return isinstance(exc, transport)
+
+
+def _maybe_applied(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it was raised from) marks a request that may have been acted on."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, MAYBE_APPLIED, False) or (_native(current) and attempt_reached(current)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def noting_attempts(attempt: F) -> F:
+    """Wrap the function libcloud's retry loop calls once per attempt of one request.
+
+    Once an attempt failed after the provider may have acted on it (:func:`attempt_reached`), the
+    exception of that attempt and of every later one carries :data:`MAYBE_APPLIED`, so the error the
+    request finally raises (often a later attempt's, for example a retried reset followed by a
+    dropped connection) says the call may have been applied.
+    """
+    reached = False
+
+    @functools.wraps(attempt)
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reached
+        try:
+            return attempt(*args, **kwargs)
+        except Exception as exc:
+            reached = reached or attempt_reached(exc)
+            if reached:
+                try:
+                    setattr(exc, MAYBE_APPLIED, True)
+                except AttributeError:  # pragma: no cover - exceptions with slots
+                    pass
+            raise
+
+    return noted  # type: ignore[return-value]
 
 
 _NATIVE_MODULES = ("libcloud", "requests", "urllib3", "ssl", "socket", "http")

@@ -617,6 +617,7 @@ class LocalStorage(LocalErrors, StorageService):
         lower, inclusive = prefix, True
         if start_after is not None and start_after >= prefix:
             lower, inclusive = start_after, False
+        last_common: str | None = None
         while True:
             op = ">=" if inclusive else ">"
             with mapped("list objects"):
@@ -636,7 +637,9 @@ class LocalStorage(LocalErrors, StorageService):
                     cut = key.find(delimiter, len(prefix))
                     if cut >= 0:
                         common = key[: cut + 1]
-                        yield CommonPrefix(bucket=bucket, prefix=common)
+                        if common != last_common:  # once: a U+10FFFF delimiter has no successor to jump to below
+                            last_common = common
+                            yield CommonPrefix(bucket=bucket, prefix=common)
                         if ord(delimiter) < 0x10FFFF:
                             # Jump past every key under this common prefix.
                             skip_to = common[:-1] + chr(ord(delimiter) + 1)
