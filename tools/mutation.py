@@ -141,12 +141,12 @@ AREAS = (
     ),
     Area(
         "contrib-backup-restore",
-        ("cloudkit_contrib/backup.py",),
+        ("cloudkit_contrib/backup/folder.py",),
         ("tests/contrib/test_contrib_backup.py", "tests/contrib/test_pin_backup_restore_order.py"),
         names=(
-            "cloudkit_contrib.backup.x_restore_backup__mutmut_*",
-            "cloudkit_contrib.backup.x__pick__mutmut_*",
-            "cloudkit_contrib.backup.x__base_for__mutmut_*",
+            "cloudkit_contrib.backup.folder.x_restore_backup__mutmut_*",
+            "cloudkit_contrib.backup.folder.x__pick__mutmut_*",
+            "cloudkit_contrib.backup.folder.x__base_for__mutmut_*",
         ),
     ),
     Area("local-storage", ("cloudkit_local/storage.py",), ("tests/local/storage",), quick=False),
