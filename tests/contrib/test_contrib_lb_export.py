@@ -23,7 +23,12 @@ needs_haproxy = pytest.mark.skipif(_haproxy.find(None) is None, reason=_haproxy.
 def other(tmp_path: Path) -> Iterator[cloudkit.Cloud]:
     """A second local cloud (another profile), with its own root."""
     with cloudkit.connect("local", root=str(tmp_path / "other")) as c:
-        yield c
+        try:
+            yield c
+        finally:  # local instances outlive the program that made them, as on a cloud: end them here
+            for inst in c.compute.list_instances():
+                if inst.state != "terminated":
+                    c.compute.terminate_instance(inst, wait=True)
 
 
 def _web_instance(cloud: cloudkit.Cloud, name: str, tags: dict[str, str]) -> tuple[cloudkit.Instance, int]:
