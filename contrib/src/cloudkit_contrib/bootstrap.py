@@ -45,6 +45,7 @@ from cloudkit.errors import InvalidInput, NotSupported
 from cloudkit.models import Image, Instance
 from cloudkit.services import ComputeService, StorageService
 from cloudkit_contrib import IntegrityError, _local
+from cloudkit_contrib._services import service_of
 
 __all__ = [
     "CHEF_INSTALLER_URL",
@@ -200,19 +201,11 @@ class Bootstrap:
 
 
 def _storage(ref: object) -> StorageService:
-    if isinstance(ref, Cloud):
-        return ref.storage
-    if isinstance(ref, StorageService):
-        return ref
-    raise InvalidInput("storage", f"must be a cloudkit Cloud or StorageService, not {type(ref).__name__}")
+    return service_of(ref, "storage", StorageService, "storage")
 
 
 def _compute(ref: object) -> ComputeService:
-    if isinstance(ref, Cloud):
-        return ref.compute
-    if isinstance(ref, ComputeService):
-        return ref
-    raise InvalidInput("compute", f"must be a cloudkit Cloud or ComputeService, not {type(ref).__name__}")
+    return service_of(ref, "compute", ComputeService, "compute")
 
 
 def _require(service: StorageService | ComputeService, ops: Iterable[str], job: str) -> None:

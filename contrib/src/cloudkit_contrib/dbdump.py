@@ -31,6 +31,7 @@ import attrs
 from cloudkit import Cloud, DatabaseService, StorageService, validation
 from cloudkit.errors import InvalidInput, NotFound, NotSupported, ProviderError
 from cloudkit.models.database import DatabaseInstance
+from cloudkit_contrib._services import service_of
 
 __all__ = ["DumpInfo", "dump_database", "restore_dump"]
 
@@ -53,19 +54,11 @@ class DumpInfo:
 
 
 def _database(ref: object, field: str = "database") -> DatabaseService:
-    if isinstance(ref, Cloud):
-        return ref.database
-    if isinstance(ref, DatabaseService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or DatabaseService, not {type(ref).__name__}")
+    return service_of(ref, "database", DatabaseService, field)
 
 
 def _storage(ref: object, field: str = "storage") -> StorageService:
-    if isinstance(ref, Cloud):
-        return ref.storage
-    if isinstance(ref, StorageService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or StorageService, not {type(ref).__name__}")
+    return service_of(ref, "storage", StorageService, field)
 
 
 def _instance(db: DatabaseService, instance: object) -> DatabaseInstance:

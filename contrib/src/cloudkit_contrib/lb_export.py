@@ -30,6 +30,7 @@ from cloudkit import Cloud, validation
 from cloudkit.errors import CloudkitError, InvalidInput, NotSupported
 from cloudkit.models import HealthCheck, Listener, LoadBalancer, Target
 from cloudkit.services import ComputeService, LoadBalancerService, StorageService
+from cloudkit_contrib._services import service_of
 
 __all__ = ["FORMAT", "LoadBalancerExport", "RecreateResult", "export_load_balancer", "read_export",
            "recreate_load_balancer"]
@@ -69,27 +70,15 @@ class RecreateResult:
 
 
 def _lb_service(ref: object, field: str = "loadbalancer") -> LoadBalancerService:
-    if isinstance(ref, Cloud):
-        return ref.loadbalancer
-    if isinstance(ref, LoadBalancerService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or LoadBalancerService, not {type(ref).__name__}")
+    return service_of(ref, "loadbalancer", LoadBalancerService, field)
 
 
 def _storage(ref: object, field: str = "storage") -> StorageService:
-    if isinstance(ref, Cloud):
-        return ref.storage
-    if isinstance(ref, StorageService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or StorageService, not {type(ref).__name__}")
+    return service_of(ref, "storage", StorageService, field)
 
 
 def _compute(ref: object, field: str = "compute") -> ComputeService:
-    if isinstance(ref, Cloud):
-        return ref.compute
-    if isinstance(ref, ComputeService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or ComputeService, not {type(ref).__name__}")
+    return service_of(ref, "compute", ComputeService, field)
 
 
 def _require(service: Any, ops: tuple[str, ...], job: str) -> None:

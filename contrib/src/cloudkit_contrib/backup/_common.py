@@ -11,6 +11,7 @@ from cloudkit import Cloud, validation
 from cloudkit.errors import InvalidInput, NotSupported
 from cloudkit.services import DNSService, StorageService
 from cloudkit_contrib import IntegrityError
+from cloudkit_contrib._services import service_of
 
 StorageRef = Union[Cloud, StorageService]
 DNSRef = Union[Cloud, DNSService]
@@ -21,19 +22,11 @@ Progress = Callable[[int, Union[int, None]], None]
 
 
 def _storage(ref: object, field: str = "storage") -> StorageService:
-    if isinstance(ref, Cloud):
-        return ref.storage
-    if isinstance(ref, StorageService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or StorageService, not {type(ref).__name__}")
+    return service_of(ref, "storage", StorageService, field)
 
 
 def _dns(ref: object, field: str = "dns") -> DNSService:
-    if isinstance(ref, Cloud):
-        return ref.dns
-    if isinstance(ref, DNSService):
-        return ref
-    raise InvalidInput(field, f"must be a cloudkit Cloud or DNSService, not {type(ref).__name__}")
+    return service_of(ref, "dns", DNSService, field)
 
 
 def _require(service: StorageService | DNSService, ops: Iterable[str], job: str) -> None:
