@@ -12,7 +12,9 @@ a tree only through this module:
   FIFO or a device never blocks the host, and reads are capped;
 * writes go to a new file created with ``O_EXCL | O_NOFOLLOW`` and renamed over the old name
   (a rename replaces a link, it never writes through one);
-* copies keep links as links and skip FIFOs, sockets and device nodes.
+* copies keep links as links and skip FIFOs, sockets and device nodes;
+* ownership changes (:func:`chown_tree`) use ``fchownat(AT_SYMLINK_NOFOLLOW)``: a link's own owner
+  changes, never its target's.
 
 A path that fails these checks raises :class:`GuestPathError`; callers turn it into a clear
 cloudkit error ("the instance's /etc/hostname is a symbolic link") or treat the value as absent.
@@ -159,6 +161,65 @@ def chmod_dir(top: Path, relative: str, mode: int) -> None:
     fd = open_dir(top, relative)
     try:
         os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+#: How deep :func:`chown_tree` goes (one descriptor is open per level): a deeper tree is refused.
+MAX_DEPTH = 512
+
+
+def chown_tree(top: Path, relative: str, uid: int, gid: int) -> None:
+    """Give ``top/relative`` and everything below it to ``uid:gid`` without following any link.
+
+    Entries are changed with ``fchownat(..., AT_SYMLINK_NOFOLLOW)`` relative to their folder's
+    descriptor, so a link is re-owned itself and never leads outside the tree, even if the guest
+    swaps a folder for a link meanwhile (the descent opens folders with ``O_NOFOLLOW``). The top
+    folder is changed last: a tree whose top belongs to ``uid`` has been handed over completely.
+    A tree deeper than :data:`MAX_DEPTH` raises :class:`GuestPathError`.
+    """
+    top_fd = open_dir(top, relative)
+    stack: list[tuple[int, list[str]]] = []
+    try:
+        stack.append((top_fd, _names(top_fd)))
+        shown = [relative or "."]
+        while stack:
+            fd, todo = stack[-1]
+            if not todo:
+                stack.pop()
+                shown.pop()
+                if fd != top_fd:
+                    os.close(fd)
+                continue
+            name = todo.pop()
+            try:
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                continue  # gone, or not a folder (a link is never opened): nothing below it
+            stack.append((child, []))
+            if len(stack) > MAX_DEPTH:
+                raise GuestPathError("/".join([*shown, name]), f"is nested more than {MAX_DEPTH} folders deep")
+            stack[-1] = (child, _names(child))
+            shown.append(name)
+        os.fchown(top_fd, uid, gid)
+    finally:
+        for fd, _ in stack:
+            if fd != top_fd:
+                os.close(fd)
+        os.close(top_fd)
+
+
+def _names(fd: int) -> list[str]:
+    with os.scandir(fd) as entries:
+        return [entry.name for entry in entries]
+
+
+def owner(top: Path, relative: str = "") -> int:
+    """The uid owning the folder ``top/relative`` (reached without following links)."""
+    fd = open_dir(top, relative)
+    try:
+        return os.fstat(fd).st_uid
     finally:
         os.close(fd)
 

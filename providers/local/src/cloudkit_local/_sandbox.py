@@ -5,8 +5,17 @@ namespace unless it is asked to share the host's (a security group opened ports)
 fresh tmpfs, read-only once set up, holding the host's ``/usr`` read-only, the instance's private,
 writable folders (``/etc``, ``/home``, ``/root``, ``/tmp``, ``/var``, ``/opt``, ``/srv``), a fresh
 ``/proc``, ``/dev``, ``/run`` and ``/mnt`` (volumes), and the host's boot folder read-only at
-``/run/cloudkit``. Limits come from the instance type through rlimits (``prlimit``). Started by root, a
-sandbox keeps only a small container-like set of capabilities (no mounts, no network admin).
+``/run/cloudkit``. Limits come from the instance type through rlimits (``prlimit``).
+
+Started by root, a sandbox runs as an unprivileged host uid of its own (see :func:`bwrap_argv`'s
+``uid``): a first, privileged bubblewrap only gathers the instance's folders in a private mount
+namespace (its ``/`` is the host's, read-only, with a fresh ``/tmp`` holding the binds), then
+``setpriv`` drops to the instance's uid and group with no supplementary groups and
+``no_new_privs``, and the real sandbox is an unprivileged bubblewrap whose user namespace maps
+uid and gid 0 inside to that uid outside. Root inside is therefore not root outside: what it
+writes is owned by its uid, it holds no capability on the host, and host files owned by anyone
+else are protected from it by ordinary permissions. Inside its namespaces it keeps a small
+container-like set of capabilities (no mounts, no network admin).
 
 Process model: each sandbox is started as ``prlimit ... sh -c 'bwrap --die-with-parent ...'`` in a
 session of its own. The small ``sh`` is the sandbox's supervisor: it is not tied to the Python
@@ -18,13 +27,16 @@ identified by its PID *and* its start time, so a recycled PID is never mistaken 
 
 from __future__ import annotations
 
+import functools
 import os
+import pwd
+import secrets
 import shutil
 import signal
 import stat
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from cloudkit.errors import NotSupported
@@ -48,6 +60,102 @@ SAFE_CAPABILITIES = (
 )
 #: Where the host's read-only boot folder (boot script, user-data script) appears inside a sandbox.
 BOOT_MOUNT = "/run/cloudkit"
+#: Host uids (and gids, the same numbers) given to guests when cloudkit runs as root: one per
+#: instance, drawn at random from ``[GUEST_UID_BASE, GUEST_UID_BASE + GUEST_UID_COUNT)``. The range
+#: (0x70000000 and up) lies above every range Debian's ``useradd`` hands out (users below 60000,
+#: ``/etc/subuid`` blocks of 65536 from 100000), outside systemd's container ranges
+#: (524288-1879048191) and below 2^31, where some tools misbehave.
+GUEST_UID_BASE = 0x7000_0000
+GUEST_UID_COUNT = 1 << 24
+#: Where the privileged first stage gathers the instance's folders before dropping privileges.
+_STAGE = "/tmp"
+
+
+def maps_guests() -> bool:
+    """Whether guests run as an unprivileged host uid of their own: when this process is root.
+
+    A process that is not root already starts an unprivileged bubblewrap, whose user namespace
+    maps the guest's root to that process's user: nothing more is done then.
+    """
+    return os.geteuid() == 0
+
+
+def _subid_ranges() -> list[tuple[int, int]]:
+    """The ``(first, count)`` ranges of ``/etc/subuid`` and ``/etc/subgid`` (other users' containers)."""
+    ranges: list[tuple[int, int]] = []
+    for name in ("/etc/subuid", "/etc/subgid"):
+        try:
+            lines = Path(name).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                ranges.append((int(fields[1]), int(fields[2])))
+    return ranges
+
+
+def _uid_taken(uid: int, ranges: Iterable[tuple[int, int]]) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        pass
+    return any(first <= uid < first + count for first, count in ranges)
+
+
+def new_guest_uid(in_use: Iterable[int]) -> int:
+    """A host uid for a new guest: in the guest range, not ``in_use``, no user's, in no subordinate range."""
+    used = set(in_use)
+    ranges = _subid_ranges()
+    for _ in range(1000):
+        uid = GUEST_UID_BASE + secrets.randbelow(GUEST_UID_COUNT)
+        if uid not in used and not _uid_taken(uid, ranges):
+            return uid
+    raise RuntimeError("no free guest uid found in 1000 draws")  # 2^24 uids: never in practice
+
+
+def setpriv_path() -> str:
+    """The ``setpriv`` binary (util-linux), or ``NotSupported`` naming the Debian package."""
+    found = shutil.which("setpriv")
+    if not found:
+        raise NotSupported(
+            "local",
+            "compute.create_instance",
+            "run as root, cloudkit starts each instance as an unprivileged uid with 'setpriv', which was not "
+            "found; install the Debian package 'util-linux'",
+        )
+    return found
+
+
+@functools.cache
+def check_uid_mapping() -> None:
+    """Check once per process that a guest can be started under an unprivileged uid (only as root).
+
+    Unprivileged user namespaces may be turned off (``kernel.unprivileged_userns_clone=0``,
+    ``user.max_user_namespaces=0``, or an AppArmor policy restricting them); cloudkit then refuses
+    to start instances as root rather than run guests as host root. Raises ``NotSupported``.
+    """
+    if not maps_guests():
+        return
+    argv = _staged_argv([], [], ["/usr/bin/true"], uid=65534)  # nobody, for a process that only exits
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        reason = str(exc)
+    else:
+        if done.returncode == 0:
+            return
+        reason = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+    raise NotSupported(
+        "local",
+        "compute.create_instance",
+        f"run as root, cloudkit starts each instance as an unprivileged uid in a user namespace, and this "
+        f"machine refused one ({reason}); allow unprivileged user namespaces (sysctl "
+        f"kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0, or an AppArmor profile for "
+        f"bwrap), or run cloudkit as an unprivileged user",
+    )
 
 
 def bwrap_path() -> str:
@@ -130,6 +238,40 @@ def prepare_root(rootfs: Path, hostname: str) -> None:
     _guestfs.chmod_dir(rootfs, "var/tmp", 0o1777)
 
 
+def _system_binds() -> list[str]:
+    """The host's ``/usr`` read-only, with ``/bin``, ``/lib`` ... as the links or read-only folders they are."""
+    argv = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        host = Path("/") / name
+        if host.is_symlink():
+            argv += ["--symlink", os.readlink(host), f"/{name}"]
+        elif host.is_dir():
+            argv += ["--ro-bind", str(host), f"/{name}"]
+    return argv
+
+
+def _staged_argv(
+    staged: Sequence[tuple[str, Path, str]], inner_mounts: Sequence[str], command: Sequence[str], *, uid: int,
+) -> list[str]:
+    """``bwrap (root: gather the instance's folders) -- setpriv (drop to uid) -- bwrap (the sandbox) -- command``.
+
+    The sandbox's bubblewrap runs as ``uid`` and resolves its bind sources with that uid's rights,
+    so it could not reach an instance's folders under a private local root (``/root/...``, a
+    ``0700`` folder). The first stage, still root, binds each of them (``staged``: bubblewrap option,
+    host path, stage path) at a fresh ``/tmp/<n>`` of a private mount namespace whose ``/`` is the
+    host's, read-only; the sandbox binds them from there. Nothing of the first stage is visible
+    inside the sandbox, whose root is a fresh tmpfs.
+    """
+    outer = [bwrap_path(), "--die-with-parent", "--ro-bind", "/", "/", "--bind", "/proc", "/proc",
+             "--dev-bind", "/dev", "/dev", "--tmpfs", _STAGE]
+    for option, source, stage in staged:
+        outer += [f"--{option}", str(source), stage]
+    drop = [setpriv_path(), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--nnp", "--"]
+    inner = [bwrap_path(), "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--die-with-parent",
+             *_system_binds(), *inner_mounts, "--", *command]
+    return [*outer, "--", *drop, *inner]
+
+
 def bwrap_argv(
     rootfs: Path,
     command: Sequence[str],
@@ -139,6 +281,7 @@ def bwrap_argv(
     boot_dir: Path,
     binds: Mapping[str, Path] | None = None,
     env: Mapping[str, str] | None = None,
+    uid: int | None = None,
 ) -> list[str]:
     """The bubblewrap command line for a sandbox over ``rootfs`` running ``command``.
 
@@ -146,42 +289,45 @@ def bwrap_argv(
     folder the guest can change: the private folders are bound at the top level, ``boot_dir`` (the
     host's boot script and user data) read-only at :data:`BOOT_MOUNT` inside a fresh ``/run``, and
     volumes (``binds``, targets under ``/mnt``) inside a fresh ``/mnt``.
+
+    With ``uid`` (only when this process is root, see :func:`maps_guests`), the guest runs as that
+    unprivileged host uid and gid, mapped to 0 inside its user namespace (see :func:`_staged_argv`):
+    its folders and volumes must be owned by ``uid``, and ``boot_dir`` readable by it. Without
+    ``uid``, bubblewrap runs as this process; started by root that way, a guest is host root with
+    a reduced capability set.
     """
-    argv = [
-        bwrap_path(),
-        "--unshare-all",
-        "--die-with-parent",
-        "--hostname", hostname,
-        "--ro-bind", "/usr", "/usr",
-    ]
-    if share_net:
-        argv.insert(2, "--share-net")
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        host = Path("/") / name
-        if host.is_symlink():
-            argv += ["--symlink", os.readlink(host), f"/{name}"]
-        elif host.is_dir():
-            argv += ["--ro-bind", str(host), f"/{name}"]
+    if uid is not None and not maps_guests():
+        raise ValueError("a guest uid can only be given when the host process is root")
+    staged: list[tuple[str, Path, str]] = []
+
+    def source(option: str, path: Path) -> str:
+        if uid is None:
+            return str(path)
+        stage = f"{_STAGE}/{len(staged)}"
+        staged.append((option, path, stage))
+        return stage
+
+    mounts = ["--hostname", hostname]
     for name in PRIVATE_DIRS:
-        argv += ["--bind", str(rootfs / name), f"/{name}"]
-    argv += [
+        mounts += ["--bind", source("bind", rootfs / name), f"/{name}"]
+    mounts += [
         "--proc", "/proc",
         "--dev", "/dev",
         "--tmpfs", "/run",
-        "--ro-bind", str(boot_dir), BOOT_MOUNT,
+        "--ro-bind", source("ro-bind", boot_dir), BOOT_MOUNT,
         "--tmpfs", "/mnt",
     ]
-    for target, source in (binds or {}).items():
+    for target, path in (binds or {}).items():
         if not target.startswith("/mnt/") or "/" in target[len("/mnt/"):] or target in ("/mnt/.", "/mnt/.."):
             raise ValueError(f"volume mount point {target!r} must be a name under /mnt")
-        argv += ["--bind", str(source), target]
-    argv += ["--remount-ro", "/", "--chdir", "/root", "--clearenv"]
-    if os.geteuid() == 0:
-        # bwrap started by root keeps root's capabilities: keep only a container-like set, never
-        # CAP_SYS_ADMIN (mounts), CAP_NET_ADMIN, CAP_SYS_PTRACE or CAP_SYS_MODULE.
-        argv += ["--cap-drop", "ALL"]
+        mounts += ["--bind", source("bind", path), target]
+    mounts += ["--remount-ro", "/", "--chdir", "/root", "--clearenv"]
+    if uid is not None or os.geteuid() == 0:
+        # Keep only a container-like set, never CAP_SYS_ADMIN (mounts), CAP_NET_ADMIN, CAP_SYS_PTRACE or
+        # CAP_SYS_MODULE. With a uid these are capabilities in the guest's user namespace only.
+        mounts += ["--cap-drop", "ALL"]
         for cap in SAFE_CAPABILITIES:
-            argv += ["--cap-add", cap]
+            mounts += ["--cap-add", cap]
     base_env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/root",
@@ -191,9 +337,12 @@ def bwrap_argv(
     }
     base_env.update(env or {})
     for key, value in base_env.items():
-        argv += ["--setenv", key, value]
-    argv += ["--", *command]
-    return argv
+        mounts += ["--setenv", key, value]
+    if share_net:
+        mounts.insert(0, "--share-net")
+    if uid is not None:
+        return _staged_argv(staged, mounts, command, uid=uid)
+    return [bwrap_path(), "--unshare-all", "--die-with-parent", *_system_binds(), *mounts, "--", *command]
 
 
 def spawn(

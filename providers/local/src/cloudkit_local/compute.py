@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS instances (
     pid_start INTEGER,
     boot_id TEXT,
     share_net INTEGER NOT NULL DEFAULT 0,
-    finished_boot TEXT
+    finished_boot TEXT,
+    host_uid INTEGER
 );
 CREATE TABLE IF NOT EXISTS images (
     id TEXT PRIMARY KEY,
@@ -161,6 +162,36 @@ def _opens_ports(rules: list[SecurityRule]) -> bool:
     return any(r.protocol in ("tcp", "udp", "-1") for r in rules)
 
 
+def _unprivileged_port_start() -> int:
+    """The lowest port a process without ``CAP_NET_BIND_SERVICE`` on the host may bind (sysctl, 1024 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().strip())
+    except (OSError, ValueError):
+        return 1024
+
+
+def _unbindable_rule(groups: list[sqlite3.Row], rules_of: Any) -> str | None:
+    """A rule whose ports a guest sharing the host's network cannot bind, described, or ``None``.
+
+    A guest holds no capability in the host's network namespace (its root is an unprivileged
+    uid, or the unprivileged user running cloudkit), so ports below the host's
+    ``net.ipv4.ip_unprivileged_port_start`` cannot be bound. A rule opening only such ports could
+    never be served; a rule whose range reaches above them (or opens every port) is accepted.
+    """
+    start = _unprivileged_port_start()
+    for group in groups:
+        for rule in rules_of(group):
+            if rule.protocol not in ("tcp", "udp") or rule.from_port is None:
+                continue
+            last = rule.to_port if rule.to_port is not None else rule.from_port
+            if 0 <= last < start:
+                return (f"security group {group['name']} has the rule {rule.protocol} {rule.from_port}-{last}, whose "
+                        f"ports are all below {start}: a local instance cannot listen there (its root is not root on "
+                        f"the host, which allows only ports from net.ipv4.ip_unprivileged_port_start = {start}); "
+                        f"open a port from {start} up")
+    return None
+
+
 def _fingerprint(public_key: str) -> str:
     blob = base64.b64decode(public_key.split()[1])
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
@@ -196,14 +227,16 @@ class LocalCompute(LocalErrors, ComputeService):
 
     def _migrate(self) -> None:
         """Add the columns newer code reads to a database made by older code."""
-        columns = {row["name"] for row in self.db.query("PRAGMA table_info(instances)")}
-        if "finished_boot" not in columns:
+        for column, kind in (("finished_boot", "TEXT"), ("host_uid", "INTEGER")):
+            columns = {row["name"] for row in self.db.query("PRAGMA table_info(instances)")}
+            if column in columns:
+                continue
             try:
                 with self._tx() as conn:
-                    conn.execute("ALTER TABLE instances ADD COLUMN finished_boot TEXT")
+                    conn.execute(f"ALTER TABLE instances ADD COLUMN {column} {kind}")
             except CloudkitError:  # another process added it first
                 columns = {row["name"] for row in self.db.query("PRAGMA table_info(instances)")}
-                if "finished_boot" not in columns:
+                if column not in columns:
                     raise
 
     def close(self) -> None:
@@ -396,6 +429,11 @@ class LocalCompute(LocalErrors, ComputeService):
         groups = [self._group_row(g) for g in kw.get("security_groups") or ()]
         _sandbox.bwrap_path()
         share_net = any(_opens_ports(self._rules(g)) for g in groups)
+        if share_net and (unbindable := _unbindable_rule(groups, self._rules)):
+            raise InvalidInput("security_groups", unbindable)
+        if _sandbox.maps_guests():
+            _sandbox.setpriv_path()
+            _sandbox.check_uid_mapping()
         instance_id = _new_id("i", 8)
         base = self._dir(instance_id)
         try:
@@ -468,18 +506,25 @@ class LocalCompute(LocalErrors, ComputeService):
             if (rootfs / name).is_symlink() or not (rootfs / name).is_dir():
                 raise Conflict(f"instance {instance_id}: its root folder's {name!r} is not a plain folder; "
                                f"it will not boot", provider=PROVIDER)
-        groups = [self._group_row(g) for g in json.loads(row["security_groups"]) if self._group_exists(g)]
-        share_net = any(_opens_ports(self._rules(g)) for g in groups)
+        share_net = self._boot_network(row)
         data = _cloudinit.parse(row["user_data"])
+        uid = self._guest_uid(instance_id)
         with mapped("start sandbox"):
             # The boot script lives in the host's boot folder, outside every folder the guest can
             # change, and is bound read-only into the sandbox.
             boot = base / "boot"
             boot.mkdir(mode=0o700, exist_ok=True)
             _guestfs.write_file(boot, _cloudinit.BOOT_SCRIPT_FILE, _cloudinit.boot_script(data).encode(), mode=0o755)
+            if uid is not None:
+                self._hand_over(instance_id, uid, [(rootfs, name) for name in _sandbox.PRIVATE_DIRS]
+                                + [(self.root / "volumes", path.name) for path in binds.values()])
+                # Host-owned and read-only for the guest: root's, readable through the guest's group.
+                os.chown(boot, 0, uid)
+                os.chmod(boot, 0o750)
             argv = _sandbox.bwrap_argv(
                 rootfs, ["/bin/sh", _cloudinit.BOOT_SCRIPT], hostname=row["name"], share_net=share_net,
                 boot_dir=boot, binds=binds, env={"CLOUDKIT_BOOT_ID": boot_id, "CLOUDKIT_INSTANCE_ID": instance_id},
+                uid=uid,
             )
             proc = _sandbox.spawn(argv, base / "console.log", memory_mb=size.memory_mb, max_processes=size.max_processes)
         started = None
@@ -494,6 +539,47 @@ class LocalCompute(LocalErrors, ComputeService):
                 "UPDATE instances SET state = 'pending', pid = ?, pid_start = ?, boot_id = ?, share_net = ? WHERE id = ?",
                 (proc.pid, started, boot_id, int(share_net), instance_id),
             )
+
+    def _boot_network(self, row: sqlite3.Row) -> bool:
+        """Whether the instance's next boot shares the host's network; ``Conflict`` if its rules cannot be served."""
+        groups = [self._group_row(g) for g in json.loads(row["security_groups"]) if self._group_exists(g)]
+        share_net = any(_opens_ports(self._rules(g)) for g in groups)
+        if share_net and (unbindable := _unbindable_rule(groups, self._rules)):
+            raise Conflict(f"instance {row['id']} will not boot: {unbindable}", provider=PROVIDER)
+        return share_net
+
+    def _guest_uid(self, instance_id: str) -> int | None:
+        """The host uid (and gid) the instance's guest runs as, allocated at its first boot; ``None`` unless root.
+
+        Each instance gets its own uid (see :data:`cloudkit_local._sandbox.GUEST_UID_BASE`), so guests
+        are separated from the host *and* from each other by file ownership, and the instance type's
+        process limit (``RLIMIT_NPROC``, counted per uid) counts that instance's processes only.
+        """
+        if not _sandbox.maps_guests():
+            return None
+        with self._tx() as conn:
+            found = conn.execute("SELECT host_uid FROM instances WHERE id = ?", (instance_id,)).fetchone()
+            if found["host_uid"] is not None:
+                return int(found["host_uid"])
+            used = [r[0] for r in conn.execute("SELECT host_uid FROM instances WHERE host_uid IS NOT NULL")]
+            uid = _sandbox.new_guest_uid(used)
+            conn.execute("UPDATE instances SET host_uid = ? WHERE id = ?", (uid, instance_id))
+        return uid
+
+    def _hand_over(self, instance_id: str, uid: int, trees: list[tuple[Path, str]]) -> None:
+        """Give each ``(top, folder)`` tree to ``uid`` unless it already is its (a volume from another instance,
+        a snapshot's copy, a new root made by the host, a root made before guests had their own uid).
+
+        :func:`cloudkit_local._guestfs.chown_tree` never follows a link and changes a tree's top
+        last, so a top owned by ``uid`` means the whole tree was handed over.
+        """
+        for top, name in trees:
+            try:
+                if _guestfs.owner(top, name) != uid:
+                    _guestfs.chown_tree(top, name, uid, uid)
+            except _guestfs.GuestPathError as exc:
+                raise Conflict(f"instance {instance_id} will not boot: {top.name}/{exc.path} {exc.reason}",
+                               provider=PROVIDER) from None
 
     def _get_instance(self, instance_id: str) -> Instance:
         return self._instance(self._row(instance_id))
@@ -557,6 +643,7 @@ class LocalCompute(LocalErrors, ComputeService):
             if row["state"] not in ("pending", "running"):
                 raise Conflict(f"instance {instance_id} is {row['state']}; only a running instance can be rebooted",
                                provider=PROVIDER)
+            self._boot_network(row)  # refuse before stopping it
             self._halt(row)
             self._boot(instance_id)
         return self._wait_for_instance(instance_id, "running", timeout) if wait else self._get_instance(instance_id)
