@@ -383,6 +383,8 @@ class LocalCompute(LocalErrors, ComputeService):
             "network": "host" if row["share_net"] else "isolated",
             "boot_id": row["boot_id"],
         }
+        if row["host_uid"] is not None:
+            extra["host_uid"] = row["host_uid"]  # the unprivileged host uid its root runs as (cloudkit as root)
         if row["state"] in ("pending", "running"):
             extra["boot_finished"] = self._boot_finished(row)
             extra["pid"] = row["pid"]
