@@ -73,12 +73,14 @@ def in_range(uid: int) -> bool:
 @as_root
 def test_guest_is_root_inside_and_its_own_uid_outside(compute: ComputeService, root: Path) -> None:
     user_data = ("#!/bin/sh\necho \"inside: $(id -u):$(id -g)\"\necho \"map: $(cat /proc/self/uid_map)\"\n"
-                 "echo made > /root/made.txt\nmkdir -p /srv/www && echo page > /srv/www/index.html\n")
+                 "echo made > /root/made.txt\nmkdir -p /srv/www && echo page > /srv/www/index.html\n"
+                 "chown nobody /root/made.txt || echo CHOWN-TO-ANOTHER-USER-REFUSED\n")
     inst = compute.create_instance("uid-1", image=IMAGE, instance_type="local.nano", user_data=user_data)
     out = finished(compute, inst)
     uid = host_uid(compute, inst)
     assert in_range(uid) and uid != 0
     assert "inside: 0:0" in out, out
+    assert "CHOWN-TO-ANOTHER-USER-REFUSED" in out, "only uid 0 exists inside (documented)"
     assert " ".join(f"map: 0 {uid} 1".split()) in " ".join(out.split()), out
     rootfs = root / "compute" / "instances" / inst.id / "rootfs"
     for path in (rootfs / "root/made.txt", rootfs / "srv/www/index.html", rootfs / "srv/www", rootfs / "etc/hostname"):
