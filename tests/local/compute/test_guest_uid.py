@@ -266,3 +266,18 @@ def test_bwrap_argv_without_uid_is_unchanged_and_with_uid_drops_privileges(tmp_p
     outer = argv[:drop]
     assert str(tmp_path / "vol") in outer and "true" not in outer
     assert str(tmp_path / "vol") not in inner, "the sandbox binds the staged copy, not the host path"
+
+
+@as_root
+def test_a_volume_too_deep_to_hand_over_stops_the_boot_with_a_clear_reason(
+    compute: ComputeService, root: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inst = compute.create_instance("deep", image=IMAGE, instance_type="local.nano", wait=False)
+    compute.stop_instance(inst)
+    vol = compute.create_volume(1)
+    (root / "compute" / "volumes" / vol.id / "a" / "b" / "c" / "d").mkdir(parents=True)
+    compute.attach_volume(vol, inst, "/dev/sdf")
+    monkeypatch.setattr(_guestfs, "MAX_DEPTH", 3)
+    with pytest.raises(Conflict, match=rf"will not boot: volumes/{vol.id}/a/b/c is nested more than 3"):
+        compute.start_instance(inst)
+    assert compute.get_instance(inst).state == "stopped"

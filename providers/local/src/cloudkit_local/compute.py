@@ -26,7 +26,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,7 +170,7 @@ def _unprivileged_port_start() -> int:
         return 1024
 
 
-def _unbindable_rule(groups: list[sqlite3.Row], rules_of: Any) -> str | None:
+def _unbindable_rule(groups: list[sqlite3.Row], rules_of: Callable[[sqlite3.Row], list[SecurityRule]]) -> str | None:
     """A rule whose ports a guest sharing the host's network cannot bind, described, or ``None``.
 
     A guest holds no capability in the host's network namespace (its root is an unprivileged
@@ -569,8 +569,10 @@ class LocalCompute(LocalErrors, ComputeService):
         return uid
 
     def _hand_over(self, instance_id: str, uid: int, trees: list[tuple[Path, str]]) -> None:
-        """Give each ``(top, folder)`` tree to ``uid`` unless it already is its (a volume from another instance,
-        a snapshot's copy, a new root made by the host, a root made before guests had their own uid).
+        """Give each ``(top, folder)`` tree to ``uid`` unless its top already belongs to ``uid``.
+
+        Trees to hand over: a new root made by the host (or copied from an image), a volume last used
+        by another instance or restored from a snapshot, a root made before guests had a uid of their own.
 
         :func:`cloudkit_local._guestfs.chown_tree` never follows a link and changes a tree's top
         last, so a top owned by ``uid`` means the whole tree was handed over.
@@ -580,7 +582,7 @@ class LocalCompute(LocalErrors, ComputeService):
                 if _guestfs.owner(top, name) != uid:
                     _guestfs.chown_tree(top, name, uid, uid)
             except _guestfs.GuestPathError as exc:
-                raise Conflict(f"instance {instance_id} will not boot: {top.name}/{exc.path} {exc.reason}",
+                raise Conflict(f"instance {instance_id} will not boot: {top.name}/{exc.path.lstrip('/')} {exc.reason}",
                                provider=PROVIDER) from None
 
     def _get_instance(self, instance_id: str) -> Instance:
