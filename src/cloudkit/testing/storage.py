@@ -505,29 +505,26 @@ class StorageConformance(Conformance):
         requires(cloudkit_cloud, "storage", "put_object", "get_object")
         versions = [bytes([ord("a") + i]) * (64 * 1024) for i in range(3)]
         storage.put_object(bucket, "hot", versions[0])
-        done = threading.Event()
         bad: list[str] = []
-        reads = [0]
+        start = threading.Barrier(4)
 
-        def reader() -> None:
-            while not done.is_set() or reads[0] < 4:
+        def reader() -> None:  # a fixed number of reads, so a recorded run replays request for request
+            start.wait(timeout=60)
+            for _ in range(8):
                 with storage.get_object(bucket, "hot") as r:
                     got = r.read()
-                reads[0] += 1
                 if got not in versions:
                     bad.append(f"{len(got)} bytes starting {got[:4]!r}, ending {got[-4:]!r}")
 
-        def writer(start: int) -> None:
+        def writer(first: int) -> None:
+            start.wait(timeout=60)
             for i in range(4):
-                storage.put_object(bucket, "hot", versions[(start + i) % len(versions)])
+                storage.put_object(bucket, "hot", versions[(first + i) % len(versions)])
 
         threads = [threading.Thread(target=reader) for _ in range(2)] + [threading.Thread(target=writer, args=(s,)) for s in (1, 2)]
         for t in threads:
             t.start()
-        for t in threads[2:]:
-            t.join(timeout=120)
-        done.set()
-        for t in threads[:2]:
+        for t in threads:
             t.join(timeout=120)
         assert not any(t.is_alive() for t in threads), "a reader or writer hung"
         assert not bad, f"reads saw a mix of versions: {bad[:3]}"
@@ -560,11 +557,11 @@ class StorageConformance(Conformance):
 
     def test_rewrite_moves_last_modified_forward(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
         requires(cloudkit_cloud, "storage", "put_object", "head_object")
-        first = storage.put_object(bucket, "clock", b"1")
+        storage.put_object(bucket, "clock", b"1")
         before = storage.head_object(bucket, "clock").last_modified
         storage.put_object(bucket, "clock", b"2")
         after = storage.head_object(bucket, "clock").last_modified
-        assert first.last_modified is not None and before is not None and after is not None
+        assert before is not None and after is not None
         assert after >= before
 
     def test_copy_over_an_existing_object_replaces_it_whole(self, cloudkit_cloud: Cloud, storage: StorageService,
