@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 import pytest
 
 from cloudkit import Cloud
-from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
 from cloudkit.models.storage import Bucket, CommonPrefix, LifecycleRule, ObjectInfo
 from cloudkit.services.base import Service
 from cloudkit.services.storage import StorageService
@@ -469,11 +469,11 @@ class StorageConformance(Conformance):
     def test_delimited_listing_drops_a_prefix_once_empty(self, cloudkit_cloud: Cloud, storage: StorageService,
                                                          bucket: str) -> None:
         requires(cloudkit_cloud, "storage", "put_object", "list_objects", "delete_object")
-        self._put(storage, bucket, ["t\\d1\\a", "t\\d1\\s\\c", "t\\d2\\e", "t\\f"])
-        assert _names(storage.list_objects(bucket, prefix="t\\", delimiter="\\")) == ["t\\d1\\", "t\\d2\\", "t\\f"]
-        assert _names(storage.list_objects(bucket, prefix="t\\d1\\", delimiter="\\")) == ["t\\d1\\a", "t\\d1\\s\\"]
-        storage.delete_object(bucket, "t\\d2\\e")
-        assert _names(storage.list_objects(bucket, prefix="t\\", delimiter="\\")) == ["t\\d1\\", "t\\f"]
+        self._put(storage, bucket, ["t|d1|a", "t|d1|s|c", "t|d2|e", "t|f"])  # a delimiter other than '/'
+        assert _names(storage.list_objects(bucket, prefix="t|", delimiter="|")) == ["t|d1|", "t|d2|", "t|f"]
+        assert _names(storage.list_objects(bucket, prefix="t|d1|", delimiter="|")) == ["t|d1|a", "t|d1|s|"]
+        storage.delete_object(bucket, "t|d2|e")
+        assert _names(storage.list_objects(bucket, prefix="t|", delimiter="|")) == ["t|d1|", "t|f"]
 
     def test_failed_write_leaves_no_object_and_no_part(self, cloudkit_cloud: Cloud, storage: StorageService,
                                                        bucket: str) -> None:
@@ -580,11 +580,19 @@ class StorageConformance(Conformance):
     # ------------------------------------------------------------ presigned URL edge cases
     def test_presigned_get_serves_unusual_keys(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
         requires(cloudkit_cloud, "storage", "put_object", "presign_url")
+        refused: list[str] = []
         for key in ["spaces in name.txt", "ünïcödé/ключ", "a+b=c&d?e#f", "percent%20encoded", "quote'\"", "tilde~star*"]:
             storage.put_object(bucket, key, key.encode("utf-8"))
-            url = storage.presign_url(bucket, key, method="GET", expires_in=300)
+            try:
+                url = storage.presign_url(bucket, key, method="GET", expires_in=300)
+            except NotSupported as exc:  # visibly unsupported is allowed; a URL that fails is not
+                assert exc.reason, "NotSupported without a reason"
+                refused.append(f"{key!r}: {exc.reason}")
+                continue
             with urllib.request.urlopen(url, timeout=30) as resp:
                 assert resp.read() == key.encode("utf-8"), key
+        if refused:
+            pytest.skip(f"presigning refused for {len(refused)} key(s): {refused[0]}")
 
     def test_presigned_get_of_a_missing_key_is_not_found(self, cloudkit_cloud: Cloud, storage: StorageService,
                                                         bucket: str) -> None:
