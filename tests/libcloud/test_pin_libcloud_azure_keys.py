@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import cloudkit
 import pytest
+
+import cloudkit
 from cloudkit.errors import InvalidInput, NotSupported
 
 
