@@ -28,6 +28,11 @@ class TestAwsStorageConformance(StorageConformance):
     def test_presigned_get_is_method_bound(self) -> None:  # type: ignore[override]
         """Kept out: moto cannot show it."""
 
+    @pytest.mark.skip(reason="moto does not check presigned signatures, so it serves a GET on a URL signed for PUT; "
+                             "S3 refuses it (SignatureDoesNotMatch, 403)")
+    def test_presigned_put_is_method_bound(self) -> None:  # type: ignore[override]
+        """Kept out: moto cannot show it."""
+
     @pytest.mark.skip(reason="vcrpy cassettes are not thread-safe: concurrent requests are lost when recording and "
                              "replay in a timing-dependent order; the test runs live on the local provider")
     def test_concurrent_writes_and_reads_of_one_key_never_mix(self) -> None:  # type: ignore[override]

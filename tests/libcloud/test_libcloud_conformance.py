@@ -52,6 +52,11 @@ class TestS3StorageConformance(StorageConformance):
     def test_presigned_get_is_method_bound(self, cloudkit_cloud: cloudkit.Cloud, storage: Any, bucket: str) -> None:
         super().test_presigned_get_is_method_bound(cloudkit_cloud, storage, bucket)
 
+    @pytest.mark.xfail(reason="moto's S3 does not verify presigned signatures, so a GET on a PUT URL is served there",
+                       strict=True)
+    def test_presigned_put_is_method_bound(self, cloudkit_cloud: cloudkit.Cloud, storage: Any, bucket: str) -> None:
+        super().test_presigned_put_is_method_bound(cloudkit_cloud, storage, bucket)
+
 
 class TestPowerDNSConformance(DNSConformance):
     """DNS suite on PowerDNS through libcloud's PowerDNS driver."""

@@ -617,6 +617,14 @@ class StorageConformance(Conformance):
             urllib.request.urlopen(url, timeout=30)
         assert err.value.code == 404
 
+    def test_presigned_put_is_method_bound(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "presign_url")
+        storage.put_object(bucket, "wo", b"not for readers of an upload URL")
+        url = storage.presign_url(bucket, "wo", method="PUT", expires_in=300)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url, timeout=30)
+        assert 400 <= err.value.code < 500
+
     def test_presigned_url_expires(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
         requires(cloudkit_cloud, "storage", "put_object", "presign_url")
         if not self.presign_checks_expiry:
