@@ -242,7 +242,11 @@ def user_metadata(value: Mapping[str, Any] | None, field: str = "metadata") -> d
     """User metadata: ASCII names of letters, digits and ``-``/``_``; values without line breaks; 2 KiB total."""
     data = string_map(field, value)
     total = 0
+    seen: dict[str, str] = {}
     for k, v in data.items():
+        if k.lower() in seen:
+            raise InvalidInput(f"{field}[{k!r}]", f"names are case-insensitive: {k!r} and {seen[k.lower()]!r} are the same name")
+        seen[k.lower()] = k
         if not re.fullmatch(r"^[A-Za-z0-9_-]+$", k):
             raise InvalidInput(f"{field}[{k!r}]", "names may contain only ASCII letters, digits, '-' and '_'")
         if _CONTROL.search(v):

@@ -16,6 +16,9 @@ from cloudkit.testing.compute import ComputeConformance
 from cloudkit.testing.dns import DNSConformance
 from cloudkit.testing.storage import StorageConformance
 
+CASSETTES_ARE_SERIAL = ("vcrpy cassettes are not thread-safe: concurrent requests are lost when recording and replay in "
+                        "a timing-dependent order; the test runs live on the local provider")
+
 
 class TestAzureBlobsStorageConformance(StorageConformance):
     """Storage suite on Azurite through libcloud's Azure Blobs driver."""
@@ -26,18 +29,33 @@ class TestAzureBlobsStorageConformance(StorageConformance):
     def cloudkit_cloud(self, azure_cloud: cloudkit.Cloud) -> Any:
         return azure_cloud
 
+    @pytest.mark.skip(reason=CASSETTES_ARE_SERIAL)
+    def test_concurrent_writes_and_reads_of_one_key_never_mix(self) -> None:  # type: ignore[override]
+        """Kept out: cassettes cannot carry concurrent traffic."""
+
 
 class TestS3StorageConformance(StorageConformance):
     """Storage suite on moto through libcloud's S3 driver."""
+
+    presign_checks_expiry: ClassVar[bool] = False  # moto does not check presigned URLs' expiry
 
     @pytest.fixture
     def cloudkit_cloud(self, s3_cloud: cloudkit.Cloud) -> Any:
         return s3_cloud
 
+    @pytest.mark.skip(reason=CASSETTES_ARE_SERIAL)
+    def test_concurrent_writes_and_reads_of_one_key_never_mix(self) -> None:  # type: ignore[override]
+        """Kept out: cassettes cannot carry concurrent traffic."""
+
     @pytest.mark.xfail(reason="moto's S3 does not verify presigned signatures, so a PUT on a GET URL is accepted there",
                        strict=True)
     def test_presigned_get_is_method_bound(self, cloudkit_cloud: cloudkit.Cloud, storage: Any, bucket: str) -> None:
         super().test_presigned_get_is_method_bound(cloudkit_cloud, storage, bucket)
+
+    @pytest.mark.xfail(reason="moto's S3 does not verify presigned signatures, so a GET on a PUT URL is served there",
+                       strict=True)
+    def test_presigned_put_is_method_bound(self, cloudkit_cloud: cloudkit.Cloud, storage: Any, bucket: str) -> None:
+        super().test_presigned_put_is_method_bound(cloudkit_cloud, storage, bucket)
 
 
 class TestPowerDNSConformance(DNSConformance):

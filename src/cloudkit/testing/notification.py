@@ -9,6 +9,12 @@ Class attributes a provider may set:
 
 ``delivery_timeout``
     Seconds to wait for a published message to reach a queue (default 15).
+
+The acknowledgement contract the suite checks: acknowledging a message twice, or with a receipt
+from an earlier delivery of it, is not an error (as on SQS, and as gocloud.dev's drivertest asks);
+only the receipt of the latest delivery is sure to delete the message. A receive with
+``visibility_timeout=0`` leaves the message visible at once (a negative acknowledgement), and each
+delivery carries a new receipt. Delivery order is not promised.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import pytest
 from cloudkit import Cloud
 from cloudkit.errors import CloudkitError, InvalidInput, NotFound
 from cloudkit.models.notification import Queue, QueueMessage, Topic
+from cloudkit.services.base import Service
 from cloudkit.services.notification import NotificationService
 from cloudkit.testing.helpers import Conformance, requires, unique_name
 
@@ -60,12 +67,17 @@ class NotificationConformance(Conformance):
         except CloudkitError:
             pass
 
-    def _receive(self, notification: NotificationService, queue: Queue, count: int = 1) -> list[QueueMessage]:
+    def _receive(self, notification: NotificationService, queue: Queue, count: int = 1,
+                 visibility_timeout: int = 30) -> list[QueueMessage]:
         deadline = time.monotonic() + self.delivery_timeout
         got: list[QueueMessage] = []
         while len(got) < count and time.monotonic() < deadline:
-            got += notification.receive_messages(queue, max_messages=10, wait_seconds=1, visibility_timeout=30)
+            got += notification.receive_messages(queue, max_messages=min(10, count - len(got)), wait_seconds=1,
+                                                 visibility_timeout=visibility_timeout)
         return got
+
+    def _queue_on(self, notification: NotificationService, topic: Topic, queue: Queue) -> None:
+        notification.subscribe(topic, protocol="queue", endpoint=queue.id)
 
     # ------------------------------------------------------------ capabilities
     def test_capabilities_are_known_operations(self, notification: NotificationService) -> None:
@@ -238,3 +250,112 @@ class NotificationConformance(Conformance):
             notification.publish(unique_name("ck-missing"), "hello")
         with pytest.raises(NotFound):
             notification.get_queue(unique_name("ckq-missing"))
+
+    # ------------------------------------------------------------ acknowledgement and redelivery
+    # The tests below match gocloud.dev's pubsub drivertest (docs/testing.md maps one to the other).
+    def test_acknowledging_twice_is_not_an_error(self, cloudkit_cloud: Cloud, notification: NotificationService,
+                                                 topic: Topic, queue: Queue) -> None:
+        requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
+        self._queue_on(notification, topic, queue)
+        for i in range(3):
+            notification.publish(topic, str(i))
+        got = self._receive(notification, queue, count=3)
+        assert sorted(m.body for m in got) == ["0", "1", "2"]
+        by_body = {m.body: m for m in got}
+        for body in ("0", "1"):
+            notification.ack_message(queue, by_body[body])
+        for body in ("0", "1"):
+            notification.ack_message(queue, by_body[body].receipt)  # again: no error
+        # Nothing is visible: '0' and '1' are gone, '2' is still with its receiver.
+        assert notification.receive_messages(queue, wait_seconds=0) == []
+        notification.ack_message(queue, by_body["2"])
+        notification.ack_message(queue, by_body["2"])
+
+    def test_visibility_timeout_zero_redelivers_at_once(self, cloudkit_cloud: Cloud, notification: NotificationService,
+                                                       topic: Topic, queue: Queue) -> None:
+        requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
+        self._queue_on(notification, topic, queue)
+        for i in range(2):
+            notification.publish(topic, f"nack {i}")
+        deadline = time.monotonic() + self.delivery_timeout
+        first: set[str] = set()
+        while first != {"nack 0", "nack 1"} and time.monotonic() < deadline:
+            first |= {m.body for m in notification.receive_messages(queue, wait_seconds=1, visibility_timeout=0)}
+        assert first == {"nack 0", "nack 1"}
+        second = self._receive(notification, queue, count=2)
+        assert sorted(m.body for m in second) == ["nack 0", "nack 1"]
+        for m in second:
+            notification.ack_message(queue, m)
+        assert notification.receive_messages(queue, wait_seconds=0, visibility_timeout=0) == []
+
+    def test_redelivery_carries_a_new_receipt_and_a_stale_ack_is_harmless(
+        self, cloudkit_cloud: Cloud, notification: NotificationService, topic: Topic, queue: Queue
+    ) -> None:
+        requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
+        self._queue_on(notification, topic, queue)
+        notification.publish(topic, "twice")
+        [first] = self._receive(notification, queue, visibility_timeout=0)
+        [second] = self._receive(notification, queue)
+        assert (first.body, second.body) == ("twice", "twice")
+        assert first.message_id == second.message_id
+        assert first.receipt != second.receipt, "a redelivery must carry a new receipt"
+        notification.ack_message(queue, first.receipt)  # stale: not an error
+        notification.ack_message(queue, second.receipt)  # the latest one deletes the message
+        assert notification.receive_messages(queue, wait_seconds=0, visibility_timeout=0) == []
+
+    def test_batches_deliver_every_message_once_in_any_order(self, cloudkit_cloud: Cloud,
+                                                            notification: NotificationService, topic: Topic,
+                                                            queue: Queue) -> None:
+        requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
+        self._queue_on(notification, topic, queue)
+        sent = [f"batch {i:02d}" for i in range(12)]
+        for body in sent:
+            notification.publish(topic, body, attributes={"n": body[-2:]})
+        got = self._receive(notification, queue, count=12)
+        assert sorted(m.body for m in got) == sent  # each once; the order is not promised
+        assert all(dict(m.attributes) == {"n": m.body[-2:]} for m in got)
+        assert len({m.receipt for m in got}) == 12
+        for m in got:
+            notification.ack_message(queue, m)
+        assert notification.receive_messages(queue, wait_seconds=0, visibility_timeout=0) == []
+
+    def test_unusual_bodies_and_attributes_arrive_unchanged(self, cloudkit_cloud: Cloud,
+                                                           notification: NotificationService, topic: Topic,
+                                                           queue: Queue) -> None:
+        requires(cloudkit_cloud, "notification", "subscribe", "publish", "receive_messages", "ack_message")
+        self._queue_on(notification, topic, queue)
+        weird = ["fwd/slash", "back\\slash", "quote'\"", "percent%20", "ünïcödé ключ 日本", "emoji 🙂", "<xml>&amp;</xml>",
+                 "  spaces  ", "tab\there"]
+        body = " | ".join(weird)
+        attributes = {f"k{i}": w for i, w in enumerate(weird[:8])}
+        notification.publish(topic, body, attributes=attributes)
+        notification.publish(topic, '{"Foo": "Bar"}')
+        got = self._receive(notification, queue, count=2)
+        by_body = {m.body: m for m in got}
+        assert set(by_body) == {body, '{"Foo": "Bar"}'}
+        assert dict(by_body[body].attributes) == attributes
+        assert dict(by_body['{"Foo": "Bar"}'].attributes) == {}
+        for m in got:
+            notification.ack_message(queue, m)
+
+    def test_missing_queue_raises_not_found_on_receive_and_ack(self, cloudkit_cloud: Cloud,
+                                                              notification: NotificationService) -> None:
+        requires(cloudkit_cloud, "notification", "receive_messages", "ack_message")
+        missing = unique_name("ckq-missing")
+        with pytest.raises(NotFound):
+            notification.receive_messages(missing, wait_seconds=0)
+        with pytest.raises(NotFound):
+            notification.ack_message(missing, "receipt-of-nothing")
+
+    def test_surrogates_in_attributes_are_refused(self, notification: NotificationService) -> None:
+        for attributes in ({"k": "bad \ud800"}, {"bad\ud800": "v"}):
+            with pytest.raises(InvalidInput) as err:
+                notification.publish("any-topic", "hello", attributes=attributes)
+            assert err.value.field.startswith("attributes")
+
+    # ------------------------------------------------------------ the native escape hatch
+    def test_native_escape_hatch_is_there_and_documented(self, notification: NotificationService) -> None:
+        prop = type(notification).native
+        assert prop is not Service.native, f"{type(notification).__name__} does not offer .native"
+        assert prop.__doc__ and prop.__doc__.strip(), f"{type(notification).__name__}.native has no docstring"
+        assert notification.native is not None

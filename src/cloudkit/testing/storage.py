@@ -13,12 +13,23 @@ Class attributes a provider may set:
     pytest is given ``--cloudkit-many-keys`` (it takes 1000+ uploads, cheap only where uploads are).
 ``presign_put_headers``
     Headers an HTTP client must send with a presigned PUT on this provider.
+``presign_checks_expiry``
+    Whether the server refuses a presigned URL after it expires (``True``; emulators that do not
+    check signatures, such as moto, set ``False`` and the expiry test is skipped with that reason).
+
+The listing guarantee the suite checks (``test_listing_continues_after_changes_inside_a_read_page``):
+a listing resumes after the last key it returned. Keys inserted or deleted at or before that point
+never make the rest of the listing repeat or skip a key; changes beyond it may or may not be seen
+(as on S3). Providers that page listings should run it with small pages (the aws suite sets
+``page_size=2``), so that the changes land in a page already read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,8 +39,9 @@ from typing import Any, ClassVar
 import pytest
 
 from cloudkit import Cloud
-from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
 from cloudkit.models.storage import Bucket, CommonPrefix, LifecycleRule, ObjectInfo
+from cloudkit.services.base import Service
 from cloudkit.services.storage import StorageService
 from cloudkit.testing.helpers import Conformance, requires, unique_name
 
@@ -47,6 +59,7 @@ class StorageConformance(Conformance):
 
     many_keys: ClassVar[bool | None] = None
     presign_put_headers: ClassVar[dict[str, str]] = {"Content-Type": "application/octet-stream"}
+    presign_checks_expiry: ClassVar[bool] = True
 
     # ------------------------------------------------------------ fixtures
     @pytest.fixture
@@ -435,3 +448,202 @@ class StorageConformance(Conformance):
             with pytest.raises(InvalidInput) as err:
                 call()
             assert err.value.field == field, (field, err.value)
+
+    # ------------------------------------------------------------ listing consistency, writes, integrity
+    # The tests below match gocloud.dev's blob drivertest (docs/testing.md maps one to the other).
+    def test_listing_continues_after_changes_inside_a_read_page(self, cloudkit_cloud: Cloud, storage: StorageService,
+                                                               bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "list_objects", "delete_object")
+        keys = [f"p/{i}" for i in range(6)]
+        self._put(storage, bucket, keys)
+        # Inserts behind the position: nothing is returned twice.
+        listing = storage.list_objects(bucket, prefix="p/")
+        seen = [next(listing).key, next(listing).key, next(listing).key]  # type: ignore[union-attr]
+        assert seen == keys[:3]
+        self._put(storage, bucket, ["p/0a", "p/0b"])
+        rest = _names(listing)
+        assert rest == keys[3:], f"after {seen} and two inserts before them, the listing went on with {rest}"
+        # Deletes behind the position (of keys already returned): nothing is skipped.
+        listing = storage.list_objects(bucket, prefix="p/")
+        seen = [next(listing).key, next(listing).key, next(listing).key]  # type: ignore[union-attr]
+        assert seen == ["p/0", "p/0a", "p/0b"]
+        storage.delete_object(bucket, "p/0")
+        storage.delete_object(bucket, "p/0a")
+        rest = _names(listing)
+        assert rest == ["p/1", "p/2", "p/3", "p/4", "p/5"], f"after {seen} and two deletes of them, the listing went on with {rest}"
+        assert _names(storage.list_objects(bucket, prefix="p/")) == ["p/0b", *keys[1:]]
+
+    def test_delimited_listing_drops_a_prefix_once_empty(self, cloudkit_cloud: Cloud, storage: StorageService,
+                                                         bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "list_objects", "delete_object")
+        self._put(storage, bucket, ["t|d1|a", "t|d1|s|c", "t|d2|e", "t|f"])  # a delimiter other than '/'
+        assert _names(storage.list_objects(bucket, prefix="t|", delimiter="|")) == ["t|d1|", "t|d2|", "t|f"]
+        assert _names(storage.list_objects(bucket, prefix="t|d1|", delimiter="|")) == ["t|d1|a", "t|d1|s|"]
+        storage.delete_object(bucket, "t|d2|e")
+        assert _names(storage.list_objects(bucket, prefix="t|", delimiter="|")) == ["t|d1|", "t|f"]
+
+    def test_failed_write_leaves_no_object_and_no_part(self, cloudkit_cloud: Cloud, storage: StorageService,
+                                                       bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object", "head_object", "list_objects")
+
+        class SourceBroke(Exception):
+            """Raised by the data source half-way through a write."""
+
+        def source(prefix: bytes) -> Iterator[bytes]:
+            yield prefix * 1024
+            raise SourceBroke("the source failed mid-stream")
+
+        storage.put_object(bucket, "kept", b"the original bytes", content_type="text/plain")
+        for key in ("kept", "never"):
+            with pytest.raises(CloudkitError) as err:
+                storage.put_object(bucket, key, source(b"partial "), content_type="text/plain")
+            cause: BaseException | None = err.value
+            while cause is not None and not isinstance(cause, SourceBroke):
+                cause = cause.__cause__ or cause.__context__
+            assert isinstance(cause, SourceBroke), f"the source's failure is not in the chain of {err.value!r}"
+        with storage.get_object(bucket, "kept") as r:
+            assert r.read() == b"the original bytes"
+        with pytest.raises(NotFound):
+            storage.head_object(bucket, "never")
+        assert _names(storage.list_objects(bucket)) == ["kept"]
+
+    def test_concurrent_writes_and_reads_of_one_key_never_mix(self, cloudkit_cloud: Cloud, storage: StorageService,
+                                                             bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object")
+        versions = [bytes([ord("a") + i]) * (64 * 1024) for i in range(3)]
+        storage.put_object(bucket, "hot", versions[0])
+        bad: list[str] = []
+        start = threading.Barrier(4)
+
+        writing = threading.Event()
+        writing.set()
+
+        def reader() -> None:  # reads for as long as the writers write (cassette suites skip this test)
+            start.wait(timeout=60)
+            reads = 0
+            while writing.is_set() or reads < 4:
+                with storage.get_object(bucket, "hot") as r:
+                    got = r.read()
+                reads += 1
+                if got not in versions:
+                    bad.append(f"{len(got)} bytes starting {got[:4]!r}, ending {got[-4:]!r}")
+
+        def writer(first: int) -> None:
+            start.wait(timeout=60)
+            for i in range(4):
+                storage.put_object(bucket, "hot", versions[(first + i) % len(versions)])
+
+        threads = [threading.Thread(target=reader) for _ in range(2)] + [threading.Thread(target=writer, args=(s,)) for s in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads[2:]:
+            t.join(timeout=120)
+        writing.clear()
+        for t in threads[:2]:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a reader or writer hung"
+        assert not bad, f"reads saw a mix of versions: {bad[:3]}"
+        with storage.get_object(bucket, "hot") as r:
+            assert r.read() in versions
+
+    def test_listings_and_heads_report_md5_etags(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "head_object", "list_objects")
+        contents = {"md5/aaa": b"hello", "md5/bbb": b"goodbye", "md5/empty": b""}
+        for key, data in contents.items():
+            storage.put_object(bucket, key, data)
+        for key, data in contents.items():
+            assert storage.head_object(bucket, key).etag == _md5(data)
+        listed = [i for i in storage.list_objects(bucket, prefix="md5/") if isinstance(i, ObjectInfo)]
+        assert [(i.key, i.size) for i in listed] == [(k, len(d)) for k, d in sorted(contents.items())]
+        for item in listed:  # a listing may leave the ETag out, but never report a wrong one
+            assert item.etag is None or item.etag == _md5(contents[item.key]), item
+
+    def test_ranged_read_reports_the_whole_object(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "get_object")
+        data = b"abcdefghijklmnopqrstuvwxyz"
+        storage.put_object(bucket, "alpha", data, content_type="text/plain")
+        for rng, part in [((10, 14), data[10:15]), ((10, None), data[10:]), ((0, 0), data[:1]), ((25, 99), data[25:])]:
+            with storage.get_object(bucket, "alpha", range=rng) as r:
+                assert r.read() == part, rng
+                assert r.info.size == len(data), f"range {rng}: size {r.info.size} is not the object's"
+                assert r.info.etag == _md5(data)
+                assert r.info.content_type == "text/plain"
+                assert r.info.last_modified is not None
+
+    def test_rewrite_moves_last_modified_forward(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "head_object")
+        storage.put_object(bucket, "clock", b"1")
+        before = storage.head_object(bucket, "clock").last_modified
+        storage.put_object(bucket, "clock", b"2")
+        after = storage.head_object(bucket, "clock").last_modified
+        assert before is not None and after is not None
+        assert after >= before
+
+    def test_copy_over_an_existing_object_replaces_it_whole(self, cloudkit_cloud: Cloud, storage: StorageService,
+                                                            bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "copy_object", "get_object", "head_object")
+        storage.put_object(bucket, "src", b"Hello World", content_type="text/plain", metadata={"foo": "bar"})
+        storage.put_object(bucket, "dst", b"clobber me, I am longer than the source", content_type="application/json",
+                           metadata={"old": "1"})
+        storage.copy_object(bucket, "src", bucket, "dst")
+        with storage.get_object(bucket, "dst") as r:
+            assert r.read() == b"Hello World"
+        src, dst = storage.head_object(bucket, "src"), storage.head_object(bucket, "dst")
+        assert (dst.size, dst.etag, dst.content_type, dict(dst.metadata)) == (src.size, src.etag, src.content_type,
+                                                                              {"foo": "bar"})
+
+    # ------------------------------------------------------------ presigned URL edge cases
+    def test_presigned_get_serves_unusual_keys(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "presign_url")
+        refused: list[str] = []
+        for key in ["spaces in name.txt", "ünïcödé/ключ", "a+b=c&d?e#f", "percent%20encoded", "quote'\"", "tilde~star*"]:
+            storage.put_object(bucket, key, key.encode("utf-8"))
+            try:
+                url = storage.presign_url(bucket, key, method="GET", expires_in=300)
+            except NotSupported as exc:  # visibly unsupported is allowed; a URL that fails is not
+                assert exc.reason, "NotSupported without a reason"
+                refused.append(f"{key!r}: {exc.reason}")
+                continue
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                assert resp.read() == key.encode("utf-8"), key
+        if refused:
+            pytest.skip(f"presigning refused for {len(refused)} key(s): {refused[0]}")
+
+    def test_presigned_get_of_a_missing_key_is_not_found(self, cloudkit_cloud: Cloud, storage: StorageService,
+                                                        bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "presign_url")
+        url = storage.presign_url(bucket, "not/there", method="GET", expires_in=300)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url, timeout=30)
+        assert err.value.code == 404
+
+    def test_presigned_put_is_method_bound(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "presign_url")
+        storage.put_object(bucket, "wo", b"not for readers of an upload URL")
+        url = storage.presign_url(bucket, "wo", method="PUT", expires_in=300)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url, timeout=30)
+        assert 400 <= err.value.code < 500
+
+    def test_presigned_url_expires(self, cloudkit_cloud: Cloud, storage: StorageService, bucket: str) -> None:
+        requires(cloudkit_cloud, "storage", "put_object", "presign_url")
+        if not self.presign_checks_expiry:
+            pytest.skip("this server does not check presigned URLs' expiry (presign_checks_expiry = False)")
+        storage.put_object(bucket, "brief", b"soon gone")
+        url = storage.presign_url(bucket, "brief", method="GET", expires_in=1)
+        time.sleep(2.5)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url, timeout=30)
+        assert err.value.code in (400, 401, 403)
+
+    # ------------------------------------------------------------ the native escape hatch
+    def test_native_escape_hatch_is_there_and_documented(self, storage: StorageService) -> None:
+        prop = type(storage).native
+        assert prop is not Service.native, f"{type(storage).__name__} does not offer .native"
+        assert prop.__doc__ and prop.__doc__.strip(), f"{type(storage).__name__}.native has no docstring saying what it is"
+        assert storage.native is not None
+
+    def test_metadata_names_differing_only_in_case_are_refused(self, storage: StorageService) -> None:
+        with pytest.raises(InvalidInput) as err:
+            storage.put_object(unique_name("ck"), "k", b"x", metadata={"abc": "foo", "aBc": "bar"})
+        assert err.value.field.startswith("metadata")

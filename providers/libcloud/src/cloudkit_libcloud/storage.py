@@ -17,8 +17,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
+from urllib.parse import quote
 
-from cloudkit.errors import CloudkitError, NotFound
+from cloudkit.errors import CloudkitError, InvalidInput, NotFound
 from cloudkit.models.storage import Bucket, CommonPrefix, ObjectInfo
 from cloudkit.services.storage import Listing, StorageService
 from cloudkit.streams import CHUNK, ObjectReader, iter_chunks
@@ -183,6 +184,7 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
         azure = issubclass(cls, AzureBlobsStorageDriver)
         self._md5_etag = azure
         self._escape_meta = azure
+        self._azure = azure
         self._hashes = threading.local()
         self._single_put = issubclass(cls, BaseS3StorageDriver) and hasattr(cls, "_put_object")
         self._direct_put = azure and "blob_size" in inspect.signature(cls._put_object).parameters
@@ -293,10 +295,17 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
         if not self._driver.delete_container(self._container(name)):
             raise NotFound(f"storage.delete_bucket: bucket {name!r} was not deleted", provider=self.provider)
 
+    def _writable_key(self, key: str, field: str = "key") -> None:
+        """Refuse a key the service would store under another name (Azure Blob storage turns '\\' into '/')."""
+        if self._azure and "\\" in key:
+            raise InvalidInput(field, f"{self.provider}: must not contain '\\' (Azure Blob storage stores it as '/', "
+                                      "so the object would not come back under its key)")
+
     # ---------------------------------------------------------------- objects
     def _put_object(
         self, bucket: str, key: str, reader: IO[bytes], size: int | None, content_type: str | None, metadata: dict[str, str]
     ) -> ObjectInfo:
+        self._writable_key(key)
         extra: dict[str, Any] = {"meta_data": self._meta_out(metadata)}
         if content_type:
             extra["content_type"] = content_type
@@ -356,6 +365,7 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
 
     def _copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str] | None) -> ObjectInfo:
         """libcloud has no server-side copy: the bytes stream through this process, in chunks."""
+        self._writable_key(dst_key, "dst_key")
         with self._get_object(src_bucket, src_key, None) as src:
             meta = dict(src.info.metadata) if metadata is None else metadata
             self._driver.get_container(dst_bucket)  # fail before reading when the target is missing
@@ -403,12 +413,14 @@ class LibcloudStorage(LibcloudErrors, LazyDriver, StorageService):
             self._not_supported("presign_url", f"libcloud's {self._driver_cls.__name__} cannot choose the expiry")
         if method != "GET":
             kwargs["ex_method"] = method
-        if method == "GET":
-            obj = self._driver.get_object(bucket, key)
-        else:
-            self._driver.get_container(bucket)
-            obj = self._object(bucket, key)
-        return str(self._driver.get_object_cdn_url(obj, **kwargs))
+        if self._azure and quote(key) != key:
+            # libcloud signs the URL-escaped blob path, Azure checks the signature against the
+            # unescaped one: such a URL would always be refused (403).
+            self._not_supported("presign_url", "libcloud's Azure driver signs keys that need URL escaping wrongly "
+                                               "(only letters, digits, '/', '-', '_', '.' and '~' can be presigned)")
+        # Like S3's, a URL can be signed before its object exists: only the bucket must.
+        self._driver.get_container(bucket)
+        return str(self._driver.get_object_cdn_url(self._object(bucket, key), **kwargs))
 
 
 def make_service(provider: str, settings: Mapping[str, Any]) -> LibcloudStorage:

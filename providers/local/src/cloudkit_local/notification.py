@@ -27,6 +27,7 @@ Settings: ``smtp_host`` (``localhost``), ``smtp_port`` (25), ``smtp_username``, 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -44,6 +45,8 @@ from cloudkit_local._root import Database, root_from
 from cloudkit_local._signing import Signer
 from cloudkit_local.errors import LocalErrors, mapped
 
+#: The shape of the receipts ``_receive_messages`` issues: ``<message id>.<32 hex digits>``.
+_RECEIPT = re.compile(r"[0-9a-f-]{36}\.[0-9a-f]{32}")
 PAGE = 100
 ARN_PREFIX = "arn:local:sns:local:000000000000:"
 QUEUE_PREFIX = "arn:local:sqs:local:000000000000:"
@@ -404,9 +407,10 @@ class LocalNotification(LocalErrors, NotificationService):
         with self.db.transaction() as conn:
             qid = self._queue_row(conn, queue_id)["id"]
             cur = conn.execute("DELETE FROM queue_messages WHERE queue_id = ? AND receipt = ?", (qid, receipt))
-            if cur.rowcount == 0:
-                raise NotFound("receipt is not current: the message was acknowledged or received again",
-                               provider="local", code="ReceiptHandleIsInvalid")
+            if cur.rowcount == 0 and not _RECEIPT.fullmatch(receipt):
+                raise NotFound("not a receipt this queue issued", provider="local", code="ReceiptHandleIsInvalid")
+            # A receipt issued here but no longer current (the message was acknowledged already, or
+            # received again since) acknowledges nothing and is not an error, as on SQS.
 
     # ---------------------------------------------------------------- deliveries
     def _list_deliveries(self, topic_id: str | None, status: str | None) -> Iterator[Delivery]:
