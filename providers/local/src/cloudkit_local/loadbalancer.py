@@ -18,8 +18,10 @@ reloads HAProxy gracefully. A load balancer whose process is gone (a crash, a re
   Connections to a target that fail before the checks have caught up are retried on another
   target (``retries 3``, ``option redispatch``).
 * Deregistration drains: the target stays in the configuration with weight 0 (no new connections,
-  open ones continue) for ``deregistration_delay`` seconds, shown ``draining``; it is removed at
-  the first operation after that.
+  open ones continue) for ``deregistration_delay`` seconds, shown ``draining``. A small detached
+  drainer process (:mod:`cloudkit_local._lbdrain`, one per load balancer at most) then removes it
+  from HAProxy's configuration on its own, whether or not anything calls the service; any operation
+  after the delay removes it too.
 * The scheme is ``internal`` (``internet-facing`` raises ``NotSupported``: nothing local is
   reachable from the internet).
 """
@@ -32,6 +34,8 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -91,6 +95,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             self.unsupported = {op: _haproxy.MISSING for op in self.OPERATIONS}
         self._state: tuple[Path, Database] | None = None
         self._open_lock = threading.Lock()
+        self._drainers: list[subprocess.Popen[bytes]] = []
 
     def _check(self, operation: str) -> None:
         """``NotSupported`` naming the package to install when HAProxy is missing."""
@@ -117,7 +122,9 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         return self._open()[0]
 
     def close(self) -> None:
-        """Close this thread's database connection; HAProxy processes keep running."""
+        """Close this thread's database connection; HAProxy processes (and drainers) keep running."""
+        for proc in self._drainers:
+            proc.poll()
         if self._state is not None:
             self._state[1].close()
 
@@ -201,6 +208,69 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         if due:
             with self._locked(rec):
                 self._apply(self._load(rec["id"]))
+
+    def _spawn_drainer(self, rec: Mapping[str, Any]) -> None:
+        """Start the detached drainer that removes ``rec``'s drained targets when their delay is over.
+
+        It outlives this process (like HAProxy); a second one started while one runs exits at once.
+        """
+        assert self.binary is not None
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        argv = [sys.executable, "-m", "cloudkit_local._lbdrain", "--root", str(root_from(self.settings)),
+                "--haproxy", self.binary, "--lb", rec["id"]]
+        with mapped("start the drainer"), open(Path(rec["folder"]) / "drain.log", "ab") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True, env=env)
+        self._drainers = [p for p in self._drainers if p.poll() is None] + [proc]
+
+    def finish_draining(self, lb_id: str, *, poll: float = 0.5) -> None:
+        """Remove ``lb_id``'s draining targets as their delays run out; return when none is left.
+
+        The body of the drainer process: it holds ``drain.lock`` in the load balancer's folder so that
+        one runs per load balancer, and gives it up only while holding the load balancer's own lock
+        after seeing no draining target (a deregistration, made under that lock, then starts a new one).
+        Returns at once when another drainer runs, and when the load balancer is deleted.
+        """
+        try:
+            rec = self._load(lb_id)
+            fd = os.open(Path(rec["folder"]) / "drain.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except (NotFound, OSError):
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            while True:
+                try:
+                    rec = self._load(lb_id)
+                except NotFound:
+                    return
+                if not Path(rec["folder"]).is_dir():
+                    return
+                rows = self.db.query("SELECT drain_until FROM targets WHERE lb_id = ? AND drain_until IS NOT NULL",
+                                     (lb_id,))
+                if not rows:
+                    with self._locked(rec):
+                        if not self.db.query("SELECT 1 FROM targets WHERE lb_id = ? AND drain_until IS NOT NULL",
+                                             (lb_id,)):
+                            os.close(fd)
+                            fd = -1
+                            return
+                    continue
+                due = min(row["drain_until"] for row in rows)
+                if due <= time.time():
+                    with self._locked(rec):
+                        rec = self._load(lb_id)
+                        if rec["state"] != "deleting":
+                            self._apply(rec)
+                    continue
+                time.sleep(min(poll, max(0.05, due - time.time())))
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def _bind(self, item: Listener, rec: Mapping[str, Any], field: str) -> dict[str, Any]:
         """A listener as recorded: port 0 replaced by a free port, an https certificate copied in."""
@@ -376,6 +446,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
                 conn.executemany("UPDATE targets SET drain_until = ? WHERE lb_id = ? AND key = ?",
                                  [(until, rec["id"], _key(t)) for t in targets])
             self._apply(rec)
+        self._spawn_drainer(rec)
 
     def _target_health(self, load_balancer: str) -> list[TargetHealth]:
         self._check("target_health")
