@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -169,7 +170,8 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             url=listener_url(first.protocol, HOST, first.port) if first else None, listeners=listeners,
             health_check=HealthCheck(**rec["health_check"]), deregistration_delay=rec["deregistration_delay"],
             created_at=datetime.fromtimestamp(rec["created_at"], UTC),
-            extra={"folder": rec["folder"], "pid": self._proc(rec).master_pid(), **({"reason": reason} if reason else {})},
+            extra={"folder": rec["folder"], "pid": self._proc(rec).master_pid(), **({"reason": reason} if reason else {}),
+                   **({"environment": rec["environment"]["id"]} if rec.get("environment") else {})},
         )
 
     def _targets_of(self, lb_id: str) -> list[Any]:
@@ -341,9 +343,77 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         rows = self.db.query("SELECT record FROM lbs ORDER BY name")
         return (self._model(json.loads(row["record"])) for row in rows)
 
+    # ------------------------------------------------------------ environments' load balancers
+    def set_owner(self, lb_id: str, env_id: str, env_name: str) -> None:
+        """Record that the platform environment ``env_id`` owns ``lb_id`` (shown in ``extra["environment"]``)."""
+        rec = self._load(lb_id)
+        with self._locked(rec):
+            rec = self._load(lb_id)
+            rec["environment"] = {"id": env_id, "name": env_name}
+            self._save(rec)
+
+    def _owner_live(self, rec: Mapping[str, Any]) -> str | None:
+        """The name of the live environment owning ``rec`` (read from the platform's metadata), else ``None``."""
+        owner = rec.get("environment")
+        if not owner:
+            return None
+        path = root_from(self.settings) / "platform" / "platform.db"
+        if not path.is_file():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
+                found = conn.execute("SELECT status FROM environments WHERE id = ?", (owner["id"],)).fetchone()
+        except sqlite3.Error:
+            return str(owner["name"])  # cannot tell: keep it (the environment's terminate deletes it)
+        if found is None or found[0] in ("terminated", "terminating"):
+            return None
+        return str(owner["name"])
+
+    def delete_owned(self, lb_id: str, env_id: str) -> None:
+        """Delete the load balancer of environment ``env_id`` (the platform calls this; no ownership refusal)."""
+        rec = self._load(lb_id)
+        if (rec.get("environment") or {}).get("id", env_id) != env_id or rec["name"] != f"eb-{env_id}":
+            raise Conflict(f"load balancer {rec['name']} does not belong to environment {env_id}", provider=PROVIDER)
+        self._delete(rec)
+
+    def registered_ports(self, lb_id: str) -> list[int]:
+        """The ports of the address targets registered (not draining) with ``lb_id``."""
+        return [row["port"] for row in self._targets_of(lb_id) if row["drain_until"] is None and row["port"]]
+
+    def set_deregistration_delay(self, lb_id: str, delay: int) -> None:
+        """Change how long deregistered targets drain (applies to later deregistrations)."""
+        rec = self._load(lb_id)
+        if rec["deregistration_delay"] == delay:
+            return
+        with self._locked(rec):
+            rec = self._load(lb_id)
+            rec["deregistration_delay"] = delay
+            self._apply(rec)
+            self._save(rec)
+
+    def ensure_running(self, lb_id: str) -> bool:
+        """Start ``lb_id``'s HAProxy again when it is not running; whether it had to."""
+        rec = self._load(lb_id)
+        if self._proc(rec).running():
+            return False
+        with self._locked(rec):
+            rec = self._load(lb_id)
+            self._apply(rec)
+            rec["state"] = "active"
+            self._save(rec)
+        return True
+
     def _delete_load_balancer(self, load_balancer: str) -> None:
         self._check("delete_load_balancer")
         rec = self._load(load_balancer)
+        owner = self._owner_live(rec)
+        if owner is not None:
+            raise Conflict(f"load balancer {rec['name']} belongs to platform environment {owner}: terminate the "
+                           "environment (or clear its load-balancer listener options) instead", provider=PROVIDER,
+                           code="ResourceInUse")
+        self._delete(rec)
+
+    def _delete(self, rec: dict[str, Any]) -> None:
         rec["state"] = "deleting"
         self._save(rec)
         with self._locked(rec):
