@@ -36,6 +36,9 @@ from cloudkit_local._platform.base import (
 from cloudkit_local.errors import PROVIDER
 
 HOST = "127.0.0.1"
+#: The least time old workers keep running after a switch behind a load balancer: clients' idle
+#: connections to the replaced HAProxy worker last 1 s (see :mod:`cloudkit_local._haproxy`).
+LB_MIN_DRAIN = 1.5
 
 
 def lb_name(env_id: str) -> str:

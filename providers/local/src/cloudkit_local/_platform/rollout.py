@@ -16,7 +16,7 @@ from cloudkit.models.platform import (
 )
 from cloudkit_local import _sandbox
 from cloudkit_local._platform import ebextensions
-from cloudkit_local._platform.balancer import Balancer, lb_name
+from cloudkit_local._platform.balancer import LB_MIN_DRAIN, Balancer, lb_name
 from cloudkit_local._platform.base import (
     DEFAULT_DRAIN,
     DEFAULT_HEALTH_TIMEOUT,
@@ -125,7 +125,8 @@ class Rollout(Workers, Bundles, Notifications, Balancer):
                          "updated_at = ? WHERE id = ?", (label, _settings_json(settings), generation, _now(), env_id))
         self._event(f"Switched traffic to version {label!r}", application=app, environment=name, version=label)
         if old:
-            time.sleep(drain)
+            # Behind a load balancer, also past the idle timeout of clients' connections to the old HAProxy worker.
+            time.sleep(max(drain, LB_MIN_DRAIN) if listener_ports(effective.options) else drain)
             self._stop_workers(old)
             self._event(f"Stopped {len(old)} instance(s) of the previous version", application=app, environment=name,
                         version=label)
