@@ -22,6 +22,9 @@ reloads HAProxy gracefully. A load balancer whose process is gone (a crash, a re
   drainer process (:mod:`cloudkit_local._lbdrain`, one per load balancer at most) then removes it
   from HAProxy's configuration on its own, whether or not anything calls the service; any operation
   after the delay removes it too.
+* A platform environment's load balancer (``eb-<environment id>``, see
+  :mod:`cloudkit_local._platform.balancer`) records its owner; ``delete_load_balancer`` refuses it
+  while the environment lives (the platform deletes it through :meth:`LocalLoadBalancer.delete_owned`).
 * The scheme is ``internal`` (``internet-facing`` raises ``NotSupported``: nothing local is
   reachable from the internet).
 """

@@ -8,7 +8,9 @@
   changes across deploys) plus ``instance_count`` worker processes of the version it runs: waitress
   serving ``application:application`` from ``application.py`` (stack ``python``, as Elastic Beanstalk
   expects), or the ``web:`` command of a ``Procfile`` (stacks ``python`` and ``procfile``) with
-  ``PORT`` set.
+  ``PORT`` set. With load-balancer listener options (``aws:elb:*`` / ``aws:elbv2:*``) the front is
+  a HAProxy load balancer of the loadbalancer family instead (``_platform.balancer``), whose URL is
+  the environment's.
 * A deploy is zero-downtime: the new workers start next to the old ones, are health-checked
   (HTTP GET on the health-check path, any status below 500), the proxy's routes are switched
   atomically, in-flight requests drain, and only then do the old workers stop. A failed health check
@@ -21,7 +23,8 @@
 The service's verbs are here; the machinery is split by responsibility under
 :mod:`cloudkit_local._platform`: ``base`` (schema, settings helpers, lookups, events), ``bundles``
 (checking, storing and unpacking version bundles), ``workers`` (worker processes, health checks, the
-proxy and its routes) and ``rollout`` (rolling a generation out, rolling back, healing).
+proxy and its routes), ``balancer`` (the environment's load balancer) and ``rollout`` (rolling a
+generation out, rolling back, healing).
 """
 
 from __future__ import annotations
