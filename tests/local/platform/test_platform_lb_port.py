@@ -242,3 +242,42 @@ def test_a_port_in_use_is_refused_before_anything_changes(cloud: cloudkit.Cloud)
     with pytest.raises(InvalidInput, match="HTTP"):
         p.create_environment("busy", "busy-prod", version="v1", stack="python",
                              settings=EnvironmentSettings(options={"aws:elbv2:listener:443:Protocol": "HTTPS"}))
+
+
+@needs_haproxy
+@pytest.mark.parametrize("failing", ["add_listener", "deregister_targets"])
+def test_a_failed_switch_rolls_back_to_the_old_listener_and_workers(cloud: cloudkit.Cloud, failing: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit.errors import ProviderError
+
+    p = cloud.platform
+    p.create_application("sw")
+    p.create_version("sw", "v1", source=_zip({"application.py": APP}))
+    port = free_port()
+    env = p.create_environment("sw", "sw-prod", version="v1", stack="python",
+                               settings=EnvironmentSettings(instance_count=2, options={PORT: str(port)}))
+    assert env.url is not None
+    before = _pids(env.url)
+    lbs = p._lbs()  # type: ignore[attr-defined]
+    original = getattr(lbs, failing)
+    calls: list[object] = []
+
+    def once(*args: object, **kwargs: object) -> object:  # fails the switch, then works for the rollback
+        calls.append(args)
+        if len(calls) == 1:
+            raise Conflict("lost meanwhile", provider="local")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lbs, failing, once)  # the new port lost between the check and the switch, or a late failure
+    with pytest.raises(ProviderError) as err:
+        p.update_settings(env, EnvironmentSettings(options={PORT: str(free_port())}))
+    assert err.value.code == "SwitchFailed" and "rolled back" in str(err.value)
+    again = p.get_environment(env)
+    assert (again.url, again.status, again.health) == (env.url, "ready", "green")
+    assert _pids(env.url) == before  # the old workers still serve, through the old listener
+    assert p.get_settings(env).options[PORT] == str(port)
+    lb = cloud.loadbalancer.get_load_balancer(f"eb-{env.id}")
+    assert [item.port for item in lb.listeners] == [port]
+    live = {t: s for t, s in _targets(cloud, lb.name).items() if s != "draining"}
+    assert len(live) == 2  # only the old workers are targets again
+    p.terminate_environment(env)
