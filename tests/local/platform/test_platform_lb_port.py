@@ -281,3 +281,12 @@ def test_a_failed_switch_rolls_back_to_the_old_listener_and_workers(cloud: cloud
     live = {t: s for t, s in _targets(cloud, lb.name).items() if s != "draining"}
     assert len(live) == 2  # only the old workers are targets again
     p.terminate_environment(env)
+
+
+def test_listener_options_in_a_bundle_are_refused_naming_the_key() -> None:
+    from cloudkit_local._platform import ebextensions
+
+    config = b"option_settings:\n  aws:elb:loadbalancer:\n    LoadBalancerHTTPPort: 8080\n"
+    with pytest.raises(InvalidInput) as err:
+        ebextensions.parse({".ebextensions/lb.config": config})
+    assert "LoadBalancerHTTPPort" in err.value.field and "setting on the local provider" in err.value.rule
