@@ -310,9 +310,11 @@ def test_walkthrough(aws_cloud: cloudkit.Cloud) -> None:
     p.create_version(app, "Initial Version", source=_zip({"application.py": "1", ".ebextensions/options.config": config}))
     p.create_version(app, "Second Version", source=_zip({"application.py": "2", ".ebextensions/options.config": config}))
     env = p.create_environment(app, "Default-Environment", version="Initial Version", stack="python",
-                               settings=EnvironmentSettings(min_instances=2, max_instances=4))
+                               settings=EnvironmentSettings(min_instances=2, max_instances=4, options={
+                                   "aws:elb:loadbalancer:LoadBalancerHTTPPort": "8080"}))
     s = p.get_settings(env)
     assert (s.instance_count, s.min_instances, s.max_instances) == (2, 2, 4)
+    assert s.options["aws:elb:loadbalancer:LoadBalancerHTTPPort"] == "8080"  # the load balancer port passes through
     p.update_settings(env, EnvironmentSettings(options={
         "aws:elasticbeanstalk:application:Application Healthcheck URL": "/",
         "aws:elasticbeanstalk:sns:topics:Notification Endpoint": "ops@example.com",

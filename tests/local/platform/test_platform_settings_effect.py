@@ -90,8 +90,10 @@ def test_options_the_local_provider_cannot_honour_are_refused(cloud: cloudkit.Cl
     before = p.get_settings(env)
     cases = {
         "aws:autoscaling:launchconfiguration:EC2KeyName": "no SSH server",
-        "aws:elb:listener:80:ListenerProtocol": "loadbalancer family",
-        "aws:elbv2:listener:default:ListenerEnabled": "loadbalancer family",
+        "aws:elb:listener:80:ListenerProtocol": "must be one of HTTP",
+        "aws:elbv2:listener:default:ListenerEnabled": "must be one of true, false",
+        "aws:elb:listener:80:InstancePort": "not a load-balancer option the local provider honours",
+        "aws:elb:loadbalancer:LoadBalancerHTTPPort": "must be a port from 1 to 65535 or OFF",
         "aws:elasticbeanstalk:command:DeploymentPolicy": "not an option the local provider can honour",
     }
     for key, reason in cases.items():

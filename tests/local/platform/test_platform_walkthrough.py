@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
+from cloudkit_local import _haproxy
+from cloudkit_local._root import free_port
 
 import cloudkit
 from cloudkit.models.platform import EnvironmentSettings
@@ -40,17 +43,23 @@ def site(tmp_path: Path, name: str, release: str) -> Path:
     return folder
 
 
+@pytest.mark.skipif(_haproxy.find(None) is None, reason=_haproxy.MISSING)
 def test_walkthrough(tmp_path: Path) -> None:
     with cloudkit.connect("local", root=str(tmp_path / "root")) as cloud:
         p, n = cloud.platform, cloud.notification
         app = p.create_application("My First App")
         p.create_version(app, "Initial Version", source=site(tmp_path, "v1", "one"))
         p.create_version(app, "Second Version", source=site(tmp_path, "v2", "two"))
+        port = free_port()  # the load balancer's port (port 80 on Elastic Beanstalk)
         env = p.create_environment(app, "Default-Environment", version="Initial Version", stack="python",
-                                   settings=EnvironmentSettings(min_instances=2, max_instances=4))
-        assert env.url is not None
+                                   settings=EnvironmentSettings(min_instances=2, max_instances=4, options={
+                                       "aws:elb:loadbalancer:LoadBalancerHTTPPort": str(port)}))
+        assert env.url == f"http://127.0.0.1:{port}/"  # the load balancer's URL
+        lb = cloud.loadbalancer.get_load_balancer(str(env.extra["load_balancer"]))
+        assert lb.url == f"http://127.0.0.1:{port}" and lb.health_check.path == "/health"  # the bundle's health URL
+        assert len(cloud.loadbalancer.target_health(lb)) == 2
         pages = {requests.get(env.url, timeout=10).text for _ in range(12)}
-        assert len(pages) == 2, "two workers behind the front"
+        assert len(pages) == 2, "two workers behind the balancer, both receiving requests"
         assert all(page.startswith("one ") and page.endswith("greeting=hello-from-the-bundle") for page in pages)
 
         # Settings that show in behaviour: a health URL the next rollout checks, and an address for events.
@@ -76,4 +85,6 @@ def test_walkthrough(tmp_path: Path) -> None:
         p.rebuild(env)
         after = {requests.get(env.url, timeout=10).text for _ in range(12)}
         assert len(after) == 2 and not before & after
+        assert cloud.loadbalancer.get_load_balancer(lb).health_check.path == "/"  # the changed health URL
         p.terminate_environment(env)
+        assert list(cloud.loadbalancer.list_load_balancers()) == []

@@ -97,7 +97,10 @@ def render(folder: Path, kind: str, frontends: Iterable[Frontend], check: Mappin
         f"rise {check['healthy_threshold']} fall {check['unhealthy_threshold']}",
     ]
     if mode == "http":
-        lines.append("    option forwardfor")
+        # On a reload the old worker answers a kept-alive client's next request with "Connection: close" instead
+        # of closing its idle connection under it (a request sent at that moment would fail), and idle client
+        # connections last 1 s, so an old worker's connections end soon after a reload.
+        lines += ["    option forwardfor", "    option idle-close-on-response", "    timeout http-keep-alive 1s"]
     for fe in frontends:
         ssl = f" ssl crt {fe.certificate}" if fe.certificate else ""
         lines += ["", f"frontend l{fe.port}", f"    bind 127.0.0.1:{fe.port}{ssl}", f"    default_backend b{fe.port}",

@@ -18,8 +18,13 @@ reloads HAProxy gracefully. A load balancer whose process is gone (a crash, a re
   Connections to a target that fail before the checks have caught up are retried on another
   target (``retries 3``, ``option redispatch``).
 * Deregistration drains: the target stays in the configuration with weight 0 (no new connections,
-  open ones continue) for ``deregistration_delay`` seconds, shown ``draining``; it is removed at
-  the first operation after that.
+  open ones continue) for ``deregistration_delay`` seconds, shown ``draining``. A small detached
+  drainer process (:mod:`cloudkit_local._lbdrain`, one per load balancer at most) then removes it
+  from HAProxy's configuration on its own, whether or not anything calls the service; any operation
+  after the delay removes it too.
+* A platform environment's load balancer (``eb-<environment id>``, see
+  :mod:`cloudkit_local._platform.balancer`) records its owner; ``delete_load_balancer`` refuses it
+  while the environment lives (the platform deletes it through :meth:`LocalLoadBalancer.delete_owned`).
 * The scheme is ``internal`` (``internet-facing`` raises ``NotSupported``: nothing local is
   reachable from the internet).
 """
@@ -32,6 +37,9 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -91,6 +99,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             self.unsupported = {op: _haproxy.MISSING for op in self.OPERATIONS}
         self._state: tuple[Path, Database] | None = None
         self._open_lock = threading.Lock()
+        self._drainers: list[subprocess.Popen[bytes]] = []
 
     def _check(self, operation: str) -> None:
         """``NotSupported`` naming the package to install when HAProxy is missing."""
@@ -117,7 +126,9 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         return self._open()[0]
 
     def close(self) -> None:
-        """Close this thread's database connection; HAProxy processes keep running."""
+        """Close this thread's database connection; HAProxy processes (and drainers) keep running."""
+        for proc in self._drainers:
+            proc.poll()
         if self._state is not None:
             self._state[1].close()
 
@@ -162,7 +173,8 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
             url=listener_url(first.protocol, HOST, first.port) if first else None, listeners=listeners,
             health_check=HealthCheck(**rec["health_check"]), deregistration_delay=rec["deregistration_delay"],
             created_at=datetime.fromtimestamp(rec["created_at"], UTC),
-            extra={"folder": rec["folder"], "pid": self._proc(rec).master_pid(), **({"reason": reason} if reason else {})},
+            extra={"folder": rec["folder"], "pid": self._proc(rec).master_pid(), **({"reason": reason} if reason else {}),
+                   **({"environment": rec["environment"]["id"]} if rec.get("environment") else {})},
         )
 
     def _targets_of(self, lb_id: str) -> list[Any]:
@@ -201,6 +213,69 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         if due:
             with self._locked(rec):
                 self._apply(self._load(rec["id"]))
+
+    def _spawn_drainer(self, rec: Mapping[str, Any]) -> None:
+        """Start the detached drainer that removes ``rec``'s drained targets when their delay is over.
+
+        It outlives this process (like HAProxy); a second one started while one runs exits at once.
+        """
+        assert self.binary is not None
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if os.environ.get("PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        argv = [sys.executable, "-m", "cloudkit_local._lbdrain", "--root", str(root_from(self.settings)),
+                "--haproxy", self.binary, "--lb", rec["id"]]
+        with mapped("start the drainer"), open(Path(rec["folder"]) / "drain.log", "ab") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True, env=env)
+        self._drainers = [p for p in self._drainers if p.poll() is None] + [proc]
+
+    def finish_draining(self, lb_id: str, *, poll: float = 0.5) -> None:
+        """Remove ``lb_id``'s draining targets as their delays run out; return when none is left.
+
+        The body of the drainer process: it holds ``drain.lock`` in the load balancer's folder so that
+        one runs per load balancer, and gives it up only while holding the load balancer's own lock
+        after seeing no draining target (a deregistration, made under that lock, then starts a new one).
+        Returns at once when another drainer runs, and when the load balancer is deleted.
+        """
+        try:
+            rec = self._load(lb_id)
+            fd = os.open(Path(rec["folder"]) / "drain.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except (NotFound, OSError):
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            while True:
+                try:
+                    rec = self._load(lb_id)
+                except NotFound:
+                    return
+                if not Path(rec["folder"]).is_dir():
+                    return
+                rows = self.db.query("SELECT drain_until FROM targets WHERE lb_id = ? AND drain_until IS NOT NULL",
+                                     (lb_id,))
+                if not rows:
+                    with self._locked(rec):
+                        if not self.db.query("SELECT 1 FROM targets WHERE lb_id = ? AND drain_until IS NOT NULL",
+                                             (lb_id,)):
+                            os.close(fd)
+                            fd = -1
+                            return
+                    continue
+                due = min(row["drain_until"] for row in rows)
+                if due <= time.time():
+                    with self._locked(rec):
+                        rec = self._load(lb_id)
+                        if rec["state"] != "deleting":
+                            self._apply(rec)
+                    continue
+                time.sleep(min(poll, max(0.05, due - time.time())))
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def _bind(self, item: Listener, rec: Mapping[str, Any], field: str) -> dict[str, Any]:
         """A listener as recorded: port 0 replaced by a free port, an https certificate copied in."""
@@ -271,9 +346,77 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
         rows = self.db.query("SELECT record FROM lbs ORDER BY name")
         return (self._model(json.loads(row["record"])) for row in rows)
 
+    # ------------------------------------------------------------ environments' load balancers
+    def set_owner(self, lb_id: str, env_id: str, env_name: str) -> None:
+        """Record that the platform environment ``env_id`` owns ``lb_id`` (shown in ``extra["environment"]``)."""
+        rec = self._load(lb_id)
+        with self._locked(rec):
+            rec = self._load(lb_id)
+            rec["environment"] = {"id": env_id, "name": env_name}
+            self._save(rec)
+
+    def _owner_live(self, rec: Mapping[str, Any]) -> str | None:
+        """The name of the live environment owning ``rec`` (read from the platform's metadata), else ``None``."""
+        owner = rec.get("environment")
+        if not owner:
+            return None
+        path = root_from(self.settings) / "platform" / "platform.db"
+        if not path.is_file():
+            return None
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
+                found = conn.execute("SELECT status FROM environments WHERE id = ?", (owner["id"],)).fetchone()
+        except sqlite3.Error:
+            return str(owner["name"])  # cannot tell: keep it (the environment's terminate deletes it)
+        if found is None or found[0] in ("terminated", "terminating"):
+            return None
+        return str(owner["name"])
+
+    def delete_owned(self, lb_id: str, env_id: str) -> None:
+        """Delete the load balancer of environment ``env_id`` (the platform calls this; no ownership refusal)."""
+        rec = self._load(lb_id)
+        if (rec.get("environment") or {}).get("id", env_id) != env_id or rec["name"] != f"eb-{env_id}":
+            raise Conflict(f"load balancer {rec['name']} does not belong to environment {env_id}", provider=PROVIDER)
+        self._delete(rec)
+
+    def registered_ports(self, lb_id: str) -> list[int]:
+        """The ports of the address targets registered (not draining) with ``lb_id``."""
+        return [row["port"] for row in self._targets_of(lb_id) if row["drain_until"] is None and row["port"]]
+
+    def set_deregistration_delay(self, lb_id: str, delay: int) -> None:
+        """Change how long deregistered targets drain (applies to later deregistrations)."""
+        rec = self._load(lb_id)
+        if rec["deregistration_delay"] == delay:
+            return
+        with self._locked(rec):
+            rec = self._load(lb_id)
+            rec["deregistration_delay"] = delay
+            self._apply(rec)
+            self._save(rec)
+
+    def ensure_running(self, lb_id: str) -> bool:
+        """Start ``lb_id``'s HAProxy again when it is not running; whether it had to."""
+        rec = self._load(lb_id)
+        if self._proc(rec).running():
+            return False
+        with self._locked(rec):
+            rec = self._load(lb_id)
+            self._apply(rec)
+            rec["state"] = "active"
+            self._save(rec)
+        return True
+
     def _delete_load_balancer(self, load_balancer: str) -> None:
         self._check("delete_load_balancer")
         rec = self._load(load_balancer)
+        owner = self._owner_live(rec)
+        if owner is not None:
+            raise Conflict(f"load balancer {rec['name']} belongs to platform environment {owner}: terminate the "
+                           "environment (or clear its load-balancer listener options) instead", provider=PROVIDER,
+                           code="ResourceInUse")
+        self._delete(rec)
+
+    def _delete(self, rec: dict[str, Any]) -> None:
         rec["state"] = "deleting"
         self._save(rec)
         with self._locked(rec):
@@ -376,6 +519,7 @@ class LocalLoadBalancer(LocalErrors, LoadBalancerService):
                 conn.executemany("UPDATE targets SET drain_until = ? WHERE lb_id = ? AND key = ?",
                                  [(until, rec["id"], _key(t)) for t in targets])
             self._apply(rec)
+        self._spawn_drainer(rec)
 
     def _target_health(self, load_balancer: str) -> list[TargetHealth]:
         self._check("target_health")

@@ -8,7 +8,9 @@
   changes across deploys) plus ``instance_count`` worker processes of the version it runs: waitress
   serving ``application:application`` from ``application.py`` (stack ``python``, as Elastic Beanstalk
   expects), or the ``web:`` command of a ``Procfile`` (stacks ``python`` and ``procfile``) with
-  ``PORT`` set.
+  ``PORT`` set. With load-balancer listener options (``aws:elb:*`` / ``aws:elbv2:*``) the front is
+  a HAProxy load balancer of the loadbalancer family instead (``_platform.balancer``), whose URL is
+  the environment's.
 * A deploy is zero-downtime: the new workers start next to the old ones, are health-checked
   (HTTP GET on the health-check path, any status below 500), the proxy's routes are switched
   atomically, in-flight requests drain, and only then do the old workers stop. A failed health check
@@ -21,11 +23,13 @@
 The service's verbs are here; the machinery is split by responsibility under
 :mod:`cloudkit_local._platform`: ``base`` (schema, settings helpers, lookups, events), ``bundles``
 (checking, storing and unpacking version bundles), ``workers`` (worker processes, health checks, the
-proxy and its routes) and ``rollout`` (rolling a generation out, rolling back, healing).
+proxy and its routes), ``balancer`` (the environment's load balancer) and ``rollout`` (rolling a
+generation out, rolling back, healing).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -41,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound
+from cloudkit.errors import AlreadyExists, CloudkitError, Conflict, InvalidInput, NotFound, NotSupported
 from cloudkit.models.platform import (
     Application,
     AppVersion,
@@ -111,6 +115,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
             self._storage_cloud.close()
             self._storage_cloud = None
         self._close_notifier()
+        self._close_lbs()
         self.db.close()
 
     # ================================================================ applications
@@ -238,6 +243,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         settings = _merge(settings, given)
         self._app_row(application)
         self._version_row(application, label)
+        lb_ports = self._wanted_ports(settings, "platform.create_environment", None)
         env_id = "e-" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
         with self._tx() as conn:
             if conn.execute("SELECT 1 FROM environments WHERE name = ? AND status != 'terminated'", (name,)).fetchall():
@@ -252,15 +258,27 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
                     environment=name, version=label)
         try:
             self._sync_notifications(env_id, name, application, settings)
-            port, pid, started, routes = self._start_proxy(env_id, None)
+            if lb_ports:
+                lb = self._create_lb(env_id, name, lb_ports, settings)
+                port = lb.listeners[0].port
+                with self._tx() as conn:
+                    conn.execute("UPDATE environments SET proxy_port = ?, lb_id = ? WHERE id = ?", (port, lb.id, env_id))
+                self._event(f"Created load balancer {lb.name} listening on "
+                            f"{', '.join(str(item.port) for item in lb.listeners)}", application=application,
+                            environment=name)
+            else:
+                port, pid, started, routes = self._start_proxy(env_id, None)
+                with self._tx() as conn:
+                    conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? "
+                                 "WHERE id = ?", (port, pid, started, routes, env_id))
         except CloudkitError:
             with self._tx() as conn:
                 conn.execute("UPDATE environments SET status = 'terminated', health = 'grey', busy_pid = NULL WHERE id = ?",
                              (env_id,))
+            with contextlib.suppress(CloudkitError):  # nothing half made stays behind
+                self._drop_lb(self._env_row(env_id))
+                self._drop_topic(env_id)
             raise
-        with self._tx() as conn:
-            conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? WHERE id = ?",
-                         (port, pid, started, routes, env_id))
         self._event(f"Environment URL: http://127.0.0.1:{port}/", application=application, environment=name)
         return self._run(env_id, label, settings, kw.get("wait", True), kw.get("timeout", 900), "createEnvironment")
 
@@ -292,6 +310,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         if not row["version"]:
             raise Conflict(f"environment {row['name']} runs no version yet; deploy one first", provider=PROVIDER)
         merged = _merge(_settings_from(row["settings"]), given)
+        self._wanted_ports(merged, "platform.update_settings", row)
         row = self._claim(row["id"], ("ready",), "updating")
         try:
             self._sync_notifications(row["id"], row["name"], row["application"], merged)
@@ -314,6 +333,10 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         for row in (a, b):
             if row["status"] != "ready":
                 raise Conflict(f"environment {row['name']} is {row['status']}; both must be ready", provider=PROVIDER)
+            if row["lb_id"]:
+                raise NotSupported(PROVIDER, "platform.swap_urls",
+                                   f"environment {row['name']} is fronted by a load balancer (listener options); on local, "
+                                   "move the listener ports with update_settings instead")
         with self._tx() as conn:
             for mine, other in ((a, b), (b, a)):
                 conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ?, "
@@ -338,6 +361,7 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         self._stop_workers(self.db.query("SELECT * FROM workers WHERE env_id = ? AND state != 'stopped'", (row["id"],)))
         if row["proxy_pid"]:
             _sandbox.kill(row["proxy_pid"], row["proxy_start"], grace=3)
+        self._drop_lb(row)
         with self._tx() as conn:
             conn.execute("UPDATE environments SET status = 'terminated', health = 'grey', proxy_pid = NULL, "
                          "busy_pid = NULL, updated_at = ? WHERE id = ?", (_now(), row["id"]))
@@ -360,8 +384,8 @@ class LocalPlatform(LocalErrors, Rollout, PlatformService):
         row = self._claim(row["id"], ("ready",), "updating")
         self._event(f"rebuildEnvironment is starting: replacing every instance with a fresh copy of version {row['version']!r}",
                     application=row["application"], environment=row["name"], version=row["version"])
-        if not _sandbox.alive(row["proxy_pid"], row["proxy_start"]):
-            self._restart_proxy(row)
+        if not self._front_alive(row):
+            self._repair_front(row)
         return self._run(row["id"], row["version"], _settings_from(row["settings"]), wait, timeout, "Rebuild")
 
     # ================================================================ logs

@@ -21,6 +21,7 @@ from cloudkit.models.platform import (
     EnvironmentSettings,
     Stack,
 )
+from cloudkit.settings import Settings
 from cloudkit_local import _sandbox
 from cloudkit_local._root import Database
 from cloudkit_local.errors import PROVIDER, mapped
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS environments (
     proxy_pid INTEGER,
     proxy_start INTEGER,
     routes_path TEXT,
+    lb_id TEXT,
     generation INTEGER NOT NULL DEFAULT 0,
     busy_pid INTEGER,
     busy_start INTEGER,
@@ -118,6 +120,14 @@ NOTIFY_ENDPOINT_OPTION = "aws:elasticbeanstalk:sns:topics:Notification Endpoint"
 NOTIFY_PROTOCOL_OPTION = "aws:elasticbeanstalk:sns:topics:Notification Protocol"
 NOTIFY_PROTOCOLS = ("email", "http", "https", "sms", "queue")
 LOAD_BALANCER_PREFIXES = ("aws:elb:", "aws:elbv2:")
+#: The classic load balancer's HTTP port (a port, or ``OFF``).
+LB_HTTP_PORT_OPTION = "aws:elb:loadbalancer:LoadBalancerHTTPPort"
+#: Listener options local honours, per listener namespace (``aws:elb:listener:PORT``,
+#: ``aws:elbv2:listener:PORT``, ``aws:elbv2:listener:default`` = port 80): option -> allowed values.
+LISTENER_OPTIONS = {
+    "aws:elb:listener": {"ListenerEnabled": ("true", "false"), "ListenerProtocol": ("HTTP",)},
+    "aws:elbv2:listener": {"ListenerEnabled": ("true", "false"), "Protocol": ("HTTP",)},
+}
 #: The options the local provider applies (``aws:autoscaling:asg`` sizes become the neutral range).
 HONOURED_OPTIONS = frozenset({"aws:elasticbeanstalk:application:Application Healthcheck URL", "cloudkit:health:Timeout",
                               "cloudkit:deploy:DrainSeconds", NOTIFY_ENDPOINT_OPTION, NOTIFY_PROTOCOL_OPTION})
@@ -171,7 +181,8 @@ def _merge(base: EnvironmentSettings, new: EnvironmentSettings | None, field: st
     merged = EnvironmentSettings(
         env_vars={**base.env_vars, **new.env_vars},
         instance_type=new.instance_type if new.instance_type is not None else base.instance_type,
-        options={k: val for k, val in {**base.options, **new.options}.items() if val != "" or k not in CLEARABLE_OPTIONS},
+        options={k: val for k, val in {**base.options, **new.options}.items()
+                 if val != "" or (k not in CLEARABLE_OPTIONS and not k.startswith(LOAD_BALANCER_PREFIXES))},
     )
     return merged.with_scaling(low, high) if low is not None else merged
 
@@ -214,8 +225,8 @@ def _check_settings(settings: EnvironmentSettings | None) -> EnvironmentSettings
             raise InvalidInput(field, "cannot be used on the local provider: its instances are processes on this machine, "
                                       "with no SSH server to log in to (leave the key pair out)")
         if key.startswith(LOAD_BALANCER_PREFIXES):
-            raise InvalidInput(field, "is not supported on the local provider yet: the environment's front proxy keeps the "
-                                      "port it was created with (listener settings move to the loadbalancer family)")
+            _check_listener_option(field, key, options[key])
+            continue
         if key not in HONOURED_OPTIONS:
             raise InvalidInput(field, "is not an option the local provider can honour; it honours "
                                       + ", ".join(repr(k) for k in sorted(HONOURED_OPTIONS)))
@@ -244,6 +255,63 @@ def _check_settings(settings: EnvironmentSettings | None) -> EnvironmentSettings
     return attrs.evolve(settings, options=options, instance_count=count, min_instances=low, max_instances=high)
 
 
+def _listener_option(key: str) -> tuple[int, str] | None:
+    """``(port, option)`` of a listener option key (``aws:elb:listener:8080:ListenerEnabled``), else ``None``."""
+    ns, _, option = key.rpartition(":")
+    family, _, port = ns.rpartition(":")
+    if family not in LISTENER_OPTIONS or option not in LISTENER_OPTIONS[family]:
+        return None
+    if port == "default" and family == "aws:elbv2:listener":
+        return 80, option
+    if port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535:
+        return int(port), option
+    return None
+
+
+def _check_listener_option(field: str, key: str, value: str) -> None:
+    """``InvalidInput`` naming ``field`` unless ``key`` = ``value`` is a listener setting local honours."""
+    if key == LB_HTTP_PORT_OPTION:
+        if value != "" and value.upper() != "OFF" and not (value.isdigit() and len(value) <= 5 and 1 <= int(value) <= 65535):
+            raise InvalidInput(field, f"must be a port from 1 to 65535 or OFF (got {value!r})")
+        return
+    found = _listener_option(key)
+    if found is None:
+        raise InvalidInput(field, "is not a load-balancer option the local provider honours; it honours "
+                                  f"{LB_HTTP_PORT_OPTION!r} and, per listener port (or 'default', port 80, for elbv2), "
+                                  "'aws:elb:listener:PORT:ListenerEnabled' / 'ListenerProtocol' and "
+                                  "'aws:elbv2:listener:PORT:ListenerEnabled' / 'Protocol' (HTTP only)")
+    allowed = LISTENER_OPTIONS[key.rpartition(":")[0].rpartition(":")[0]][found[1]]
+    if value != "" and value.upper() not in (a.upper() for a in allowed):
+        more = " (an https listener needs a certificate: use the loadbalancer family directly)" if allowed == ("HTTP",) else ""
+        raise InvalidInput(field, f"must be one of {', '.join(allowed)} on the local provider (got {value!r}){more}")
+
+
+def listener_ports(options: dict[str, str] | Any) -> list[int] | None:
+    """The environment's load-balancer ports from its options, ascending; ``None`` when no option asks for one.
+
+    A listener port is named by any option of its namespace and is enabled unless its ``ListenerEnabled``
+    is ``false``; ``LoadBalancerHTTPPort`` adds its port (``OFF`` none). An empty list means every
+    listener named is disabled.
+    """
+    named: dict[int, bool] = {}
+    asked = False
+    for key, value in options.items():
+        if not key.startswith(LOAD_BALANCER_PREFIXES):
+            continue
+        asked = True
+        if key == LB_HTTP_PORT_OPTION:
+            if value.isdigit():
+                named.setdefault(int(value), True)
+            continue
+        found = _listener_option(key)
+        if found is None:
+            continue
+        port, option = found
+        enabled = not (option == "ListenerEnabled" and value.lower() == "false")
+        named[port] = named.get(port, True) and enabled
+    return sorted(port for port, on in named.items() if on) if asked else None
+
+
 def migrate(db: Database) -> None:
     """Bring a metadata database made by an older version up to this schema."""
     with mapped("upgrade metadata schema"):
@@ -251,11 +319,15 @@ def migrate(db: Database) -> None:
         if "name" not in columns:
             with db.transaction() as conn:
                 conn.execute("ALTER TABLE workers ADD COLUMN name TEXT")
+        if "lb_id" not in {row["name"] for row in db.query("PRAGMA table_info(environments)")}:
+            with db.transaction() as conn:
+                conn.execute("ALTER TABLE environments ADD COLUMN lb_id TEXT")
 
 
 class PlatformBase:
     """State and lookups every part of the local platform uses (the service sets the attributes)."""
 
+    settings: Settings
     base: Path
     root: Path
     db: Database
@@ -319,12 +391,16 @@ class PlatformBase:
         return [r for r in rows if (generation is None or r["generation"] == generation)
                 and _sandbox.alive(r["pid"], r["pid_start"])]
 
+    def _front_alive(self, row: sqlite3.Row) -> bool:
+        """Whether what receives the environment's traffic (its proxy; see ``Balancer``) runs."""
+        return _sandbox.alive(row["proxy_pid"], row["proxy_start"])
+
     def _environment(self, row: sqlite3.Row) -> Environment:
         health = row["health"]
         if row["status"] in ("ready", "updating"):
             want = _settings_from(row["settings"]).instance_count or 1
             live = len(self._live_workers(row["id"], row["generation"])) if row["version"] else 0
-            proxy = _sandbox.alive(row["proxy_pid"], row["proxy_start"])
+            proxy = self._front_alive(row)
             if not proxy or live == 0:
                 health = "red"
             elif live < want:
@@ -337,6 +413,7 @@ class PlatformBase:
             version=row["version"], stack=row["stack"], url=url, created_at=_ts(row["created_at"]),
             updated_at=_ts(row["updated_at"]),
             extra={"cname": f"{row['name']}.local", "instances": len(self._live_workers(row["id"])),
-                   "settings": _settings_from(row["settings"])},
+                   "settings": _settings_from(row["settings"]),
+                   **({"load_balancer": f"eb-{row['id']}"} if row["lb_id"] and row["status"] != "terminated" else {})},
         )
 

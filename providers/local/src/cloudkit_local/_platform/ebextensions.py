@@ -8,8 +8,8 @@ in file-name order. The local provider honours:
   are environment properties (variables of the instances); every other option must be one the
   local provider honours in settings (see :data:`~cloudkit_local._platform.base.HONOURED_OPTIONS`).
   Settings given through the API (``create_environment`` / ``update_settings``) take precedence,
-  as they do on Elastic Beanstalk. Instance counts and the notification endpoint are refused here:
-  on local they are settings only.
+  as they do on Elastic Beanstalk. Instance counts, the notification endpoint and load-balancer
+  listener options (``aws:elb:*``, ``aws:elbv2:*``) are refused here: on local they are settings only.
 * ``commands`` and ``container_commands`` -- mappings of name to ``{command, cwd, env, test,
   ignoreErrors}`` (``leader_only`` too for container commands; local has one host, so every command
   runs once). At each rollout both run, in name order, ``commands`` first, in the new release's
@@ -33,6 +33,7 @@ import yaml
 
 from cloudkit.errors import InvalidInput
 from cloudkit.models.platform import EnvironmentSettings
+from cloudkit_local._platform.base import LOAD_BALANCER_PREFIXES
 
 FOLDER = ".ebextensions"
 ENV_NAMESPACE = "aws:elasticbeanstalk:application:environment"
@@ -205,6 +206,9 @@ def parse(files: Mapping[str, bytes]) -> Extensions:
         for key, value in _options(source, doc.get("option_settings", [])).items():
             if key in REFUSED_OPTIONS:
                 raise InvalidInput(_field(source, "option_settings", key), REFUSED_OPTIONS[key])
+            if key.startswith(LOAD_BALANCER_PREFIXES):
+                raise InvalidInput(_field(source, "option_settings", key), "is a setting on the local provider "
+                                   "(the environment's load balancer): give it to create_environment or update_settings")
             ns, _, name = key.rpartition(":")
             if ns == ENV_NAMESPACE:
                 env_vars[name] = value

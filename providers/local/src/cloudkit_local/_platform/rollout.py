@@ -16,6 +16,7 @@ from cloudkit.models.platform import (
 )
 from cloudkit_local import _sandbox
 from cloudkit_local._platform import ebextensions
+from cloudkit_local._platform.balancer import LB_MIN_DRAIN, Balancer, lb_name
 from cloudkit_local._platform.base import (
     DEFAULT_DRAIN,
     DEFAULT_HEALTH_TIMEOUT,
@@ -25,6 +26,7 @@ from cloudkit_local._platform.base import (
     _now,
     _settings_from,
     _settings_json,
+    listener_ports,
 )
 from cloudkit_local._platform.bundles import Bundles
 from cloudkit_local._platform.notify import Notifications
@@ -38,7 +40,7 @@ class DeployTimeout(Timeout):
 
 
 
-class Rollout(Workers, Bundles, Notifications):
+class Rollout(Workers, Bundles, Notifications, Balancer):
     """Rolling a version (with settings) out to an environment, and repairing environments on open."""
 
     def _claim(self, env_id: str, statuses: tuple[str, ...], new_status: str) -> sqlite3.Row:
@@ -64,6 +66,7 @@ class Rollout(Workers, Bundles, Notifications):
         generation = env["generation"] + 1
         workers: list[_Worker] = []
         stage, code, drain = "Health check", "HealthCheckFailed", DEFAULT_DRAIN
+        effective = settings
         try:
             release = self._release(env_id, generation, app, label)
             stage, code = "Configuration file", "ConfigurationInvalid"
@@ -81,6 +84,12 @@ class Rollout(Workers, Bundles, Notifications):
             problem = self._health(workers, path, min(deadline, time.monotonic() + health_timeout))
         except CloudkitError as exc:
             problem = str(exc)
+        if problem is None:
+            try:
+                self._switch_front(env_id, effective, [w.port for w in workers], label)
+            except CloudkitError as exc:
+                stage, code, problem = "Traffic switch", "SwitchFailed", str(exc)
+                self._restore_front(env, [w["port"] for w in old if w["state"] == "serving"])
         if problem is not None:
             self._stop_workers(workers)
             # Also any worker started before a failure cut the list short.
@@ -104,19 +113,20 @@ class Rollout(Workers, Bundles, Notifications):
             if time.monotonic() >= deadline:
                 raise DeployTimeout(f"{what} of version {label!r} to {name} did not pass its health check within "
                                     f"{timeout:g}s; rolled back, {still}", provider=PROVIDER, code="HealthCheckTimeout")
-            check = "its health check" if code == "HealthCheckFailed" else stage.lower().removeprefix("a ")
+            check = {"HealthCheckFailed": "its health check", "SwitchFailed": "to switch traffic"}.get(
+                code, stage.lower().removeprefix("a "))
             raise DeployFailed(f"{what} of version {label!r} to {name} failed {check} ({problem}); "
                                f"rolled back, {still}", provider=PROVIDER, code=code)
         with self._tx() as conn:
             for w in workers:
                 conn.execute("UPDATE workers SET state = 'serving' WHERE id = ?", (w.row_id,))
-        self._write_routes(env["routes_path"], [w.port for w in workers], label)
         with self._tx() as conn:
             conn.execute("UPDATE environments SET version = ?, settings = ?, generation = ?, health = 'green', "
                          "updated_at = ? WHERE id = ?", (label, _settings_json(settings), generation, _now(), env_id))
         self._event(f"Switched traffic to version {label!r}", application=app, environment=name, version=label)
         if old:
-            time.sleep(drain)
+            # Behind a load balancer, also past the idle timeout of clients' connections to the old HAProxy worker.
+            time.sleep(max(drain, LB_MIN_DRAIN) if listener_ports(effective.options) else drain)
             self._stop_workers(old)
             self._event(f"Stopped {len(old)} instance(s) of the previous version", application=app, environment=name,
                         version=label)
@@ -190,8 +200,8 @@ class Rollout(Workers, Bundles, Notifications):
             row = self._env_row(row["id"])
         if row["status"] != "ready":
             return
-        if not _sandbox.alive(row["proxy_pid"], row["proxy_start"]):
-            row = self._restart_proxy(row)
+        if not self._front_alive(row):
+            row = self._repair_front(row)
         settings = _settings_from(row["settings"])
         live = self._live_workers(row["id"], row["generation"])
         if row["version"] and len(live) < (settings.instance_count or 1):
@@ -199,6 +209,55 @@ class Rollout(Workers, Bundles, Notifications):
                         severity="WARN", application=app, environment=name, version=row["version"])
             self._claim(row["id"], ("ready",), "updating")
             self._guarded_rollout(row["id"], row["version"], settings, 900, "Instance replacement")
+
+    def _switch_front(self, env_id: str, settings: EnvironmentSettings, ports: list[int], label: str) -> None:
+        """Send the environment's traffic to the workers on ``ports``: through its load balancer, else its proxy."""
+        env = self._env_row(env_id)
+        wanted = listener_ports(settings.options)
+        if wanted:
+            self._switch_to_lb(env, wanted, settings, ports)
+        elif env["lb_id"]:  # the listener options were cleared: back to the environment's own proxy
+            port, pid, started, routes = self._start_proxy(env_id, None)
+            self._write_routes(routes, ports, label)
+            with self._tx() as conn:
+                conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ? "
+                             "WHERE id = ?", (port, pid, started, routes, env_id))
+            self._drop_lb(env)
+            self._event(f"The load balancer {lb_name(env_id)} was removed; the environment's proxy serves it at "
+                        f"http://127.0.0.1:{port}/", application=env["application"], environment=env["name"],
+                        version=label)
+        else:
+            self._write_routes(env["routes_path"], ports, label)
+
+    def _restore_front(self, before: sqlite3.Row, ports: list[int]) -> None:
+        """After a failed switch, the front as ``before`` had it, sending to the old workers (best effort)."""
+        try:
+            settings = _settings_from(before["settings"])
+            wanted = listener_ports(settings.options)
+            now = self._env_row(before["id"])
+            if wanted and before["lb_id"]:
+                self._converge_lb(now, wanted, settings, ports)
+            elif not before["lb_id"]:
+                self._drop_lb(now)
+                with self._tx() as conn:
+                    conn.execute("UPDATE environments SET proxy_port = ?, proxy_pid = ?, proxy_start = ?, routes_path = ?,"
+                                 " lb_id = NULL WHERE id = ?", (before["proxy_port"], before["proxy_pid"],
+                                                                before["proxy_start"], before["routes_path"], before["id"]))
+        except CloudkitError as exc:
+            self._event(f"Could not restore the environment's front after a failed switch: {exc}", severity="WARN",
+                        application=before["application"], environment=before["name"])
+
+    def _repair_front(self, row: sqlite3.Row) -> sqlite3.Row:
+        """Start the environment's dead front again: its load balancer, else its proxy."""
+        settings = _settings_from(row["settings"])
+        wanted = listener_ports(settings.options)
+        if not wanted:
+            return self._restart_proxy(row)
+        ports = [w["port"] for w in self._live_workers(row["id"], row["generation"])]
+        lb = self._converge_lb(row, wanted, settings, ports)
+        self._event(f"Restarted the environment's load balancer {lb.name} (its HAProxy was not running)",
+                    severity="WARN", application=row["application"], environment=row["name"])
+        return self._env_row(row["id"])
 
     def _restart_proxy(self, row: sqlite3.Row) -> sqlite3.Row:
         """Start the environment's dead proxy again (on its port when free) with the serving workers' routes."""
