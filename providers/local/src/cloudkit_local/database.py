@@ -828,10 +828,11 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._save(rec)
 
         def work() -> None:
-            self._engine(rec).restore(snap, rec, timeout)
+            left = _budget(timeout)  # the copy, the start and the first backup share the caller's timeout
+            self._engine(rec).restore(snap, rec, left())
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
-                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", left())
 
         return self._run(rec, work, wait, undo=lambda: self._discard(rec))
 
@@ -880,11 +881,12 @@ class LocalDatabase(LocalErrors, DatabaseService):
             self._save(rec)
 
         def work() -> None:
-            engine.restore_to_time(src, base, rec, target, timeout)
+            left = _budget(timeout)  # the copy, the replay and the first backup share the caller's timeout
+            engine.restore_to_time(src, base, rec, target, left())
             # the master password of the source at that time is the one in the data
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
-                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", left())
 
         return self._run(rec, work, wait, undo=lambda: self._discard(rec))
 
@@ -1021,6 +1023,19 @@ def _maintenance_start(window: str, moment: float) -> float:
 def _maintenance_length(window: str) -> float:
     start, end = _maintenance_minutes(window)
     return ((end - start) % (7 * 1440)) * 60.0
+
+
+def _budget(timeout: float) -> Callable[[], float]:
+    """Seconds left of ``timeout`` (counted from now) at each call; ``Timeout`` once none are."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Timeout(f"did not finish in {timeout:g}s", provider="local")
+        return remaining
+
+    return left
 
 
 def _stamp() -> str:
