@@ -3,6 +3,7 @@ replicas, snapshots copied to another root, and restores cut short by their time
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -208,3 +209,20 @@ def test_a_restore_and_its_first_backup_share_the_callers_timeout(lite: cloudkit
     monkeypatch.setattr(db, "_backup", spy)
     db.restore_snapshot("budget-snap", "budget-2", timeout=600)
     assert len(given) == 1 and 0 < given[0] < 600  # what the restore left of the 600 s, not 600 s again
+
+
+def test_one_instance_whose_pending_changes_are_refused_does_not_stop_the_others(lite: cloudkit.Cloud) -> None:
+    db = lite.database
+    for ident in ("aa-refused", "bb-fine"):
+        _sqlite(lite, ident, maintenance_window="wed:02:00-wed:02:30")
+        db.modify_instance(ident, storage_gb=30, apply_immediately=False)
+    # the installed engine changed meanwhile, say: the pending upgrade is refused in the window
+    with db.db.transaction() as conn:  # type: ignore[attr-defined]
+        row = conn.execute("SELECT record FROM instances WHERE id = 'aa-refused'").fetchone()
+        rec = json.loads(row[0])
+        rec["pending_modifications"]["engine_version"] = "1.0"
+        conn.execute("UPDATE instances SET record = ? WHERE id = 'aa-refused'", (json.dumps(rec),))
+    assert db.run_maintenance(now=WED + timedelta(hours=2)) == ["bb-fine"]  # type: ignore[attr-defined]
+    assert db.get_instance("bb-fine").storage_gb == 30
+    refused = db.get_instance("aa-refused")
+    assert (refused.status, refused.storage_gb, refused.pending_modifications["storage_gb"]) == ("available", 20, 30)

@@ -494,7 +494,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
         """Apply the pending modifications of instances whose maintenance window is open; their ids.
 
         ``now`` is the time the run acts as. An instance that is not available or stopped keeps its
-        pending changes for its next window.
+        pending changes for its next window; one whose changes fail does not stop the others (a
+        refusal leaves its changes pending, a failure while applying them marks it ``failed``).
         """
         moment = (now or datetime.now(UTC)).timestamp()
         done: list[str] = []
@@ -506,7 +507,10 @@ class LocalDatabase(LocalErrors, DatabaseService):
                     continue
                 if moment - _maintenance_start(window, moment) >= _maintenance_length(window):
                     continue
-                self._modify_instance(rec["id"], {}, True, True, 1800)
+                try:
+                    self._modify_instance(rec["id"], {}, True, True, 1800)
+                except CloudkitError:
+                    continue  # refused: the changes stay pending; failed while applied: the status says so
                 done.append(rec["id"])
         return done
 
