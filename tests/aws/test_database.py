@@ -241,3 +241,30 @@ def test_cassettes_hold_no_password() -> None:
         assert not any(secret in text for secret in secrets), path.name
     create = (h.CASSETTES / "database" / "test_create_with_every_setting_then_modify_reboot_stop_start.yaml").read_text()
     assert "MasterUserPassword=REDACTED" in create
+
+
+def test_deferred_modify_and_restores_with_a_parameter_group(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    d = aws_cloud.database
+    db = _create(d, "ck-later", backup_retention_days=1)
+    d.modify_instance(db, storage_gb=40, apply_immediately=False)  # ApplyImmediately=false (the cassette holds the body)
+    # moto applies every change at once and reports no PendingModifiedValues; RDS lists them until the window
+    assert d.get_instance(db).pending_modifications == {}
+    d.create_parameter_group("ck-restored", family="postgres16")
+    d.create_snapshot(db, "ck-later-snap")
+    assert d.restore_snapshot("ck-later-snap", "ck-later-r1", parameter_group="ck-restored").parameter_group == "ck-restored"
+    assert d.restore_to_point_in_time(db, "ck-later-r2", parameter_group="ck-restored").parameter_group == "ck-restored"
+    assert d.restore_snapshot("ck-later-snap", "ck-later-r3").parameter_group is None  # RDS's default group
+    assert h.recorded_requests(aws_cassette, action="RestoreDBInstanceToPointInTime") == 1
+
+
+def test_pending_modified_values_in_neutral_names() -> None:
+    from cloudkit_aws.database import _instance
+
+    inst = _instance({"DBInstanceIdentifier": "ck-p", "Engine": "postgres", "DBInstanceStatus": "available",
+                      "PendingModifiedValues": {"DBInstanceClass": "db.m5.large", "AllocatedStorage": 50,
+                                                "BackupRetentionPeriod": 0, "EngineVersion": "16.4", "MultiAZ": True,
+                                                "MasterUserPassword": "****", "CACertificateIdentifier": "rds-ca-rsa2048-g1"}})
+    assert dict(inst.pending_modifications) == {
+        "instance_class": "db.m5.large", "storage_gb": 50, "backup_retention_days": 0, "engine_version": "16.4",
+        "multi_az": True, "master_password": True, "CACertificateIdentifier": "rds-ca-rsa2048-g1"}
+    assert _instance({"DBInstanceIdentifier": "ck-q", "Engine": "postgres"}).pending_modifications == {}

@@ -112,10 +112,12 @@ def create(identifier: str, engine: str, master_username: str, master_password: 
 @click.option("--engine-version", help="Upgrade the engine to this version.")
 @click.option("--allow-major-version-upgrade", is_flag=True)
 @click.option("--multi-az/--single-az", "multi_az", default=None, help="Add or remove the standby.")
+@click.option("--apply-immediately/--no-apply-immediately", "apply_immediately", default=True,
+              help="Apply now (default, with every pending change), or leave what can wait for the maintenance window.")
 def modify(instance: str, instance_class: str | None, storage_gb: int | None, backup_retention_days: int | None,
            maintenance_window: str | None, master_password: str | None, backup_window: str | None,
            parameter_group: str | None, engine_version: str | None, allow_major_version_upgrade: bool,
-           multi_az: bool | None) -> None:
+           multi_az: bool | None, apply_immediately: bool) -> None:
     """Change INSTANCE's settings; only the options given change."""
     if master_password == "":
         master_password = click.prompt("New master password", hide_input=True, confirmation_prompt=True)
@@ -123,7 +125,7 @@ def modify(instance: str, instance_class: str | None, storage_gb: int | None, ba
         instance, instance_class=instance_class, storage_gb=storage_gb, backup_retention_days=backup_retention_days,
         maintenance_window=maintenance_window, master_password=master_password, backup_window=backup_window,
         parameter_group=parameter_group, engine_version=engine_version,
-        allow_major_version_upgrade=allow_major_version_upgrade, multi_az=multi_az))
+        allow_major_version_upgrade=allow_major_version_upgrade, multi_az=multi_az, apply_immediately=apply_immediately))
 
 
 @group.command("reboot-instance")
@@ -188,18 +190,22 @@ def delete_snapshot(snapshot_id: str, yes: bool) -> None:
 @click.argument("snapshot_id")
 @click.argument("identifier")
 @click.option("--class", "instance_class")
-def restore(snapshot_id: str, identifier: str, instance_class: str | None) -> None:
+@click.option("--parameter-group", help="The new instance's parameter group (default: the engine's defaults).")
+def restore(snapshot_id: str, identifier: str, instance_class: str | None, parameter_group: str | None) -> None:
     """Create instance IDENTIFIER holding SNAPSHOT_ID's data."""
-    render_one(get_cloud().database.restore_snapshot(snapshot_id, identifier, instance_class=instance_class))
+    render_one(get_cloud().database.restore_snapshot(snapshot_id, identifier, instance_class=instance_class,
+                                                     parameter_group=parameter_group))
 
 
 @group.command("restore-to-point-in-time")
 @click.argument("source")
 @click.argument("identifier")
 @click.option("--time", "when", help="ISO 8601 time (UTC if no offset); default: the latest restorable time.")
-def restore_to_time(source: str, identifier: str, when: str | None) -> None:
+@click.option("--parameter-group", help="The new instance's parameter group (default: the engine's defaults).")
+def restore_to_time(source: str, identifier: str, when: str | None, parameter_group: str | None) -> None:
     """Create instance IDENTIFIER holding SOURCE's data as of --time."""
-    render_one(get_cloud().database.restore_to_point_in_time(source, identifier, time=_when(when)))
+    render_one(get_cloud().database.restore_to_point_in_time(source, identifier, time=_when(when),
+                                                             parameter_group=parameter_group))
 
 
 @group.command("create-read-replica")

@@ -62,6 +62,10 @@ class DatabaseInstance:
     parameter_group: str | None = None
     #: ``in-sync``, or ``pending-reboot`` while a parameter change waits for a reboot (``None``: no group)
     parameter_status: str | None = None
+    #: changes asked for with ``apply_immediately=False`` that wait for the next maintenance window,
+    #: by the names :meth:`cloudkit.DatabaseService.modify_instance` takes (``instance_class``,
+    #: ``storage_gb``, ``engine_version``, ``backup_retention_days``, ``multi_az``...); empty: none
+    pending_modifications: Mapping[str, object] = attrs.field(factory=dict, converter=frozen_map)
     extra: Mapping[str, object] = extra_field()
 
 

@@ -121,6 +121,15 @@ class DatabaseService(Service):
         upgrades the engine: a minor version always, a major one only with
         ``allow_major_version_upgrade`` and where the provider can do it (else ``NotSupported``
         saying so). ``multi_az`` adds or removes the standby.
+
+        ``apply_immediately=False`` defers, as RDS does, the changes that can wait:
+        ``instance_class``, ``storage_gb``, ``engine_version``, ``multi_az`` and turning automated
+        backups on or off (``backup_retention_days`` from or to 0). They are listed in the
+        instance's ``pending_modifications`` and applied in its next maintenance window (a reboot
+        does not apply them). The other settings (``master_password``, ``backup_window``,
+        ``maintenance_window``, ``parameter_group``, a retention change between two non-zero values)
+        apply at once either way. ``apply_immediately=True`` applies the request and every pending
+        change now.
         """
         changes: dict[str, object] = {}
         if instance_class is not None:
@@ -219,12 +228,19 @@ class DatabaseService(Service):
         identifier: str,
         *,
         instance_class: str | None = None,
+        parameter_group: ParameterGroupRef | None = None,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
-        """Create a new instance holding the snapshot's data."""
+        """Create a new instance holding the snapshot's data.
+
+        ``parameter_group`` names the group the new instance uses; ``None`` gives it the engine's
+        defaults (as RDS does: the snapshot's instance's group is not carried over).
+        """
         cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
-        return self._restore_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
+        group = optional_ref(parameter_group, "parameter_group", DatabaseParameterGroup)
+        return self._restore_snapshot(ref(snapshot, "snapshot", DatabaseSnapshot), v.db_identifier(identifier), cls, wait,
+                                      v.timeout(timeout), parameter_group=group)
 
     @operation()
     def restore_to_point_in_time(
@@ -233,18 +249,29 @@ class DatabaseService(Service):
         identifier: str,
         *,
         time: datetime | None = None,
+        parameter_group: ParameterGroupRef | None = None,
         wait: bool = True,
         timeout: float = 1800,
     ) -> DatabaseInstance:
-        """Create a new instance holding ``source``'s data as of ``time`` (``None``: latest restorable)."""
+        """Create a new instance holding ``source``'s data as of ``time`` (``None``: latest restorable).
+
+        ``parameter_group`` names the group the new instance uses; ``None`` gives it the engine's
+        defaults (as RDS does: ``source``'s group is not carried over).
+        """
         when = None if time is None else v.aware_datetime("time", time)
-        return self._restore_to_point_in_time(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), when, wait, v.timeout(timeout))
+        group = optional_ref(parameter_group, "parameter_group", DatabaseParameterGroup)
+        return self._restore_to_point_in_time(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), when, wait,
+                                              v.timeout(timeout), parameter_group=group)
 
     @operation()
     def create_read_replica(
         self, source: InstanceRef, identifier: str, *, instance_class: str | None = None, wait: bool = True, timeout: float = 1800
     ) -> DatabaseInstance:
-        """Create a read replica that streams ``source``'s writes."""
+        """Create a read replica that streams ``source``'s writes.
+
+        The replica uses ``source``'s parameter group, as an RDS replica in the source's region
+        does (RDS takes no other group for such a replica of MySQL or PostgreSQL).
+        """
         cls = None if instance_class is None else v.reference("instance_class", instance_class, max_len=64)
         return self._create_read_replica(ref(source, "source", DatabaseInstance), v.db_identifier(identifier), cls, wait, v.timeout(timeout))
 
@@ -346,10 +373,14 @@ class DatabaseService(Service):
             """``destination``: the destination's database service (``None``: this one)."""
             ...
 
-        def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+        def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float,
+                              *, parameter_group: str | None) -> DatabaseInstance:
+            """``parameter_group``: the new instance's group (``None``: the engine's defaults)."""
             ...
 
-        def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
+        def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float,
+                                      *, parameter_group: str | None) -> DatabaseInstance:
+            """``parameter_group``: the new instance's group (``None``: the engine's defaults)."""
             ...
 
         def _create_read_replica(self, source: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:

@@ -21,7 +21,7 @@ Class attributes a provider may set:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import pytest
@@ -167,6 +167,24 @@ class DatabaseConformance(Conformance):
             30, 0, "mon:03:00-mon:03:30", "db.t3.small")
         assert got.master_username == instance.master_username
 
+    def test_modify_not_applied_immediately(self, cloudkit_cloud: Cloud, database: DatabaseService,
+                                            instance: DatabaseInstance) -> None:
+        requires(cloudkit_cloud, "database", "modify_instance", "get_instance")
+        assert dict(instance.pending_modifications) == {}
+        database.modify_instance(instance, storage_gb=30, maintenance_window="tue:04:00-tue:04:30", apply_immediately=False)
+        got = database.get_instance(instance.id)
+        assert isinstance(got.pending_modifications, Mapping)
+        assert got.maintenance_window == "tue:04:00-tue:04:30"  # never deferred
+        # deferred to the maintenance window (listed as pending), or applied at once where the provider does
+        if "storage_gb" in got.pending_modifications:
+            assert (got.pending_modifications["storage_gb"], got.storage_gb) == (30, 20)
+        else:
+            assert got.storage_gb == 30
+        # applying immediately takes every pending change along
+        done = database.modify_instance(instance, instance_class="db.t3.small")
+        assert (done.storage_gb, done.instance_class) == (30, "db.t3.small")
+        assert "storage_gb" not in done.pending_modifications
+
     def test_reboot_stop_start(self, cloudkit_cloud: Cloud, database: DatabaseService, instance: DatabaseInstance) -> None:
         requires(cloudkit_cloud, "database", "reboot_instance", "stop_instance", "start_instance")
         assert database.reboot_instance(instance).status == "available"
@@ -299,3 +317,22 @@ class DatabaseConformance(Conformance):
         made = _attempt(lambda: self._create(database, ident, engine_name, parameter_group=group))
         assert made.parameter_group == name
         assert database.get_instance(ident).parameter_group == name
+
+    def test_restore_takes_the_given_parameter_group(self, cloudkit_cloud: Cloud, database: DatabaseService,
+                                                     instance: DatabaseInstance, parameter_family: str, groups: list[str],
+                                                     cleanup: dict[str, list[str]]) -> None:
+        requires(cloudkit_cloud, "database", "create_parameter_group", "create_snapshot", "restore_snapshot")
+        name = unique_name("ckpg")
+        groups.append(name)
+        database.create_parameter_group(name, family=parameter_family)
+        snap_id, plain_id, tuned_id = unique_name("cksnap"), unique_name("ckplain"), unique_name("cktuned")
+        cleanup["snapshots"].append(snap_id)
+        cleanup["instances"] += [plain_id, tuned_id]
+        database.create_snapshot(instance, snap_id)
+        tuned = database.restore_snapshot(snap_id, tuned_id, parameter_group=name)
+        assert tuned.parameter_group == name
+        assert database.get_instance(tuned_id).parameter_group == name
+        assert database.restore_snapshot(snap_id, plain_id).parameter_group is None  # the engine's defaults
+        with pytest.raises(InvalidInput) as err:
+            database.restore_snapshot(snap_id, unique_name("ckbad"), parameter_group="bad--name")
+        assert err.value.field == "parameter_group"

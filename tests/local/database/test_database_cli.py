@@ -87,3 +87,21 @@ def test_parameter_groups_and_snapshot_copies(cli: Cli, tmp_path: Path) -> None:
     r = cli("-o", "json", "database", "copy-snapshot", "lite-snap", "lite-snap-copy")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["kind"] == "manual"
+
+
+def test_deferred_modify_and_restore_parameter_group_flags(cli: Cli) -> None:
+    r = cli("database", "create-instance", "later", "--engine", "sqlite", "--retention", "0",
+            env={"CLOUDKIT_DB_PASSWORD": SECRET})
+    assert r.exit_code == 0, r.output
+    r = cli("-o", "json", "database", "modify-instance", "later", "--storage", "70", "--no-apply-immediately")
+    assert r.exit_code == 0, r.output
+    got = json.loads(cli("-o", "json", "database", "get-instance", "later").output)
+    assert (got["storage_gb"], got["pending_modifications"]) == (20, {"storage_gb": 70})
+    assert cli("database", "modify-instance", "later", "--class", "db.t3.small").exit_code == 0  # applies now, pending too
+    got = json.loads(cli("-o", "json", "database", "get-instance", "later").output)
+    assert (got["storage_gb"], got["pending_modifications"]) == (70, {})
+    assert cli("database", "create-snapshot", "later", "later-snap").exit_code == 0
+    r = cli("database", "restore-snapshot", "later-snap", "later-2", "--parameter-group", "no-such-group")
+    assert r.exit_code == 1 and "no-such-group" in r.output
+    r = cli("database", "restore-to-point-in-time", "later", "later-3", "--parameter-group", "bad--name")
+    assert r.exit_code == 2 and "'--parameter-group'" in r.output

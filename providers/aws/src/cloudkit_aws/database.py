@@ -57,6 +57,27 @@ _STATUS = {
 }
 
 
+#: RDS ``PendingModifiedValues`` keys by the names ``modify_instance`` takes (others keep RDS's name)
+_PENDING = {
+    "DBInstanceClass": "instance_class",
+    "AllocatedStorage": "storage_gb",
+    "BackupRetentionPeriod": "backup_retention_days",
+    "EngineVersion": "engine_version",
+    "MultiAZ": "multi_az",
+    "Iops": "iops",
+    "MasterUserPassword": "master_password",
+}
+
+
+def _pending(values: Mapping[str, Any] | None) -> dict[str, object]:
+    """``PendingModifiedValues`` in neutral names; a pending password shows as ``True``, never its text."""
+    out: dict[str, object] = {}
+    for key, value in (values or {}).items():
+        name = _PENDING.get(key, key)
+        out[name] = True if name == "master_password" else value
+    return out
+
+
 def make_service(settings: Mapping[str, Any]) -> AwsDatabase:
     """The aws provider's database service (the plugin calls this)."""
     return AwsDatabase(settings)
@@ -88,6 +109,7 @@ def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
         latest_restorable_time=d.get("LatestRestorableTime"),
         parameter_group=groups[0].get("DBParameterGroupName"),
         parameter_status=groups[0].get("ParameterApplyStatus"),
+        pending_modifications=_pending(d.get("PendingModifiedValues")),
         extra=d,
     )
 
@@ -291,17 +313,23 @@ class AwsDatabase(AwsErrors, DatabaseService):
         dest._wait("db_snapshot_available", op, timeout, DBSnapshotIdentifier=target_id)
         return dest._describe_snapshot(target_id, op)
 
-    def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float) -> DatabaseInstance:
+    def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool, timeout: float,
+                          *, parameter_group: str | None = None) -> DatabaseInstance:
         op = "database.restore_snapshot"
         args: dict[str, Any] = {"DBInstanceIdentifier": identifier, "DBSnapshotIdentifier": snapshot_id}
         if instance_class:
             args["DBInstanceClass"] = instance_class
+        if parameter_group:
+            args["DBParameterGroupName"] = parameter_group
         made = self.rds.restore_db_instance_from_db_snapshot(**args)["DBInstance"]
         return self._settle(identifier, made, wait, timeout, op)
 
-    def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float) -> DatabaseInstance:
+    def _restore_to_point_in_time(self, source: str, identifier: str, time: datetime | None, wait: bool, timeout: float,
+                                  *, parameter_group: str | None = None) -> DatabaseInstance:
         op = "database.restore_to_point_in_time"
         args: dict[str, Any] = {"SourceDBInstanceIdentifier": source, "TargetDBInstanceIdentifier": identifier}
+        if parameter_group:
+            args["DBParameterGroupName"] = parameter_group
         if time is None:
             args["UseLatestRestorableTime"] = True
         else:

@@ -12,6 +12,11 @@ one a day (:meth:`LocalDatabase.run_backups`, run by a timer every ``backup_chec
 seconds, 3600 by default, 0 to turn it off); automated snapshots older than the retention period
 are removed, and archived log older than the oldest kept backup.
 
+Maintenance window: changes made with ``modify_instance(..., apply_immediately=False)`` wait in
+the instance's ``pending_modifications`` and are applied inside its weekly ``maintenance_window``
+(:meth:`LocalDatabase.run_maintenance`, run by the same timer, which also wakes when a window
+with pending changes opens).
+
 State lives in ``<root>/database/state.db`` (mode 0600); master passwords only in
 ``<root>/database/secrets/*.json`` (mode 0600), never in a model, a log or an error.
 """
@@ -42,6 +47,11 @@ MULTI_AZ = ("Multi-AZ needs a synchronous standby server and automatic failover,
             "run; for a standby use create_read_replica and promote_read_replica")
 UNSUPPORTED_ENGINES = ("aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
 DAY = 86400.0
+WEEK = 7 * DAY
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: what ``modify_instance(apply_immediately=False)`` defers to the maintenance window, as RDS does
+#: (``backup_retention_days`` too when it turns backups on or off)
+DEFERRABLE = ("instance_class", "storage_gb", "engine_version", "allow_major_version_upgrade", "multi_az")
 TRANSITIONAL = ("creating", "modifying", "rebooting", "stopping", "starting", "deleting")
 
 SCHEMA = """
@@ -139,8 +149,23 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 self.run_backups()
             except CloudkitError:
                 pass
-            # wake at the next backup window's opening when that comes before the next check
-            delay = min(interval, self._until_next_window(time.time()) + 1.0)
+            try:
+                self.run_maintenance()
+            except CloudkitError:
+                pass
+            # wake at the next backup or maintenance window's opening when that comes before the next check
+            now = time.time()
+            delay = min(interval, self._until_next_window(now) + 1.0, self._until_next_maintenance(now) + 1.0)
+
+    def _until_next_maintenance(self, moment: float) -> float:
+        """Seconds until the earliest maintenance window of an instance with pending changes opens next."""
+        best = WEEK
+        for row in self.db.query("SELECT record FROM instances"):
+            rec = json.loads(row["record"])
+            if rec.get("pending_modifications") and rec.get("maintenance_window"):
+                start = _maintenance_start(str(rec["maintenance_window"]), moment)
+                best = min(best, (start + WEEK - moment) % WEEK or WEEK)
+        return best
 
     def _until_next_window(self, moment: float) -> float:
         """Seconds until the earliest backup window of an instance with backups opens next."""
@@ -236,7 +261,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
     def _model(self, rec: Mapping[str, Any]) -> DatabaseInstance:
         endpoint = Endpoint("127.0.0.1", int(rec["port"])) if rec.get("port") else None
-        extra: dict[str, Any] = {"dir": rec.get("dir"), "apply_immediately": True, **self._engine(rec).model_extra(rec)}
+        extra: dict[str, Any] = {"dir": rec.get("dir"), **self._engine(rec).model_extra(rec)}
+        pending = {k: v for k, v in (rec.get("pending_modifications") or {}).items() if k != "allow_major_version_upgrade"}
         return DatabaseInstance(
             id=rec["id"], engine=rec["engine"], status=self._live_status(rec), instance_class=rec.get("instance_class"),
             engine_version=rec.get("engine_version"), storage_gb=rec.get("storage_gb"), endpoint=endpoint,
@@ -245,7 +271,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
             maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"),
             backup_window=rec.get("backup_window"), created_at=_dt(rec["created_at"]),
             latest_restorable_time=_dt(self._latest_restorable(rec)), parameter_group=rec.get("parameter_group"),
-            parameter_status=rec.get("parameter_status"), extra=extra,
+            parameter_status=rec.get("parameter_status"), pending_modifications=pending, extra=extra,
         )
 
     @staticmethod
@@ -407,6 +433,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         with self._lock:
             rec = self._load(identifier)
             self._require(rec, "available", "stopped")
+            changes = self._defer(rec, changes, apply_immediately)
             password = changes.pop("master_password", None)
             if password is not None and self._engine(rec).password_needs_server():
                 self._require(rec, "available")
@@ -438,6 +465,54 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 self._backup(rec, f"{rec['id'][:40]}-auto-{_stamp()}", "automated", timeout)
 
         return self._run(rec, work, wait, after=final)
+
+    def _defer(self, rec: dict[str, Any], changes: dict[str, object], apply_immediately: bool) -> dict[str, object]:
+        """Split ``changes`` as RDS does: what applies now is returned, what waits goes to ``rec``'s
+        ``pending_modifications``; applying immediately takes every pending change along."""
+        pending: dict[str, object] = dict(rec.get("pending_modifications") or {})
+        if apply_immediately:
+            rec["pending_modifications"] = {}
+            if pending.get("engine_version") is not None and "engine_version" in changes:
+                pending.pop("allow_major_version_upgrade", None)  # the request's own upgrade replaces the pending one
+            return {**pending, **changes}
+        now = dict(changes)
+        deferred = {k: now.pop(k) for k in DEFERRABLE if k in now}
+        retention = now.get("backup_retention_days")
+        if retention is not None and (int(str(retention)) == 0) != (not rec.get("backup_retention_days")):
+            deferred["backup_retention_days"] = now.pop("backup_retention_days")  # backups on or off: in the window
+        # refusals come now, not in the window
+        if deferred.get("multi_az"):
+            raise NotSupported("local", "database.modify_instance", MULTI_AZ)
+        if "engine_version" in deferred and self._version_change(
+                rec, deferred["engine_version"], bool(deferred.get("allow_major_version_upgrade"))) is None:
+            deferred.pop("engine_version")  # already at that version: nothing waits
+            deferred.pop("allow_major_version_upgrade", None)
+        rec["pending_modifications"] = {**pending, **deferred}
+        return now
+
+    def run_maintenance(self, now: datetime | None = None) -> list[str]:
+        """Apply the pending modifications of instances whose maintenance window is open; their ids.
+
+        ``now`` is the time the run acts as. An instance that is not available or stopped keeps its
+        pending changes for its next window; one whose changes fail does not stop the others (a
+        refusal leaves its changes pending, a failure while applying them marks it ``failed``).
+        """
+        moment = (now or datetime.now(UTC)).timestamp()
+        done: list[str] = []
+        with self._lock:
+            for row in self.db.query("SELECT id FROM instances ORDER BY id"):
+                rec = self._load(row["id"])
+                window = str(rec.get("maintenance_window") or "")
+                if not rec.get("pending_modifications") or not window or self._live_status(rec) not in ("available", "stopped"):
+                    continue
+                if moment - _maintenance_start(window, moment) >= _maintenance_length(window):
+                    continue
+                try:
+                    self._modify_instance(rec["id"], {}, True, True, 1800)
+                except CloudkitError:
+                    continue  # refused: the changes stay pending; failed while applied: the status says so
+                done.append(rec["id"])
+        return done
 
     def _version_change(self, rec: Mapping[str, Any], wanted: object, allow_major: bool) -> str | None:
         """The installed version ``rec`` moves to (``None``: no change); refusals name the reason."""
@@ -747,24 +822,27 @@ class LocalDatabase(LocalErrors, DatabaseService):
         return dest._snap_model(copy)
 
     def _restore_snapshot(self, snapshot_id: str, identifier: str, instance_class: str | None, wait: bool,
-                          timeout: float) -> DatabaseInstance:
+                          timeout: float, *, parameter_group: str | None = None) -> DatabaseInstance:
         with self._lock:
             snap = self._load_snapshot(snapshot_id)
             if snap["status"] != "available":
                 raise Conflict(f"snapshot {snapshot_id!r} is {snap['status']}", provider="local", code="InvalidDBSnapshotState")
-            rec = self._restored_record(identifier, snap, instance_class)
+            rec = self._restored_record(identifier, snap, instance_class, parameter_group)
             self._write_secret("instance", identifier, self._read_secret("snapshot", snapshot_id))
             self._save(rec)
 
         def work() -> None:
-            self._engine(rec).restore(snap, rec, timeout)
+            left = _budget(timeout)  # the copy, the start and the first backup share the caller's timeout
+            self._engine(rec).restore(snap, rec, left())
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
-                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", left())
 
         return self._run(rec, work, wait, undo=lambda: self._discard(rec))
 
-    def _restored_record(self, identifier: str, source: Mapping[str, Any], instance_class: str | None) -> dict[str, Any]:
+    def _restored_record(self, identifier: str, source: Mapping[str, Any], instance_class: str | None,
+                         parameter_group: str | None = None) -> dict[str, Any]:
+        """A new instance record from a snapshot's or an instance's; ``parameter_group`` attached (``None``: defaults)."""
         if self.db.query("SELECT 1 FROM instances WHERE id = ?", (identifier,)):
             raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
                                 code="DBInstanceAlreadyExists")
@@ -773,11 +851,14 @@ class LocalDatabase(LocalErrors, DatabaseService):
             "master_username": source.get("master_username"), "database_name": source.get("database_name"),
             "backup_retention_days": source.get("backup_retention_days", 1),
         }
-        return self._new_record(identifier, str(source["engine"]), str(source.get("engine_version")), kw)
+        rec = self._new_record(identifier, str(source["engine"]), str(source.get("engine_version")), kw)
+        if parameter_group:
+            self._attach(rec, parameter_group, "in-sync")
+        return rec
 
     # ------------------------------------------------------------ point in time
     def _restore_to_point_in_time(self, source: str, identifier: str, time_: datetime | None, wait: bool,
-                                  timeout: float) -> DatabaseInstance:
+                                  timeout: float, *, parameter_group: str | None = None) -> DatabaseInstance:
         with self._lock:
             src = self._load(source)
             engine = self._engine(src)
@@ -798,17 +879,18 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if not bases:
                 raise InvalidInput("time", "is before the earliest restorable time (the oldest kept backup)")
             base = bases[-1]
-            rec = self._restored_record(identifier, src, None)
+            rec = self._restored_record(identifier, src, None, parameter_group)
             rec["restored_from"] = {"instance": source, "time": None if target is None else _dt(target).isoformat()}  # type: ignore[union-attr]
             self._write_secret("instance", identifier, self._read_secret("snapshot", base["id"]))
             self._save(rec)
 
         def work() -> None:
-            engine.restore_to_time(src, base, rec, target, timeout)
+            left = _budget(timeout)  # the copy, the replay and the first backup share the caller's timeout
+            engine.restore_to_time(src, base, rec, target, left())
             # the master password of the source at that time is the one in the data
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
-                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", timeout)
+                self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", left())
 
         return self._run(rec, work, wait, undo=lambda: self._discard(rec))
 
@@ -830,7 +912,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
                 raise Conflict(f"{source!r} is itself a read replica; replicate its source {src['replica_of']!r}",
                                provider="local", code="InvalidDBInstanceState")
             self._require(src, "available")
-            rec = self._restored_record(identifier, src, instance_class)
+            # as RDS does in the source's region, the replica uses the source's parameter group
+            rec = self._restored_record(identifier, src, instance_class, src.get("parameter_group"))
             rec.update(replica_of=source, backup_retention_days=0)
             self._write_secret("instance", identifier, self._read_secret("instance", source))
             self._save(rec)
@@ -921,6 +1004,42 @@ def _window_start(window: str, moment: float) -> float:
 def _window_length(window: str) -> float:
     start, end = _window_minutes(window)
     return ((end - start) % 1440) * 60.0
+
+
+def _maintenance_minutes(window: str) -> tuple[int, int]:
+    """The opening and closing of a ``ddd:hh:mm-ddd:hh:mm`` window, in minutes since Monday 00:00 UTC."""
+    out = []
+    for part in window.lower().split("-"):
+        day, hh, mm = part.split(":")
+        out.append(WEEKDAYS.index(day) * 1440 + int(hh) * 60 + int(mm))
+    return out[0], out[1]
+
+
+def _maintenance_start(window: str, moment: float) -> float:
+    """The latest opening of the weekly maintenance ``window`` at or before ``moment``."""
+    start, _ = _maintenance_minutes(window)
+    when = datetime.fromtimestamp(moment, UTC)
+    week = moment - (when.weekday() * DAY + moment % DAY)  # Monday 00:00 UTC of this week
+    opening = week + start * 60
+    return opening if opening <= moment else opening - WEEK
+
+
+def _maintenance_length(window: str) -> float:
+    start, end = _maintenance_minutes(window)
+    return ((end - start) % (7 * 1440)) * 60.0
+
+
+def _budget(timeout: float) -> Callable[[], float]:
+    """Seconds left of ``timeout`` (counted from now) at each call; ``Timeout`` once none are."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Timeout(f"did not finish in {timeout:g}s", provider="local")
+        return remaining
+
+    return left
 
 
 def _stamp() -> str:
