@@ -241,3 +241,22 @@ def test_cassettes_hold_no_password() -> None:
         assert not any(secret in text for secret in secrets), path.name
     create = (h.CASSETTES / "database" / "test_create_with_every_setting_then_modify_reboot_stop_start.yaml").read_text()
     assert "MasterUserPassword=REDACTED" in create
+
+
+def test_reboot_with_force_failover(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    """ForceFailover reaches RDS on a Multi-AZ instance (the zones swap) and is refused without Multi-AZ."""
+    d = aws_cloud.database
+    db = _create(d, "ck-failover", multi_az=True)
+    assert db.multi_az and db.secondary_zone is not None and db.secondary_zone != db.extra["AvailabilityZone"]
+    before = (db.extra["AvailabilityZone"], db.secondary_zone)
+    after = d.reboot_instance(db, force_failover=True)
+    assert after.status == "available"
+    assert (after.extra["AvailabilityZone"], after.secondary_zone) == (before[1], before[0])
+    assert h.recorded_requests(aws_cassette, action="RebootDBInstance") == 1
+    single = _create(d, "ck-single")
+    assert single.secondary_zone is None
+    with pytest.raises(errors.InvalidInput):
+        d.reboot_instance(single, force_failover=True)
+    assert d.reboot_instance(single).status == "available"
+    with pytest.raises(errors.InvalidInput, match="force_failover"):
+        d.reboot_instance(single, force_failover="yes")  # type: ignore[arg-type]

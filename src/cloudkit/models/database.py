@@ -62,6 +62,8 @@ class DatabaseInstance:
     parameter_group: str | None = None
     #: ``in-sync``, or ``pending-reboot`` while a parameter change waits for a reboot (``None``: no group)
     parameter_status: str | None = None
+    #: the zone of a Multi-AZ instance's standby (``None``: no standby, or the provider does not say)
+    secondary_zone: str | None = None
     extra: Mapping[str, object] = extra_field()
 
 
