@@ -61,7 +61,7 @@ def test_failover_keeps_committed_rows_and_the_endpoint(pg_cloud: cloudkit.Cloud
     assert _on_standby(maz, "SELECT v FROM orders") == [("before",)]  # at once, no waiting
     old_dir, old_standby = str(maz.extra["dir"]), maz.extra["standby"]["dir"]  # type: ignore[index]
 
-    moved = db.reboot_instance(maz, force_failover=True)
+    moved = db.reboot_instance(maz, force_failover=True, timeout=120)
     assert moved.status == "available" and moved.endpoint == maz.endpoint  # the same address, now the promoted server
     assert (moved.extra["dir"], moved.extra["standby"]["dir"]) == (old_standby, old_dir)  # type: ignore[index]
     assert rows(moved, "SELECT v FROM orders") == [("before",)]
@@ -138,7 +138,7 @@ def test_a_failover_cut_short_is_finished_never_two_primaries(pg_cloud: cloudkit
     # promoted, then the rebuild of the old primary fails: the worst moment (two primaries' data on disk)
     monkeypatch.setattr(PostgresEngine, "_base_copy", broken)
     with pytest.raises(ProviderError):
-        db.reboot_instance(maz, force_failover=True)
+        db.reboot_instance(maz, force_failover=True, timeout=120)
     failed = db.get_instance(maz)
     assert failed.status == "failed" and failed.endpoint == maz.endpoint
     assert _postmasters(old_dir) == [] and len(_postmasters(new_dir)) == 1  # one primary: the promoted one
@@ -152,7 +152,7 @@ def test_a_failover_cut_short_is_finished_never_two_primaries(pg_cloud: cloudkit
     service: Any = db
     monkeypatch.setattr(PostgresEngine, "_base_copy", broken)
     with pytest.raises(ProviderError):
-        db.reboot_instance(maz, force_failover=True)
+        db.reboot_instance(maz, force_failover=True, timeout=120)
     monkeypatch.undo()
     rec = service._load("maz")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
