@@ -363,7 +363,7 @@ class PostgresEngine(Engine):
     def standby_running(self, rec: Mapping[str, Any]) -> bool:
         """Whether the standby's postmaster runs."""
         node = rec.get("standby")
-        return bool(node) and pg.running_pid(Path(node["dir"]) / "data") is not None
+        return node is not None and pg.running_pid(Path(node["dir"]) / "data") is not None
 
     def add_standby(self, rec: dict[str, Any], timeout: float) -> None:
         """A replication role, a base backup of the primary as the standby, then synchronous commits."""
