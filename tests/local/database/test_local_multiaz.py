@@ -194,3 +194,22 @@ def test_engines_without_a_standby_say_so(tmp_path: Path) -> None:
     finally:
         cloud.close()
 
+
+
+def test_parameters_reach_the_standby(pg_cloud: cloudkit.Cloud, maz: DatabaseInstance) -> None:
+    """A parameter group's settings apply on both servers (a hot standby needs max_connections >= the primary's)."""
+    db = pg_cloud.database
+    db.create_parameter_group("maz-params", family=str(db.engines["postgres"].family()))  # type: ignore[attr-defined]
+    try:
+        db.modify_instance(maz, parameter_group="maz-params")
+        db.modify_parameter_group("maz-params", {"max_connections": "60"}, apply_method="pending-reboot")
+        db.reboot_instance(maz)
+        db.modify_parameter_group("maz-params", {"work_mem": "8MB"})
+        assert rows(maz, "SHOW max_connections") == [("60",)] and _on_standby(maz, "SHOW max_connections") == [("60",)]
+        assert _on_standby(maz, "SHOW work_mem") == [("8MB",)]
+        assert rows(maz, "SELECT application_name, sync_state FROM pg_stat_replication") == [("ck_standby", "sync")]
+        moved = db.reboot_instance(maz, force_failover=True, timeout=120)
+        assert rows(moved, "SHOW max_connections") == [("60",)] and rows(moved, "SHOW work_mem") == [("8MB",)]
+        db.delete_instance(maz)
+    finally:
+        db.delete_parameter_group("maz-params")

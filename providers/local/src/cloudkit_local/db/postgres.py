@@ -187,8 +187,11 @@ class PostgresEngine(Engine):
         self.pg().write_private(data / "cloudkit.conf", self._conf(rec, source))
         self.pg().run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-m", "fast", "-w",
                       "-t", str(int(timeout) or 1), "restart", timeout=timeout + 30, operation=f"reboot {rec['id']}")
-        if rec.get("standby") and not self.standby_running(rec):
-            self._start_standby(rec, timeout)  # a standby that stopped (killed, machine restarted) comes back
+        if rec.get("standby"):
+            # the standby restarts on the same settings (parameters a hot standby must match), or comes back
+            # when it had stopped (killed, machine restarted)
+            self._stop_data(Path(rec["standby"]["dir"]) / "data", timeout, f"stop the standby of {rec['id']}")
+            self._start_standby(rec, timeout)
 
     def sql(self, rec: Mapping[str, Any], statements: list[tuple[Any, tuple[Any, ...]]], timeout: float = 30) -> list[Any]:
         """Run statements as the master user; returns the first column of each one's first row."""
@@ -249,6 +252,12 @@ class PostgresEngine(Engine):
         source = Path(rec["source_archive"]) if rec.get("replica_of") and rec.get("source_archive") else None
         self.pg().write_private(data / "cloudkit.conf", self._conf(rec, source))
         self.sql(rec, [("SELECT pg_reload_conf()", ())], timeout=timeout)
+        node = rec.get("standby")
+        if node and self.standby_running(rec):  # the standby gets the same settings
+            ndata = Path(node["dir"]) / "data"
+            self.pg().write_private(ndata / "cloudkit.conf",
+                                    self._conf(rec, Path(rec["archive"]), port=int(node["port"]), sync=False))
+            self.pg().run("pg_ctl", "-D", str(ndata), "reload", timeout=timeout, operation=f"reload the standby of {rec['id']}")
 
     # ------------------------------------------------------------ snapshots
     def snapshot(self, rec: Mapping[str, Any], target: Path, live: bool, timeout: float) -> dict[str, Any]:
