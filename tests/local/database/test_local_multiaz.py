@@ -213,3 +213,44 @@ def test_parameters_reach_the_standby(pg_cloud: cloudkit.Cloud, maz: DatabaseIns
         db.delete_instance(maz)
     finally:
         db.delete_parameter_group("maz-params")
+
+
+def test_a_failed_or_cut_short_standby_add_leaves_no_standby(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudkit_local.db.postgres import PostgresEngine
+
+    db = pg_cloud.database
+    service: Any = db
+
+    def broken(*args: Any, **kw: Any) -> None:
+        raise ProviderError("the standby never caught up", provider="local")
+
+    monkeypatch.setattr(PostgresEngine, "_set_sync", broken)
+    with pytest.raises(ProviderError):
+        db.modify_instance(primary, multi_az=True)
+    monkeypatch.undo()
+    rec = service._load(primary.id)
+    assert rec.get("standby") is None and not rec.get("multi_az")
+    assert not list((service.engines["postgres"].place() / "standbys").glob(f"{primary.id}-*"))
+    assert rows(primary, "SHOW synchronous_standby_names") == [("",)]  # commits wait for nobody
+    execute(primary, "SELECT txid_current()")
+    rec["status"] = "available"
+    service._save(rec)
+
+    # a process that died while adding one: the record has a standby, multi_az is still off
+    node = {"dir": str(service.engines["postgres"].place() / "standbys" / f"{primary.id}-dead"), "port": 1}
+    Path(node["dir"]).mkdir(parents=True)
+    rec.update(standby=node, status="modifying")
+    service._save(rec)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    with service.db.transaction() as conn:
+        body = json.loads(conn.execute("SELECT record FROM instances WHERE id = ?", (primary.id,)).fetchone()[0])
+        body["busy_pid"] = int(dead.stdout)
+        conn.execute("UPDATE instances SET record = ? WHERE id = ?", (json.dumps(body), primary.id))
+    again = cloudkit.connect("local", **dict(pg_cloud.database.settings))
+    try:
+        seen = again.database.get_instance(primary.id)
+        assert seen.status == "available" and not seen.multi_az and "standby" not in seen.extra
+        assert not Path(node["dir"]).exists()
+    finally:
+        again.close()

@@ -126,6 +126,10 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if standby.resumable(rec):  # a failover cut short: finish it (or say failed), never two primaries
                 self._set_status(rec, standby.recover(self._engine(rec), rec))
                 continue
+            try:
+                standby.tidy(self._engine(rec), rec)  # a standby half added or half removed goes
+            except CloudkitError:
+                pass  # (stays recorded: the next recovery, a delete or modify_instance(multi_az=...) removes it)
             running = self._engine(rec).running(rec)
             self._set_status(rec, "available" if running else "stopped")
         for row in self.db.query("SELECT * FROM snapshots WHERE status = 'creating'"):

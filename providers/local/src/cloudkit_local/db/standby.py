@@ -45,12 +45,29 @@ def wanted_change(engine: Engine, rec: Mapping[str, Any], multi_az: object, live
 
 
 def apply_change(engine: Engine, rec: dict[str, Any], want: bool, timeout: float) -> None:
-    """Add or remove the standby (recorded in ``rec["multi_az"]`` once done)."""
+    """Add or remove the standby.
+
+    ``rec["multi_az"]`` turns on only once the standby is in sync, and off before it is removed: a
+    record with a standby and ``multi_az`` off is an add or a removal cut short, which
+    :func:`tidy` finishes by removing the standby. A failed add removes what it made.
+    """
     if want:
-        engine.add_standby(rec, timeout)
+        try:
+            engine.add_standby(rec, timeout)
+        except BaseException:
+            tidy(engine, rec)
+            raise
     else:
+        rec["multi_az"] = False
+        engine.host._save(rec)
         engine.drop_standby(rec, timeout)
     rec["multi_az"] = want
+
+
+def tidy(engine: Engine, rec: dict[str, Any], timeout: float = 120) -> None:
+    """Remove a standby that an add or a removal cut short left (``rec`` has one, ``multi_az`` is off)."""
+    if rec.get("standby") and not rec.get("multi_az"):
+        engine.drop_standby(rec, timeout)
 
 
 def check_failover(rec: Mapping[str, Any]) -> None:
