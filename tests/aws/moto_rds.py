@@ -6,6 +6,10 @@
 * ``PromoteReadReplica`` leaves the promoted instance pointing at its former source
   (``ReadReplicaSourceDBInstanceIdentifier``) and listed among the source's replicas; RDS clears
   both. The backend method is wrapped to do the same.
+* ``RebootDBInstance`` ignores ``ForceFailover`` and no instance reports a
+  ``SecondaryAvailabilityZone``: a Multi-AZ instance reports the region's other zone as its
+  secondary, a forced failover swaps the two zones, and ``ForceFailover`` on an instance without
+  Multi-AZ is refused with ``InvalidParameterCombination``, as RDS does.
 * ``ResetDBParameterGroup`` is not implemented: it is added, removing the named parameters (or all
   of them with ``ResetAllParameters``) from the group's user-set values, as RDS reports them after.
 
@@ -85,6 +89,30 @@ def _promote(original: Any) -> Any:
     return promote_read_replica
 
 
+def _secondary_zone(self: DBInstance) -> str | None:
+    """The standby's zone of a Multi-AZ instance: the one failed over from, else the region's other zone."""
+    if not self.multi_az:
+        return None
+    swapped: str | None = getattr(self, "_cloudkit_secondary", None)
+    if swapped:
+        return swapped
+    zone = str(self.availability_zone)
+    return zone[:-1] + ("b" if zone.endswith("a") else "a")
+
+
+def reboot_db_instance(self: RDSResponse) -> ActionResult:
+    """RebootDBInstance honouring ``ForceFailover`` (the zones swap; refused without Multi-AZ)."""
+    from moto.rds.exceptions import InvalidParameterCombination
+
+    database = self.backend.reboot_db_instance(self.params.get("DBInstanceIdentifier"))
+    if str(self.params.get("ForceFailover", "")).lower() == "true":
+        if not database.multi_az:
+            raise InvalidParameterCombination("Cannot force a failover on an instance that is not Multi-AZ")
+        primary, secondary = database.availability_zone, _secondary_zone(database)
+        database.availability_zone, database._cloudkit_secondary = secondary, primary
+    return ActionResult({"DBInstance": database})
+
+
 def install() -> None:
     """Patch moto's RDS (idempotent)."""
     global _installed
@@ -92,5 +120,7 @@ def install() -> None:
         return
     RDSResponse.describe_db_engine_versions = describe_db_engine_versions  # type: ignore[attr-defined]
     RDSResponse.reset_db_parameter_group = reset_db_parameter_group  # type: ignore[attr-defined]
+    RDSResponse.reboot_db_instance = reboot_db_instance  # type: ignore[method-assign]
+    DBInstance.secondary_availability_zone = property(_secondary_zone)  # type: ignore[attr-defined]
     RDSBackend.promote_read_replica = _promote(RDSBackend.promote_read_replica)  # type: ignore[method-assign]
     _installed = True

@@ -268,3 +268,22 @@ def test_pending_modified_values_in_neutral_names() -> None:
         "instance_class": "db.m5.large", "storage_gb": 50, "backup_retention_days": 0, "engine_version": "16.4",
         "multi_az": True, "master_password": True, "CACertificateIdentifier": "rds-ca-rsa2048-g1"}
     assert _instance({"DBInstanceIdentifier": "ck-q", "Engine": "postgres"}).pending_modifications == {}
+
+
+def test_reboot_with_force_failover(aws_cloud: cloudkit.Cloud, aws_cassette: Any) -> None:
+    """ForceFailover reaches RDS on a Multi-AZ instance (the zones swap) and is refused without Multi-AZ."""
+    d = aws_cloud.database
+    db = _create(d, "ck-failover", multi_az=True)
+    assert db.multi_az and db.secondary_zone is not None and db.secondary_zone != db.extra["AvailabilityZone"]
+    before = (db.extra["AvailabilityZone"], db.secondary_zone)
+    after = d.reboot_instance(db, force_failover=True)
+    assert after.status == "available"
+    assert (after.extra["AvailabilityZone"], after.secondary_zone) == (before[1], before[0])
+    assert h.recorded_requests(aws_cassette, action="RebootDBInstance") == 1
+    single = _create(d, "ck-single")
+    assert single.secondary_zone is None
+    with pytest.raises(errors.InvalidInput):
+        d.reboot_instance(single, force_failover=True)
+    assert d.reboot_instance(single).status == "available"
+    with pytest.raises(errors.InvalidInput, match="force_failover"):
+        d.reboot_instance(single, force_failover="yes")  # type: ignore[arg-type]

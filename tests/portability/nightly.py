@@ -1,7 +1,8 @@
 """The nightly job: one scenario written once against the neutral API, run on several providers.
 
 :func:`nightly_job` backs up a folder (``cloudkit_contrib.backup``), publishes a report to a topic
-with an http and a queue subscriber, upserts DNS records, snapshots a database and launches an
+with an http and a queue subscriber, upserts DNS records, snapshots a database (Multi-AZ where the
+provider has a standby for the engine, then failed over to it) and launches an
 instance with user data, then removes what it made. It returns what each step gave back; the
 portability test compares those results between providers with
 :func:`cloudkit.testing.portability.assert_portable`.
@@ -18,6 +19,7 @@ from typing import Any
 from cloudkit_contrib.backup import backup_folder
 
 from cloudkit import Cloud
+from cloudkit.errors import NotSupported
 from cloudkit.models import ObjectInfo, RecordSet
 from cloudkit.testing import unique_name
 
@@ -107,13 +109,19 @@ def nightly_job(cloud: Cloud, folder: Path, http_endpoint: str, *, launch: bool 
     engines = database.list_engines()
     engine = "postgres" if "postgres" in engines else engines[0]
     ident = unique_name("nightly")
-    db = database.create_instance(ident, engine=engine, master_username="master", master_password="Nightly-Pass-1",
-                                  storage_gb=20, database_name="app", backup_retention_days=0)
+    settings: dict[str, Any] = {"engine": engine, "master_username": "master", "master_password": "Nightly-Pass-1",
+                                "storage_gb": 20, "database_name": "app", "backup_retention_days": 0}
+    try:
+        db = database.create_instance(ident, multi_az=True, **settings)
+    except NotSupported:  # no standby for this engine here: a single server
+        db = database.create_instance(ident, **settings)
     try:
         snapshot = database.create_snapshot(db, f"{ident}-snap", wait=True)
         results["database"] = {"instance": db, "snapshot": snapshot,
                                "snapshots": [s for s in database.list_snapshots(instance=db) if s.kind == "manual"]}
         database.delete_snapshot(snapshot)
+        if db.multi_az:  # the standby takes over; the instance keeps its endpoint
+            results["database"]["failover"] = database.reboot_instance(db, force_failover=True)
     finally:
         database.delete_instance(db)
 

@@ -33,6 +33,11 @@ PROVIDER_DECIDES = {
     "database.instance.engine_version": "each provider's default version of the engine",
     "database.instance.maintenance_window": "chosen by the provider when not given",
     "database.instance.backup_window": "chosen by the provider when not given",
+    "database.*.secondary_zone": "the provider's placement of the standby",
+    "database.failover.endpoint": "the server's address (the test checks it is the instance's, on each provider)",
+    "database.failover.engine_version": "as database.instance.engine_version",
+    "database.failover.maintenance_window": "as database.instance.maintenance_window",
+    "database.failover.backup_window": "as database.instance.backup_window",
     "compute.image": "each provider's own catalogue (the job takes the first image)",
     "compute.size": "each provider's own catalogue (the job takes the smallest size)",
     "compute.*.instance_type": "as compute.size",
@@ -54,6 +59,8 @@ def test_nightly_job_gives_equal_neutral_results_on_local_and_aws(
         subscription = results["notification"]["http_subscription"]
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/nightly-hook", subscription.endpoint), subscription
         assert [m.body for m in results["notification"]["messages"]] == [REPORT]
+        failover = results["database"]["failover"]  # the standby took over behind the same endpoint
+        assert failover.multi_az and failover.endpoint == results["database"]["instance"].endpoint, failover
     assert_portable(local, aws, PROVIDER_DECIDES, names=("local", "aws"))
     if not HAS_BWRAP:
         pytest.skip("every step compared but the instance launch: bubblewrap (Debian package 'bubblewrap') is missing")

@@ -130,9 +130,10 @@ def modify(instance: str, instance_class: str | None, storage_gb: int | None, ba
 
 @group.command("reboot-instance")
 @click.argument("instance")
-def reboot(instance: str) -> None:
-    """Restart INSTANCE's server."""
-    render_one(get_cloud().database.reboot_instance(instance))
+@click.option("--force-failover", is_flag=True, help="Reboot a Multi-AZ instance through a failover to its standby.")
+def reboot(instance: str, force_failover: bool) -> None:
+    """Restart INSTANCE's server (with --force-failover: promote its Multi-AZ standby)."""
+    render_one(get_cloud().database.reboot_instance(instance, force_failover=force_failover))
 
 
 @group.command("stop-instance")

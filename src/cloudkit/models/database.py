@@ -66,6 +66,8 @@ class DatabaseInstance:
     #: by the names :meth:`cloudkit.DatabaseService.modify_instance` takes (``instance_class``,
     #: ``storage_gb``, ``engine_version``, ``backup_retention_days``, ``multi_az``...); empty: none
     pending_modifications: Mapping[str, object] = attrs.field(factory=dict, converter=frozen_map)
+    #: the zone of a Multi-AZ instance's standby (``None``: no standby, or the provider does not say)
+    secondary_zone: str | None = None
     extra: Mapping[str, object] = extra_field()
 
 

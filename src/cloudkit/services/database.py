@@ -156,9 +156,19 @@ class DatabaseService(Service):
         return self._modify_instance(ref(instance, "instance", DatabaseInstance), changes, apply_immediately, wait, v.timeout(timeout))
 
     @operation()
-    def reboot_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
-        """Restart the server."""
-        return self._reboot_instance(ref(instance, "instance", DatabaseInstance), wait, v.timeout(timeout))
+    def reboot_instance(
+        self, instance: InstanceRef, *, force_failover: bool = False, wait: bool = True, timeout: float = 600
+    ) -> DatabaseInstance:
+        """Restart the server.
+
+        ``force_failover`` reboots a Multi-AZ instance through a failover, as RDS's
+        ``ForceFailover``: the standby is promoted and serves the instance's endpoint, and the old
+        primary becomes the new standby. On an instance without Multi-AZ it is refused with
+        ``InvalidInput`` (field ``force_failover``), as RDS refuses it.
+        """
+        if not isinstance(force_failover, bool):
+            raise InvalidInput("force_failover", "must be true or false")
+        return self._reboot_instance(ref(instance, "instance", DatabaseInstance), force_failover, wait, v.timeout(timeout))
 
     @operation()
     def stop_instance(self, instance: InstanceRef, *, wait: bool = True, timeout: float = 600) -> DatabaseInstance:
@@ -344,7 +354,8 @@ class DatabaseService(Service):
         ) -> DatabaseInstance:
             ...
 
-        def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+        def _reboot_instance(self, identifier: str, force_failover: bool, wait: bool, timeout: float) -> DatabaseInstance:
+            """``force_failover``: reboot a Multi-AZ instance through a failover (``InvalidInput`` without Multi-AZ)."""
             ...
 
         def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:

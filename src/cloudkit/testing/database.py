@@ -192,6 +192,30 @@ class DatabaseConformance(Conformance):
         assert database.get_instance(instance.id).status == "stopped"
         assert database.start_instance(instance).status == "available"
 
+    def test_reboot_with_force_failover_needs_multi_az(self, cloudkit_cloud: Cloud, database: DatabaseService,
+                                                       instance: DatabaseInstance) -> None:
+        requires(cloudkit_cloud, "database", "reboot_instance")
+        with pytest.raises(InvalidInput) as err:
+            database.reboot_instance(instance, force_failover=True)
+        assert err.value.field == "force_failover" or "failover" in str(err.value).lower()
+        assert database.get_instance(instance.id).status == "available"
+
+    def test_multi_az_failover(self, cloudkit_cloud: Cloud, database: DatabaseService, engine_name: str,
+                               cleanup: dict[str, list[str]]) -> None:
+        """Where the provider keeps a standby for the engine: create Multi-AZ, fail over, drop the standby."""
+        requires(cloudkit_cloud, "database", "create_instance", "reboot_instance", "modify_instance", "delete_instance")
+        ident = unique_name("ckmaz")
+        cleanup["instances"].append(ident)
+        made = _attempt(lambda: self._create(database, ident, engine_name, multi_az=True))
+        assert made.multi_az and made.status == "available"
+        assert made.secondary_zone is None or isinstance(made.secondary_zone, str)
+        moved = database.reboot_instance(made, force_failover=True)
+        assert (moved.status, moved.multi_az, moved.endpoint) == ("available", True, made.endpoint)
+        single = database.modify_instance(moved, multi_az=False)
+        assert not single.multi_az and single.secondary_zone is None
+        with pytest.raises(InvalidInput):
+            database.reboot_instance(single, force_failover=True)
+
     def test_delete_with_final_snapshot(self, cloudkit_cloud: Cloud, database: DatabaseService, engine_name: str,
                                         cleanup: dict[str, list[str]]) -> None:
         requires(cloudkit_cloud, "database", "create_instance", "delete_instance", "get_snapshot", "delete_snapshot")

@@ -110,6 +110,7 @@ def _instance(d: Mapping[str, Any]) -> DatabaseInstance:
         parameter_group=groups[0].get("DBParameterGroupName"),
         parameter_status=groups[0].get("ParameterApplyStatus"),
         pending_modifications=_pending(d.get("PendingModifiedValues")),
+        secondary_zone=d.get("SecondaryAvailabilityZone") if d.get("MultiAZ") else None,
         extra=d,
     )
 
@@ -233,9 +234,12 @@ class AwsDatabase(AwsErrors, DatabaseService):
         result = self.rds.modify_db_instance(**args)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)
 
-    def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+    def _reboot_instance(self, identifier: str, force_failover: bool, wait: bool, timeout: float) -> DatabaseInstance:
         op = "database.reboot_instance"
-        result = self.rds.reboot_db_instance(DBInstanceIdentifier=identifier)["DBInstance"]
+        args: dict[str, Any] = {"DBInstanceIdentifier": identifier}
+        if force_failover:
+            args["ForceFailover"] = True
+        result = self.rds.reboot_db_instance(**args)["DBInstance"]
         return self._settle(identifier, result, wait, timeout, op)
 
     def _stop_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:

@@ -38,13 +38,11 @@ from cloudkit.models.database import DatabaseInstance, DatabaseParameterGroup, D
 from cloudkit.paging import paginate
 from cloudkit.services.database import DatabaseService
 from cloudkit_local._root import Database, root_from, write_atomic
-from cloudkit_local.db import ENGINE_CLASSES
+from cloudkit_local.db import ENGINE_CLASSES, standby
 from cloudkit_local.db.base import Engine
 from cloudkit_local.errors import LocalErrors, mapped
 
 PAGE = 100
-MULTI_AZ = ("Multi-AZ needs a synchronous standby server and automatic failover, which the local provider does not "
-            "run; for a standby use create_read_replica and promote_read_replica")
 UNSUPPORTED_ENGINES = ("aurora", "aurora-mysql", "aurora-postgresql", "oracle", "sqlserver")
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -135,6 +133,13 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if rec["status"] in ("creating", "deleting"):
                 self._discard(rec)  # a half-made instance, or one that was being removed: remove it
                 continue
+            if standby.resumable(rec):  # a failover cut short: finish it (or say failed), never two primaries
+                self._set_status(rec, standby.recover(self._engine(rec), rec))
+                continue
+            try:
+                standby.tidy(self._engine(rec), rec)  # a standby half added or half removed goes
+            except CloudkitError:
+                pass  # (stays recorded: the next recovery, a delete or modify_instance(multi_az=...) removes it)
             running = self._engine(rec).running(rec)
             self._set_status(rec, "available" if running else "stopped")
         for row in self.db.query("SELECT * FROM snapshots WHERE status = 'creating'"):
@@ -271,7 +276,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
             maintenance_window=rec.get("maintenance_window"), replica_of=rec.get("replica_of"),
             backup_window=rec.get("backup_window"), created_at=_dt(rec["created_at"]),
             latest_restorable_time=_dt(self._latest_restorable(rec)), parameter_group=rec.get("parameter_group"),
-            parameter_status=rec.get("parameter_status"), pending_modifications=pending, extra=extra,
+            parameter_status=rec.get("parameter_status"), pending_modifications=pending,
+            **standby.model_fields(rec), extra=extra,
         )
 
     @staticmethod
@@ -354,7 +360,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
     def _create_instance(self, identifier: str, **kw: Any) -> DatabaseInstance:
         engine, version = self._check_engine(str(kw["engine"]), kw.get("engine_version"))
         if kw.get("multi_az"):
-            raise NotSupported("local", "database.create_instance", MULTI_AZ)
+            standby.check(self.engines[engine], "create_instance")
         with self._lock:
             if self.db.query("SELECT 1 FROM instances WHERE id = ?", (identifier,)):
                 raise AlreadyExists(f"database instance {identifier!r} already exists", provider="local",
@@ -368,6 +374,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
         def work() -> None:
             self.engines[engine].create(rec, password, float(kw["timeout"]))
+            if rec["multi_az"]:
+                self.engines[engine].add_standby(rec, float(kw["timeout"]))
             self._set_status(rec, "available")
             if rec["backup_retention_days"]:
                 self._backup(rec, f"{identifier[:40]}-auto-{_stamp()}", "automated", float(kw["timeout"]))
@@ -397,6 +405,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM instances WHERE id = ?", (rec["id"],))
         self._drop_secret("instance", rec["id"])
+        self._drop_secret("replication", rec["id"])
         self._tidy()
 
     def _tidy(self) -> None:
@@ -438,8 +447,7 @@ class LocalDatabase(LocalErrors, DatabaseService):
             if password is not None and self._engine(rec).password_needs_server():
                 self._require(rec, "available")
             old_retention = int(rec.get("backup_retention_days") or 0)
-            if changes.pop("multi_az", False):
-                raise NotSupported("local", "database.modify_instance", MULTI_AZ)
+            multi_az = standby.wanted_change(self._engine(rec), rec, changes.pop("multi_az", None), self._live_status(rec))
             upgrade = self._version_change(rec, changes.pop("engine_version", None), bool(changes.pop("allow_major_version_upgrade", False)))
             group = changes.pop("parameter_group", None)
             if group is not None and group != rec.get("parameter_group"):
@@ -450,6 +458,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
             final = "available" if rec["status"] == "modifying" else rec["status"]
 
         def work() -> None:
+            if multi_az is not None:
+                standby.apply_change(self._engine(rec), rec, multi_az, timeout)
             if upgrade is not None:
                 self._engine(rec).upgrade(rec, timeout, running=final == "available")
                 rec["engine_version"] = upgrade
@@ -481,8 +491,8 @@ class LocalDatabase(LocalErrors, DatabaseService):
         if retention is not None and (int(str(retention)) == 0) != (not rec.get("backup_retention_days")):
             deferred["backup_retention_days"] = now.pop("backup_retention_days")  # backups on or off: in the window
         # refusals come now, not in the window
-        if deferred.get("multi_az"):
-            raise NotSupported("local", "database.modify_instance", MULTI_AZ)
+        if "multi_az" in deferred and standby.wanted_change(self._engine(rec), rec, deferred["multi_az"], "available") is None:
+            deferred.pop("multi_az")  # already so: nothing waits (an engine without a standby is refused now)
         if "engine_version" in deferred and self._version_change(
                 rec, deferred["engine_version"], bool(deferred.get("allow_major_version_upgrade"))) is None:
             deferred.pop("engine_version")  # already at that version: nothing waits
@@ -537,14 +547,20 @@ class LocalDatabase(LocalErrors, DatabaseService):
                                "on the local provider: dump and load into a new instance (cloudkit_contrib.dbdump)")
         return installed
 
-    def _reboot_instance(self, identifier: str, wait: bool, timeout: float) -> DatabaseInstance:
+    def _reboot_instance(self, identifier: str, force_failover: bool, wait: bool, timeout: float) -> DatabaseInstance:
         with self._lock:
             rec = self._load(identifier)
-            self._require(rec, "available")
+            if force_failover:
+                standby.check_failover(rec)
+            if not (force_failover and standby.resumable(rec) and rec["status"] == "failed"):
+                self._require(rec, "available")  # (a failed failover is resumed by another forced failover)
             self._set_status(rec, "rebooting")
 
         def work() -> None:
-            self._engine(rec).restart(rec, timeout)
+            if force_failover:
+                self._engine(rec).failover(rec, timeout)
+            else:
+                self._engine(rec).restart(rec, timeout)
             if rec.get("parameter_group"):
                 rec["parameter_status"] = "in-sync"
 

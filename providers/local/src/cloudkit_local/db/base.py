@@ -28,12 +28,18 @@ class Host(Protocol):
 
     def _read_secret(self, kind: str, ident: str) -> str: ...
 
+    def _write_secret(self, kind: str, ident: str, password: str) -> None: ...
+
+    def _drop_secret(self, kind: str, ident: str) -> None: ...
+
 
 class Engine:
     """A database engine on this machine. Subclasses fill in what their server can do.
 
     Capabilities (class attributes): ``server`` (a server with an endpoint, not a file),
-    ``point_in_time`` (a log archive to replay), ``replicas`` (streaming read replicas).
+    ``point_in_time`` (a log archive to replay), ``replicas`` (streaming read replicas),
+    ``multi_az`` (a synchronous standby promoted by a forced failover, see
+    :mod:`cloudkit_local.db.standby`; ``multi_az_reason`` says why an engine has none).
     Operations an engine lacks raise :class:`cloudkit.errors.NotSupported` naming the engine.
     """
 
@@ -42,6 +48,9 @@ class Engine:
     server: ClassVar[bool] = True
     point_in_time: ClassVar[bool] = False
     replicas: ClassVar[bool] = False
+    multi_az: ClassVar[bool] = False
+    #: why the engine keeps no Multi-AZ standby (when ``multi_az`` is false)
+    multi_az_reason: ClassVar[str] = "keeps no standby server"
     #: how a snapshot is taken live / when the instance is stopped (``DatabaseSnapshot.extra["method"]``)
     base_methods: ClassVar[tuple[str, ...]] = ()
 
@@ -206,3 +215,23 @@ class Engine:
     def promote(self, rec: dict[str, Any], timeout: float) -> None:
         """Turn the replica ``rec`` into a standalone writable server."""
         raise self.lacks("promote_read_replica", "has no replication")
+
+    # ------------------------------------------------------------ Multi-AZ standby
+    def add_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """Make a synchronous standby of the running primary of ``rec`` (``rec["standby"]``) and start it."""
+        raise self.lacks("create_instance", self.multi_az_reason)
+
+    def drop_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """Stop and remove the standby of ``rec``; the primary stops waiting for it."""
+        raise self.lacks("modify_instance", self.multi_az_reason)
+
+    def failover(self, rec: dict[str, Any], timeout: float) -> None:
+        """Promote the standby of ``rec`` (its endpoint moves to it), rebuild the old primary as the standby.
+
+        Resumes a failover that ``rec["failover"]`` records as begun (a process that died in the middle).
+        """
+        raise self.lacks("reboot_instance", self.multi_az_reason)
+
+    def standby_running(self, rec: Mapping[str, Any]) -> bool:
+        """Whether the standby's server of ``rec`` runs."""
+        return False

@@ -70,6 +70,9 @@ class MysqlEngine(Engine):
     aliases: ClassVar[tuple[str, ...]] = ("mariadb",)
     point_in_time: ClassVar[bool] = True
     replicas: ClassVar[bool] = True
+    multi_az_reason: ClassVar[str] = ("keeps no Multi-AZ standby on the local provider (a semi-synchronous MariaDB standby "
+                                      "is not built yet: only the postgres engine has one); for a copy that can take "
+                                      "over use create_read_replica and promote_read_replica")
     base_methods: ClassVar[tuple[str, ...]] = ("mariabackup", "cold copy")
 
     def __init__(self, host: Host) -> None:

@@ -9,11 +9,19 @@ Every server archives its WAL (``archive_command``) into its own archive folder.
 * Read replicas are ``pg_basebackup -R`` standbys streaming from the source (with its archive as
   fallback); promotion runs ``pg_ctl promote``.
 * WAL older than the oldest kept backup is removed with ``pg_archivecleanup``.
+* A Multi-AZ instance keeps a standby server (``pg_basebackup -R`` into a data folder of its own,
+  its own 127.0.0.1 port, the same unprivileged user) streaming as ``cloudkit_replication``;
+  the primary waits for it on every commit (``synchronous_standby_names``,
+  ``synchronous_commit = remote_apply``: a committed row is readable on the standby). A forced
+  failover stops the primary, promotes the standby (``pg_ctl promote``, a new timeline), restarts it
+  on the instance's port (the endpoint stays the same address and now reaches the promoted
+  server), and rebuilds the old primary's data as the new standby with a fresh base backup.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -33,6 +41,7 @@ class PostgresEngine(Engine):
     aliases: ClassVar[tuple[str, ...]] = ("postgresql",)
     point_in_time: ClassVar[bool] = True
     replicas: ClassVar[bool] = True
+    multi_az: ClassVar[bool] = True
     base_methods: ClassVar[tuple[str, ...]] = ("pg_basebackup", "cold copy")
 
     def __init__(self, host: Host) -> None:
@@ -84,7 +93,12 @@ class PostgresEngine(Engine):
 
     def model_extra(self, rec: Mapping[str, Any]) -> dict[str, Any]:
         """``log`` (the server log) and ``archive`` (the WAL archive)."""
-        return {"log": str(Path(rec["dir"]) / "server.log"), "archive": rec.get("archive")}
+        extra: dict[str, Any] = {"log": str(Path(rec["dir"]) / "server.log"), "archive": rec.get("archive")}
+        node = rec.get("standby")
+        if node:
+            extra["standby"] = {"endpoint": f"127.0.0.1:{int(node['port'])}", "dir": node["dir"],
+                                "running": self.standby_running(rec), "log": str(Path(node["dir"]) / "server.log")}
+        return extra
 
     def running(self, rec: Mapping[str, Any]) -> bool:
         """Whether the postmaster of the instance runs."""
@@ -128,10 +142,20 @@ class PostgresEngine(Engine):
         runner.write_private(data / "cloudkit.conf", self._conf(rec, restore_from) + recovery)
         runner.run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-w", "-t", str(int(timeout) or 1),
                    "start", timeout=timeout + 30, operation=f"start database server {rec['id']}")
+        if rec.get("standby") and not rec.get("failover"):
+            self._start_standby(rec, timeout)
 
-    def _conf(self, rec: Mapping[str, Any], restore_from: Path | None = None) -> str:
-        """``cloudkit.conf``: the managed settings, then the parameter group's."""
-        text = pg.server_conf(int(rec["port"]), Path(rec["archive"]), restore_from)
+    def _conf(self, rec: Mapping[str, Any], restore_from: Path | None = None, *, port: int | None = None,
+              sync: bool | None = None) -> str:
+        """``cloudkit.conf``: the managed settings, then the parameter group's.
+
+        ``sync`` (default: ``rec`` has a standby and is not failing over): commits wait for the standby.
+        """
+        text = pg.server_conf(int(rec["port"]) if port is None else port, Path(rec["archive"]), restore_from)
+        if sync is None:
+            sync = bool(rec.get("standby")) and not rec.get("failover")
+        if sync:
+            text += f"synchronous_standby_names = '{STANDBY_NAME}'\nsynchronous_commit = 'remote_apply'\n"
         params = dict(rec.get("parameters") or {})
         if params:
             text += f"# parameter group {rec.get('parameter_group')}\n"
@@ -139,12 +163,22 @@ class PostgresEngine(Engine):
         return text
 
     def stop(self, rec: Mapping[str, Any], timeout: float) -> None:
-        """``pg_ctl stop -m fast``."""
-        data = Path(rec["dir"]) / "data"
+        """``pg_ctl stop -m fast`` (the primary first: it hands its last WAL to the standby, then the standby)."""
+        self._stop_data(Path(rec["dir"]) / "data", timeout, f"stop database server {rec['id']}")
+        if rec.get("standby"):
+            self._stop_data(Path(rec["standby"]["dir"]) / "data", timeout, f"stop the standby of {rec['id']}")
+
+    def _stop_data(self, data: Path, timeout: float, operation: str) -> None:
         if pg.running_pid(data) is None:
             return
         self.pg().run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", str(int(timeout) or 1), "stop",
-                      timeout=timeout + 30, operation=f"stop database server {rec['id']}")
+                      timeout=timeout + 30, operation=operation)
+
+    def destroy(self, rec: Mapping[str, Any]) -> None:
+        """Stop the servers (primary and standby) of an instance being removed and delete their folders."""
+        super().destroy(rec)
+        if rec.get("standby"):
+            self.remove_tree(Path(rec["standby"]["dir"]))
 
     def restart(self, rec: dict[str, Any], timeout: float) -> None:
         """``pg_ctl restart -m fast`` (with the settings rewritten: pending parameters apply)."""
@@ -153,6 +187,11 @@ class PostgresEngine(Engine):
         self.pg().write_private(data / "cloudkit.conf", self._conf(rec, source))
         self.pg().run("pg_ctl", "-D", str(data), "-l", str(Path(rec["dir"]) / "server.log"), "-m", "fast", "-w",
                       "-t", str(int(timeout) or 1), "restart", timeout=timeout + 30, operation=f"reboot {rec['id']}")
+        if rec.get("standby"):
+            # the standby restarts on the same settings (parameters a hot standby must match), or comes back
+            # when it had stopped (killed, machine restarted)
+            self._stop_data(Path(rec["standby"]["dir"]) / "data", timeout, f"stop the standby of {rec['id']}")
+            self._start_standby(rec, timeout)
 
     def sql(self, rec: Mapping[str, Any], statements: list[tuple[Any, tuple[Any, ...]]], timeout: float = 30) -> list[Any]:
         """Run statements as the master user; returns the first column of each one's first row."""
@@ -213,6 +252,12 @@ class PostgresEngine(Engine):
         source = Path(rec["source_archive"]) if rec.get("replica_of") and rec.get("source_archive") else None
         self.pg().write_private(data / "cloudkit.conf", self._conf(rec, source))
         self.sql(rec, [("SELECT pg_reload_conf()", ())], timeout=timeout)
+        node = rec.get("standby")
+        if node and self.standby_running(rec):  # the standby gets the same settings
+            ndata = Path(node["dir"]) / "data"
+            self.pg().write_private(ndata / "cloudkit.conf",
+                                    self._conf(rec, Path(rec["archive"]), port=int(node["port"]), sync=False))
+            self.pg().run("pg_ctl", "-D", str(ndata), "reload", timeout=timeout, operation=f"reload the standby of {rec['id']}")
 
     # ------------------------------------------------------------ snapshots
     def snapshot(self, rec: Mapping[str, Any], target: Path, live: bool, timeout: float) -> dict[str, Any]:
@@ -323,6 +368,124 @@ class PostgresEngine(Engine):
         rec["source_archive"] = None
         runner.write_private(data / "cloudkit.conf", self._conf(rec))
 
+    # ------------------------------------------------------------ Multi-AZ standby
+    def standby_running(self, rec: Mapping[str, Any]) -> bool:
+        """Whether the standby's postmaster runs."""
+        node = rec.get("standby")
+        return node is not None and pg.running_pid(Path(node["dir"]) / "data") is not None
+
+    def add_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """A replication role, a base backup of the primary as the standby, then synchronous commits."""
+        from psycopg import sql
+
+        password = secrets.token_urlsafe(24)
+        self.host._write_secret("replication", rec["id"], password)
+        exists = self.sql(rec, [("SELECT 1 FROM pg_roles WHERE rolname = %s", (REPLICATION_ROLE,))])[0]
+        verb = "ALTER" if exists else "CREATE"
+        self.sql(rec, [(sql.SQL(verb + " ROLE {} WITH LOGIN REPLICATION PASSWORD {}").format(
+            sql.Identifier(REPLICATION_ROLE), sql.Literal(password)), ())])
+        node = {"dir": str(self.place() / "standbys" / f"{rec['id']}-{secrets.token_hex(4)}"), "port": free_port()}
+        rec["standby"] = node
+        self.host._save(rec)  # recorded before its files exist: a failure or a crash removes what was made
+        self._base_copy(rec, node, int(rec["port"]), timeout)
+        self._start_standby(rec, timeout)
+        self._set_sync(rec, timeout)
+
+    def _base_copy(self, rec: Mapping[str, Any], node: Mapping[str, Any], port: int, timeout: float) -> None:
+        """A fresh ``pg_basebackup -R`` of the primary on ``port`` into the node's data folder."""
+        runner = self.pg()
+        ndir = runner.mkdir(Path(node["dir"]))
+        data = ndir / "data"
+        self.remove_tree(data)
+        runner.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(port), "-U", REPLICATION_ROLE,
+                   "-d", f"application_name={STANDBY_NAME}", "-D", str(data), "-X", "stream", "-R", "-c", "fast", "-w",
+                   *self._sync_flag(), password=self.host._read_secret("replication", rec["id"]), timeout=timeout,
+                   operation=f"copy {rec['id']} for its standby")
+        pg.include_conf(runner, data)
+
+    def _start_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        node = rec["standby"]
+        data = Path(node["dir"]) / "data"
+        if pg.running_pid(data) is not None:
+            return
+        if not _port_free(int(node["port"])):
+            node["port"] = free_port()
+            self.host._save(rec)
+        runner = self.pg()
+        runner.write_private(data / "cloudkit.conf", self._conf(rec, Path(rec["archive"]), port=int(node["port"]), sync=False))
+        runner.run("pg_ctl", "-D", str(data), "-l", str(Path(node["dir"]) / "server.log"), "-w", "-t", str(int(timeout) or 1),
+                   "start", timeout=timeout + 30, operation=f"start the standby of {rec['id']}")
+
+    def _set_sync(self, rec: Mapping[str, Any], timeout: float) -> None:
+        """Make the primary wait for the standby on every commit; wait until the standby is the synchronous one."""
+        self.pg().write_private(Path(rec["dir"]) / "data" / "cloudkit.conf", self._conf(rec))
+        self.sql(rec, [("SELECT pg_reload_conf()", ())])
+        query = "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s"
+        pg.wait_until(lambda: self.sql(rec, [(query, (STANDBY_NAME,))])[0] == "sync", timeout,
+                      f"the standby of {rec['id']}", "streaming synchronously", interval=0.05)
+
+    def drop_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """Stop waiting for the standby (reload), stop it and remove its folder."""
+        node = rec.get("standby")
+        if not node:
+            return
+        rec["standby"] = None
+        if self.running(rec):
+            self.pg().write_private(Path(rec["dir"]) / "data" / "cloudkit.conf", self._conf(rec))
+            self.sql(rec, [("SELECT pg_reload_conf()", ())])
+        self._stop_data(Path(node["dir"]) / "data", timeout, f"stop the standby of {rec['id']}")
+        self.remove_tree(Path(node["dir"]))
+        if self.running(rec):
+            from psycopg import sql
+
+            self.sql(rec, [(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(REPLICATION_ROLE)), ())])
+        self.host._drop_secret("replication", rec["id"])
+        self.host._save(rec)
+
+    def failover(self, rec: dict[str, Any], timeout: float) -> None:
+        """Stop the primary, promote the standby onto the instance's port, rebuild the old primary as the standby.
+
+        Every step is recorded first (``rec["failover"]``) and can be run again: a process that dies
+        in the middle leaves a record the next call finishes from. The old primary's data never
+        starts again as it was (it is replaced by a base backup of the new primary), so there are
+        never two primaries.
+        """
+        runner = self.pg()
+        if not rec.get("failover"):
+            rec["failover"] = {"old": {"dir": rec["dir"], "port": int(rec["port"])}, "new": dict(rec["standby"])}
+            self.host._save(rec)
+        plan = rec["failover"]
+        old, new = plan["old"], plan["new"]
+        port = int(old["port"])  # the instance's endpoint: the promoted server takes it over
+        new_data = Path(new["dir"]) / "data"
+        # 1. the old primary stops (fast: it sends what it wrote to the standby before it exits)
+        self._stop_data(Path(old["dir"]) / "data", timeout, f"stop the primary of {rec['id']}")
+        # 2. the standby is promoted (when it was not already, before a crash)
+        if (new_data / "standby.signal").exists():
+            if pg.running_pid(new_data) is None:
+                runner.write_private(new_data / "cloudkit.conf",
+                                     self._conf(rec, Path(rec["archive"]), port=int(new["port"]), sync=False))
+                runner.run("pg_ctl", "-D", str(new_data), "-l", str(Path(new["dir"]) / "server.log"), "-w",
+                           "-t", str(int(timeout) or 1), "start", timeout=timeout + 30,
+                           operation=f"start the standby of {rec['id']}")
+            runner.run("pg_ctl", "-D", str(new_data), "-w", "-t", str(int(timeout) or 1), "promote", timeout=timeout + 30,
+                       operation=f"promote the standby of {rec['id']}")
+        # 3. the promoted server serves the instance's endpoint (asynchronous until a standby is back)
+        runner.write_private(new_data / "cloudkit.conf", self._conf(rec, port=port, sync=False))
+        verb = "restart" if pg.running_pid(new_data) is not None else "start"
+        runner.run("pg_ctl", "-D", str(new_data), "-l", str(Path(new["dir"]) / "server.log"), "-m", "fast", "-w",
+                   "-t", str(int(timeout) or 1), verb, timeout=timeout + 30, operation=f"move {rec['id']} to its standby")
+        rec.update(dir=new["dir"], port=port, standby={"dir": old["dir"], "port": int(new["port"])})
+        self.host._save(rec)
+        self._wait_primary(rec, timeout)
+        self.sql(rec, [("ALTER SYSTEM RESET primary_conninfo", ()), ("SELECT pg_reload_conf()", ())])
+        # 4. the old primary's data is replaced by a copy of the new primary: the new standby
+        self._base_copy(rec, rec["standby"], port, timeout)
+        rec["failover"] = None
+        self._start_standby(rec, timeout)
+        self._set_sync(rec, timeout)
+        self.host._save(rec)
+
     def remove_tree(self, path: Path) -> None:
         """Delete a folder the server user may own."""
         if self.runner is not None:
@@ -331,8 +494,13 @@ class PostgresEngine(Engine):
             super().remove_tree(path)
 
 
+#: the standby's application name (``synchronous_standby_names``) and the role it streams as
+STANDBY_NAME = "ck_standby"
+REPLICATION_ROLE = "cloudkit_replication"
+
 #: settings cloudkit writes itself: a parameter group may not change them
 MANAGED = frozenset({
+    "synchronous_standby_names",
     "listen_addresses", "port", "unix_socket_directories", "archive_mode", "archive_command", "restore_command",
     "wal_level", "max_wal_senders", "hot_standby", "primary_conninfo", "primary_slot_name", "data_directory",
     "hba_file", "ident_file", "config_file", "log_destination", "recovery_target_time", "recovery_target_action",

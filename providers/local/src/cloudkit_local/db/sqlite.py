@@ -22,6 +22,7 @@ class SqliteEngine(Engine):
     name: ClassVar[str] = "sqlite"
     aliases: ClassVar[tuple[str, ...]] = ("sqlite3",)
     server: ClassVar[bool] = False
+    multi_az_reason: ClassVar[str] = "is one file with no server: there is no standby server to keep or fail over to"
     base_methods: ClassVar[tuple[str, ...]] = ("sqlite backup API",)
 
     @property
