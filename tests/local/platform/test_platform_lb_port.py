@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -52,36 +51,6 @@ def _pids(url: str, n: int = 12) -> set[str]:
     return {requests.get(url, timeout=10).text for _ in range(n)}
 
 
-def _no_failed_request(url: str, action: Callable[[], object]) -> list[str]:
-    """Run ``action`` while a client loop polls ``url`` (one keep-alive session); the failures seen."""
-    seen: list[str] = []
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            try:
-                resp = session.get(url, timeout=10)
-                (seen if resp.status_code == 200 else failures).append(resp.text)
-            except requests.RequestException as exc:
-                failures.append(repr(exc))
-
-    thread = threading.Thread(target=poll)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not seen and not failures and time.monotonic() < deadline:
-            time.sleep(0.01)
-        action()
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        thread.join()
-    assert len(seen) > 5
-    return failures
-
-
 def _targets(cloud: cloudkit.Cloud, name: str) -> dict[int | None, str]:
     return {h.target.port: h.state for h in cloud.loadbalancer.target_health(name)}
 
@@ -104,7 +73,8 @@ def _haproxy_pids(folder: str) -> list[int]:
 
 
 @needs_haproxy
-def test_the_listener_port_is_a_load_balancer_in_front_of_the_workers(cloud: cloudkit.Cloud) -> None:
+def test_the_listener_port_is_a_load_balancer_in_front_of_the_workers(
+        cloud: cloudkit.Cloud, poll_during: Callable[..., tuple[object, list[str], list[str]]]) -> None:
     p, lbs = cloud.platform, cloud.loadbalancer
     p.create_application("web")
     p.create_version("web", "v1", source=_zip({"application.py": APP}))
@@ -126,7 +96,7 @@ def test_the_listener_port_is_a_load_balancer_in_front_of_the_workers(cloud: clo
 
     # Scaling adds targets; the health URL setting is the balancer's check; no request fails meanwhile.
     url = env.url
-    failures = _no_failed_request(url, lambda: p.update_settings(env, EnvironmentSettings(
+    _, _, failures = poll_during(url, lambda: p.update_settings(env, EnvironmentSettings(
         min_instances=3, options={HEALTH: "/ping"})))
     assert failures == []
     assert len(_pids(url, 15)) == 3
@@ -136,7 +106,7 @@ def test_the_listener_port_is_a_load_balancer_in_front_of_the_workers(cloud: clo
 
     # A rebuild registers the new workers before draining the old ones: no request fails.
     before = _pids(url, 15)
-    assert _no_failed_request(url, lambda: p.rebuild(env)) == []
+    assert poll_during(url, lambda: p.rebuild(env))[2] == []
     after = _pids(url, 15)
     assert len(after) == 3 and not before & after
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import os
-import threading
-import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import requests
 
 import cloudkit
 from cloudkit.errors import InvalidInput, NotFound
-from cloudkit.models.platform import EnvironmentSettings, InstanceLog
+from cloudkit.models.platform import Environment, EnvironmentSettings, InstanceLog
 from cloudkit.services.platform import PlatformService
 
 NOISY_APP = '''import os
@@ -101,7 +99,8 @@ def test_a_symlinked_log_is_not_followed(platform: PlatformService, tmp_path: Pa
     assert all(b"do not show" not in bundle.read(name) for name in bundle.namelist())
 
 
-def test_rebuild_replaces_every_instance_without_dropping_a_request(platform: PlatformService) -> None:
+def test_rebuild_replaces_every_instance_without_dropping_a_request(
+        platform: PlatformService, poll_during: Callable[..., tuple[Environment, list[str], list[str]]]) -> None:
     platform.create_application("rb")
     platform.create_version("rb", "v1", source=_zip({"application.py": NOISY_APP}))
     env = platform.create_environment("rb", "rb-prod", version="v1", stack="python",
@@ -110,29 +109,7 @@ def test_rebuild_replaces_every_instance_without_dropping_a_request(platform: Pl
     url = env.url
     before = {requests.get(url, timeout=10).text for _ in range(8)}
     assert len(before) == 2
-    seen: list[str] = []
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            try:
-                resp = session.get(url, timeout=10)
-                (seen if resp.status_code == 200 else failures).append(resp.text)
-            except requests.RequestException as exc:
-                failures.append(repr(exc))
-
-    thread = threading.Thread(target=poll)
-    thread.start()
-    try:
-        while not seen:
-            time.sleep(0.01)
-        rebuilt = platform.rebuild(env)
-        time.sleep(0.3)
-    finally:
-        stop.set()
-        thread.join()
+    rebuilt, seen, failures = poll_during(url, lambda: platform.rebuild(env))
     assert failures == []
     assert (rebuilt.status, rebuilt.version, rebuilt.url, rebuilt.health) == ("ready", "v1", url, "green")
     after = {requests.get(url, timeout=10).text for _ in range(8)}

@@ -164,22 +164,21 @@ class LocalDatabase(LocalErrors, DatabaseService):
 
     def _until_next_maintenance(self, moment: float) -> float:
         """Seconds until the earliest maintenance window of an instance with pending changes opens next."""
-        best = WEEK
-        for row in self.db.query("SELECT record FROM instances"):
-            rec = json.loads(row["record"])
-            if rec.get("pending_modifications") and rec.get("maintenance_window"):
-                start = _maintenance_start(str(rec["maintenance_window"]), moment)
-                best = min(best, (start + WEEK - moment) % WEEK or WEEK)
-        return best
+        return self._until_next_opening(moment, "maintenance_window", "pending_modifications", _maintenance_start, WEEK)
 
     def _until_next_window(self, moment: float) -> float:
         """Seconds until the earliest backup window of an instance with backups opens next."""
-        best = DAY
+        return self._until_next_opening(moment, "backup_window", "backup_retention_days", _window_start, DAY)
+
+    def _until_next_opening(self, moment: float, window: str, work: str, start_of: Callable[[str, float], float],
+                            period: float) -> float:
+        """Seconds until the earliest ``window`` of an instance with ``work`` to do opens (at most ``period``)."""
+        best = period
         for row in self.db.query("SELECT record FROM instances"):
             rec = json.loads(row["record"])
-            if rec.get("backup_retention_days") and rec.get("backup_window"):
-                start = _window_start(str(rec["backup_window"]), moment)
-                best = min(best, (start + DAY - moment) % DAY or DAY)
+            if rec.get(work) and rec.get(window):
+                start = start_of(str(rec[window]), moment)
+                best = min(best, (start + period - moment) % period or period)
         return best
 
     def _engine(self, rec: Mapping[str, Any] | str) -> Engine:
