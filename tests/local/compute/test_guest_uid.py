@@ -12,14 +12,12 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cloudkit_local import _guestfs, _sandbox
 
-import cloudkit
 from cloudkit.errors import Conflict, InvalidInput
 from cloudkit.models.compute import Instance, SecurityRule
 from cloudkit.services.compute import ComputeService
@@ -31,21 +29,6 @@ pytestmark = [
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="guests get a uid of their own only when cloudkit runs as root")
 
 IMAGE = "local:debian-host"
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
-@pytest.fixture
-def compute(root: Path) -> Iterator[ComputeService]:
-    cloud = cloudkit.connect("local", root=str(root))
-    yield cloud.compute
-    for inst in cloud.compute.list_instances():
-        if inst.state != "terminated":
-            cloud.compute.terminate_instance(inst)
-    cloud.close()
 
 
 def finished(compute: ComputeService, inst: Instance, timeout: float = 20) -> str:

@@ -14,13 +14,12 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import cloudkit
 from cloudkit.errors import CloudkitError, Conflict
 from cloudkit.models.compute import Instance
 from cloudkit.services.compute import ComputeService
@@ -37,26 +36,11 @@ NO_HANG = 20.0
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "root"
-
-
-@pytest.fixture
 def host(tmp_path: Path) -> Path:
     """A folder of host files the guest aims at (outside the local root)."""
     folder = tmp_path / "host"
     folder.mkdir()
     return folder
-
-
-@pytest.fixture
-def compute(root: Path) -> Iterator[ComputeService]:
-    cloud = cloudkit.connect("local", root=str(root))
-    yield cloud.compute
-    for inst in cloud.compute.list_instances():
-        if inst.state != "terminated":
-            cloud.compute.terminate_instance(inst)
-    cloud.close()
 
 
 def wait_console(compute: ComputeService, inst: Instance | str, text: str, timeout: float = 30) -> str:
