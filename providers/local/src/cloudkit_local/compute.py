@@ -170,26 +170,25 @@ def _unprivileged_port_start() -> int:
         return 1024
 
 
-def _unbindable_rule(groups: list[sqlite3.Row], rules_of: Callable[[sqlite3.Row], list[SecurityRule]]) -> str | None:
-    """A rule whose ports a guest sharing the host's network cannot bind, described, or ``None``.
+def _unservable_rules(groups: list[sqlite3.Row], rules_of: Callable[[sqlite3.Row], list[SecurityRule]]) -> list[str]:
+    """The rules whose ports a guest sharing the host's network cannot bind, as ``"group: tcp 80-80"``.
 
     A guest holds no capability in the host's network namespace (its root is an unprivileged
     uid, or the unprivileged user running cloudkit), so ports below the host's
-    ``net.ipv4.ip_unprivileged_port_start`` cannot be bound. A rule opening only such ports could
-    never be served; a rule whose range reaches above them (or opens every port) is accepted.
+    ``net.ipv4.ip_unprivileged_port_start`` cannot be bound. Such a rule is kept (the same program
+    runs on every provider) and reported in ``Instance.extra["unservable_rules"]``; a rule whose
+    range reaches above that port (or opens every port) is servable.
     """
     start = _unprivileged_port_start()
+    found = []
     for group in groups:
         for rule in rules_of(group):
             if rule.protocol not in ("tcp", "udp") or rule.from_port is None:
                 continue
             last = rule.to_port if rule.to_port is not None else rule.from_port
             if 0 <= last < start:
-                return (f"security group {group['name']} has the rule {rule.protocol} {rule.from_port}-{last}, whose "
-                        f"ports are all below {start}: a local instance cannot listen there (its root is not root on "
-                        f"the host, which allows only ports from net.ipv4.ip_unprivileged_port_start = {start}); "
-                        f"open a port from {start} up")
-    return None
+                found.append(f"{group['name']}: {rule.protocol} {rule.from_port}-{last}")
+    return found
 
 
 def _fingerprint(public_key: str) -> str:
@@ -385,6 +384,9 @@ class LocalCompute(LocalErrors, ComputeService):
         }
         if row["host_uid"] is not None:
             extra["host_uid"] = row["host_uid"]  # the unprivileged host uid its root runs as (cloudkit as root)
+        if row["share_net"] and row["state"] != "terminated":
+            groups = [self._group_row(g) for g in json.loads(row["security_groups"]) if self._group_exists(g)]
+            extra["unservable_rules"] = _unservable_rules(groups, self._rules)  # ports the guest cannot listen on
         if row["state"] in ("pending", "running"):
             extra["boot_finished"] = self._boot_finished(row)
             extra["pid"] = row["pid"]
@@ -431,8 +433,6 @@ class LocalCompute(LocalErrors, ComputeService):
         groups = [self._group_row(g) for g in kw.get("security_groups") or ()]
         _sandbox.bwrap_path()
         share_net = any(_opens_ports(self._rules(g)) for g in groups)
-        if share_net and (unbindable := _unbindable_rule(groups, self._rules)):
-            raise InvalidInput("security_groups", unbindable)
         if _sandbox.maps_guests():
             _sandbox.setpriv_path()
             _sandbox.check_uid_mapping()
@@ -543,12 +543,9 @@ class LocalCompute(LocalErrors, ComputeService):
             )
 
     def _boot_network(self, row: sqlite3.Row) -> bool:
-        """Whether the instance's next boot shares the host's network; ``Conflict`` if its rules cannot be served."""
+        """Whether the instance's next boot shares the host's network."""
         groups = [self._group_row(g) for g in json.loads(row["security_groups"]) if self._group_exists(g)]
-        share_net = any(_opens_ports(self._rules(g)) for g in groups)
-        if share_net and (unbindable := _unbindable_rule(groups, self._rules)):
-            raise Conflict(f"instance {row['id']} will not boot: {unbindable}", provider=PROVIDER)
-        return share_net
+        return any(_opens_ports(self._rules(g)) for g in groups)
 
     def _guest_uid(self, instance_id: str) -> int | None:
         """The host uid (and gid) the instance's guest runs as, allocated at its first boot; ``None`` unless root.
