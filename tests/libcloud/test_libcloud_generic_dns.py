@@ -130,6 +130,10 @@ def test_deletes_check_values_and_zones_refuse_to_go_with_records(memory: cloudk
     dns.upsert_records(zone, [RecordSet(name="www", type="A", values=("192.0.2.1",))])
     with pytest.raises(Conflict, match="do not match"):
         dns.delete_records(zone, [RecordSet(name="www", type="A", values=("192.0.2.7",))])
+    ttl = dns.get_record(zone, "www", "A").ttl
+    with pytest.raises(Conflict, match="TTL and values"):  # the right values with another TTL
+        dns.delete_records(zone, [RecordSet(name="www", type="A", ttl=ttl + 1, values=("192.0.2.1",))])
+    assert dns.get_record(zone, "www", "A").values == ("192.0.2.1",)
     with pytest.raises(NotFound):
         dns.delete_records(zone, [RecordSet(name="ftp", type="A", values=("192.0.2.7",))])
     with pytest.raises(Conflict):

@@ -182,9 +182,11 @@ class LibcloudDNS(LibcloudErrors, LazyDriver, DNSService):
             if cur is None:
                 raise NotFound(f"dns.change_records: changes[{i}]: no {ch.record.type} record set named "
                                f"{ch.record.name!r} in zone {zone.name}", provider=self.provider)
-            if sorted(cur[0].values) != sorted(ch.record.values):
-                raise Conflict(f"dns.change_records: changes[{i}]: the values of {ch.record.type} {ch.record.name} "
-                               f"do not match what the zone holds", provider=self.provider)
+            # as Route 53 and local: the TTL must match too, where the driver reports one
+            reports_ttl = any(n.ttl is not None or "ttl" in (n.extra or {}) for n in cur[1])
+            if sorted(cur[0].values) != sorted(ch.record.values) or (reports_ttl and cur[0].ttl != ch.record.ttl):
+                raise Conflict(f"dns.change_records: changes[{i}]: the TTL and values of {ch.record.type} "
+                               f"{ch.record.name} do not match what the zone holds", provider=self.provider)
 
     def _native_name(self, name: str, zone: Zone) -> str:
         return "" if name == "@" else name
