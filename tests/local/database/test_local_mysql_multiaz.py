@@ -86,6 +86,7 @@ def test_failover_keeps_rows_endpoint_and_the_point_in_time_archive(my_cloud: cl
     assert my_rows(moved, "SELECT v FROM orders") == [("before",)]
     my_rows(moved, "INSERT INTO orders VALUES (2, 'after')")  # writable
     assert my_rows(moved, "SELECT @@read_only, @@rpl_semi_sync_master_enabled") == [(0, 1)]
+    assert my_rows(moved, "SHOW SLAVE STATUS") == []  # promoted: it replicates from nothing any more
     eventually(lambda: my_rows(_standby(moved), "SELECT n FROM orders ORDER BY n") == [(1,), (2,)])
     after = _tick()
     my_rows(moved, "INSERT INTO orders VALUES (3, 'late')")
