@@ -142,3 +142,30 @@ def test_modify_stop_start_and_a_failover_cut_short(my_cloud: cloudkit.Cloud, my
     resumed = db.reboot_instance(my_maz, force_failover=True, timeout=120)  # resumes the failover begun
     assert resumed.status == "available" and resumed.extra["dir"] == both[1] and _servers(*both) == list(both)
     eventually(lambda: my_rows(_standby(resumed), "SELECT n FROM t") == [(1,)])
+
+
+def test_parameters_reach_the_standby_and_a_dead_primary_fails_over(my_cloud: cloudkit.Cloud, my_maz: DatabaseInstance,
+                                                                   eventually: Callable[..., Any]) -> None:
+    import os
+    import signal
+
+    db = my_cloud.database
+    db.create_parameter_group("my-maz-params", family=str(db.engines["mysql"].family()))  # type: ignore[attr-defined]
+    try:
+        db.modify_instance(my_maz, parameter_group="my-maz-params")
+        db.modify_parameter_group("my-maz-params", {"max_connections": "60"})  # dynamic: both servers at once
+        assert my_rows(my_maz, "SELECT @@max_connections") == [(60,)]
+        assert my_rows(_standby(my_maz), "SELECT @@max_connections") == [(60,)]
+        my_rows(my_maz, "CREATE TABLE t (n INT PRIMARY KEY)")
+        my_rows(my_maz, "INSERT INTO t VALUES (1)")
+        # the primary dies: the failover starts it read-only so that the standby gets all it logged
+        os.kill(int((Path(str(my_maz.extra["dir"])) / "mysqld.pid").read_text()), signal.SIGKILL)
+        eventually(lambda: not _servers(str(my_maz.extra["dir"])))
+        moved = db.reboot_instance(my_maz, force_failover=True, timeout=120)
+        assert moved.endpoint == my_maz.endpoint and moved.extra["dir"] == my_maz.extra["standby"]["dir"]  # type: ignore[index]
+        assert my_rows(moved, "SELECT n, @@max_connections FROM t") == [(1, 60)]
+        my_rows(moved, "INSERT INTO t VALUES (2)")
+        eventually(lambda: my_rows(_standby(moved), "SELECT COUNT(*), @@max_connections FROM t") == [(2, 60)])
+        db.delete_instance(moved)
+    finally:
+        db.delete_parameter_group("my-maz-params")
