@@ -668,7 +668,9 @@ class MysqlEngine(Engine):
         password = self.host._read_secret("replication", rec["id"])
         self.admin(view, f"SET GLOBAL gtid_slave_pos = {_quote(str(info['gtid']))};\n"
                          f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={int(rec['port'])}, "
-                         f"MASTER_USER='{STANDBY_USER}', MASTER_PASSWORD={_quote(password)}, MASTER_USE_GTID=slave_pos;\n"
+                         f"MASTER_USER='{STANDBY_USER}', MASTER_PASSWORD={_quote(password)}, MASTER_USE_GTID=slave_pos, "
+                         # reconnect at once after a primary restart (commits wait for the standby meanwhile)
+                         "MASTER_CONNECT_RETRY=1;\n"
                          "START SLAVE;\n", secret=password)
 
     def _start_standby(self, rec: dict[str, Any], timeout: float) -> None:
