@@ -551,8 +551,12 @@ class LocalDatabase(LocalErrors, DatabaseService):
             rec = self._load(identifier)
             if force_failover:
                 standby.check_failover(rec)
-            if not (force_failover and standby.resumable(rec) and rec["status"] == "failed"):
-                self._require(rec, "available")  # (a failed failover is resumed by another forced failover)
+            if force_failover and standby.resumable(rec) and rec["status"] == "failed":
+                pass  # a failed failover is resumed by another forced failover
+            elif force_failover and rec["status"] == "available":
+                pass  # (also when the primary's server died: that is what the standby is for)
+            else:
+                self._require(rec, "available")
             self._set_status(rec, "rebooting")
 
         def work() -> None:

@@ -18,6 +18,16 @@ input, never a command line, a file or a log.
 * Read replicas are seeded by ``mariabackup`` and replicate by GTID (``CHANGE MASTER TO ...
   MASTER_USE_GTID=slave_pos``) as a replication user of their own; they run ``read_only``.
   Promotion stops replication and makes the server writable.
+* A Multi-AZ instance keeps a standby ``mariadbd`` (a data folder of its own, its own 127.0.0.1
+  port, the same OS user), seeded from a ``mariabackup`` of the primary and replicating by GTID
+  with semi-synchronous replication (``AFTER_SYNC``: a commit returns only once the standby has
+  the transaction in its relay log). The timeout is long (:data:`SEMI_SYNC_TIMEOUT_MS`) so that
+  commits do not silently fall back to asynchronous. A forced failover makes the primary
+  read-only, waits until the standby has applied its last GTID, stops it, promotes the standby
+  (``STOP SLAVE; RESET SLAVE ALL``) and restarts it on the instance's port with the instance's
+  binary-log archive: it continues the archive's file sequence and GTID history (``gtid_strict_mode``),
+  so point-in-time restore works across the failover. The old primary is rebuilt as the standby
+  from a fresh ``mariabackup``.
 """
 
 from __future__ import annotations
@@ -54,7 +64,15 @@ MANAGED = frozenset({
     "log_error", "pid_file", "plugin_dir", "port", "read_only", "relay_log", "secure_file_priv", "server_id",
     "skip_grant_tables", "skip_networking", "socket", "tmpdir", "user", "general_log_file", "slow_query_log_file",
     "plugin_load", "plugin_load_add", "init_connect", "init_slave",
+    "rpl_semi_sync_master_enabled", "rpl_semi_sync_slave_enabled", "rpl_semi_sync_master_wait_point",
+    "rpl_semi_sync_master_timeout", "gtid_strict_mode",
 })
+#: how long a commit on a Multi-AZ primary waits for the standby's acknowledgement before MariaDB falls
+#: back to asynchronous replication: long (five minutes), so that a commit is not silently acknowledged
+#: without the standby having it; a standby that is down makes commits wait instead
+SEMI_SYNC_TIMEOUT_MS = 300_000
+#: the user the standby replicates as
+STANDBY_USER = "cloudkit_standby"
 TOOLS = ("mariadb-install-db", "mariadb", "mariadb-admin", "mariabackup", "mariadb-binlog")
 
 
@@ -70,9 +88,7 @@ class MysqlEngine(Engine):
     aliases: ClassVar[tuple[str, ...]] = ("mariadb",)
     point_in_time: ClassVar[bool] = True
     replicas: ClassVar[bool] = True
-    multi_az_reason: ClassVar[str] = ("keeps no Multi-AZ standby on the local provider (a semi-synchronous MariaDB standby "
-                                      "is not built yet: only the postgres engine has one); for a copy that can take "
-                                      "over use create_read_replica and promote_read_replica")
+    multi_az: ClassVar[bool] = True
     base_methods: ClassVar[tuple[str, ...]] = ("mariabackup", "cold copy")
 
     def __init__(self, host: Host) -> None:
@@ -177,8 +193,14 @@ class MysqlEngine(Engine):
         rec["server_id"] = secrets.randbelow(2**31 - 2) + 1
 
     def model_extra(self, rec: Mapping[str, Any]) -> dict[str, Any]:
-        """``log`` (the server's error log), ``archive`` (binary logs), ``server`` (``MariaDB``)."""
-        return {"log": str(Path(rec["dir"]) / "server.log"), "archive": rec.get("archive"), "server": "MariaDB"}
+        """``log`` (the server's error log), ``archive`` (binary logs), ``server`` (``MariaDB``), ``standby``."""
+        extra: dict[str, Any] = {"log": str(Path(rec["dir"]) / "server.log"), "archive": rec.get("archive"),
+                                 "server": "MariaDB"}
+        node = rec.get("standby")
+        if node:
+            extra["standby"] = {"endpoint": f"127.0.0.1:{int(node['port'])}", "dir": node["dir"],
+                                "running": self.standby_running(rec), "log": str(Path(node["dir"]) / "server.log")}
+        return extra
 
     def _pid(self, rec: Mapping[str, Any]) -> int | None:
         try:
@@ -214,15 +236,26 @@ class MysqlEngine(Engine):
             f"socket = {self._socket(rec)}",
             f"pid-file = {idir / 'mysqld.pid'}",
             f"log-error = {idir / 'server.log'}",
-            f"log-bin = {Path(rec['archive']) / 'mysql-bin'}",
             f"server-id = {int(rec['server_id'])}",
             "binlog-format = ROW",
             "skip-name-resolve",
             *(f"{name} = {value}" for name, value in DEFAULTS.items()),
             *(option.lstrip("-").replace("=", " = ") for option in _INNODB),
         ]
-        if rec.get("replica_of"):
+        role = rec.get("role")
+        if role != "standby":  # only the primary writes (and archives) binary logs
+            lines.append(f"log-bin = {Path(rec['archive']) / 'mysql-bin'}")
+        if rec.get("replica_of") or role == "standby":
             lines += ["read-only = ON", f"relay-log = {idir / 'relay' / 'relay-bin'}"]
+        if role == "standby":
+            lines += ["rpl-semi-sync-slave-enabled = ON", "gtid-strict-mode = ON"]
+        elif role == "old":  # a primary being failed over from: nothing more is written on it
+            lines += ["read-only = ON", "gtid-strict-mode = ON"]
+        elif rec.get("standby"):
+            lines.append("gtid-strict-mode = ON")
+            if not rec.get("failover"):  # (asynchronous until the rebuilt standby is back)
+                lines += ["rpl-semi-sync-master-enabled = ON", "rpl-semi-sync-master-wait-point = AFTER_SYNC",
+                          f"rpl-semi-sync-master-timeout = {SEMI_SYNC_TIMEOUT_MS}"]
         params = dict(rec.get("parameters") or {})
         if params:
             lines.append(f"# parameter group {rec.get('parameter_group')}")
@@ -291,6 +324,8 @@ class MysqlEngine(Engine):
             literal = "DEFAULT" if value is None else value if re.fullmatch(r"-?\d+(?:\.\d+)?", value) else _quote(value)
             statements.append(f"SET GLOBAL {name} = {literal};")
         self.admin(rec, "\n".join(statements) + "\n", timeout=timeout)
+        if self.standby_running(rec):  # the standby gets the same settings
+            self.admin(self._standby_view(rec, rec["standby"]), "\n".join(statements) + "\n", timeout=timeout)
 
     def create(self, rec: dict[str, Any], password: str, timeout: float) -> None:
         """``mariadb-install-db``, start, create the master user and the database."""
@@ -332,15 +367,21 @@ class MysqlEngine(Engine):
             return data
 
     def start(self, rec: dict[str, Any], timeout: float) -> None:
-        """Start ``mariadbd`` detached (a new free port when the old one was taken); wait until it answers."""
+        """Start the instance's ``mariadbd`` (a new free port when the old one was taken), then its standby."""
+        if not self.running(rec) and not _port_free(int(rec["port"])):
+            rec["port"] = free_port()
+            self.host._save(rec)
+        self._serve(rec, timeout)
+        if rec.get("standby") and not rec.get("failover"):
+            self._start_standby(rec, timeout)
+
+    def _serve(self, rec: Mapping[str, Any], timeout: float) -> None:
+        """Start the ``mariadbd`` of ``rec`` (an instance or a view of its standby) detached; wait until it answers."""
         runner = self._runner()
         if self.running(rec):
             return
-        if not _port_free(int(rec["port"])):
-            rec["port"] = free_port()
-            self.host._save(rec)
         idir = Path(rec["dir"])
-        if rec.get("replica_of"):
+        if rec.get("replica_of") or rec.get("role") == "standby":
             runner.mkdir(idir / "relay")
         sock = self._socket(rec)
         if sock.parent != idir:
@@ -387,6 +428,12 @@ class MysqlEngine(Engine):
         return " | ".join(line for line in lines[-5:] if "ERROR" in line)
 
     def stop(self, rec: Mapping[str, Any], timeout: float) -> None:
+        """Stop the primary, then the standby (the primary's last transactions reach it first)."""
+        self._halt(rec, timeout)
+        if rec.get("standby"):
+            self._halt(self._standby_view(rec, rec["standby"]), timeout)
+
+    def _halt(self, rec: Mapping[str, Any], timeout: float) -> None:
         """``SHUTDOWN`` over the socket; wait until the process is gone."""
         pid = self._pid(rec)
         if pid is None:
@@ -403,7 +450,17 @@ class MysqlEngine(Engine):
         pg.wait_until(lambda: self._pid(rec) is None, timeout, f"database server {rec['id']}", "stopped", interval=0.05)
 
     def destroy(self, rec: Mapping[str, Any]) -> None:
-        """Kill the server (its data is going: no clean shutdown needed) and delete its folder."""
+        """Kill the servers (primary and standby; their data is going) and delete their folders."""
+        if rec.get("standby"):
+            self._kill(self._standby_view(rec, rec["standby"]))
+        plan = rec.get("failover")
+        if plan:  # a failover cut short: both folders it names go
+            for node in (plan["old"], plan["new"]):
+                self._kill(self._standby_view(rec, node))
+        self._kill(rec)
+
+    def _kill(self, rec: Mapping[str, Any], *, keep_archive: bool = False) -> None:
+        """Kill a server and delete its folder (``keep_archive``: but the instance's archive, when it is inside)."""
         pid = self._pid(rec)
         if pid is not None:
             with mapped(f"stop database server {rec['id']}"):
@@ -412,7 +469,21 @@ class MysqlEngine(Engine):
                 except ProcessLookupError:
                     pass
             pg.wait_until(lambda: self._pid(rec) is None, 30, f"database server {rec['id']}", "stopped", interval=0.02)
-        self.remove_tree(Path(rec["dir"]))
+        folder = Path(rec["dir"])
+        archive = Path(rec["archive"]) if keep_archive and rec.get("archive") else None
+        if archive is None or archive.parent != folder:
+            self.remove_tree(folder)
+            return
+        # a server folder that once was the primary's holds the instance's binary-log archive: it stays
+        with mapped(f"remove the files of {rec['id']}"):
+            children = list(folder.iterdir()) if folder.exists() else []
+            for child in children:
+                if child == archive:
+                    continue
+                if child.is_dir() and not child.is_symlink():
+                    self.remove_tree(child)
+                else:
+                    child.unlink(missing_ok=True)
 
     def restart(self, rec: dict[str, Any], timeout: float) -> None:
         """Stop, then start."""
@@ -550,6 +621,147 @@ class MysqlEngine(Engine):
                 status[key] = value
         return status
 
+
+    # ------------------------------------------------------------ Multi-AZ standby
+    def _standby_view(self, rec: Mapping[str, Any], node: Mapping[str, Any], role: str = "standby") -> dict[str, Any]:
+        """A record-like view of one of the instance's servers other than its primary (never saved)."""
+        uid = rec["uid"] if role == "old" else f"{str(rec['uid'])[:12]}-{role[:4]}"  # the old primary's socket is the instance's
+        return {"id": f"{rec['id']} ({role})", "uid": uid, "dir": node["dir"],
+                "port": int(node["port"]), "server_id": int(node["server_id"]), "archive": rec.get("archive"),
+                "parameters": rec.get("parameters"), "parameter_group": rec.get("parameter_group"), "role": role}
+
+    def standby_running(self, rec: Mapping[str, Any]) -> bool:
+        """Whether the standby's ``mariadbd`` runs."""
+        node = rec.get("standby")
+        return node is not None and self.running(self._standby_view(rec, node))
+
+    def add_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """A replication user, a ``mariabackup`` of the primary as the standby, then semi-synchronous commits."""
+        password = secrets.token_urlsafe(24)
+        self.host._write_secret("replication", rec["id"], password)
+        self.admin(rec, f"CREATE OR REPLACE USER '{STANDBY_USER}'@'127.0.0.1' IDENTIFIED BY {_quote(password)};\n"
+                        f"GRANT REPLICATION SLAVE ON *.* TO '{STANDBY_USER}'@'127.0.0.1';\n", secret=password)
+        node = {"dir": str(self.place() / "standbys" / f"{rec['id']}-{secrets.token_hex(4)}"), "port": free_port(),
+                "server_id": secrets.randbelow(2**31 - 2) + 1}
+        rec["standby"] = node
+        self.host._save(rec)  # recorded before its files exist: a failure or a crash removes what was made
+        self._seed_standby(rec, timeout)
+        self._set_semi_sync(rec, timeout)
+
+    def _seed_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """A fresh ``mariabackup`` of the running primary into the standby's folder; start it replicating by GTID."""
+        runner = self._runner()
+        node = rec["standby"]
+        view = self._standby_view(rec, node)
+        self._kill(view, keep_archive=True)  # whatever was there (a half-made standby, the old primary's data) goes
+        ndir = runner.mkdir(Path(node["dir"]))
+        seed = ndir / "seed"
+        try:
+            info = self.snapshot(rec, seed, True, timeout)
+            runner.run("cp", "-a", str(seed / "base"), str(ndir / "data"), timeout=timeout,
+                       operation=f"copy {rec['id']} for its standby")
+        finally:
+            self.remove_tree(seed)
+        if not info.get("gtid"):
+            raise ProviderError(f"the backup of {rec['id']} recorded no GTID position", provider="local")
+        self._start_standby(rec, timeout)
+        password = self.host._read_secret("replication", rec["id"])
+        self.admin(view, f"SET GLOBAL gtid_slave_pos = {_quote(str(info['gtid']))};\n"
+                         f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={int(rec['port'])}, "
+                         f"MASTER_USER='{STANDBY_USER}', MASTER_PASSWORD={_quote(password)}, MASTER_USE_GTID=slave_pos, "
+                         # reconnect at once after a primary restart (commits wait for the standby meanwhile)
+                         "MASTER_CONNECT_RETRY=1;\n"
+                         "START SLAVE;\n", secret=password)
+
+    def _start_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        node = rec["standby"]
+        view = self._standby_view(rec, node)
+        if self.running(view):
+            return
+        if not _port_free(int(node["port"])):
+            node["port"] = free_port()
+            self.host._save(rec)
+            view = self._standby_view(rec, node)
+        self._serve(view, timeout)
+
+    def _set_semi_sync(self, rec: Mapping[str, Any], timeout: float) -> None:
+        """Make the primary wait for the standby on every commit; wait until the standby acknowledges."""
+        self._runner().write_private(Path(rec["dir"]) / "my.cnf", self.config(rec))
+        self.admin(rec, "SET GLOBAL gtid_strict_mode = ON;\n"
+                        "SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC';\n"
+                        f"SET GLOBAL rpl_semi_sync_master_timeout = {SEMI_SYNC_TIMEOUT_MS};\n"
+                        "SET GLOBAL rpl_semi_sync_master_enabled = ON;\n", timeout=timeout)
+
+        def acknowledging() -> bool:
+            status = dict(self.admin(rec, "SHOW GLOBAL STATUS WHERE Variable_name IN "
+                                          "('Rpl_semi_sync_master_clients', 'Rpl_semi_sync_master_status');\n"))
+            return status.get("Rpl_semi_sync_master_status") == "ON" and int(status.get("Rpl_semi_sync_master_clients", 0)) > 0
+
+        pg.wait_until(acknowledging, timeout, f"the standby of {rec['id']}", "replicating semi-synchronously", interval=0.05)
+
+    def drop_standby(self, rec: dict[str, Any], timeout: float) -> None:
+        """Stop waiting for the standby, stop it and remove its folder and its replication user."""
+        node = rec.get("standby")
+        if not node:
+            return
+        rec["standby"] = None
+        if self.running(rec):
+            self._runner().write_private(Path(rec["dir"]) / "my.cnf", self.config(rec))
+            self.admin(rec, "SET GLOBAL rpl_semi_sync_master_enabled = OFF;\n"
+                            f"DROP USER IF EXISTS '{STANDBY_USER}'@'127.0.0.1';\n", timeout=timeout)
+        self._kill(self._standby_view(rec, node), keep_archive=True)
+        self.host._drop_secret("replication", rec["id"])
+        self.host._save(rec)
+
+    def failover(self, rec: dict[str, Any], timeout: float) -> None:
+        """Promote the standby onto the instance's port and archive, rebuild the old primary as the standby.
+
+        Every step is recorded first (``rec["failover"]``) and can be run again: a process that dies
+        in the middle leaves a record the next call finishes from. Until the standby is promoted the
+        old primary only ever runs read-only; after, its data is replaced by a backup of the new
+        primary, so there are never two writable primaries.
+        """
+        if not rec.get("failover"):
+            rec["failover"] = {"old": {"dir": rec["dir"], "port": int(rec["port"]), "server_id": int(rec["server_id"])},
+                               "new": dict(rec["standby"]), "promoted": False}
+            self.host._save(rec)
+        plan = rec["failover"]
+        old = self._standby_view(rec, plan["old"], "old")
+        new = self._standby_view(rec, plan["new"])
+        if not plan["promoted"]:
+            # 1. the old primary takes no more writes (started read-only if it had died, so that the
+            #    standby can fetch what it logged); its last GTID is what the standby must apply
+            if self.running(old):
+                self.admin(old, "SET GLOBAL read_only = ON;\n", timeout=timeout)
+            else:
+                self._serve(old, timeout)
+            last = self.admin(old, "SELECT @@gtid_binlog_pos;\n", timeout=timeout)[0][0]
+            # 2. the standby applies everything up to it
+            if not self.running(new):
+                self._serve(new, timeout)
+            waited = self.admin(new, f"SELECT MASTER_GTID_WAIT({_quote(last)}, {int(timeout) or 1});\n",
+                                timeout=timeout + 30)[0][0]
+            if waited != "0":
+                raise ProviderError(f"the standby of {rec['id']} did not apply the primary's last transaction "
+                                    f"({last}) in {timeout:g} s", provider="local")
+            # 3. the old primary stops; the standby is promoted
+            self._halt(old, timeout)
+            self.admin(new, "STOP SLAVE;\nRESET SLAVE ALL;\n", timeout=timeout)
+            plan["promoted"] = True
+            self.host._save(rec)
+        # 4. the promoted server serves the instance's endpoint and continues its binary-log archive
+        if rec["dir"] != plan["new"]["dir"]:
+            self._halt(new, timeout)
+            rec.update(dir=plan["new"]["dir"], port=int(plan["old"]["port"]), server_id=int(plan["new"]["server_id"]),
+                       standby={"dir": plan["old"]["dir"], "port": int(plan["new"]["port"]),
+                                "server_id": int(plan["old"]["server_id"])})
+            self.host._save(rec)
+        self._serve(rec, timeout)
+        # 5. the old primary's data is replaced by a backup of the new primary: the new standby
+        self._seed_standby(rec, timeout)
+        rec["failover"] = None
+        self.host._save(rec)
+        self._set_semi_sync(rec, timeout)
 
 def _path() -> str:
     base = os.environ.get("PATH", "/usr/bin:/bin")

@@ -1,6 +1,6 @@
 """Multi-AZ on the local provider: the family's side of an instance's standby server.
 
-An engine with ``multi_az`` (:mod:`cloudkit_local.db.postgres`) keeps a second server for a
+An engine with ``multi_az`` (:mod:`~cloudkit_local.db.postgres`, :mod:`~cloudkit_local.db.mysql`) keeps a second server for a
 Multi-AZ instance: a synchronous standby in a data folder of its own, on its own 127.0.0.1 port,
 run as the same unprivileged user. ``reboot_instance(force_failover=True)`` promotes it; the
 instance's endpoint (``127.0.0.1:port``) keeps its address and reaches the promoted server
