@@ -6,12 +6,14 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cloudkit_local import _sandbox
 
 import cloudkit
 from cloudkit.errors import InvalidInput, NotSupported
@@ -264,3 +266,30 @@ while :; do sleep 0.05; done
     assert compute.stop_instance(inst).state == "stopped"
     assert (rootfs(root, inst) / "root/shutdown.txt").read_text() == "got-sigterm\n"
     assert "sandbox exited with status" in compute.get_console_output(inst)
+
+
+def test_kill_leaves_nothing_of_the_process_group_when_the_leader_goes_first() -> None:
+    """A group member that ignores SIGTERM (as a pid namespace's first process does) outlives the
+    supervisor; kill() must not return with it still running."""
+    proc = subprocess.Popen(["/bin/sh", "-c", "(trap '' TERM; exec sleep 120) & echo $!; wait"],
+                            stdout=subprocess.PIPE, start_new_session=True, text=True)
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    started = _sandbox.start_time(proc.pid)
+    assert started is not None and _sandbox.start_time(child) is not None
+    try:
+        deadline = time.monotonic() + 10  # until the member runs sleep with SIGTERM ignored
+        while not (Path(f"/proc/{child}/cmdline").read_bytes().startswith(b"sleep")
+                   and int(Path(f"/proc/{child}/status").read_text().split("SigIgn:")[1].split()[0], 16)
+                   & (1 << (signal.SIGTERM - 1))):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        _sandbox.kill(proc.pid, started, grace=5)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _sandbox.start_time(child) is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _sandbox.start_time(child) is None, "a member of the sandbox's process group survived kill()"
+    finally:
+        if _sandbox.start_time(child) is not None:
+            os.kill(child, signal.SIGKILL)

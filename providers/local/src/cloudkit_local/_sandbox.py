@@ -392,8 +392,13 @@ def alive(pid: int | None, started: int | None) -> bool:
 
 
 def kill(pid: int, started: int, *, grace: float = 5.0) -> None:
-    """Stop a sandbox: SIGTERM to its whole session, then SIGKILL to what is left after ``grace``."""
+    """Stop a sandbox: SIGTERM to its whole session, then SIGKILL to what is left after ``grace``.
+
+    The supervisor's exit does not end the rest of its process group (a pid namespace's first
+    process ignores SIGTERM from outside), so whatever is left of the group is killed too.
+    """
     if not alive(pid, started):
+        _sweep_group(pid)
         return
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -403,6 +408,7 @@ def kill(pid: int, started: int, *, grace: float = 5.0) -> None:
     while time.monotonic() < deadline:
         _reap(pid)
         if not alive(pid, started):
+            _sweep_group(pid)
             return
         time.sleep(0.02)
     try:
@@ -414,6 +420,31 @@ def kill(pid: int, started: int, *, grace: float = 5.0) -> None:
         if not alive(pid, started):
             return
         time.sleep(0.02)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The live processes whose process group is ``pgid`` (read from /proc, zombies left out)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def _sweep_group(pgid: int) -> None:
+    """SIGKILL what is left of a stopped sandbox's process group (only while members remain: the
+    kernel keeps a group's number from being reused while it has a member, so no stranger is hit)."""
+    if _group_members(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _descendants(pid: int) -> list[tuple[int, str]]:
@@ -458,6 +489,7 @@ def shutdown(pid: int, started: int, *, grace: float = 5.0) -> None:
     while time.monotonic() < deadline:
         _reap(pid)
         if not alive(pid, started):
+            _sweep_group(pid)
             return
         time.sleep(0.01)
     kill(pid, started, grace=0.5)
