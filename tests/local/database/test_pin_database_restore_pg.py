@@ -79,3 +79,34 @@ def test_a_point_in_time_restore_keeps_the_source_retention(pg_cloud: cloudkit.C
         assert (restored.backup_retention_days, restored.instance_class, restored.status) == (7, primary.instance_class, "available")
     finally:
         db.delete_instance(restored)
+
+
+def test_a_restore_takes_the_parameter_group_it_is_given(pg_cloud: cloudkit.Cloud, primary: DatabaseInstance) -> None:
+    """``parameter_group=`` on a restore: the new server starts with the group's values, in sync."""
+    db = pg_cloud.database
+    family = "postgres" + str(primary.engine_version).split(".")[0]
+    db.create_parameter_group("pin-pg-restore-group", family=family)
+    db.modify_parameter_group("pin-pg-restore-group", {"work_mem": "12MB"})
+    db.create_snapshot(primary, "pin-pg-snap-3")
+    restored = db.restore_snapshot("pin-pg-snap-3", "pin-pg-restored-3", parameter_group="pin-pg-restore-group")
+    try:
+        assert (restored.parameter_group, restored.parameter_status, restored.status) == (
+            "pin-pg-restore-group", "in-sync", "available")
+        assert rows(restored, "SHOW work_mem") == [("12MB",)]
+        assert rows(primary, "SHOW work_mem") != [("12MB",)]
+    finally:
+        db.delete_instance(restored)
+        db.delete_snapshot("pin-pg-snap-3")
+        db.delete_parameter_group("pin-pg-restore-group")
+
+
+def test_a_new_record_keeps_multi_az(pg_cloud: cloudkit.Cloud) -> None:
+    """``multi_az=True`` at create is recorded (and a standby kept); the default is single-AZ."""
+    db = pg_cloud.database
+    inst = db.create_instance("pin-pg-maz", engine="postgres", master_username="master", master_password=PASSWORD,
+                              multi_az=True, backup_retention_days=0)
+    try:
+        assert (inst.multi_az, db.get_instance(inst.id).multi_az) == (True, True)
+        assert inst.secondary_zone is not None
+    finally:
+        db.delete_instance(inst)
