@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+from platform_helpers import bundle  # type: ignore[import-not-found]
 
 import cloudkit
 from cloudkit.errors import InvalidInput, ProviderError
@@ -54,14 +53,6 @@ container_commands:
   01_first:
     command: ["/bin/sh", "-c", "echo first > first.txt"]
 """
-
-
-def bundle(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
 
 
 @pytest.fixture

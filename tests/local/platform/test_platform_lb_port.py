@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 import requests
 from cloudkit_local import _haproxy
 from cloudkit_local._root import free_port
+from platform_helpers import bundle  # type: ignore[import-not-found]
 
 import cloudkit
 from cloudkit.errors import Conflict, InvalidInput, NotSupported
@@ -31,14 +30,6 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [("pid=%d" % os.getpid()).encode()]
 '''
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -77,7 +68,7 @@ def test_the_listener_port_is_a_load_balancer_in_front_of_the_workers(
         cloud: cloudkit.Cloud, poll_during: Callable[..., tuple[object, list[str], list[str]]]) -> None:
     p, lbs = cloud.platform, cloud.loadbalancer
     p.create_application("web")
-    p.create_version("web", "v1", source=_zip({"application.py": APP}))
+    p.create_version("web", "v1", source=bundle({"application.py": APP}))
     first = free_port()
     env = p.create_environment("web", "web-prod", version="v1", stack="python",
                                settings=EnvironmentSettings(min_instances=2, max_instances=3,
@@ -130,7 +121,7 @@ def test_the_listener_port_is_a_load_balancer_in_front_of_the_workers(
 def test_elbv2_listener_options_and_going_back_to_the_proxy(cloud: cloudkit.Cloud) -> None:
     p, lbs = cloud.platform, cloud.loadbalancer
     p.create_application("v2")
-    p.create_version("v2", "v1", source=_zip({"application.py": APP}))
+    p.create_version("v2", "v1", source=bundle({"application.py": APP}))
     env = p.create_environment("v2", "v2-prod", version="v1", stack="python")
     proxied = env.url
     assert proxied is not None and "load_balancer" not in env.extra  # no option: the environment's own proxy
@@ -155,7 +146,7 @@ def test_state_survives_a_new_cloud_and_a_dead_haproxy_is_repaired(tmp_path: Pat
     with cloudkit.connect("local", root=root) as cloud:
         p = cloud.platform
         p.create_application("keep")
-        p.create_version("keep", "v1", source=_zip({"application.py": APP}))
+        p.create_version("keep", "v1", source=bundle({"application.py": APP}))
         env = p.create_environment("keep", "keep-prod", version="v1", stack="python",
                                    settings=EnvironmentSettings(instance_count=2, options={PORT: str(port)}))
         lb = cloud.loadbalancer.get_load_balancer(f"eb-{env.id}")
@@ -182,7 +173,7 @@ def test_without_haproxy_the_setting_is_not_supported_and_the_rest_works(tmp_pat
     with cloudkit.connect("local", root=str(tmp_path / "r"), haproxy_bin=str(tmp_path / "no-haproxy")) as cloud:
         p = cloud.platform
         p.create_application("plain")
-        p.create_version("plain", "v1", source=_zip({"application.py": APP}))
+        p.create_version("plain", "v1", source=bundle({"application.py": APP}))
         with pytest.raises(NotSupported, match="Debian package haproxy"):
             p.create_environment("plain", "plain-lb", version="v1", stack="python",
                                  settings=EnvironmentSettings(options={PORT: "8080"}))
@@ -200,7 +191,7 @@ def test_a_port_in_use_is_refused_before_anything_changes(cloud: cloudkit.Cloud)
 
     p = cloud.platform
     p.create_application("busy")
-    p.create_version("busy", "v1", source=_zip({"application.py": APP}))
+    p.create_version("busy", "v1", source=bundle({"application.py": APP}))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -222,7 +213,7 @@ def test_a_failed_switch_rolls_back_to_the_old_listener_and_workers(cloud: cloud
 
     p = cloud.platform
     p.create_application("sw")
-    p.create_version("sw", "v1", source=_zip({"application.py": APP}))
+    p.create_version("sw", "v1", source=bundle({"application.py": APP}))
     port = free_port()
     env = p.create_environment("sw", "sw-prod", version="v1", stack="python",
                                settings=EnvironmentSettings(instance_count=2, options={PORT: str(port)}))

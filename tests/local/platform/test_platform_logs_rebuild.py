@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from platform_helpers import bundle as zip_bundle  # type: ignore[import-not-found]
 
 import cloudkit
 from cloudkit.errors import InvalidInput, NotFound
@@ -29,14 +30,6 @@ def application(environ, start_response):
 '''
 
 
-def _zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[PlatformService]:
     root = tmp_path / "root"
@@ -49,7 +42,7 @@ def platform(tmp_path: Path) -> Iterator[PlatformService]:
 
 def test_logs_tail_and_bundle(platform: PlatformService) -> None:
     platform.create_application("logs")
-    platform.create_version("logs", "v1", source=_zip({"application.py": NOISY_APP}))
+    platform.create_version("logs", "v1", source=zip_bundle({"application.py": NOISY_APP}))
     env = platform.create_environment("logs", "logs-prod", version="v1", stack="python",
                                       settings=EnvironmentSettings(instance_count=2))
     assert env.url is not None
@@ -85,7 +78,7 @@ def test_logs_tail_and_bundle(platform: PlatformService) -> None:
 
 def test_a_symlinked_log_is_not_followed(platform: PlatformService, tmp_path: Path) -> None:
     platform.create_application("links")
-    platform.create_version("links", "v1", source=_zip({"application.py": NOISY_APP}))
+    platform.create_version("links", "v1", source=zip_bundle({"application.py": NOISY_APP}))
     env = platform.create_environment("links", "links-prod", version="v1", stack="python")
     (item,) = platform.logs(env)
     secret = tmp_path / "secret.txt"
@@ -102,7 +95,7 @@ def test_a_symlinked_log_is_not_followed(platform: PlatformService, tmp_path: Pa
 def test_rebuild_replaces_every_instance_without_dropping_a_request(
         platform: PlatformService, poll_during: Callable[..., tuple[Environment, list[str], list[str]]]) -> None:
     platform.create_application("rb")
-    platform.create_version("rb", "v1", source=_zip({"application.py": NOISY_APP}))
+    platform.create_version("rb", "v1", source=zip_bundle({"application.py": NOISY_APP}))
     env = platform.create_environment("rb", "rb-prod", version="v1", stack="python",
                                       settings=EnvironmentSettings(instance_count=2, env_vars={"X": "1"}))
     assert env.url is not None
